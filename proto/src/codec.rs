@@ -1,0 +1,226 @@
+//! Framing and encoding: postcard values inside 4-byte big-endian length-delimited frames.
+//!
+//! The byte framing is tokio-util's `LengthDelimitedCodec`; the value encoding is a small
+//! postcard codec plugged into tokio-serde. Decoding rejects trailing bytes, and every decoding
+//! failure is an `io::Error` of kind `InvalidData`, so a reader can tell a bad peer from a broken
+//! connection with [`classificar_erro`].
+
+use std::io;
+use std::marker::PhantomData;
+use std::pin::Pin;
+
+use bytes::{Bytes, BytesMut};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::codec::{Framed, LengthDelimitedCodec, length_delimited::LengthDelimitedCodecError};
+
+use crate::CodigoErro;
+
+/// Largest frame body, in bytes, that either side sends or accepts unless configured otherwise.
+pub const TAMANHO_MAXIMO_QUADRO: usize = 64 * 1024;
+
+/// A transport carrying typed frames: `Entrada` values are read, `Saida` values are written.
+pub type Quadros<T, Entrada, Saida> =
+    tokio_serde::Framed<Framed<T, LengthDelimitedCodec>, Entrada, Saida, Postcard<Entrada, Saida>>;
+
+/// Wraps a byte stream so that it reads `Entrada` frames and writes `Saida` frames, refusing
+/// frames (either way) whose body exceeds `tamanho_maximo` bytes.
+pub fn enquadrar<T, Entrada, Saida>(io: T, tamanho_maximo: usize) -> Quadros<T, Entrada, Saida>
+where
+    T: AsyncRead + AsyncWrite,
+{
+    let bytes = LengthDelimitedCodec::builder()
+        .length_field_length(4)
+        .big_endian()
+        .max_frame_length(tamanho_maximo)
+        .new_framed(io);
+    tokio_serde::Framed::new(bytes, Postcard::default())
+}
+
+/// The postcard codec for tokio-serde: decodes `Entrada`, encodes `Saida`.
+pub struct Postcard<Entrada, Saida> {
+    /// Only ties the codec to its two frame types; holds nothing.
+    tipos: PhantomData<fn() -> (Entrada, Saida)>,
+}
+
+impl<Entrada, Saida> Default for Postcard<Entrada, Saida> {
+    fn default() -> Self {
+        Postcard { tipos: PhantomData }
+    }
+}
+
+impl<Entrada: DeserializeOwned, Saida> tokio_serde::Deserializer<Entrada>
+    for Postcard<Entrada, Saida>
+{
+    type Error = io::Error;
+
+    fn deserialize(self: Pin<&mut Self>, src: &BytesMut) -> Result<Entrada, io::Error> {
+        decodificar(src)
+    }
+}
+
+impl<Entrada, Saida: Serialize> tokio_serde::Serializer<Saida> for Postcard<Entrada, Saida> {
+    type Error = io::Error;
+
+    fn serialize(self: Pin<&mut Self>, item: &Saida) -> Result<Bytes, io::Error> {
+        codificar(item)
+    }
+}
+
+/// Decodes one frame body; the whole body must be one value, with nothing after it.
+pub fn decodificar<T: DeserializeOwned>(corpo: &[u8]) -> io::Result<T> {
+    let (valor, resto) = postcard::take_from_bytes(corpo)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    if resto.is_empty() {
+        Ok(valor)
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} bytes a mais depois do quadro", resto.len()),
+        ))
+    }
+}
+
+/// Encodes one frame body.
+pub fn codificar<T: Serialize>(valor: &T) -> io::Result<Bytes> {
+    postcard::to_stdvec(valor)
+        .map(Bytes::from)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// Tells what a read error means for the protocol: `Some` when the peer sent something invalid
+/// (and which error to answer with), `None` when the connection itself failed.
+pub fn classificar_erro(erro: &io::Error) -> Option<CodigoErro> {
+    if erro.kind() != io::ErrorKind::InvalidData {
+        return None;
+    }
+    let grande = erro
+        .get_ref()
+        .is_some_and(|interno| interno.is::<LengthDelimitedCodecError>());
+    Some(if grande {
+        CodigoErro::QuadroGrande
+    } else {
+        CodigoErro::QuadroInvalido
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Apresentacao, DoBroker, MotivoFim, Papel, ParaBroker};
+    use futures::{SinkExt, StreamExt};
+
+    /// The exact body bytes of a few frames, as PROTOCOL.md documents them.
+    #[test]
+    fn bytes_exatos_de_quadros_conhecidos() {
+        let apresentacao = ParaBroker::Apresentacao(Apresentacao {
+            versao: 1,
+            nome: "Ana".into(),
+            papel: Papel::Cliente {
+                departamento: "geral".into(),
+            },
+        });
+        assert_eq!(
+            codificar(&apresentacao).unwrap().as_ref(),
+            b"\x00\x01\x03Ana\x00\x05geral"
+        );
+
+        let atendente = ParaBroker::Apresentacao(Apresentacao {
+            versao: 1,
+            nome: "Yuri".into(),
+            papel: Papel::Atendente {
+                departamentos: vec!["geral".into(), "vendas".into()],
+            },
+        });
+        assert_eq!(
+            codificar(&atendente).unwrap().as_ref(),
+            b"\x00\x01\x04Yuri\x01\x02\x05geral\x06vendas"
+        );
+
+        assert_eq!(
+            codificar(&ParaBroker::Mensagem {
+                texto: "olá".into()
+            })
+            .unwrap()
+            .as_ref(),
+            b"\x01\x04ol\xc3\xa1"
+        );
+        assert_eq!(codificar(&ParaBroker::Sair).unwrap().as_ref(), b"\x03");
+        assert_eq!(
+            codificar(&DoBroker::Fila { posicao: 300 }).unwrap().as_ref(),
+            b"\x01\xac\x02"
+        );
+        assert_eq!(
+            codificar(&DoBroker::Conectado {
+                com: "Yuri".into(),
+                conversa: 7
+            })
+            .unwrap()
+            .as_ref(),
+            b"\x02\x04Yuri\x07"
+        );
+        assert_eq!(
+            codificar(&DoBroker::Fim {
+                motivo: MotivoFim::AtendenteDesconectou
+            })
+            .unwrap()
+            .as_ref(),
+            b"\x04\x04"
+        );
+        assert_eq!(
+            codificar(&DoBroker::erro(CodigoErro::SemConversa))
+                .unwrap()
+                .as_ref()[..3],
+            b"\x05\x08\x20"[..]
+        );
+    }
+
+    #[test]
+    fn bytes_a_mais_sao_recusados() {
+        let erro = decodificar::<ParaBroker>(b"\x03\x00").unwrap_err();
+        assert_eq!(erro.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(classificar_erro(&erro), Some(CodigoErro::QuadroInvalido));
+    }
+
+    #[test]
+    fn variante_desconhecida_e_invalida() {
+        let erro = decodificar::<ParaBroker>(b"\x09").unwrap_err();
+        assert_eq!(erro.kind(), io::ErrorKind::InvalidData);
+    }
+
+    #[tokio::test]
+    async fn quadro_inteiro_tem_prefixo_de_tamanho_big_endian() {
+        let (a, mut b) = tokio::io::duplex(1024);
+        let mut escrita = enquadrar::<_, DoBroker, ParaBroker>(a, 64);
+        escrita.send(ParaBroker::Encerrar).await.unwrap();
+        let mut lido = [0u8; 5];
+        tokio::io::AsyncReadExt::read_exact(&mut b, &mut lido)
+            .await
+            .unwrap();
+        assert_eq!(lido, [0, 0, 0, 1, 2]);
+    }
+
+    #[tokio::test]
+    async fn quadro_grande_e_recusado_nos_dois_sentidos() {
+        let (a, b) = tokio::io::duplex(1024);
+        let mut pequeno = enquadrar::<_, DoBroker, ParaBroker>(a, 8);
+        let envio = pequeno
+            .send(ParaBroker::Mensagem {
+                texto: "uma mensagem longa demais".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(envio.kind(), io::ErrorKind::InvalidInput);
+
+        let mut grande = enquadrar::<_, DoBroker, ParaBroker>(b, 1024);
+        grande
+            .send(ParaBroker::Mensagem {
+                texto: "uma mensagem longa demais".into(),
+            })
+            .await
+            .unwrap();
+        let erro = pequeno.next().await.unwrap().unwrap_err();
+        assert_eq!(classificar_erro(&erro), Some(CodigoErro::QuadroGrande));
+    }
+}

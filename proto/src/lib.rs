@@ -1,0 +1,27 @@
+//! The wire contract between the broker and its peers (`cliente`, `atendente`, tests, load tools).
+//!
+//! Everything that crosses the network is defined here and nowhere else: the two frame enums
+//! named by direction ([`ParaBroker`], [`DoBroker`]), the postcard codec over 4-byte
+//! length-delimited frames ([`codec`]), the validation rules both sides apply to names and chat
+//! text ([`validacao`]), and a small async client handle ([`Conexao`]). `PROTOCOL.md` at the
+//! repository root describes the same contract byte by byte.
+
+pub mod cliente;
+pub mod codec;
+pub mod quadros;
+pub mod validacao;
+
+pub use cliente::{Conexao, Envio, ErroConexao, Eventos};
+pub use codec::{TAMANHO_MAXIMO_QUADRO, enquadrar};
+pub use quadros::{
+    Apresentacao, CodigoErro, DoBroker, MotivoFim, Papel, ParaBroker, SessaoId, VERSAO_PROTOCOLO,
+};
+
+/// The TCP port the broker listens on unless told otherwise.
+pub const PORTA_PADRAO: u16 = 7878;
+
+/// The address the broker listens on, and the apps connect to, unless told otherwise.
+pub const ENDERECO_PADRAO: &str = "127.0.0.1:7878";
+
+/// The department a customer joins, and an agent serves, unless it says otherwise.
+pub const DEPARTAMENTO_PADRAO: &str = "geral";

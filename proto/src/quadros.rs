@@ -1,0 +1,186 @@
+//! The frames of the protocol, one enum per direction.
+//!
+//! Each frame on the wire is one value of [`ParaBroker`] (peer to broker) or [`DoBroker`]
+//! (broker to peer) encoded with postcard. Variants are only ever added at the end of an enum;
+//! any incompatible change bumps [`VERSAO_PROTOCOLO`]. The handshake ([`ParaBroker::Apresentacao`])
+//! is variant 0 and starts with the version, so that a broker can always tell a peer of another
+//! version apart from garbage.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the protocol this crate speaks; sent first in every handshake.
+pub const VERSAO_PROTOCOLO: u16 = 1;
+
+/// Identifies one connection to the broker for as long as the broker runs.
+pub type SessaoId = u64;
+
+/// A frame sent by a peer (`cliente` or `atendente`) to the broker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ParaBroker {
+    /// The handshake: must be the first frame of a connection and only that one.
+    Apresentacao(Apresentacao),
+    /// A chat line for the peer's current partner.
+    Mensagem {
+        /// The text as typed; see [`crate::validacao::validar_texto`] for what is accepted.
+        texto: String,
+    },
+    /// An agent ends its current chat and becomes free again (`/fim`). From a customer it means
+    /// the same as [`ParaBroker::Sair`].
+    Encerrar,
+    /// The peer leaves: out of the line, out of any chat. The broker confirms with `Fim` and
+    /// closes the connection.
+    Sair,
+}
+
+/// The handshake a peer opens its connection with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Apresentacao {
+    /// The protocol version the peer speaks ([`VERSAO_PROTOCOLO`]).
+    pub versao: u16,
+    /// The name shown to the other side of a chat.
+    pub nome: String,
+    /// Whether the peer is a customer or an agent, and the departments involved.
+    pub papel: Papel,
+}
+
+/// The role a peer takes for the whole of its connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Papel {
+    /// A customer waiting to be served.
+    Cliente {
+        /// The department whose line the customer joins.
+        departamento: String,
+    },
+    /// A support agent.
+    Atendente {
+        /// The departments whose customers this agent serves (at least one).
+        departamentos: Vec<String>,
+    },
+}
+
+/// A frame sent by the broker to a peer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DoBroker {
+    /// The handshake was accepted.
+    BemVindo {
+        /// The id the broker gave this connection (it appears in the broker's logs).
+        sessao: SessaoId,
+    },
+    /// The customer's current 1-based place in its department's line.
+    Fila {
+        /// 1 means "next to be served".
+        posicao: u32,
+    },
+    /// A chat has started.
+    Conectado {
+        /// The partner's name.
+        com: String,
+        /// The conversation's id, unique for as long as the broker runs.
+        conversa: u64,
+    },
+    /// A chat line from the partner.
+    Mensagem {
+        /// The partner's name.
+        de: String,
+        /// The text the partner sent.
+        texto: String,
+    },
+    /// A chat (or the whole session) has ended, and why.
+    Fim {
+        /// Why it ended; it also tells whether the connection closes next (see [`MotivoFim`]).
+        motivo: MotivoFim,
+    },
+    /// Something the peer sent was refused.
+    Erro {
+        /// What went wrong, for programs.
+        codigo: CodigoErro,
+        /// What went wrong, for people (Brazilian Portuguese).
+        texto: String,
+    },
+}
+
+/// Why a chat or a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum MotivoFim {
+    /// The customer ended the chat or left the line. Sent to the customer (its connection then
+    /// closes) and to its agent (who is free again).
+    ClienteSaiu,
+    /// The customer's connection was lost. Sent to its agent, who is free again.
+    ClienteDesconectou,
+    /// The agent ended the chat. Sent to the customer (its connection then closes) and to the
+    /// agent (who is free again).
+    AtendenteEncerrou,
+    /// The agent left. Sent to the agent (its connection then closes) and to its customer, who
+    /// goes back to the head of its line.
+    AtendenteSaiu,
+    /// The agent's connection was lost. Sent to its customer, who goes back to the head of its
+    /// line.
+    AtendenteDesconectou,
+    /// The broker is shutting down; the connection closes next.
+    BrokerEncerrando,
+}
+
+/// What kind of error an [`DoBroker::Erro`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CodigoErro {
+    /// The handshake's protocol version is not one the broker speaks. The connection closes.
+    VersaoIncompativel,
+    /// The first frame was not a handshake. The connection closes.
+    ApresentacaoEsperada,
+    /// The name is empty, too long or has control characters. The connection closes.
+    NomeInvalido,
+    /// Another connected agent already has this name. The connection closes.
+    NomeEmUso,
+    /// A department name is invalid, or an agent named none. The connection closes.
+    DepartamentoInvalido,
+    /// The bytes received are not a valid frame. The connection closes.
+    QuadroInvalido,
+    /// A frame is larger than the maximum size. The connection closes.
+    QuadroGrande,
+    /// No handshake arrived in time. The connection closes.
+    PrazoEsgotado,
+    /// A chat line or `Encerrar` was sent while not in a chat. The connection stays open.
+    SemConversa,
+    /// The chat text is empty, too long or has control characters. The connection stays open.
+    TextoInvalido,
+    /// A second handshake on the same connection. The connection stays open.
+    ApresentacaoRepetida,
+}
+
+impl CodigoErro {
+    /// A plain Portuguese explanation, used as the frame's text when there is nothing more
+    /// specific to say.
+    pub fn descricao(self) -> &'static str {
+        match self {
+            CodigoErro::VersaoIncompativel => "versão do protocolo incompatível com o broker",
+            CodigoErro::ApresentacaoEsperada => "a conexão deve começar com a apresentação",
+            CodigoErro::NomeInvalido => "nome inválido",
+            CodigoErro::NomeEmUso => "já existe um atendente conectado com esse nome",
+            CodigoErro::DepartamentoInvalido => "departamento inválido",
+            CodigoErro::QuadroInvalido => "dados inválidos recebidos",
+            CodigoErro::QuadroGrande => "quadro maior que o permitido",
+            CodigoErro::PrazoEsgotado => "a apresentação não chegou a tempo",
+            CodigoErro::SemConversa => "você não está em uma conversa",
+            CodigoErro::TextoInvalido => "mensagem inválida",
+            CodigoErro::ApresentacaoRepetida => "a apresentação já foi feita",
+        }
+    }
+
+    /// Whether the broker closes the connection after sending this error.
+    pub fn encerra_conexao(self) -> bool {
+        !matches!(
+            self,
+            CodigoErro::SemConversa | CodigoErro::TextoInvalido | CodigoErro::ApresentacaoRepetida
+        )
+    }
+}
+
+impl DoBroker {
+    /// An `Erro` frame with the code's standard description as its text.
+    pub fn erro(codigo: CodigoErro) -> Self {
+        DoBroker::Erro {
+            codigo,
+            texto: codigo.descricao().to_owned(),
+        }
+    }
+}
