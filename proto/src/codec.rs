@@ -13,7 +13,9 @@ use bytes::{Bytes, BytesMut};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_util::codec::{Framed, LengthDelimitedCodec, length_delimited::LengthDelimitedCodecError};
+use tokio_util::codec::{
+    Framed, LengthDelimitedCodec, length_delimited::LengthDelimitedCodecError,
+};
 
 use crate::CodigoErro;
 
@@ -30,12 +32,40 @@ pub fn enquadrar<T, Entrada, Saida>(io: T, tamanho_maximo: usize) -> Quadros<T, 
 where
     T: AsyncRead + AsyncWrite,
 {
-    let bytes = LengthDelimitedCodec::builder()
+    tipar(delimitar(io, tamanho_maximo))
+}
+
+/// Wraps a byte stream into untyped frames (bodies as bytes), for code that must look at a
+/// body before decoding it, such as the broker reading a handshake.
+pub fn delimitar<T: AsyncRead + AsyncWrite>(
+    io: T,
+    tamanho_maximo: usize,
+) -> Framed<T, LengthDelimitedCodec> {
+    LengthDelimitedCodec::builder()
         .length_field_length(4)
         .big_endian()
         .max_frame_length(tamanho_maximo)
-        .new_framed(io);
+        .new_framed(io)
+}
+
+/// Turns untyped frames into typed ones, keeping anything already buffered.
+pub fn tipar<T, Entrada, Saida>(
+    bytes: Framed<T, LengthDelimitedCodec>,
+) -> Quadros<T, Entrada, Saida>
+where
+    T: AsyncRead + AsyncWrite,
+{
     tokio_serde::Framed::new(bytes, Postcard::default())
+}
+
+/// The protocol version a handshake body claims, read from its stable prefix (variant 0, then
+/// the version), even when the rest of the body is from a version this crate cannot decode.
+/// `None` when the body does not start like a handshake.
+pub fn versao_da_apresentacao(corpo: &[u8]) -> Option<u16> {
+    match postcard::take_from_bytes::<(u32, u16)>(corpo) {
+        Ok(((0, versao), _)) => Some(versao),
+        _ => None,
+    }
 }
 
 /// The postcard codec for tokio-serde: decodes `Entrada`, encodes `Saida`.
@@ -148,7 +178,9 @@ mod tests {
         );
         assert_eq!(codificar(&ParaBroker::Sair).unwrap().as_ref(), b"\x03");
         assert_eq!(
-            codificar(&DoBroker::Fila { posicao: 300 }).unwrap().as_ref(),
+            codificar(&DoBroker::Fila { posicao: 300 })
+                .unwrap()
+                .as_ref(),
             b"\x01\xac\x02"
         );
         assert_eq!(
@@ -181,6 +213,17 @@ mod tests {
         let erro = decodificar::<ParaBroker>(b"\x03\x00").unwrap_err();
         assert_eq!(erro.kind(), io::ErrorKind::InvalidData);
         assert_eq!(classificar_erro(&erro), Some(CodigoErro::QuadroInvalido));
+    }
+
+    #[test]
+    fn versao_lida_mesmo_de_apresentacao_desconhecida() {
+        assert_eq!(
+            versao_da_apresentacao(b"\x00\x01\x03Ana\x00\x05geral"),
+            Some(1)
+        );
+        assert_eq!(versao_da_apresentacao(b"\x00\x07\xff\xff"), Some(7));
+        assert_eq!(versao_da_apresentacao(b"\x01\x01"), None);
+        assert_eq!(versao_da_apresentacao(b""), None);
     }
 
     #[test]

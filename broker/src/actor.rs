@@ -1,0 +1,158 @@
+//! The actor: one task that owns the [`Matchmaker`] and every session's outbound channel.
+//!
+//! Connection tasks send it [`Comando`]s over one bounded channel; it applies them to the state
+//! machine and delivers the resulting frames with `try_send`, so it never waits on a peer. A
+//! session whose outbound channel is full is a slow consumer: its connection is aborted and the
+//! state machine treats it as dropped, so nobody else ever waits for it. Position updates go out
+//! on a fixed tick.
+
+use std::collections::{HashMap, VecDeque};
+
+use proto::{Apresentacao, DoBroker, MotivoFim, ParaBroker, SessaoId};
+use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::time::{MissedTickBehavior, interval};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::config::Config;
+use crate::matchmaking::{Efeito, Evento, Matchmaker};
+
+/// What a connection task asks of the actor.
+#[derive(Debug)]
+pub enum Comando {
+    /// A connection completed its handshake.
+    Entrar {
+        /// Its id.
+        sessao: SessaoId,
+        /// What it said about itself.
+        apresentacao: Apresentacao,
+        /// Where its frames go.
+        saida: Saida,
+    },
+    /// A registered connection sent a frame.
+    Quadro {
+        /// Its id.
+        sessao: SessaoId,
+        /// The frame.
+        quadro: ParaBroker,
+    },
+    /// A connection was lost (or broke the protocol).
+    Caiu {
+        /// Its id.
+        sessao: SessaoId,
+    },
+    /// The broker is shutting down: tell everyone and let go of every session.
+    Encerrar,
+}
+
+/// How the actor reaches one connection.
+#[derive(Debug)]
+pub struct Saida {
+    /// Frames to write to the peer, in order. Dropping it tells the connection to flush and close.
+    pub quadros: mpsc::Sender<DoBroker>,
+    /// Cancelled to cut the connection at once (slow consumers).
+    pub abortar: CancellationToken,
+}
+
+/// Runs the actor until it is told to shut down or every connection task is gone.
+pub async fn executar(config: Config, mut comandos: mpsc::Receiver<Comando>) {
+    let mut ator = Ator::default();
+    let mut tick = interval(config.intervalo_fila);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            _ = tick.tick() => {
+                let efeitos = ator.maquina.tick();
+                ator.despachar(efeitos);
+            }
+            comando = comandos.recv() => match comando {
+                Some(Comando::Encerrar) | None => break,
+                Some(comando) => ator.tratar(comando),
+            },
+        }
+    }
+    ator.encerrar();
+}
+
+/// The actor's state.
+#[derive(Default)]
+struct Ator {
+    /// The state machine.
+    maquina: Matchmaker,
+    /// The outbound side of every session the state machine knows.
+    saidas: HashMap<SessaoId, Saida>,
+}
+
+impl Ator {
+    fn tratar(&mut self, comando: Comando) {
+        let evento = match comando {
+            Comando::Entrar {
+                sessao,
+                apresentacao,
+                saida,
+            } => {
+                debug!(sessao, ?apresentacao, "apresentação recebida");
+                self.saidas.insert(sessao, saida);
+                Evento::Entrou {
+                    sessao,
+                    apresentacao,
+                }
+            }
+            Comando::Quadro { sessao, quadro } => Evento::Recebeu { sessao, quadro },
+            Comando::Caiu { sessao } => Evento::Caiu { sessao },
+            Comando::Encerrar => return,
+        };
+        let efeitos = self.maquina.aplicar(evento);
+        self.despachar(efeitos);
+    }
+
+    /// Carries out effects in order; a session found slow or gone is dropped, and the effects of
+    /// dropping it are carried out after the ones already pending.
+    fn despachar(&mut self, efeitos: Vec<Efeito>) {
+        let mut pendentes = VecDeque::from(efeitos);
+        while let Some(efeito) = pendentes.pop_front() {
+            match efeito {
+                Efeito::Enviar { para, quadro } => {
+                    let Some(saida) = self.saidas.get(&para) else {
+                        continue;
+                    };
+                    match saida.quadros.try_send(quadro) {
+                        Ok(()) => {}
+                        Err(TrySendError::Full(_)) => {
+                            warn!(sessao = para, "consumidor lento: conexão cortada");
+                            saida.abortar.cancel();
+                            self.saidas.remove(&para);
+                            pendentes.extend(self.maquina.aplicar(Evento::Caiu { sessao: para }));
+                        }
+                        Err(TrySendError::Closed(_)) => {
+                            self.saidas.remove(&para);
+                            pendentes.extend(self.maquina.aplicar(Evento::Caiu { sessao: para }));
+                        }
+                    }
+                }
+                Efeito::Fechar { sessao } => {
+                    debug!(sessao, "sessão encerrada");
+                    self.saidas.remove(&sessao);
+                }
+            }
+        }
+    }
+
+    /// Tells every session the broker is going away and lets go of all of them, so that each
+    /// connection flushes that last frame and closes.
+    fn encerrar(&mut self) {
+        info!(
+            sessoes = self.saidas.len(),
+            "encerrando: avisando todas as sessões"
+        );
+        let fim = DoBroker::Fim {
+            motivo: MotivoFim::BrokerEncerrando,
+        };
+        for (_, saida) in self.saidas.drain() {
+            if saida.quadros.try_send(fim.clone()).is_err() {
+                saida.abortar.cancel();
+            }
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! The help-desk queue broker as a library, so the binary, the tests and the load tool all run
+//! the same server.
+//!
+//! From the outside in: [`server`] accepts connections and owns shutdown; each connection runs in
+//! [`connection`]; every session's state lives in one [`actor`] task that owns the pure
+//! [`matchmaking`] state machine. [`config`] holds every limit and interval.
+
+pub mod actor;
+pub mod config;
+pub mod connection;
+pub mod matchmaking;
+pub mod server;
+
+pub use config::Config;
+pub use server::Broker;

@@ -1,0 +1,760 @@
+//! The matchmaking state machine: lines, pairs and chat routing, with no I/O at all.
+//!
+//! [`Matchmaker`] implements the rules of the design (DESIGN.md, "The rules of the state
+//! machine"). Every input is an [`Evento`]; applying it returns the [`Efeito`]s it causes: frames
+//! to send to a session, and sessions to close. The actor turns those into channel sends; the
+//! property tests compare them with a reference model; a benchmark can time them alone.
+//!
+//! Each department keeps its waiting customers in arrival order and its free agents in idle
+//! order. A customer whose agent drops goes back into its line by its original arrival number,
+//! which puts it ahead of everyone who arrived after it: it keeps its turn (rule 9) and the line
+//! stays sorted by arrival. Positions that change are sent on the next [`Matchmaker::tick`],
+//! coalesced to the latest value per customer (rule 5); a customer's own joining position is sent
+//! at once.
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+
+use proto::validacao::{normalizar_departamento, validar_nome, validar_texto};
+use proto::{Apresentacao, CodigoErro, DoBroker, MotivoFim, Papel, ParaBroker, SessaoId};
+
+/// Something that happened to a session, as the state machine sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Evento {
+    /// A connection completed its handshake (the protocol version is already checked).
+    Entrou {
+        /// The connection's id; never reused.
+        sessao: SessaoId,
+        /// What the peer said about itself.
+        apresentacao: Apresentacao,
+    },
+    /// A registered session sent a frame.
+    Recebeu {
+        /// Who sent it.
+        sessao: SessaoId,
+        /// What it sent.
+        quadro: ParaBroker,
+    },
+    /// A session's connection was lost (or dropped by the broker as a slow consumer).
+    Caiu {
+        /// Whose connection.
+        sessao: SessaoId,
+    },
+}
+
+/// What the state machine asks of the outside world.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Efeito {
+    /// Send a frame to a session.
+    Enviar {
+        /// The addressee.
+        para: SessaoId,
+        /// The frame.
+        quadro: DoBroker,
+    },
+    /// The session is no longer known to the state machine: flush what was sent to it, then
+    /// close its connection. Emitted exactly once for every session the machine lets go.
+    Fechar {
+        /// The session to close.
+        sessao: SessaoId,
+    },
+}
+
+/// Where a session stands, as seen from outside the state machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Situacao<'a> {
+    /// A customer waiting in line.
+    Aguardando {
+        /// The department whose line it is in.
+        departamento: &'a str,
+        /// Its true 1-based position in that line.
+        posicao: usize,
+    },
+    /// An agent waiting for a customer.
+    Livre,
+    /// In a chat.
+    EmConversa {
+        /// The other side of the chat.
+        parceiro: SessaoId,
+        /// The conversation's id.
+        conversa: u64,
+    },
+}
+
+/// The matchmaking state: every session, every line, every pair.
+#[derive(Debug, Default)]
+pub struct Matchmaker {
+    /// Every registered session.
+    sessoes: HashMap<SessaoId, Sessao>,
+    /// Lines per department; a department exists while someone waits in it or an agent serves it.
+    departamentos: HashMap<String, Departamento>,
+    /// Lowercased names of connected agents (rule 10: no two agents share a name).
+    nomes_atendentes: HashSet<String>,
+    /// Departments whose line changed since the last tick.
+    departamentos_alterados: HashSet<String>,
+    /// Next customer arrival number (orders customers).
+    proxima_chegada: u64,
+    /// Next idle number (orders free agents).
+    proximo_ocio: u64,
+    /// Next conversation id.
+    proxima_conversa: u64,
+}
+
+/// One department's two lines.
+#[derive(Debug, Default)]
+struct Departamento {
+    /// Waiting customers as (arrival number, session), sorted by arrival number.
+    fila_clientes: VecDeque<(u64, SessaoId)>,
+    /// Free agents serving this department as (idle number, session); the first is the one idle
+    /// the longest.
+    fila_atendentes: BTreeSet<(u64, SessaoId)>,
+    /// The smallest index in `fila_clientes` whose position may have changed since the last tick.
+    alterada_desde: Option<usize>,
+    /// Agents (free or not) who serve this department.
+    atendentes: usize,
+}
+
+/// One registered session.
+#[derive(Debug)]
+struct Sessao {
+    /// The trimmed name, shown to partners.
+    nome: String,
+    /// Customer or agent, with what that role needs.
+    papel: PapelSessao,
+    /// Waiting, free or chatting.
+    estado: Estado,
+}
+
+/// The role-specific part of a session.
+#[derive(Debug)]
+enum PapelSessao {
+    /// A customer.
+    Cliente {
+        /// Its (normalized) department.
+        departamento: String,
+        /// Its arrival number, kept across re-queues so it never loses its turn.
+        chegada: u64,
+        /// The last position sent to it (0: none yet).
+        posicao_informada: u32,
+    },
+    /// An agent.
+    Atendente {
+        /// The (normalized, distinct) departments it serves.
+        departamentos: Vec<String>,
+    },
+}
+
+/// Where a session is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Estado {
+    /// A customer in its department's line.
+    Aguardando,
+    /// An agent in the free lines of its departments since the given idle number.
+    Livre {
+        /// Its idle number.
+        ocio: u64,
+    },
+    /// In a chat.
+    EmConversa {
+        /// The other side.
+        parceiro: SessaoId,
+        /// The conversation's id.
+        conversa: u64,
+    },
+}
+
+impl Matchmaker {
+    /// An empty broker: no lines, no sessions.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Applies one event and returns its effects, in the order they must happen.
+    pub fn aplicar(&mut self, evento: Evento) -> Vec<Efeito> {
+        let mut efeitos = Vec::new();
+        match evento {
+            Evento::Entrou {
+                sessao,
+                apresentacao,
+            } => self.entrar(sessao, apresentacao, &mut efeitos),
+            Evento::Recebeu { sessao, quadro } => self.receber(sessao, quadro, &mut efeitos),
+            Evento::Caiu { sessao } => self.remover(sessao, false, &mut efeitos),
+        }
+        efeitos
+    }
+
+    /// Sends every waiting customer whose position changed since the last tick its new position.
+    pub fn tick(&mut self) -> Vec<Efeito> {
+        let mut efeitos = Vec::new();
+        for nome in self.departamentos_alterados.drain() {
+            let Some(departamento) = self.departamentos.get_mut(&nome) else {
+                continue;
+            };
+            let Some(desde) = departamento.alterada_desde.take() else {
+                continue;
+            };
+            for (indice, &(_, cliente)) in departamento.fila_clientes.iter().enumerate().skip(desde)
+            {
+                let posicao = posicao_de(indice);
+                if let Some(Sessao {
+                    papel:
+                        PapelSessao::Cliente {
+                            posicao_informada, ..
+                        },
+                    ..
+                }) = self.sessoes.get_mut(&cliente)
+                    && *posicao_informada != posicao
+                {
+                    *posicao_informada = posicao;
+                    efeitos.push(Efeito::Enviar {
+                        para: cliente,
+                        quadro: DoBroker::Fila { posicao },
+                    });
+                }
+            }
+        }
+        efeitos
+    }
+
+    /// Where a session stands, or `None` if the machine does not know it.
+    pub fn situacao(&self, sessao: SessaoId) -> Option<Situacao<'_>> {
+        let dados = self.sessoes.get(&sessao)?;
+        Some(match (dados.estado, &dados.papel) {
+            (
+                Estado::Aguardando,
+                PapelSessao::Cliente {
+                    departamento,
+                    chegada,
+                    ..
+                },
+            ) => Situacao::Aguardando {
+                departamento,
+                posicao: self.departamentos[departamento]
+                    .indice_de(*chegada)
+                    .map_or(0, |i| i + 1),
+            },
+            (Estado::Livre { .. }, _) => Situacao::Livre,
+            (Estado::EmConversa { parceiro, conversa }, _) => {
+                Situacao::EmConversa { parceiro, conversa }
+            }
+            (Estado::Aguardando, PapelSessao::Atendente { .. }) => {
+                unreachable!("agents never wait in a customer line")
+            }
+        })
+    }
+
+    /// The customers waiting in a department's line, head first.
+    pub fn fila_clientes(&self, departamento: &str) -> Vec<SessaoId> {
+        self.departamentos
+            .get(departamento)
+            .map(|d| d.fila_clientes.iter().map(|&(_, s)| s).collect())
+            .unwrap_or_default()
+    }
+
+    /// Every free agent, the one idle the longest first.
+    pub fn fila_atendentes(&self) -> Vec<SessaoId> {
+        let mut livres: Vec<(u64, SessaoId)> = self
+            .sessoes
+            .iter()
+            .filter_map(|(&id, s)| match s.estado {
+                Estado::Livre { ocio } => Some((ocio, id)),
+                _ => None,
+            })
+            .collect();
+        livres.sort_unstable();
+        livres.into_iter().map(|(_, id)| id).collect()
+    }
+
+    /// How many sessions are registered.
+    pub fn sessoes(&self) -> usize {
+        self.sessoes.len()
+    }
+
+    /// Checks that the internal indexes agree with each other and with the design's invariants;
+    /// returns the first disagreement found. Meant for tests, after every event.
+    pub fn checar_invariantes(&self) -> Result<(), String> {
+        let mut atendentes_por_departamento: HashMap<&str, usize> = HashMap::new();
+        let mut nomes = HashSet::new();
+        for (&id, sessao) in &self.sessoes {
+            match (&sessao.papel, sessao.estado) {
+                (
+                    PapelSessao::Cliente {
+                        departamento,
+                        chegada,
+                        ..
+                    },
+                    Estado::Aguardando,
+                ) => {
+                    let linha = self
+                        .departamentos
+                        .get(departamento)
+                        .ok_or(format!("cliente {id} numa fila inexistente"))?;
+                    if linha.fila_clientes.iter().filter(|e| e.1 == id).count() != 1
+                        || linha.indice_de(*chegada).is_none()
+                    {
+                        return Err(format!("cliente {id} não está uma vez na sua fila"));
+                    }
+                }
+                (PapelSessao::Cliente { .. }, Estado::Livre { .. }) => {
+                    return Err(format!("cliente {id} marcado como livre"));
+                }
+                (PapelSessao::Atendente { .. }, Estado::Aguardando) => {
+                    return Err(format!("atendente {id} marcado como aguardando"));
+                }
+                (PapelSessao::Atendente { departamentos }, estado) => {
+                    if !nomes.insert(sessao.nome.to_lowercase()) {
+                        return Err(format!("nome de atendente repetido: {}", sessao.nome));
+                    }
+                    for departamento in departamentos {
+                        *atendentes_por_departamento.entry(departamento).or_default() += 1;
+                        let linha = self
+                            .departamentos
+                            .get(departamento)
+                            .ok_or(format!("atendente {id} sem departamento {departamento}"))?;
+                        let livre = matches!(estado, Estado::Livre { ocio }
+                            if linha.fila_atendentes.contains(&(ocio, id)));
+                        if livre != matches!(estado, Estado::Livre { .. }) {
+                            return Err(format!("atendente {id} fora da fila de livres"));
+                        }
+                    }
+                }
+                (PapelSessao::Cliente { .. }, Estado::EmConversa { .. }) => {}
+            }
+            if let Estado::EmConversa { parceiro, conversa } = sessao.estado {
+                let outro = self
+                    .sessoes
+                    .get(&parceiro)
+                    .ok_or(format!("{id} conversa com {parceiro}, que não existe"))?;
+                if outro.estado
+                    != (Estado::EmConversa {
+                        parceiro: id,
+                        conversa,
+                    })
+                {
+                    return Err(format!("par {id}-{parceiro} não é simétrico"));
+                }
+                if matches!(outro.papel, PapelSessao::Cliente { .. })
+                    == matches!(sessao.papel, PapelSessao::Cliente { .. })
+                {
+                    return Err(format!("par {id}-{parceiro} não é cliente com atendente"));
+                }
+            }
+        }
+        if nomes != self.nomes_atendentes {
+            return Err("índice de nomes de atendentes desatualizado".into());
+        }
+        for (nome, linha) in &self.departamentos {
+            if !linha.fila_clientes.is_empty() && !linha.fila_atendentes.is_empty() {
+                return Err(format!("{nome}: cliente esperando com atendente livre"));
+            }
+            if linha.fila_clientes.is_empty() && linha.atendentes == 0 {
+                return Err(format!("{nome}: departamento vazio não foi removido"));
+            }
+            if linha.atendentes
+                != atendentes_por_departamento
+                    .get(nome.as_str())
+                    .copied()
+                    .unwrap_or(0)
+            {
+                return Err(format!("{nome}: contagem de atendentes errada"));
+            }
+            if !linha.fila_clientes.iter().is_sorted_by_key(|e| e.0) {
+                return Err(format!("{nome}: fila fora da ordem de chegada"));
+            }
+            for &(_, id) in &linha.fila_clientes {
+                if self.sessoes.get(&id).map(|s| s.estado) != Some(Estado::Aguardando) {
+                    return Err(format!("{nome}: {id} na fila sem estar aguardando"));
+                }
+            }
+            for &(ocio, id) in &linha.fila_atendentes {
+                if self.sessoes.get(&id).map(|s| s.estado) != Some(Estado::Livre { ocio }) {
+                    return Err(format!("{nome}: {id} entre os livres sem estar livre"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn entrar(&mut self, id: SessaoId, apresentacao: Apresentacao, efeitos: &mut Vec<Efeito>) {
+        if self.sessoes.contains_key(&id) {
+            return;
+        }
+        let recusar = |efeitos: &mut Vec<Efeito>, codigo: CodigoErro, texto: String| {
+            efeitos.push(Efeito::Enviar {
+                para: id,
+                quadro: DoBroker::Erro { codigo, texto },
+            });
+            efeitos.push(Efeito::Fechar { sessao: id });
+        };
+        let nome = match validar_nome(&apresentacao.nome) {
+            Ok(nome) => nome,
+            Err(erro) => return recusar(efeitos, CodigoErro::NomeInvalido, erro.to_string()),
+        };
+        let papel = match apresentacao.papel {
+            Papel::Cliente { departamento } => match normalizar_departamento(&departamento) {
+                Ok(departamento) => {
+                    self.proxima_chegada += 1;
+                    PapelSessao::Cliente {
+                        departamento,
+                        chegada: self.proxima_chegada,
+                        posicao_informada: 0,
+                    }
+                }
+                Err(erro) => {
+                    let texto = format!("departamento inválido: {erro}");
+                    return recusar(efeitos, CodigoErro::DepartamentoInvalido, texto);
+                }
+            },
+            Papel::Atendente { departamentos } => {
+                let mut normalizados: Vec<String> = Vec::with_capacity(departamentos.len());
+                for departamento in &departamentos {
+                    match normalizar_departamento(departamento) {
+                        Ok(d) if !normalizados.contains(&d) => normalizados.push(d),
+                        Ok(_) => {}
+                        Err(erro) => {
+                            let texto = format!("departamento inválido: {erro}");
+                            return recusar(efeitos, CodigoErro::DepartamentoInvalido, texto);
+                        }
+                    }
+                }
+                if normalizados.is_empty() {
+                    let texto = "informe ao menos um departamento".to_owned();
+                    return recusar(efeitos, CodigoErro::DepartamentoInvalido, texto);
+                }
+                if !self.nomes_atendentes.insert(nome.to_lowercase()) {
+                    let texto = format!("já existe um atendente conectado com o nome {nome}");
+                    return recusar(efeitos, CodigoErro::NomeEmUso, texto);
+                }
+                for departamento in &normalizados {
+                    self.departamentos
+                        .entry(departamento.clone())
+                        .or_default()
+                        .atendentes += 1;
+                }
+                PapelSessao::Atendente {
+                    departamentos: normalizados,
+                }
+            }
+        };
+        let cliente = matches!(papel, PapelSessao::Cliente { .. });
+        self.sessoes.insert(
+            id,
+            Sessao {
+                nome,
+                papel,
+                estado: Estado::Aguardando,
+            },
+        );
+        efeitos.push(Efeito::Enviar {
+            para: id,
+            quadro: DoBroker::BemVindo { sessao: id },
+        });
+        if cliente {
+            self.colocar_cliente(id, efeitos);
+        } else {
+            self.liberar_atendente(id, efeitos);
+        }
+    }
+
+    fn receber(&mut self, id: SessaoId, quadro: ParaBroker, efeitos: &mut Vec<Efeito>) {
+        let Some(sessao) = self.sessoes.get(&id) else {
+            return;
+        };
+        let erro = |efeitos: &mut Vec<Efeito>, codigo: CodigoErro, texto: String| {
+            efeitos.push(Efeito::Enviar {
+                para: id,
+                quadro: DoBroker::Erro { codigo, texto },
+            });
+        };
+        let cliente = matches!(sessao.papel, PapelSessao::Cliente { .. });
+        match quadro {
+            ParaBroker::Apresentacao(_) => {
+                let codigo = CodigoErro::ApresentacaoRepetida;
+                erro(efeitos, codigo, codigo.descricao().to_owned());
+            }
+            ParaBroker::Mensagem { texto } => {
+                let Estado::EmConversa { parceiro, .. } = sessao.estado else {
+                    let texto = "você ainda não está em uma conversa; a mensagem não foi entregue";
+                    return erro(efeitos, CodigoErro::SemConversa, texto.to_owned());
+                };
+                if let Err(invalido) = validar_texto(&texto) {
+                    return erro(efeitos, CodigoErro::TextoInvalido, invalido.to_string());
+                }
+                efeitos.push(Efeito::Enviar {
+                    para: parceiro,
+                    quadro: DoBroker::Mensagem {
+                        de: sessao.nome.clone(),
+                        texto,
+                    },
+                });
+            }
+            ParaBroker::Encerrar if cliente => self.remover(id, true, efeitos),
+            ParaBroker::Encerrar => {
+                let Estado::EmConversa { parceiro, .. } = sessao.estado else {
+                    let texto = "não há conversa para encerrar";
+                    return erro(efeitos, CodigoErro::SemConversa, texto.to_owned());
+                };
+                let fim = DoBroker::Fim {
+                    motivo: MotivoFim::AtendenteEncerrou,
+                };
+                efeitos.push(Efeito::Enviar {
+                    para: parceiro,
+                    quadro: fim.clone(),
+                });
+                efeitos.push(Efeito::Enviar {
+                    para: id,
+                    quadro: fim,
+                });
+                self.sessoes.remove(&parceiro);
+                efeitos.push(Efeito::Fechar { sessao: parceiro });
+                self.liberar_atendente(id, efeitos);
+            }
+            ParaBroker::Sair => self.remover(id, true, efeitos),
+        }
+    }
+
+    /// Takes a session out of the machine: it left (`por_vontade`) or its connection was lost.
+    fn remover(&mut self, id: SessaoId, por_vontade: bool, efeitos: &mut Vec<Efeito>) {
+        let Some(sessao) = self.sessoes.remove(&id) else {
+            return;
+        };
+        match sessao.papel {
+            PapelSessao::Cliente {
+                departamento,
+                chegada,
+                ..
+            } => {
+                if sessao.estado == Estado::Aguardando {
+                    self.tirar_da_fila(&departamento, chegada);
+                }
+                if let Estado::EmConversa { parceiro, .. } = sessao.estado {
+                    let motivo = if por_vontade {
+                        MotivoFim::ClienteSaiu
+                    } else {
+                        MotivoFim::ClienteDesconectou
+                    };
+                    efeitos.push(Efeito::Enviar {
+                        para: parceiro,
+                        quadro: DoBroker::Fim { motivo },
+                    });
+                    self.liberar_atendente(parceiro, efeitos);
+                }
+                self.remover_departamento_vazio(&departamento);
+                if por_vontade {
+                    efeitos.push(Efeito::Enviar {
+                        para: id,
+                        quadro: DoBroker::Fim {
+                            motivo: MotivoFim::ClienteSaiu,
+                        },
+                    });
+                }
+            }
+            PapelSessao::Atendente { departamentos } => {
+                self.nomes_atendentes.remove(&sessao.nome.to_lowercase());
+                for nome in &departamentos {
+                    if let Some(departamento) = self.departamentos.get_mut(nome) {
+                        departamento.atendentes -= 1;
+                        if let Estado::Livre { ocio } = sessao.estado {
+                            departamento.fila_atendentes.remove(&(ocio, id));
+                        }
+                    }
+                    self.remover_departamento_vazio(nome);
+                }
+                if let Estado::EmConversa { parceiro, .. } = sessao.estado {
+                    let motivo = if por_vontade {
+                        MotivoFim::AtendenteSaiu
+                    } else {
+                        MotivoFim::AtendenteDesconectou
+                    };
+                    efeitos.push(Efeito::Enviar {
+                        para: parceiro,
+                        quadro: DoBroker::Fim { motivo },
+                    });
+                    self.colocar_cliente(parceiro, efeitos);
+                }
+                if por_vontade {
+                    efeitos.push(Efeito::Enviar {
+                        para: id,
+                        quadro: DoBroker::Fim {
+                            motivo: MotivoFim::AtendenteSaiu,
+                        },
+                    });
+                }
+            }
+        }
+        efeitos.push(Efeito::Fechar { sessao: id });
+    }
+
+    /// Puts a customer (new, or back after its agent left) into its line, or straight into a
+    /// chat with the longest-idle free agent of its department (rules 1, 3 and 9).
+    fn colocar_cliente(&mut self, id: SessaoId, efeitos: &mut Vec<Efeito>) {
+        let Some(Sessao {
+            papel:
+                PapelSessao::Cliente {
+                    departamento,
+                    chegada,
+                    posicao_informada,
+                },
+            estado,
+            ..
+        }) = self.sessoes.get_mut(&id)
+        else {
+            return;
+        };
+        let linha = self.departamentos.entry(departamento.clone()).or_default();
+        if let Some((_, atendente)) = linha.fila_atendentes.first().copied() {
+            self.ocupar_atendente(atendente);
+            self.parear(id, atendente, efeitos);
+            return;
+        }
+        *estado = Estado::Aguardando;
+        let indice = linha.fila_clientes.partition_point(|e| e.0 < *chegada);
+        linha.fila_clientes.insert(indice, (*chegada, id));
+        if indice + 1 < linha.fila_clientes.len() {
+            linha.marcar_alterada(indice + 1);
+            self.departamentos_alterados.insert(departamento.clone());
+        }
+        let posicao = posicao_de(indice);
+        *posicao_informada = posicao;
+        efeitos.push(Efeito::Enviar {
+            para: id,
+            quadro: DoBroker::Fila { posicao },
+        });
+    }
+
+    /// Makes an agent free: it takes the longest-waiting customer among its departments, or
+    /// joins the free lines of all of them (rules 1, 3, 7 and 8).
+    fn liberar_atendente(&mut self, id: SessaoId, efeitos: &mut Vec<Efeito>) {
+        let Some(Sessao {
+            papel: PapelSessao::Atendente { departamentos },
+            ..
+        }) = self.sessoes.get(&id)
+        else {
+            return;
+        };
+        let mais_antigo = departamentos
+            .iter()
+            .filter_map(|nome| {
+                let cabeca = self.departamentos.get(nome)?.fila_clientes.front()?;
+                Some((cabeca.0, nome))
+            })
+            .min();
+        if let Some((_, nome)) = mais_antigo {
+            let nome = nome.clone();
+            let linha = self
+                .departamentos
+                .get_mut(&nome)
+                .expect("the department was just found");
+            let (_, cliente) = linha
+                .fila_clientes
+                .pop_front()
+                .expect("the line was just seen non-empty");
+            if !linha.fila_clientes.is_empty() {
+                linha.marcar_alterada(0);
+                self.departamentos_alterados.insert(nome);
+            }
+            self.parear(cliente, id, efeitos);
+            return;
+        }
+        self.proximo_ocio += 1;
+        let ocio = self.proximo_ocio;
+        for nome in departamentos {
+            if let Some(linha) = self.departamentos.get_mut(nome) {
+                linha.fila_atendentes.insert((ocio, id));
+            }
+        }
+        if let Some(sessao) = self.sessoes.get_mut(&id) {
+            sessao.estado = Estado::Livre { ocio };
+        }
+    }
+
+    /// Takes a free agent out of the free lines of all its departments.
+    fn ocupar_atendente(&mut self, id: SessaoId) {
+        let Some(Sessao {
+            papel: PapelSessao::Atendente { departamentos },
+            estado: Estado::Livre { ocio },
+            ..
+        }) = self.sessoes.get(&id)
+        else {
+            return;
+        };
+        for nome in departamentos {
+            if let Some(linha) = self.departamentos.get_mut(nome) {
+                linha.fila_atendentes.remove(&(*ocio, id));
+            }
+        }
+    }
+
+    /// Starts a chat between a customer and an agent who are in no line (rule 4).
+    fn parear(&mut self, cliente: SessaoId, atendente: SessaoId, efeitos: &mut Vec<Efeito>) {
+        self.proxima_conversa += 1;
+        let conversa = self.proxima_conversa;
+        let mut nome_de = |id: SessaoId, parceiro: SessaoId| {
+            self.sessoes.get_mut(&id).map(|s| {
+                s.estado = Estado::EmConversa { parceiro, conversa };
+                s.nome.clone()
+            })
+        };
+        let (Some(nome_cliente), Some(nome_atendente)) =
+            (nome_de(cliente, atendente), nome_de(atendente, cliente))
+        else {
+            return;
+        };
+        efeitos.push(Efeito::Enviar {
+            para: cliente,
+            quadro: DoBroker::Conectado {
+                com: nome_atendente,
+                conversa,
+            },
+        });
+        efeitos.push(Efeito::Enviar {
+            para: atendente,
+            quadro: DoBroker::Conectado {
+                com: nome_cliente,
+                conversa,
+            },
+        });
+    }
+
+    /// Removes a waiting customer from its line; everyone behind it moves up.
+    fn tirar_da_fila(&mut self, departamento: &str, chegada: u64) {
+        let Some(linha) = self.departamentos.get_mut(departamento) else {
+            return;
+        };
+        if let Some(indice) = linha.indice_de(chegada) {
+            linha.fila_clientes.remove(indice);
+            if indice < linha.fila_clientes.len() {
+                linha.marcar_alterada(indice);
+                self.departamentos_alterados.insert(departamento.to_owned());
+            }
+        }
+    }
+
+    /// Forgets a department nobody waits in and no agent serves.
+    fn remover_departamento_vazio(&mut self, nome: &str) {
+        if self
+            .departamentos
+            .get(nome)
+            .is_some_and(|d| d.fila_clientes.is_empty() && d.atendentes == 0)
+        {
+            self.departamentos.remove(nome);
+        }
+    }
+}
+
+impl Departamento {
+    /// The index of the waiting customer with this arrival number.
+    fn indice_de(&self, chegada: u64) -> Option<usize> {
+        let indice = self.fila_clientes.partition_point(|e| e.0 < chegada);
+        (self.fila_clientes.get(indice)?.0 == chegada).then_some(indice)
+    }
+
+    /// Notes that positions from `indice` on may have changed.
+    fn marcar_alterada(&mut self, indice: usize) {
+        self.alterada_desde = Some(self.alterada_desde.map_or(indice, |i| i.min(indice)));
+    }
+}
+
+/// The 1-based position of a line index.
+fn posicao_de(indice: usize) -> u32 {
+    u32::try_from(indice + 1).unwrap_or(u32::MAX)
+}
