@@ -92,7 +92,12 @@ impl Ator {
                 apresentacao,
                 saida,
             } => {
-                debug!(sessao, ?apresentacao, "apresentação recebida");
+                info!(
+                    sessao,
+                    nome = %apresentacao.nome,
+                    papel = ?apresentacao.papel,
+                    "apresentação recebida"
+                );
                 self.saidas.insert(sessao, saida);
                 Evento::Entrou {
                     sessao,
@@ -117,6 +122,7 @@ impl Ator {
                     let Some(saida) = self.saidas.get(&para) else {
                         continue;
                     };
+                    registrar(para, &quadro);
                     match saida.quadros.try_send(quadro) {
                         Ok(()) => {}
                         Err(TrySendError::Full(_)) => {
@@ -154,5 +160,15 @@ impl Ator {
                 saida.abortar.cancel();
             }
         }
+    }
+}
+
+/// Logs the frames that mark a session's milestones (chat start, end, errors).
+fn registrar(sessao: SessaoId, quadro: &DoBroker) {
+    match quadro {
+        DoBroker::Conectado { com, conversa } => info!(sessao, conversa, %com, "conversa iniciada"),
+        DoBroker::Fim { motivo } => info!(sessao, ?motivo, "fim"),
+        DoBroker::Erro { codigo, .. } => info!(sessao, ?codigo, "erro enviado"),
+        _ => {}
     }
 }

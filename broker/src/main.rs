@@ -1,5 +1,6 @@
 //! `broker`: runs the help-desk queue broker from the command line until Ctrl-C or SIGTERM.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -76,6 +77,8 @@ async fn main() -> ExitCode {
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let broker = match Broker::iniciar(argumentos.config()).await {
         Ok(broker) => broker,

@@ -99,8 +99,10 @@ pub enum DoBroker {
     },
 }
 
-/// Why a chat or a session ended.
+/// Why a chat or a session ended. (Names are snake_case in the apps' JSON output; postcard
+/// encodes only the variant index.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum MotivoFim {
     /// The customer ended the chat or left the line. Sent to the customer (its connection then
     /// closes) and to its agent (who is free again).
@@ -122,6 +124,7 @@ pub enum MotivoFim {
 
 /// What kind of error an [`DoBroker::Erro`] reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CodigoErro {
     /// The handshake's protocol version is not one the broker speaks. The connection closes.
     VersaoIncompativel,

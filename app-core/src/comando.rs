@@ -1,0 +1,92 @@
+//! What a line typed by a person means: a chat text or a `/` command.
+
+/// The commands the apps understand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Comando {
+    /// `/sair`: leave the line or the chat and close the app.
+    Sair,
+    /// `/fim`: (agents) end the current chat and wait for the next customer.
+    Fim,
+    /// `/ajuda`: list the commands.
+    Ajuda,
+    /// Anything else starting with `/`.
+    Desconhecido(String),
+}
+
+/// One line of input, understood.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entrada {
+    /// Text to send to the partner.
+    Mensagem(String),
+    /// A command.
+    Comando(Comando),
+    /// Nothing worth sending (a blank line).
+    Vazia,
+}
+
+/// Reads a typed line. `atendente` tells whether agent-only commands exist. A line starting
+/// with `//` sends the rest, starting with `/`, as plain text.
+pub fn interpretar(linha: &str, atendente: bool) -> Entrada {
+    let linha = linha.trim_end_matches(['\r', '\n']);
+    if linha.trim().is_empty() {
+        return Entrada::Vazia;
+    }
+    if let Some(texto) = linha.strip_prefix("//") {
+        return Entrada::Mensagem(format!("/{texto}"));
+    }
+    let Some(resto) = linha.trim_start().strip_prefix('/') else {
+        return Entrada::Mensagem(linha.to_owned());
+    };
+    let nome = resto.split_whitespace().next().unwrap_or("").to_lowercase();
+    Entrada::Comando(match nome.as_str() {
+        "sair" => Comando::Sair,
+        "fim" if atendente => Comando::Fim,
+        "ajuda" | "?" => Comando::Ajuda,
+        _ => Comando::Desconhecido(format!("/{nome}")),
+    })
+}
+
+/// The `/ajuda` text for a role.
+pub fn ajuda(atendente: bool) -> &'static str {
+    if atendente {
+        "Comandos: /fim encerra o atendimento atual e aguarda o próximo cliente; \
+         /sair sai do sistema; /ajuda mostra esta lista. Para enviar um texto que começa \
+         com /, use //."
+    } else {
+        "Comandos: /sair sai da fila ou do atendimento; /ajuda mostra esta lista. \
+         Para enviar um texto que começa com /, use //."
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn textos_e_comandos() {
+        assert_eq!(interpretar("olá\n", false), Entrada::Mensagem("olá".into()));
+        assert_eq!(interpretar("   \n", false), Entrada::Vazia);
+        assert_eq!(interpretar("/sair", false), Entrada::Comando(Comando::Sair));
+        assert_eq!(
+            interpretar(" /SAIR agora", true),
+            Entrada::Comando(Comando::Sair)
+        );
+        assert_eq!(interpretar("/fim", true), Entrada::Comando(Comando::Fim));
+        assert_eq!(
+            interpretar("/fim", false),
+            Entrada::Comando(Comando::Desconhecido("/fim".into()))
+        );
+        assert_eq!(
+            interpretar("/ajuda", false),
+            Entrada::Comando(Comando::Ajuda)
+        );
+        assert_eq!(
+            interpretar("/xyz 1", false),
+            Entrada::Comando(Comando::Desconhecido("/xyz".into()))
+        );
+        assert_eq!(
+            interpretar("//sair é um comando", false),
+            Entrada::Mensagem("/sair é um comando".into())
+        );
+    }
+}

@@ -1,0 +1,196 @@
+//! How broker events are shown: a Portuguese sentence per event for people, or one JSON object
+//! per event for scripts (`--json`).
+
+use proto::{CodigoErro, DoBroker, MotivoFim, SessaoId};
+use serde::Serialize;
+
+/// One event as a line of JSON, with an `"evento"` key naming it.
+#[derive(Debug, Serialize)]
+#[serde(tag = "evento", rename_all = "lowercase")]
+enum EventoJson<'a> {
+    /// The broker accepted the handshake.
+    Bemvindo {
+        /// The session id.
+        sessao: SessaoId,
+    },
+    /// Place in line.
+    Fila {
+        /// 1-based position.
+        posicao: u32,
+    },
+    /// A chat started.
+    Conectado {
+        /// The partner's name.
+        com: &'a str,
+        /// The conversation id.
+        conversa: u64,
+    },
+    /// A chat line from the partner.
+    Mensagem {
+        /// The partner's name.
+        de: &'a str,
+        /// The text.
+        texto: &'a str,
+    },
+    /// A chat or the session ended.
+    Fim {
+        /// Why, in snake_case.
+        motivo: MotivoFim,
+    },
+    /// An error from the broker.
+    Erro {
+        /// The error code, in snake_case.
+        codigo: CodigoErro,
+        /// The broker's explanation.
+        texto: &'a str,
+    },
+}
+
+/// The JSON line for an event.
+pub fn json(evento: &DoBroker) -> String {
+    let evento = match evento {
+        DoBroker::BemVindo { sessao } => EventoJson::Bemvindo { sessao: *sessao },
+        DoBroker::Fila { posicao } => EventoJson::Fila { posicao: *posicao },
+        DoBroker::Conectado { com, conversa } => EventoJson::Conectado {
+            com,
+            conversa: *conversa,
+        },
+        DoBroker::Mensagem { de, texto } => EventoJson::Mensagem { de, texto },
+        DoBroker::Fim { motivo } => EventoJson::Fim { motivo: *motivo },
+        DoBroker::Erro { codigo, texto } => EventoJson::Erro {
+            codigo: *codigo,
+            texto,
+        },
+    };
+    serde_json::to_string(&evento).expect("these events always serialize")
+}
+
+/// The sentence a person reads for an event. `atendente` picks the agent's point of view.
+pub fn texto(evento: &DoBroker, atendente: bool) -> String {
+    match evento {
+        DoBroker::BemVindo { .. } if atendente => {
+            "Você está online. Aguardando clientes...".to_owned()
+        }
+        DoBroker::BemVindo { .. } => "Conectado. Procurando um atendente...".to_owned(),
+        DoBroker::Fila { posicao: 1 } => "Você é o próximo da fila.".to_owned(),
+        DoBroker::Fila { posicao } => format!("Você é o número {posicao} na fila."),
+        DoBroker::Conectado { com, conversa } if atendente => format!(
+            "*** Atendimento #{conversa} iniciado: cliente {}. ***",
+            limpar(com)
+        ),
+        DoBroker::Conectado { com, conversa } => format!(
+            "*** Atendimento #{conversa} iniciado: você está falando com {}. ***",
+            limpar(com)
+        ),
+        DoBroker::Mensagem { de, texto } => {
+            let prefixo = format!("[{}] ", limpar(de));
+            let recuo = " ".repeat(prefixo.chars().count());
+            let corpo = limpar(texto).replace('\n', &format!("\n{recuo}"));
+            format!("{prefixo}{corpo}")
+        }
+        DoBroker::Fim { motivo } => format!("*** {} ***", fim(*motivo, atendente)),
+        DoBroker::Erro { texto, .. } => format!("Erro: {}", limpar(texto)),
+    }
+}
+
+/// Why a chat ended, from one side's point of view.
+fn fim(motivo: MotivoFim, atendente: bool) -> &'static str {
+    match (motivo, atendente) {
+        (MotivoFim::ClienteSaiu, true) => {
+            "O cliente encerrou o atendimento. Aguardando o próximo cliente..."
+        }
+        (MotivoFim::ClienteSaiu, false) => "Você saiu. Até logo!",
+        (MotivoFim::ClienteDesconectou, _) => {
+            "A conexão do cliente caiu. Aguardando o próximo cliente..."
+        }
+        (MotivoFim::AtendenteEncerrou, true) => {
+            "Atendimento encerrado. Aguardando o próximo cliente..."
+        }
+        (MotivoFim::AtendenteEncerrou, false) => "O atendente encerrou o atendimento. Até logo!",
+        (MotivoFim::AtendenteSaiu, true) => "Você saiu. Até logo!",
+        (MotivoFim::AtendenteSaiu, false) => "O atendente saiu. Você voltou para o início da fila.",
+        (MotivoFim::AtendenteDesconectou, _) => {
+            "A conexão do atendente caiu. Você voltou para o início da fila."
+        }
+        (MotivoFim::BrokerEncerrando, _) => "O broker está sendo desligado. Até logo!",
+    }
+}
+
+/// Replaces control characters (other than line breaks and tabs) so that nothing received can
+/// move the cursor, change colours or otherwise take over the terminal.
+pub fn limpar(texto: &str) -> String {
+    texto
+        .chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_dos_eventos() {
+        assert_eq!(
+            json(&DoBroker::Fila { posicao: 2 }),
+            r#"{"evento":"fila","posicao":2}"#
+        );
+        assert_eq!(
+            json(&DoBroker::Conectado {
+                com: "Yuri".into(),
+                conversa: 3
+            }),
+            r#"{"evento":"conectado","com":"Yuri","conversa":3}"#
+        );
+        assert_eq!(
+            json(&DoBroker::Mensagem {
+                de: "Ana".into(),
+                texto: "olá \"você\"".into()
+            }),
+            r#"{"evento":"mensagem","de":"Ana","texto":"olá \"você\""}"#
+        );
+        assert_eq!(
+            json(&DoBroker::Fim {
+                motivo: MotivoFim::AtendenteDesconectou
+            }),
+            r#"{"evento":"fim","motivo":"atendente_desconectou"}"#
+        );
+        assert_eq!(
+            json(&DoBroker::erro(CodigoErro::SemConversa)),
+            r#"{"evento":"erro","codigo":"sem_conversa","texto":"você não está em uma conversa"}"#
+        );
+        assert_eq!(
+            json(&DoBroker::BemVindo { sessao: 9 }),
+            r#"{"evento":"bemvindo","sessao":9}"#
+        );
+    }
+
+    #[test]
+    fn texto_para_pessoas() {
+        assert_eq!(
+            texto(&DoBroker::Fila { posicao: 3 }, false),
+            "Você é o número 3 na fila."
+        );
+        assert_eq!(
+            texto(
+                &DoBroker::Mensagem {
+                    de: "Ana".into(),
+                    texto: "oi\ntudo bem?".into()
+                },
+                true
+            ),
+            "[Ana] oi\n      tudo bem?"
+        );
+    }
+
+    #[test]
+    fn sequencias_de_escape_nao_chegam_ao_terminal() {
+        assert_eq!(limpar("a\u{1b}[2Jb\tc"), "a\u{FFFD}[2Jb\tc");
+    }
+}

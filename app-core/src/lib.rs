@@ -1,0 +1,77 @@
+//! The core that `cliente` and `atendente` share, so the two apps differ only in their role.
+//!
+//! It parses what is typed ([`comando`]), shows broker events as sentences or JSON
+//! ([`exibicao`]), reads input and prints without tearing the line being typed ([`terminal`]),
+//! and runs the session ([`sessao`]). A separate crate because both binaries need all of it and
+//! the broker needs none of it.
+
+pub mod comando;
+pub mod exibicao;
+pub mod sessao;
+pub mod terminal;
+
+use std::process::ExitCode;
+
+use clap::Args;
+use proto::Papel;
+
+pub use sessao::Opcoes;
+
+/// The help layout of both apps, with Portuguese headings.
+pub const MODELO_AJUDA: &str = "{about}\n\nUso: {usage}\n\nOpções:\n{options}{after-help}";
+
+/// The command-line options both apps take.
+#[derive(Debug, Args)]
+pub struct ArgumentosComuns {
+    /// Endereço do broker (host:porta). Padrão: 127.0.0.1:7878.
+    #[arg(long, value_name = "ENDEREÇO", default_value = proto::ENDERECO_PADRAO, hide_default_value = true)]
+    pub servidor: String,
+
+    /// Seu nome, como o outro lado o verá. Se faltar, ele é perguntado.
+    #[arg(long, value_name = "NOME")]
+    pub nome: Option<String>,
+
+    /// Escreve cada evento como um objeto JSON por linha (para scripts).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Mostra esta ajuda.
+    #[arg(short = 'h', long = "help", action = clap::ArgAction::Help)]
+    pub ajuda: Option<bool>,
+}
+
+/// Runs an app: asks for the name if it is missing, then runs the session on a fresh runtime.
+pub fn executar(comuns: ArgumentosComuns, papel: Papel) -> ExitCode {
+    let interativo = terminal::interativo();
+    let nome = match comuns.nome.as_deref().map(proto::validacao::validar_nome) {
+        Some(Ok(nome)) => nome,
+        Some(Err(erro)) => {
+            eprintln!("Nome inválido: {erro}.");
+            return ExitCode::FAILURE;
+        }
+        None => match terminal::perguntar_nome(interativo, comuns.json) {
+            Some(nome) => nome,
+            None => return ExitCode::FAILURE,
+        },
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(erro) => {
+            eprintln!("Não foi possível iniciar: {erro}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let opcoes = Opcoes {
+        servidor: comuns.servidor,
+        nome,
+        papel,
+        json: comuns.json,
+    };
+    let mut terminal = terminal::Terminal::abrir(interativo, opcoes.json);
+    let codigo = runtime.block_on(sessao::conduzir(opcoes, &mut terminal));
+    drop(terminal);
+    codigo
+}

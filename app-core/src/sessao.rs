@@ -1,0 +1,134 @@
+//! The session loop both apps run: connect, then show broker events and send what is typed,
+//! until the session ends.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use futures::StreamExt;
+use proto::{Apresentacao, Conexao, DoBroker, ErroConexao, Papel, ParaBroker, VERSAO_PROTOCOLO};
+
+use crate::comando::{Comando, Entrada, ajuda, interpretar};
+use crate::exibicao;
+use crate::terminal::{Linha, Terminal};
+
+/// After asking to leave, how long to wait for the broker's goodbye before closing anyway.
+const PRAZO_DESPEDIDA: Duration = Duration::from_secs(5);
+
+/// Everything a session needs to start.
+#[derive(Debug, Clone)]
+pub struct Opcoes {
+    /// The broker's address (`host:porta`).
+    pub servidor: String,
+    /// The person's name (already validated).
+    pub nome: String,
+    /// Customer or agent, with department(s).
+    pub papel: Papel,
+    /// Print events as JSON lines instead of sentences.
+    pub json: bool,
+}
+
+/// Runs one session to its end and tells how the app should exit.
+pub async fn conduzir(opcoes: Opcoes, terminal: &mut Terminal) -> ExitCode {
+    let atendente = matches!(opcoes.papel, Papel::Atendente { .. });
+    let mostrar = |terminal: &mut Terminal, evento: &DoBroker| {
+        let linha = if opcoes.json {
+            exibicao::json(evento)
+        } else {
+            exibicao::texto(evento, atendente)
+        };
+        terminal.mostrar(&linha);
+    };
+    let apresentacao = Apresentacao {
+        versao: VERSAO_PROTOCOLO,
+        nome: opcoes.nome.clone(),
+        papel: opcoes.papel.clone(),
+    };
+    let Conexao {
+        sessao,
+        mut envio,
+        mut eventos,
+    } = match Conexao::conectar(opcoes.servidor.as_str(), apresentacao).await {
+        Ok(conexao) => conexao,
+        Err(ErroConexao::Recusada { codigo, texto }) => {
+            if opcoes.json {
+                mostrar(
+                    terminal,
+                    &DoBroker::Erro {
+                        codigo,
+                        texto: texto.clone(),
+                    },
+                );
+            }
+            eprintln!("O broker recusou a conexão: {}", exibicao::limpar(&texto));
+            return ExitCode::FAILURE;
+        }
+        Err(erro) => {
+            eprintln!(
+                "Não foi possível conectar ao broker em {}: {erro}",
+                opcoes.servidor
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    mostrar(terminal, &DoBroker::BemVindo { sessao });
+    if !opcoes.json {
+        terminal.avisar("Digite /ajuda para ver os comandos.");
+    }
+
+    let mut saindo = false;
+    let mut depois_de_fim = false;
+    let despedida = tokio::time::sleep(Duration::MAX);
+    tokio::pin!(despedida);
+    loop {
+        tokio::select! {
+            evento = eventos.next() => match evento {
+                Some(Ok(evento)) => {
+                    depois_de_fim = matches!(evento, DoBroker::Fim { .. });
+                    mostrar(terminal, &evento);
+                }
+                Some(Err(erro)) => {
+                    terminal.avisar(&format!("*** Conexão com o broker perdida: {erro} ***"));
+                    return ExitCode::FAILURE;
+                }
+                None if saindo || depois_de_fim => return ExitCode::SUCCESS,
+                None => {
+                    terminal.avisar("*** O broker fechou a conexão. ***");
+                    return ExitCode::FAILURE;
+                }
+            },
+            linha = terminal.proxima(), if !saindo => {
+                let quadro = match linha {
+                    Linha::Texto(texto) => match interpretar(&texto, atendente) {
+                        Entrada::Vazia => None,
+                        Entrada::Mensagem(texto) => Some(ParaBroker::Mensagem { texto }),
+                        Entrada::Comando(Comando::Sair) => Some(ParaBroker::Sair),
+                        Entrada::Comando(Comando::Fim) => Some(ParaBroker::Encerrar),
+                        Entrada::Comando(Comando::Ajuda) => {
+                            terminal.avisar(ajuda(atendente));
+                            None
+                        }
+                        Entrada::Comando(Comando::Desconhecido(nome)) => {
+                            terminal.avisar(&format!(
+                                "Comando desconhecido: {}. Digite /ajuda para ver os comandos.",
+                                exibicao::limpar(&nome)
+                            ));
+                            None
+                        }
+                    },
+                    Linha::Fim | Linha::Interrompido => Some(ParaBroker::Sair),
+                };
+                if let Some(quadro) = quadro {
+                    if quadro == ParaBroker::Sair {
+                        saindo = true;
+                        despedida.as_mut().reset(tokio::time::Instant::now() + PRAZO_DESPEDIDA);
+                    }
+                    if let Err(erro) = envio.enviar(quadro).await {
+                        terminal.avisar(&format!("*** Conexão com o broker perdida: {erro} ***"));
+                        return ExitCode::FAILURE;
+                    }
+                }
+            },
+            _ = &mut despedida, if saindo => return ExitCode::SUCCESS,
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! `cliente`: a customer joins its department's line, sees its place, and chats with the agent
+//! the broker pairs it with.
+
+use std::process::ExitCode;
+
+use app_core::ArgumentosComuns;
+use clap::Parser;
+use proto::Papel;
+
+/// Command-line options (help text in Portuguese, for customers).
+#[derive(Debug, Parser)]
+#[command(
+    name = "cliente",
+    about = "Entra na fila de atendimento e conversa com um atendente.",
+    disable_help_flag = true,
+    help_template = app_core::MODELO_AJUDA,
+    after_help = "Durante a conversa: /sair sai, /ajuda mostra os comandos."
+)]
+struct Argumentos {
+    #[command(flatten)]
+    comuns: ArgumentosComuns,
+
+    /// Departamento em que você quer ser atendido. Padrão: geral.
+    #[arg(long, value_name = "NOME", default_value = proto::DEPARTAMENTO_PADRAO, hide_default_value = true)]
+    departamento: String,
+}
+
+fn main() -> ExitCode {
+    let argumentos = Argumentos::parse();
+    app_core::executar(
+        argumentos.comuns,
+        Papel::Cliente {
+            departamento: argumentos.departamento,
+        },
+    )
+}

@@ -1,0 +1,223 @@
+//! Helpers for the end-to-end tests: a real broker on `127.0.0.1:0`, participants that speak
+//! the protocol through the same client handle the apps use, and a raw socket for sending
+//! whatever bytes a misbehaving peer might.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use broker::{Broker, Config};
+use futures::{SinkExt, StreamExt};
+use proto::codec::{Quadros, enquadrar};
+use proto::{
+    Apresentacao, Conexao, DoBroker, MotivoFim, Papel, ParaBroker, TAMANHO_MAXIMO_QUADRO,
+    VERSAO_PROTOCOLO,
+};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+/// How long a test waits for something that should happen at once before it fails (a guard
+/// against hanging, not a timing assertion).
+pub const PACIENCIA: Duration = Duration::from_secs(10);
+
+/// A broker configuration for tests: a free port and a fast position tick.
+pub fn config_de_teste() -> Config {
+    Config {
+        escutar: "127.0.0.1:0".parse().expect("valid address"),
+        intervalo_fila: Duration::from_millis(10),
+        prazo_fechamento: Duration::from_millis(500),
+        ..Config::default()
+    }
+}
+
+/// Starts a broker with the test configuration.
+pub async fn iniciar_broker() -> Broker {
+    iniciar_broker_com(config_de_teste()).await
+}
+
+/// Starts a broker with the given configuration.
+pub async fn iniciar_broker_com(config: Config) -> Broker {
+    Broker::iniciar(config).await.expect("the broker starts")
+}
+
+/// A connected customer or agent, driven by the test.
+pub struct Participante {
+    /// Its name, for assertion messages.
+    pub nome: String,
+    /// The connection.
+    pub conexao: Conexao,
+}
+
+impl Participante {
+    /// Connects a customer to `departamento`.
+    pub async fn cliente(endereco: SocketAddr, nome: &str, departamento: &str) -> Participante {
+        let papel = Papel::Cliente {
+            departamento: departamento.into(),
+        };
+        Participante::conectar(endereco, nome, papel).await
+    }
+
+    /// Connects an agent serving `departamentos`.
+    pub async fn atendente(
+        endereco: SocketAddr,
+        nome: &str,
+        departamentos: &[&str],
+    ) -> Participante {
+        let papel = Papel::Atendente {
+            departamentos: departamentos.iter().map(|d| d.to_string()).collect(),
+        };
+        Participante::conectar(endereco, nome, papel).await
+    }
+
+    async fn conectar(endereco: SocketAddr, nome: &str, papel: Papel) -> Participante {
+        let apresentacao = Apresentacao {
+            versao: VERSAO_PROTOCOLO,
+            nome: nome.into(),
+            papel,
+        };
+        let conexao = Conexao::conectar(endereco, apresentacao)
+            .await
+            .unwrap_or_else(|erro| panic!("{nome} não conseguiu entrar: {erro}"));
+        Participante {
+            nome: nome.into(),
+            conexao,
+        }
+    }
+
+    /// Sends a frame.
+    pub async fn enviar(&mut self, quadro: ParaBroker) {
+        self.conexao
+            .envio
+            .enviar(quadro)
+            .await
+            .unwrap_or_else(|erro| panic!("{} não conseguiu enviar: {erro}", self.nome));
+    }
+
+    /// Sends a chat line.
+    pub async fn dizer(&mut self, texto: &str) {
+        self.enviar(ParaBroker::Mensagem {
+            texto: texto.into(),
+        })
+        .await;
+    }
+
+    /// The next frame from the broker (`None` once it closed the connection).
+    pub async fn proximo(&mut self) -> Option<DoBroker> {
+        match tokio::time::timeout(PACIENCIA, self.conexao.eventos.next()).await {
+            Ok(Some(Ok(quadro))) => Some(quadro),
+            Ok(Some(Err(erro))) => panic!("{}: erro de leitura: {erro}", self.nome),
+            Ok(None) => None,
+            Err(_) => panic!("{}: nada chegou a tempo", self.nome),
+        }
+    }
+
+    /// The next frame that is not a position update. Position updates are coalesced per tick,
+    /// so how many of them arrive is not fixed; what else arrives, and in what order, is.
+    pub async fn proximo_evento(&mut self) -> DoBroker {
+        loop {
+            match self.proximo().await {
+                Some(DoBroker::Fila { .. }) => continue,
+                Some(quadro) => return quadro,
+                None => panic!("{}: conexão fechada antes do próximo evento", self.nome),
+            }
+        }
+    }
+
+    /// Waits until the customer is told it is at `posicao`, failing if anything other than a
+    /// position update arrives first.
+    pub async fn esperar_posicao(&mut self, posicao: u32) {
+        loop {
+            match self.proximo().await {
+                Some(DoBroker::Fila { posicao: p }) if p == posicao => return,
+                Some(DoBroker::Fila { .. }) => continue,
+                outro => panic!(
+                    "{}: esperava a posição {posicao}, chegou {outro:?}",
+                    self.nome
+                ),
+            }
+        }
+    }
+
+    /// Waits for the start of a chat with `com` and returns the conversation id.
+    pub async fn esperar_conexao_com(&mut self, com: &str) -> u64 {
+        match self.proximo_evento().await {
+            DoBroker::Conectado {
+                com: nome,
+                conversa,
+            } if nome == com => conversa,
+            outro => panic!(
+                "{}: esperava conversar com {com}, chegou {outro:?}",
+                self.nome
+            ),
+        }
+    }
+
+    /// Waits for a chat line from `de` saying `texto`.
+    pub async fn esperar_mensagem(&mut self, de: &str, texto: &str) {
+        let esperado = DoBroker::Mensagem {
+            de: de.into(),
+            texto: texto.into(),
+        };
+        let chegou = self.proximo_evento().await;
+        assert_eq!(chegou, esperado, "{}: mensagem errada", self.nome);
+    }
+
+    /// Waits for the end of the chat, with the given reason.
+    pub async fn esperar_fim(&mut self, motivo: MotivoFim) {
+        let chegou = self.proximo_evento().await;
+        assert_eq!(
+            chegou,
+            DoBroker::Fim { motivo },
+            "{}: fim errado",
+            self.nome
+        );
+    }
+
+    /// Waits until the broker closes the connection, failing if any frame but a position update
+    /// arrives first.
+    pub async fn esperar_fechamento(&mut self) {
+        loop {
+            match self.proximo().await {
+                None => return,
+                Some(DoBroker::Fila { .. }) => continue,
+                Some(outro) => panic!("{}: esperava o fechamento, chegou {outro:?}", self.nome),
+            }
+        }
+    }
+}
+
+/// A peer that writes raw bytes and reads broker frames: for bad input.
+pub struct Bruto {
+    /// The framed connection, for reading the broker's answers.
+    quadros: Quadros<TcpStream, DoBroker, ParaBroker>,
+}
+
+impl Bruto {
+    /// Opens a TCP connection and sends nothing yet.
+    pub async fn conectar(endereco: SocketAddr) -> Bruto {
+        let socket = TcpStream::connect(endereco).await.expect("connects");
+        Bruto {
+            quadros: enquadrar(socket, TAMANHO_MAXIMO_QUADRO),
+        }
+    }
+
+    /// Writes bytes as they are.
+    pub async fn escrever(&mut self, bytes: &[u8]) {
+        let socket = self.quadros.get_mut().get_mut();
+        socket.write_all(bytes).await.expect("writes");
+        socket.flush().await.expect("flushes");
+    }
+
+    /// Sends a well-formed frame.
+    pub async fn enviar(&mut self, quadro: ParaBroker) {
+        self.quadros.send(quadro).await.expect("sends");
+    }
+
+    /// The next frame from the broker, `None` once it closed the connection (or reset it).
+    pub async fn proximo(&mut self) -> Option<DoBroker> {
+        match tokio::time::timeout(PACIENCIA, self.quadros.next()).await {
+            Ok(Some(Ok(quadro))) => Some(quadro),
+            Ok(Some(Err(_)) | None) => None,
+            Err(_) => panic!("o broker não respondeu a tempo"),
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! End-to-end behaviour of a help desk over real TCP: the original system's session, and the
+//! rules around it (departments, chat while unpaired, endings, name clashes).
+
+use proto::{CodigoErro, DoBroker, MotivoFim, ParaBroker};
+use tests::{Participante, iniciar_broker};
+
+/// The original system's session: three customers wait and see their places, two agents arrive
+/// and are paired in arrival order, chat flows both ways, a customer leaves and its agent takes
+/// the next one, an agent drops and its customer goes back to the head of the line.
+#[tokio::test]
+async fn sessao_do_sistema_original() {
+    let broker = iniciar_broker().await;
+    let endereco = broker.endereco();
+
+    let mut ana = Participante::cliente(endereco, "Ana", "geral").await;
+    ana.esperar_posicao(1).await;
+    let mut beto = Participante::cliente(endereco, "Beto", "geral").await;
+    beto.esperar_posicao(2).await;
+    let mut caio = Participante::cliente(endereco, "Caio", "geral").await;
+    caio.esperar_posicao(3).await;
+
+    let mut yuri = Participante::atendente(endereco, "Yuri", &["geral"]).await;
+    let conversa_ana = yuri.esperar_conexao_com("Ana").await;
+    assert_eq!(ana.esperar_conexao_com("Yuri").await, conversa_ana);
+    beto.esperar_posicao(1).await;
+    caio.esperar_posicao(2).await;
+
+    let mut laura = Participante::atendente(endereco, "Laura", &["geral"]).await;
+    let conversa_beto = laura.esperar_conexao_com("Beto").await;
+    assert_eq!(beto.esperar_conexao_com("Laura").await, conversa_beto);
+    assert_ne!(conversa_ana, conversa_beto);
+    caio.esperar_posicao(1).await;
+
+    ana.dizer("Olá, minha internet caiu.").await;
+    yuri.esperar_mensagem("Ana", "Olá, minha internet caiu.")
+        .await;
+    yuri.dizer("Vou verificar, um momento.").await;
+    ana.esperar_mensagem("Yuri", "Vou verificar, um momento.")
+        .await;
+    beto.dizer("Oi Laura").await;
+    laura.esperar_mensagem("Beto", "Oi Laura").await;
+
+    // Ana leaves: Yuri is told and takes Caio, the next in line.
+    ana.enviar(ParaBroker::Sair).await;
+    ana.esperar_fim(MotivoFim::ClienteSaiu).await;
+    ana.esperar_fechamento().await;
+    yuri.esperar_fim(MotivoFim::ClienteSaiu).await;
+    let conversa_caio = yuri.esperar_conexao_com("Caio").await;
+    assert_eq!(caio.esperar_conexao_com("Yuri").await, conversa_caio);
+
+    // Laura's connection drops: Beto goes back to the head of the line.
+    drop(laura);
+    beto.esperar_fim(MotivoFim::AtendenteDesconectou).await;
+    beto.esperar_posicao(1).await;
+
+    // Yuri ends Caio's chat: Caio's session ends, and Yuri takes Beto at once.
+    yuri.enviar(ParaBroker::Encerrar).await;
+    caio.esperar_fim(MotivoFim::AtendenteEncerrou).await;
+    caio.esperar_fechamento().await;
+    yuri.esperar_fim(MotivoFim::AtendenteEncerrou).await;
+    let conversa = yuri.esperar_conexao_com("Beto").await;
+    assert_eq!(beto.esperar_conexao_com("Yuri").await, conversa);
+    beto.dizer("Voltei!").await;
+    yuri.esperar_mensagem("Beto", "Voltei!").await;
+
+    broker.encerrar().await;
+    beto.esperar_fim(MotivoFim::BrokerEncerrando).await;
+    beto.esperar_fechamento().await;
+    yuri.esperar_fim(MotivoFim::BrokerEncerrando).await;
+    yuri.esperar_fechamento().await;
+}
+
+/// Chat from a session that is not in a chat gets an error, and the session carries on.
+#[tokio::test]
+async fn conversa_sem_par_recebe_erro_e_continua() {
+    let broker = iniciar_broker().await;
+    let endereco = broker.endereco();
+
+    let mut ana = Participante::cliente(endereco, "Ana", "geral").await;
+    ana.esperar_posicao(1).await;
+    ana.dizer("tem alguém aí?").await;
+    assert!(matches!(
+        ana.proximo_evento().await,
+        DoBroker::Erro {
+            codigo: CodigoErro::SemConversa,
+            ..
+        }
+    ));
+
+    let mut yuri = Participante::atendente(endereco, "Yuri", &["vendas"]).await;
+    yuri.dizer("alô?").await;
+    assert!(matches!(
+        yuri.proximo_evento().await,
+        DoBroker::Erro {
+            codigo: CodigoErro::SemConversa,
+            ..
+        }
+    ));
+    yuri.enviar(ParaBroker::Encerrar).await;
+    assert!(matches!(
+        yuri.proximo_evento().await,
+        DoBroker::Erro {
+            codigo: CodigoErro::SemConversa,
+            ..
+        }
+    ));
+
+    // Both are still there: an agent for Ana's department pairs with her.
+    let mut laura = Participante::atendente(endereco, "Laura", &["geral"]).await;
+    laura.esperar_conexao_com("Ana").await;
+    ana.esperar_conexao_com("Laura").await;
+    ana.dizer("agora sim").await;
+    laura.esperar_mensagem("Ana", "agora sim").await;
+    broker.encerrar().await;
+}
+
+/// Departments keep separate lines; an agent serving several takes the customer who has waited
+/// longest among them.
+#[tokio::test]
+async fn departamentos_e_ordem_de_chegada() {
+    let broker = iniciar_broker().await;
+    let endereco = broker.endereco();
+
+    let mut vendas1 = Participante::cliente(endereco, "V1", "Vendas").await;
+    vendas1.esperar_posicao(1).await;
+    let mut suporte1 = Participante::cliente(endereco, "S1", "suporte").await;
+    suporte1.esperar_posicao(1).await;
+    let mut vendas2 = Participante::cliente(endereco, "V2", " vendas ").await;
+    vendas2.esperar_posicao(2).await;
+
+    let mut so_suporte = Participante::atendente(endereco, "Sil", &["suporte"]).await;
+    so_suporte.esperar_conexao_com("S1").await;
+    suporte1.esperar_conexao_com("Sil").await;
+
+    let mut ambos = Participante::atendente(endereco, "Duda", &["suporte", "vendas"]).await;
+    ambos.esperar_conexao_com("V1").await;
+    vendas1.esperar_conexao_com("Duda").await;
+    vendas2.esperar_posicao(1).await;
+
+    // A customer in a department nobody is free for waits; the free agent of another
+    // department is not given to it.
+    let mut geral = Participante::cliente(endereco, "G1", "geral").await;
+    geral.esperar_posicao(1).await;
+
+    // V1 leaves: Duda takes V2.
+    drop(vendas1);
+    ambos.esperar_fim(MotivoFim::ClienteDesconectou).await;
+    ambos.esperar_conexao_com("V2").await;
+    vendas2.esperar_conexao_com("Duda").await;
+    broker.encerrar().await;
+}
+
+/// Two connected agents never share a name (rule 10); customers may.
+#[tokio::test]
+async fn nomes_de_atendentes_sao_unicos() {
+    let broker = iniciar_broker().await;
+    let endereco = broker.endereco();
+
+    let _yuri = Participante::atendente(endereco, "Yuri", &["geral"]).await;
+    let recusa = proto::Conexao::conectar(
+        endereco,
+        proto::Apresentacao {
+            versao: proto::VERSAO_PROTOCOLO,
+            nome: " yuri ".into(),
+            papel: proto::Papel::Atendente {
+                departamentos: vec!["vendas".into()],
+            },
+        },
+    )
+    .await;
+    assert!(matches!(
+        recusa,
+        Err(proto::ErroConexao::Recusada {
+            codigo: CodigoErro::NomeEmUso,
+            ..
+        })
+    ));
+
+    let mut ana1 = Participante::cliente(endereco, "Ana", "vendas").await;
+    ana1.esperar_posicao(1).await;
+    let mut ana2 = Participante::cliente(endereco, "Ana", "vendas").await;
+    ana2.esperar_posicao(2).await;
+    broker.encerrar().await;
+}
+
+/// An agent who leaves mid-chat is told goodbye, and its customer keeps its turn.
+#[tokio::test]
+async fn atendente_que_sai_devolve_o_cliente_ao_inicio_da_fila() {
+    let broker = iniciar_broker().await;
+    let endereco = broker.endereco();
+
+    let mut ana = Participante::cliente(endereco, "Ana", "geral").await;
+    ana.esperar_posicao(1).await;
+    let mut beto = Participante::cliente(endereco, "Beto", "geral").await;
+    beto.esperar_posicao(2).await;
+    let mut yuri = Participante::atendente(endereco, "Yuri", &["geral"]).await;
+    yuri.esperar_conexao_com("Ana").await;
+    ana.esperar_conexao_com("Yuri").await;
+    beto.esperar_posicao(1).await;
+
+    yuri.enviar(ParaBroker::Sair).await;
+    yuri.esperar_fim(MotivoFim::AtendenteSaiu).await;
+    yuri.esperar_fechamento().await;
+    ana.esperar_fim(MotivoFim::AtendenteSaiu).await;
+    ana.esperar_posicao(1).await;
+    beto.esperar_posicao(2).await;
+
+    let mut laura = Participante::atendente(endereco, "Laura", &["geral"]).await;
+    laura.esperar_conexao_com("Ana").await;
+    ana.esperar_conexao_com("Laura").await;
+    beto.esperar_posicao(1).await;
+    broker.encerrar().await;
+}

@@ -1,0 +1,503 @@
+//! Property tests of the matchmaking state machine against a small reference model.
+//!
+//! The model keeps the design's rules in the plainest form (lists in arrival and idle order);
+//! random sequences of joins, leaves, ends, drops, chats and ticks across several departments
+//! are applied to both, and after every step the frames each session receives must be the
+//! model's, every session must be where the model says, and the machine's own consistency check
+//! (which holds the design's invariants) must pass.
+
+use std::collections::BTreeMap;
+
+use broker::matchmaking::{Efeito, Evento, Matchmaker, Situacao};
+use proptest::prelude::*;
+use proptest::sample::select;
+use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
+use proto::validacao::{normalizar_departamento, validar_nome, validar_texto};
+use proto::{Apresentacao, CodigoErro, DoBroker, MotivoFim, Papel, ParaBroker, SessaoId};
+
+/// One step of a test.
+#[derive(Debug, Clone)]
+enum Passo {
+    /// A customer completes a handshake.
+    EntraCliente { nome: String, departamento: String },
+    /// An agent completes a handshake.
+    EntraAtendente {
+        nome: String,
+        departamentos: Vec<String>,
+    },
+    /// A session sends a frame.
+    Envia {
+        sessao: SessaoId,
+        quadro: ParaBroker,
+    },
+    /// A session's connection drops.
+    Cai { sessao: SessaoId },
+    /// The position tick.
+    Tick,
+}
+
+/// Where a session is, in the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lugar {
+    Aguardando,
+    Livre,
+    Conversa { parceiro: SessaoId, conversa: u64 },
+}
+
+#[derive(Debug, Clone)]
+struct SessaoModelo {
+    nome: String,
+    cliente: bool,
+    departamentos: Vec<String>,
+    chegada: u64,
+    lugar: Lugar,
+    posicao_informada: u32,
+}
+
+/// What a session received in one step: frames in order, then maybe a close. Error frames are
+/// compared by code only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Recebido {
+    Quadro(DoBroker),
+    Erro(CodigoErro),
+    Fechado,
+}
+
+/// The reference model.
+#[derive(Debug, Clone, Default)]
+struct Modelo {
+    ultima_sessao: SessaoId,
+    ultima_chegada: u64,
+    ultima_conversa: u64,
+    sessoes: BTreeMap<SessaoId, SessaoModelo>,
+    /// Waiting customers per department, in the order they are served.
+    filas: BTreeMap<String, Vec<SessaoId>>,
+    /// Free agents, longest idle first.
+    livres: Vec<SessaoId>,
+    /// What every session received in the last step.
+    recebido: BTreeMap<SessaoId, Vec<Recebido>>,
+}
+
+const NOMES: &[&str] = &["Ana", "ana", "Beto", " Caio ", "Júlia", "", "\u{1b}x"];
+const DEPARTAMENTOS: &[&str] = &["geral", "Vendas", " vendas", "suporte", " "];
+const TEXTOS: &[&str] = &["oi", "olá, tudo bem?", "", "\u{7}", "duas\nlinhas"];
+
+impl Modelo {
+    fn enviar(&mut self, para: SessaoId, quadro: DoBroker) {
+        let recebido = match quadro {
+            DoBroker::Erro { codigo, .. } => Recebido::Erro(codigo),
+            quadro => Recebido::Quadro(quadro),
+        };
+        self.recebido.entry(para).or_default().push(recebido);
+    }
+
+    fn fechar(&mut self, sessao: SessaoId) {
+        self.recebido
+            .entry(sessao)
+            .or_default()
+            .push(Recebido::Fechado);
+    }
+
+    fn recusar(&mut self, sessao: SessaoId, codigo: CodigoErro) {
+        self.enviar(sessao, DoBroker::erro(codigo));
+        self.fechar(sessao);
+    }
+
+    fn posicao(&self, sessao: SessaoId) -> Option<u32> {
+        let dados = &self.sessoes[&sessao];
+        let fila = self.filas.get(&dados.departamentos[0])?;
+        fila.iter().position(|&s| s == sessao).map(|i| i as u32 + 1)
+    }
+
+    fn parear(&mut self, cliente: SessaoId, atendente: SessaoId) {
+        self.ultima_conversa += 1;
+        let conversa = self.ultima_conversa;
+        self.sessoes.get_mut(&cliente).expect("exists").lugar = Lugar::Conversa {
+            parceiro: atendente,
+            conversa,
+        };
+        self.sessoes.get_mut(&atendente).expect("exists").lugar = Lugar::Conversa {
+            parceiro: cliente,
+            conversa,
+        };
+        let com = self.sessoes[&atendente].nome.clone();
+        self.enviar(cliente, DoBroker::Conectado { com, conversa });
+        let com = self.sessoes[&cliente].nome.clone();
+        self.enviar(atendente, DoBroker::Conectado { com, conversa });
+    }
+
+    /// A customer joins (or rejoins) its line, or takes the longest-idle free agent.
+    fn colocar(&mut self, cliente: SessaoId) {
+        let departamento = self.sessoes[&cliente].departamentos[0].clone();
+        let livre = self
+            .livres
+            .iter()
+            .position(|a| self.sessoes[a].departamentos.contains(&departamento));
+        if let Some(indice) = livre {
+            let atendente = self.livres.remove(indice);
+            return self.parear(cliente, atendente);
+        }
+        let chegada = self.sessoes[&cliente].chegada;
+        let fila = self.filas.entry(departamento).or_default();
+        let indice = fila
+            .iter()
+            .position(|s| self.sessoes[s].chegada > chegada)
+            .unwrap_or(fila.len());
+        fila.insert(indice, cliente);
+        let sessao = self.sessoes.get_mut(&cliente).expect("exists");
+        sessao.lugar = Lugar::Aguardando;
+        sessao.posicao_informada = indice as u32 + 1;
+        self.enviar(
+            cliente,
+            DoBroker::Fila {
+                posicao: indice as u32 + 1,
+            },
+        );
+    }
+
+    /// An agent takes the longest-waiting customer of its departments, or becomes free.
+    fn liberar(&mut self, atendente: SessaoId) {
+        let proximo = self.sessoes[&atendente]
+            .departamentos
+            .iter()
+            .filter_map(|d| self.filas.get(d)?.first().copied())
+            .min_by_key(|c| self.sessoes[c].chegada);
+        match proximo {
+            Some(cliente) => {
+                for fila in self.filas.values_mut() {
+                    fila.retain(|&s| s != cliente);
+                }
+                self.parear(cliente, atendente);
+            }
+            None => {
+                self.livres.push(atendente);
+                self.sessoes.get_mut(&atendente).expect("exists").lugar = Lugar::Livre;
+            }
+        }
+    }
+
+    fn sair(&mut self, sessao: SessaoId, por_vontade: bool) {
+        let Some(dados) = self.sessoes.remove(&sessao) else {
+            return;
+        };
+        for fila in self.filas.values_mut() {
+            fila.retain(|&s| s != sessao);
+        }
+        self.livres.retain(|&s| s != sessao);
+        if let Lugar::Conversa { parceiro, .. } = dados.lugar {
+            let motivo = match (dados.cliente, por_vontade) {
+                (true, true) => MotivoFim::ClienteSaiu,
+                (true, false) => MotivoFim::ClienteDesconectou,
+                (false, true) => MotivoFim::AtendenteSaiu,
+                (false, false) => MotivoFim::AtendenteDesconectou,
+            };
+            self.enviar(parceiro, DoBroker::Fim { motivo });
+            if dados.cliente {
+                self.liberar(parceiro);
+            } else {
+                self.colocar(parceiro);
+            }
+        }
+        if por_vontade {
+            let motivo = if dados.cliente {
+                MotivoFim::ClienteSaiu
+            } else {
+                MotivoFim::AtendenteSaiu
+            };
+            self.enviar(sessao, DoBroker::Fim { motivo });
+        }
+        self.fechar(sessao);
+    }
+
+    fn receber(&mut self, sessao: SessaoId, quadro: &ParaBroker) {
+        let Some(dados) = self.sessoes.get(&sessao).cloned() else {
+            return;
+        };
+        match quadro {
+            ParaBroker::Apresentacao(_) => {
+                self.enviar(sessao, DoBroker::erro(CodigoErro::ApresentacaoRepetida))
+            }
+            ParaBroker::Mensagem { texto } => match dados.lugar {
+                Lugar::Conversa { parceiro, .. } if validar_texto(texto).is_ok() => {
+                    let de = dados.nome.clone();
+                    let texto = texto.clone();
+                    self.enviar(parceiro, DoBroker::Mensagem { de, texto });
+                }
+                Lugar::Conversa { .. } => {
+                    self.enviar(sessao, DoBroker::erro(CodigoErro::TextoInvalido))
+                }
+                _ => self.enviar(sessao, DoBroker::erro(CodigoErro::SemConversa)),
+            },
+            ParaBroker::Encerrar if dados.cliente => self.sair(sessao, true),
+            ParaBroker::Encerrar => match dados.lugar {
+                Lugar::Conversa { parceiro, .. } => {
+                    let fim = DoBroker::Fim {
+                        motivo: MotivoFim::AtendenteEncerrou,
+                    };
+                    self.enviar(parceiro, fim.clone());
+                    self.enviar(sessao, fim);
+                    self.sessoes.remove(&parceiro);
+                    self.fechar(parceiro);
+                    self.liberar(sessao);
+                }
+                _ => self.enviar(sessao, DoBroker::erro(CodigoErro::SemConversa)),
+            },
+            ParaBroker::Sair => self.sair(sessao, true),
+        }
+    }
+
+    fn entrar(&mut self, nome: &str, papel: Papel) {
+        self.ultima_sessao += 1;
+        let sessao = self.ultima_sessao;
+        let Ok(nome) = validar_nome(nome) else {
+            return self.recusar(sessao, CodigoErro::NomeInvalido);
+        };
+        let (cliente, brutos) = match papel {
+            Papel::Cliente { departamento } => (true, vec![departamento]),
+            Papel::Atendente { departamentos } => (false, departamentos),
+        };
+        let mut departamentos: Vec<String> = Vec::new();
+        for bruto in &brutos {
+            let Ok(departamento) = normalizar_departamento(bruto) else {
+                return self.recusar(sessao, CodigoErro::DepartamentoInvalido);
+            };
+            if !departamentos.contains(&departamento) {
+                departamentos.push(departamento);
+            }
+        }
+        if departamentos.is_empty() {
+            return self.recusar(sessao, CodigoErro::DepartamentoInvalido);
+        }
+        let nome_em_uso = self
+            .sessoes
+            .values()
+            .any(|s| !s.cliente && s.nome.to_lowercase() == nome.to_lowercase());
+        if !cliente && nome_em_uso {
+            return self.recusar(sessao, CodigoErro::NomeEmUso);
+        }
+        if cliente {
+            self.ultima_chegada += 1;
+        }
+        self.sessoes.insert(
+            sessao,
+            SessaoModelo {
+                nome,
+                cliente,
+                departamentos,
+                chegada: self.ultima_chegada,
+                lugar: Lugar::Aguardando,
+                posicao_informada: 0,
+            },
+        );
+        self.enviar(sessao, DoBroker::BemVindo { sessao });
+        if cliente {
+            self.colocar(sessao);
+        } else {
+            self.liberar(sessao);
+        }
+    }
+
+    fn tick(&mut self) {
+        let aguardando: Vec<SessaoId> = self.filas.values().flatten().copied().collect();
+        for sessao in aguardando {
+            let posicao = self.posicao(sessao).expect("waiting");
+            let dados = self.sessoes.get_mut(&sessao).expect("exists");
+            if dados.posicao_informada != posicao {
+                dados.posicao_informada = posicao;
+                self.enviar(sessao, DoBroker::Fila { posicao });
+            }
+        }
+    }
+}
+
+struct Referencia;
+
+impl ReferenceStateMachine for Referencia {
+    type State = Modelo;
+    type Transition = Passo;
+
+    fn init_state() -> BoxedStrategy<Modelo> {
+        Just(Modelo::default()).boxed()
+    }
+
+    fn transitions(estado: &Modelo) -> BoxedStrategy<Passo> {
+        let nome = select(NOMES).prop_map(str::to_owned);
+        let departamento = select(DEPARTAMENTOS).prop_map(str::to_owned);
+        let entra_cliente = (nome.clone(), departamento.clone())
+            .prop_map(|(nome, departamento)| Passo::EntraCliente { nome, departamento });
+        let entra_atendente = (nome, proptest::collection::vec(departamento, 0..3)).prop_map(
+            |(nome, departamentos)| Passo::EntraAtendente {
+                nome,
+                departamentos,
+            },
+        );
+        // Mostly live sessions; sometimes one that is gone, which must change nothing.
+        let sessao = 1..=estado.ultima_sessao.max(1);
+        let sessao = if estado.sessoes.is_empty() {
+            sessao.boxed()
+        } else {
+            let vivas: Vec<SessaoId> = estado.sessoes.keys().copied().collect();
+            prop_oneof![4 => select(vivas), 1 => sessao].boxed()
+        };
+        let quadro = prop_oneof![
+            6 => select(TEXTOS).prop_map(|t| ParaBroker::Mensagem { texto: t.to_owned() }),
+            2 => Just(ParaBroker::Encerrar),
+            2 => Just(ParaBroker::Sair),
+            1 => Just(ParaBroker::Apresentacao(Apresentacao {
+                versao: proto::VERSAO_PROTOCOLO,
+                nome: "Outra".into(),
+                papel: Papel::Cliente { departamento: "geral".into() },
+            })),
+        ];
+        let envia =
+            (sessao.clone(), quadro).prop_map(|(sessao, quadro)| Passo::Envia { sessao, quadro });
+        let cai = sessao.prop_map(|sessao| Passo::Cai { sessao });
+        prop_oneof![
+            4 => entra_cliente,
+            3 => entra_atendente,
+            6 => envia,
+            2 => cai,
+            3 => Just(Passo::Tick),
+        ]
+        .boxed()
+    }
+
+    fn apply(mut estado: Modelo, passo: &Passo) -> Modelo {
+        estado.recebido.clear();
+        match passo {
+            Passo::EntraCliente { nome, departamento } => estado.entrar(
+                nome,
+                Papel::Cliente {
+                    departamento: departamento.clone(),
+                },
+            ),
+            Passo::EntraAtendente {
+                nome,
+                departamentos,
+            } => estado.entrar(
+                nome,
+                Papel::Atendente {
+                    departamentos: departamentos.clone(),
+                },
+            ),
+            Passo::Envia { sessao, quadro } => estado.receber(*sessao, quadro),
+            Passo::Cai { sessao } => estado.sair(*sessao, false),
+            Passo::Tick => estado.tick(),
+        }
+        estado
+    }
+}
+
+/// The state machine under test, with the id the next handshake gets.
+struct Sistema {
+    maquina: Matchmaker,
+    ultima_sessao: SessaoId,
+}
+
+impl StateMachineTest for Sistema {
+    type SystemUnderTest = Sistema;
+    type Reference = Referencia;
+
+    fn init_test(_: &Modelo) -> Sistema {
+        Sistema {
+            maquina: Matchmaker::new(),
+            ultima_sessao: 0,
+        }
+    }
+
+    fn apply(mut sistema: Sistema, modelo: &Modelo, passo: Passo) -> Sistema {
+        let efeitos = match passo {
+            Passo::EntraCliente { nome, departamento } => {
+                sistema.ultima_sessao += 1;
+                sistema.maquina.aplicar(Evento::Entrou {
+                    sessao: sistema.ultima_sessao,
+                    apresentacao: Apresentacao {
+                        versao: proto::VERSAO_PROTOCOLO,
+                        nome,
+                        papel: Papel::Cliente { departamento },
+                    },
+                })
+            }
+            Passo::EntraAtendente {
+                nome,
+                departamentos,
+            } => {
+                sistema.ultima_sessao += 1;
+                sistema.maquina.aplicar(Evento::Entrou {
+                    sessao: sistema.ultima_sessao,
+                    apresentacao: Apresentacao {
+                        versao: proto::VERSAO_PROTOCOLO,
+                        nome,
+                        papel: Papel::Atendente { departamentos },
+                    },
+                })
+            }
+            Passo::Envia { sessao, quadro } => {
+                sistema.maquina.aplicar(Evento::Recebeu { sessao, quadro })
+            }
+            Passo::Cai { sessao } => sistema.maquina.aplicar(Evento::Caiu { sessao }),
+            Passo::Tick => sistema.maquina.tick(),
+        };
+        let mut recebido: BTreeMap<SessaoId, Vec<Recebido>> = BTreeMap::new();
+        for efeito in efeitos {
+            let (para, item) = match efeito {
+                Efeito::Enviar {
+                    para,
+                    quadro: DoBroker::Erro { codigo, .. },
+                } => (para, Recebido::Erro(codigo)),
+                Efeito::Enviar { para, quadro } => (para, Recebido::Quadro(quadro)),
+                Efeito::Fechar { sessao } => (sessao, Recebido::Fechado),
+            };
+            recebido.entry(para).or_default().push(item);
+        }
+        assert_eq!(
+            recebido, modelo.recebido,
+            "os quadros enviados divergem do modelo"
+        );
+        sistema
+    }
+
+    fn check_invariants(sistema: &Sistema, modelo: &Modelo) {
+        if let Err(problema) = sistema.maquina.checar_invariantes() {
+            panic!("invariante violado: {problema}");
+        }
+        assert_eq!(sistema.maquina.sessoes(), modelo.sessoes.len());
+        for (&sessao, dados) in &modelo.sessoes {
+            let esperado = match dados.lugar {
+                Lugar::Aguardando => Situacao::Aguardando {
+                    departamento: &dados.departamentos[0],
+                    posicao: modelo.posicao(sessao).expect("waiting") as usize,
+                },
+                Lugar::Livre => Situacao::Livre,
+                Lugar::Conversa { parceiro, conversa } => {
+                    Situacao::EmConversa { parceiro, conversa }
+                }
+            };
+            assert_eq!(
+                sistema.maquina.situacao(sessao),
+                Some(esperado),
+                "sessão {sessao}"
+            );
+        }
+        for (departamento, fila) in &modelo.filas {
+            assert_eq!(&sistema.maquina.fila_clientes(departamento), fila);
+        }
+        assert_eq!(sistema.maquina.fila_atendentes(), modelo.livres);
+        // Every frame went to a session that exists or just left.
+        for sessao in modelo.recebido.keys() {
+            assert!(*sessao <= modelo.ultima_sessao);
+        }
+    }
+}
+
+prop_state_machine! {
+    #![proptest_config(ProptestConfig {
+        cases: 512,
+        max_shrink_iters: 4096,
+        .. ProptestConfig::default()
+    })]
+
+    /// Random sequences of up to 50 steps behave exactly as the model says.
+    #[test]
+    fn matchmaking_segue_o_modelo(sequential 1..50 => Sistema);
+}
