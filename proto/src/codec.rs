@@ -237,11 +237,24 @@ mod tests {
         let (a, mut b) = tokio::io::duplex(1024);
         let mut escrita = enquadrar::<_, DoBroker, ParaBroker>(a, 64);
         escrita.send(ParaBroker::Encerrar).await.unwrap();
-        let mut lido = [0u8; 5];
+        escrita
+            .send(ParaBroker::Apresentacao(Apresentacao {
+                versao: 1,
+                nome: "Ana".into(),
+                papel: Papel::Cliente {
+                    departamento: "geral".into(),
+                },
+            }))
+            .await
+            .unwrap();
+        let mut lido = [0u8; 22];
         tokio::io::AsyncReadExt::read_exact(&mut b, &mut lido)
             .await
             .unwrap();
-        assert_eq!(lido, [0, 0, 0, 1, 2]);
+        assert_eq!(
+            lido,
+            *b"\x00\x00\x00\x01\x02\x00\x00\x00\x0d\x00\x01\x03Ana\x00\x05geral"
+        );
     }
 
     #[tokio::test]
