@@ -17,9 +17,6 @@ use proto::Papel;
 
 pub use sessao::Opcoes;
 
-/// The help layout of both apps, with Portuguese headings.
-pub const MODELO_AJUDA: &str = "{about}\n\nUso: {usage}\n\nOpções:\n{options}{after-help}";
-
 /// The command-line options both apps take.
 #[derive(Debug, Args)]
 pub struct ArgumentosComuns {
@@ -36,7 +33,7 @@ pub struct ArgumentosComuns {
     pub json: bool,
 
     /// Mostra esta ajuda.
-    #[arg(short = 'h', long = "help", action = clap::ArgAction::Help)]
+    #[arg(short = 'h', long = "help", action = clap::ArgAction::Help, display_order = 100)]
     pub ajuda: Option<bool>,
 }
 
@@ -70,8 +67,12 @@ pub fn executar(comuns: ArgumentosComuns, papel: Papel) -> ExitCode {
         papel,
         json: comuns.json,
     };
-    let mut terminal = terminal::Terminal::abrir(interativo, opcoes.json);
-    let codigo = runtime.block_on(sessao::conduzir(opcoes, &mut terminal));
-    drop(terminal);
-    codigo
+    runtime.block_on(async {
+        let conexao = match sessao::conectar(&opcoes).await {
+            Ok(conexao) => conexao,
+            Err(codigo) => return codigo,
+        };
+        let mut terminal = terminal::Terminal::abrir(interativo, opcoes.json);
+        sessao::conduzir(conexao, &opcoes, &mut terminal).await
+    })
 }

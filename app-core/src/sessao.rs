@@ -1,6 +1,7 @@
 //! The session loop both apps run: connect, then show broker events and send what is typed,
 //! until the session ends.
 
+use std::io;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -27,8 +28,62 @@ pub struct Opcoes {
     pub json: bool,
 }
 
-/// Runs one session to its end and tells how the app should exit.
-pub async fn conduzir(opcoes: Opcoes, terminal: &mut Terminal) -> ExitCode {
+/// Connects and performs the handshake, explaining any failure in Portuguese on stderr (and,
+/// for a refusal in `--json` mode, as an `erro` event on stdout).
+pub async fn conectar(opcoes: &Opcoes) -> Result<Conexao, ExitCode> {
+    let apresentacao = Apresentacao {
+        versao: VERSAO_PROTOCOLO,
+        nome: opcoes.nome.clone(),
+        papel: opcoes.papel.clone(),
+    };
+    match Conexao::conectar(opcoes.servidor.as_str(), apresentacao).await {
+        Ok(conexao) => Ok(conexao),
+        Err(ErroConexao::Recusada { codigo, texto }) => {
+            if opcoes.json {
+                println!(
+                    "{}",
+                    exibicao::json(&DoBroker::Erro {
+                        codigo,
+                        texto: texto.clone()
+                    })
+                );
+            }
+            eprintln!("O broker recusou a conexão: {}", exibicao::limpar(&texto));
+            Err(ExitCode::FAILURE)
+        }
+        Err(erro) => {
+            eprintln!(
+                "Não foi possível conectar ao broker em {}: {}",
+                opcoes.servidor,
+                explicar(&erro)
+            );
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// A connection failure in words a person understands.
+fn explicar(erro: &ErroConexao) -> String {
+    match erro {
+        ErroConexao::Io(io) => match io.kind() {
+            io::ErrorKind::ConnectionRefused => {
+                "nenhum broker está ouvindo nesse endereço (ele está rodando?)".to_owned()
+            }
+            io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof => {
+                "a conexão foi interrompida".to_owned()
+            }
+            io::ErrorKind::TimedOut => "o broker não respondeu a tempo".to_owned(),
+            io::ErrorKind::InvalidInput | io::ErrorKind::NotFound => {
+                "endereço inválido (use host:porta, por exemplo 127.0.0.1:7878)".to_owned()
+            }
+            _ => format!("falha de rede ({io})"),
+        },
+        outro => outro.to_string(),
+    }
+}
+
+/// Runs an accepted session to its end and tells how the app should exit.
+pub async fn conduzir(conexao: Conexao, opcoes: &Opcoes, terminal: &mut Terminal) -> ExitCode {
     let atendente = matches!(opcoes.papel, Papel::Atendente { .. });
     let mostrar = |terminal: &mut Terminal, evento: &DoBroker| {
         let linha = if opcoes.json {
@@ -38,38 +93,11 @@ pub async fn conduzir(opcoes: Opcoes, terminal: &mut Terminal) -> ExitCode {
         };
         terminal.mostrar(&linha);
     };
-    let apresentacao = Apresentacao {
-        versao: VERSAO_PROTOCOLO,
-        nome: opcoes.nome.clone(),
-        papel: opcoes.papel.clone(),
-    };
     let Conexao {
         sessao,
         mut envio,
         mut eventos,
-    } = match Conexao::conectar(opcoes.servidor.as_str(), apresentacao).await {
-        Ok(conexao) => conexao,
-        Err(ErroConexao::Recusada { codigo, texto }) => {
-            if opcoes.json {
-                mostrar(
-                    terminal,
-                    &DoBroker::Erro {
-                        codigo,
-                        texto: texto.clone(),
-                    },
-                );
-            }
-            eprintln!("O broker recusou a conexão: {}", exibicao::limpar(&texto));
-            return ExitCode::FAILURE;
-        }
-        Err(erro) => {
-            eprintln!(
-                "Não foi possível conectar ao broker em {}: {erro}",
-                opcoes.servidor
-            );
-            return ExitCode::FAILURE;
-        }
-    };
+    } = conexao;
     mostrar(terminal, &DoBroker::BemVindo { sessao });
     if !opcoes.json {
         terminal.avisar("Digite /ajuda para ver os comandos.");

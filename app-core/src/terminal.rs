@@ -2,11 +2,15 @@
 //!
 //! At a terminal, lines are edited with rustyline on a thread of their own, and everything
 //! printed goes through rustyline's external printer, which redraws the prompt and the half-typed
-//! line below it: incoming text never tears what is being typed. On a pipe (or with `--json`),
+//! line below it: incoming text never tears what is being typed. The thread only starts editing
+//! a line when the session asks for one, so once the session stops asking (it is leaving) the
+//! terminal is back in its normal mode and the last messages are printed directly. On a pipe (or with `--json`),
 //! lines are read plainly from stdin and output is written as is.
 
 use std::io::{self, BufRead, IsTerminal, Write};
+use std::sync::mpsc as std_mpsc;
 use std::thread;
+use std::time::Duration;
 
 use nix::sys::termios::{SetArg, Termios, tcgetattr, tcsetattr};
 use proto::validacao::validar_nome;
@@ -16,6 +20,9 @@ use tokio::sync::mpsc;
 
 /// The prompt shown while chatting.
 const PROMPT: &str = "> ";
+
+/// How long the editing thread gets, when the app ends, to print what is still queued for it.
+const ESCOAMENTO_DA_IMPRESSORA: Duration = Duration::from_millis(150);
 
 /// One thing read from the person (or the pipe).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +71,10 @@ pub fn perguntar_nome(interativo: bool, json: bool) -> Option<String> {
 pub struct Terminal {
     /// Lines from the input thread.
     linhas: mpsc::Receiver<Linha>,
+    /// Asks the editing thread for one more line; `None` on a pipe, where lines flow freely.
+    pedidos: Option<std_mpsc::Sender<()>>,
+    /// Whether a line was asked for and has not arrived yet.
+    pedido_pendente: bool,
     /// Prints while a line may be half-typed; `None` on a pipe.
     impressora: Option<Box<dyn ExternalPrinter + Send>>,
     /// The terminal's settings before line editing began, restored on drop.
@@ -82,9 +93,12 @@ impl Terminal {
             if let Ok(mut editor) = DefaultEditor::new()
                 && let Ok(impressora) = editor.create_external_printer()
             {
-                thread::spawn(move || editar_linhas(editor, tx));
+                let (pedidos, pedidos_rx) = std_mpsc::channel();
+                thread::spawn(move || editar_linhas(editor, pedidos_rx, tx));
                 return Terminal {
                     linhas,
+                    pedidos: Some(pedidos),
+                    pedido_pendente: false,
                     impressora: Some(Box::new(impressora)),
                     original,
                     json,
@@ -94,15 +108,28 @@ impl Terminal {
         thread::spawn(move || ler_linhas(tx));
         Terminal {
             linhas,
+            pedidos: None,
+            pedido_pendente: false,
             impressora: None,
             original: None,
             json,
         }
     }
 
-    /// The next line; [`Linha::Fim`] once input has ended.
+    /// The next line; [`Linha::Fim`] once input has ended. Cancel-safe: a line asked for by a
+    /// dropped call is delivered to the next one.
     pub async fn proxima(&mut self) -> Linha {
-        self.linhas.recv().await.unwrap_or(Linha::Fim)
+        if let Some(pedidos) = &self.pedidos
+            && !self.pedido_pendente
+        {
+            if pedidos.send(()).is_err() {
+                return Linha::Fim;
+            }
+            self.pedido_pendente = true;
+        }
+        let linha = self.linhas.recv().await.unwrap_or(Linha::Fim);
+        self.pedido_pendente = false;
+        linha
     }
 
     /// Prints an event (a sentence, or a JSON line) on stdout.
@@ -134,16 +161,30 @@ impl Terminal {
 
 impl Drop for Terminal {
     fn drop(&mut self) {
-        // The editing thread may still be inside `readline`, with the terminal in raw mode.
+        // The editing thread may still be inside `readline`, with the terminal in raw mode and
+        // the last messages queued in the external printer's pipe: give it a moment to show them.
+        if self.pedido_pendente {
+            thread::sleep(ESCOAMENTO_DA_IMPRESSORA);
+        }
         if let Some(original) = &self.original {
             let _ = tcsetattr(io::stdin(), SetArg::TCSANOW, original);
+        }
+        if self.impressora.is_some() {
+            // Erase the prompt the editing thread left on the last line.
+            let mut saida = io::stdout().lock();
+            let _ = write!(saida, "\r\x1b[2K");
+            let _ = saida.flush();
         }
     }
 }
 
-/// The input thread at a terminal.
-fn editar_linhas(mut editor: DefaultEditor, tx: mpsc::Sender<Linha>) {
-    loop {
+/// The input thread at a terminal: edits one line per request.
+fn editar_linhas(
+    mut editor: DefaultEditor,
+    pedidos: std_mpsc::Receiver<()>,
+    tx: mpsc::Sender<Linha>,
+) {
+    while pedidos.recv().is_ok() {
         let linha = match editor.readline(PROMPT) {
             Ok(texto) => {
                 let _ = editor.add_history_entry(texto.as_str());

@@ -13,7 +13,8 @@ use proto::Papel;
     name = "atendente",
     about = "Atende os clientes da fila, um de cada vez.",
     disable_help_flag = true,
-    help_template = app_core::MODELO_AJUDA,
+    help_template = cli::MODELO_AJUDA,
+    override_usage = "atendente [OPÇÕES]",
     after_help = "Durante a conversa: /fim encerra o atendimento atual, /sair sai, \
                   /ajuda mostra os comandos."
 )]
@@ -33,7 +34,7 @@ struct Argumentos {
 }
 
 fn main() -> ExitCode {
-    let argumentos = Argumentos::parse();
+    let argumentos: Argumentos = cli::analisar();
     app_core::executar(
         argumentos.comuns,
         Papel::Atendente {

@@ -13,7 +13,8 @@ use proto::Papel;
     name = "cliente",
     about = "Entra na fila de atendimento e conversa com um atendente.",
     disable_help_flag = true,
-    help_template = app_core::MODELO_AJUDA,
+    help_template = cli::MODELO_AJUDA,
+    override_usage = "cliente [OPÇÕES]",
     after_help = "Durante a conversa: /sair sai, /ajuda mostra os comandos."
 )]
 struct Argumentos {
@@ -26,7 +27,7 @@ struct Argumentos {
 }
 
 fn main() -> ExitCode {
-    let argumentos = Argumentos::parse();
+    let argumentos: Argumentos = cli::analisar();
     app_core::executar(
         argumentos.comuns,
         Papel::Cliente {

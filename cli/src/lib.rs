@@ -1,0 +1,89 @@
+//! Command-line parsing that speaks Portuguese, for the three binaries people run.
+//!
+//! clap writes its help headings and its error messages in English; the people who run the
+//! broker and the apps read Portuguese. This crate holds the help layout they share and turns
+//! clap's parse errors into Portuguese sentences. A crate of its own because the broker and the
+//! two apps all need it and share nothing else outside the protocol.
+
+use clap::Parser;
+use clap::error::{ContextKind, ErrorKind};
+
+/// The help layout, with Portuguese headings.
+pub const MODELO_AJUDA: &str = "{about}\n\nUso: {usage}\n\nOpções:\n{options}{after-help}";
+
+/// Parses the process's arguments; on a mistake, explains it in Portuguese and exits with
+/// status 2. `--help` and `--version` print and exit 0 as usual.
+pub fn analisar<T: Parser>() -> T {
+    match T::try_parse() {
+        Ok(argumentos) => argumentos,
+        Err(erro)
+            if matches!(
+                erro.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            ) =>
+        {
+            erro.exit()
+        }
+        Err(erro) => {
+            eprintln!("Erro: {}", traduzir(&erro));
+            eprintln!("Use --help para ver as opções.");
+            std::process::exit(2)
+        }
+    }
+}
+
+/// A parse error as a Portuguese sentence.
+pub fn traduzir(erro: &clap::Error) -> String {
+    let contexto = |tipo| erro.get(tipo).map(ToString::to_string).unwrap_or_default();
+    let argumento = contexto(ContextKind::InvalidArg);
+    let valor = contexto(ContextKind::InvalidValue);
+    match erro.kind() {
+        ErrorKind::UnknownArgument => {
+            let sugestao = contexto(ContextKind::SuggestedArg);
+            if sugestao.is_empty() {
+                format!("opção desconhecida: {argumento}")
+            } else {
+                format!("opção desconhecida: {argumento} (você quis dizer {sugestao}?)")
+            }
+        }
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
+            format!("valor inválido '{valor}' para {argumento}")
+        }
+        ErrorKind::MissingRequiredArgument => format!("faltou informar {argumento}"),
+        ErrorKind::ArgumentConflict => {
+            format!("{argumento} não pode ser usado com essa combinação")
+        }
+        ErrorKind::TooManyValues | ErrorKind::WrongNumberOfValues => {
+            format!("número errado de valores para {argumento}")
+        }
+        ErrorKind::InvalidUtf8 => "os argumentos devem ser texto UTF-8".to_owned(),
+        _ => "argumentos inválidos".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Exemplo {
+        #[arg(long)]
+        nome: Option<String>,
+        #[arg(long)]
+        porta: Option<u16>,
+    }
+
+    #[test]
+    fn erros_em_portugues() {
+        let erro = Exemplo::try_parse_from(["x", "--nomee", "a"]).unwrap_err();
+        assert_eq!(
+            traduzir(&erro),
+            "opção desconhecida: --nomee (você quis dizer --nome?)"
+        );
+        let erro = Exemplo::try_parse_from(["x", "--porta", "muitas"]).unwrap_err();
+        assert_eq!(
+            traduzir(&erro),
+            "valor inválido 'muitas' para --porta <PORTA>"
+        );
+    }
+}
