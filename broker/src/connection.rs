@@ -154,7 +154,12 @@ async fn conversar(
             // The actor let go of the session (or the socket failed): nothing more to relay.
             escrito = &mut escritor => match escrito {
                 Ok(()) => Desfecho::Liberada,
-                Err(_) => Desfecho::Abortada,
+                Err(erro) => {
+                    // The peer cannot be written to: it is gone, even if it was idle.
+                    debug!(%erro, "escrita falhou");
+                    let _ = contexto.ator.send(Comando::Caiu { sessao }).await;
+                    Desfecho::Abortada
+                }
             },
             fim = leitor => {
                 // The peer is gone or broke the protocol: the actor decides what that means for
