@@ -513,11 +513,13 @@ impl Matchmaker {
     }
 
     /// Takes a session out of the machine: it left (`por_vontade`) or its connection was lost.
+    /// Its partner, if any, is told why and becomes free again (an agent, rule 7) or goes back
+    /// to the head of its line (a customer, rule 9); one who left on purpose is told goodbye.
     fn remover(&mut self, id: SessaoId, por_vontade: bool, efeitos: &mut Vec<Efeito>) {
         let Some(sessao) = self.sessoes.remove(&id) else {
             return;
         };
-        match sessao.papel {
+        let (cliente, departamentos) = match sessao.papel {
             PapelSessao::Cliente {
                 departamento,
                 chegada,
@@ -526,27 +528,7 @@ impl Matchmaker {
                 if sessao.estado == Estado::Aguardando {
                     self.tirar_da_fila(&departamento, chegada);
                 }
-                if let Estado::EmConversa { parceiro, .. } = sessao.estado {
-                    let motivo = if por_vontade {
-                        MotivoFim::ClienteSaiu
-                    } else {
-                        MotivoFim::ClienteDesconectou
-                    };
-                    efeitos.push(Efeito::Enviar {
-                        para: parceiro,
-                        quadro: DoBroker::Fim { motivo },
-                    });
-                    self.liberar_atendente(parceiro, efeitos);
-                }
-                self.remover_departamento_vazio(&departamento);
-                if por_vontade {
-                    efeitos.push(Efeito::Enviar {
-                        para: id,
-                        quadro: DoBroker::Fim {
-                            motivo: MotivoFim::ClienteSaiu,
-                        },
-                    });
-                }
+                (true, vec![departamento])
             }
             PapelSessao::Atendente { departamentos } => {
                 self.nomes_atendentes.remove(&sessao.nome.to_lowercase());
@@ -557,29 +539,35 @@ impl Matchmaker {
                             departamento.fila_atendentes.remove(&(ocio, id));
                         }
                     }
-                    self.remover_departamento_vazio(nome);
                 }
-                if let Estado::EmConversa { parceiro, .. } = sessao.estado {
-                    let motivo = if por_vontade {
-                        MotivoFim::AtendenteSaiu
-                    } else {
-                        MotivoFim::AtendenteDesconectou
-                    };
-                    efeitos.push(Efeito::Enviar {
-                        para: parceiro,
-                        quadro: DoBroker::Fim { motivo },
-                    });
-                    self.colocar_cliente(parceiro, efeitos);
-                }
-                if por_vontade {
-                    efeitos.push(Efeito::Enviar {
-                        para: id,
-                        quadro: DoBroker::Fim {
-                            motivo: MotivoFim::AtendenteSaiu,
-                        },
-                    });
-                }
+                (false, departamentos)
             }
+        };
+        let motivo = match (cliente, por_vontade) {
+            (true, true) => MotivoFim::ClienteSaiu,
+            (true, false) => MotivoFim::ClienteDesconectou,
+            (false, true) => MotivoFim::AtendenteSaiu,
+            (false, false) => MotivoFim::AtendenteDesconectou,
+        };
+        if let Estado::EmConversa { parceiro, .. } = sessao.estado {
+            efeitos.push(Efeito::Enviar {
+                para: parceiro,
+                quadro: DoBroker::Fim { motivo },
+            });
+            if cliente {
+                self.liberar_atendente(parceiro, efeitos);
+            } else {
+                self.colocar_cliente(parceiro, efeitos);
+            }
+        }
+        for nome in &departamentos {
+            self.remover_departamento_vazio(nome);
+        }
+        if por_vontade {
+            efeitos.push(Efeito::Enviar {
+                para: id,
+                quadro: DoBroker::Fim { motivo },
+            });
         }
         efeitos.push(Efeito::Fechar { sessao: id });
     }

@@ -185,6 +185,18 @@ impl Participante {
     }
 }
 
+/// Waits until two participants are both told they now chat with each other; returns the
+/// conversation id, which must be the same on both sides.
+pub async fn esperar_par(um: &mut Participante, outro: &mut Participante) -> u64 {
+    let conversa = um.esperar_conexao_com(&outro.nome).await;
+    let do_outro = outro.esperar_conexao_com(&um.nome).await;
+    assert_eq!(
+        conversa, do_outro,
+        "os dois lados viram conversas diferentes"
+    );
+    conversa
+}
+
 /// A peer that writes raw bytes and reads broker frames: for bad input.
 pub struct Bruto {
     /// The framed connection, for reading the broker's answers.

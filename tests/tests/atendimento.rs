@@ -2,7 +2,7 @@
 //! rules around it (departments, chat while unpaired, endings, name clashes).
 
 use proto::{CodigoErro, DoBroker, MotivoFim, ParaBroker};
-use tests::{Participante, iniciar_broker};
+use tests::{Participante, esperar_par, iniciar_broker};
 
 /// The original system's session: three customers wait and see their places, two agents arrive
 /// and are paired in arrival order, chat flows both ways, a customer leaves and its agent takes
@@ -20,15 +20,12 @@ async fn sessao_do_sistema_original() {
     caio.esperar_posicao(3).await;
 
     let mut yuri = Participante::atendente(endereco, "Yuri", &["geral"]).await;
-    let conversa_ana = yuri.esperar_conexao_com("Ana").await;
-    assert_eq!(ana.esperar_conexao_com("Yuri").await, conversa_ana);
+    let conversa_ana = esperar_par(&mut yuri, &mut ana).await;
     beto.esperar_posicao(1).await;
     caio.esperar_posicao(2).await;
 
     let mut laura = Participante::atendente(endereco, "Laura", &["geral"]).await;
-    let conversa_beto = laura.esperar_conexao_com("Beto").await;
-    assert_eq!(beto.esperar_conexao_com("Laura").await, conversa_beto);
-    assert_ne!(conversa_ana, conversa_beto);
+    let conversa_beto = esperar_par(&mut laura, &mut beto).await;
     caio.esperar_posicao(1).await;
 
     ana.dizer("Olá, minha internet caiu.").await;
@@ -45,8 +42,7 @@ async fn sessao_do_sistema_original() {
     ana.esperar_fim(MotivoFim::ClienteSaiu).await;
     ana.esperar_fechamento().await;
     yuri.esperar_fim(MotivoFim::ClienteSaiu).await;
-    let conversa_caio = yuri.esperar_conexao_com("Caio").await;
-    assert_eq!(caio.esperar_conexao_com("Yuri").await, conversa_caio);
+    let conversa_caio = esperar_par(&mut yuri, &mut caio).await;
 
     // Laura's connection drops: Beto goes back to the head of the line.
     drop(laura);
@@ -58,8 +54,19 @@ async fn sessao_do_sistema_original() {
     caio.esperar_fim(MotivoFim::AtendenteEncerrou).await;
     caio.esperar_fechamento().await;
     yuri.esperar_fim(MotivoFim::AtendenteEncerrou).await;
-    let conversa = yuri.esperar_conexao_com("Beto").await;
-    assert_eq!(beto.esperar_conexao_com("Yuri").await, conversa);
+    let conversa_beto_yuri = esperar_par(&mut yuri, &mut beto).await;
+    let conversas = [
+        conversa_ana,
+        conversa_beto,
+        conversa_caio,
+        conversa_beto_yuri,
+    ];
+    assert!(
+        conversas
+            .iter()
+            .all(|c| conversas.iter().filter(|d| *d == c).count() == 1),
+        "cada conversa tem um id próprio: {conversas:?}"
+    );
     beto.dizer("Voltei!").await;
     yuri.esperar_mensagem("Beto", "Voltei!").await;
 
@@ -107,8 +114,7 @@ async fn conversa_sem_par_recebe_erro_e_continua() {
 
     // Both are still there: an agent for Ana's department pairs with her.
     let mut laura = Participante::atendente(endereco, "Laura", &["geral"]).await;
-    laura.esperar_conexao_com("Ana").await;
-    ana.esperar_conexao_com("Laura").await;
+    esperar_par(&mut laura, &mut ana).await;
     ana.dizer("agora sim").await;
     laura.esperar_mensagem("Ana", "agora sim").await;
     broker.encerrar().await;
@@ -129,12 +135,10 @@ async fn departamentos_e_ordem_de_chegada() {
     vendas2.esperar_posicao(2).await;
 
     let mut so_suporte = Participante::atendente(endereco, "Sil", &["suporte"]).await;
-    so_suporte.esperar_conexao_com("S1").await;
-    suporte1.esperar_conexao_com("Sil").await;
+    esperar_par(&mut so_suporte, &mut suporte1).await;
 
     let mut ambos = Participante::atendente(endereco, "Duda", &["suporte", "vendas"]).await;
-    ambos.esperar_conexao_com("V1").await;
-    vendas1.esperar_conexao_com("Duda").await;
+    esperar_par(&mut ambos, &mut vendas1).await;
     vendas2.esperar_posicao(1).await;
 
     // A customer in a department nobody is free for waits; the free agent of another
@@ -145,8 +149,7 @@ async fn departamentos_e_ordem_de_chegada() {
     // V1 leaves: Duda takes V2.
     drop(vendas1);
     ambos.esperar_fim(MotivoFim::ClienteDesconectou).await;
-    ambos.esperar_conexao_com("V2").await;
-    vendas2.esperar_conexao_com("Duda").await;
+    esperar_par(&mut ambos, &mut vendas2).await;
     broker.encerrar().await;
 }
 
@@ -194,8 +197,7 @@ async fn atendente_que_sai_devolve_o_cliente_ao_inicio_da_fila() {
     let mut beto = Participante::cliente(endereco, "Beto", "geral").await;
     beto.esperar_posicao(2).await;
     let mut yuri = Participante::atendente(endereco, "Yuri", &["geral"]).await;
-    yuri.esperar_conexao_com("Ana").await;
-    ana.esperar_conexao_com("Yuri").await;
+    esperar_par(&mut yuri, &mut ana).await;
     beto.esperar_posicao(1).await;
 
     yuri.enviar(ParaBroker::Sair).await;
@@ -206,8 +208,7 @@ async fn atendente_que_sai_devolve_o_cliente_ao_inicio_da_fila() {
     beto.esperar_posicao(2).await;
 
     let mut laura = Participante::atendente(endereco, "Laura", &["geral"]).await;
-    laura.esperar_conexao_com("Ana").await;
-    ana.esperar_conexao_com("Laura").await;
+    esperar_par(&mut laura, &mut ana).await;
     beto.esperar_posicao(1).await;
     broker.encerrar().await;
 }

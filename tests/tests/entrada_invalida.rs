@@ -6,7 +6,9 @@ use std::time::Duration;
 use broker::Config;
 use proto::codec::codificar;
 use proto::{Apresentacao, CodigoErro, DoBroker, MotivoFim, Papel, ParaBroker};
-use tests::{Bruto, Participante, config_de_teste, iniciar_broker, iniciar_broker_com};
+use tests::{
+    Bruto, Participante, config_de_teste, esperar_par, iniciar_broker, iniciar_broker_com,
+};
 
 /// A chatting pair, to show that bad input elsewhere does not disturb it.
 struct Par {
@@ -18,8 +20,7 @@ impl Par {
     async fn formar(endereco: std::net::SocketAddr) -> Par {
         let mut atendente = Participante::atendente(endereco, "Yuri", &["geral"]).await;
         let mut cliente = Participante::cliente(endereco, "Ana", "geral").await;
-        cliente.esperar_conexao_com("Yuri").await;
-        atendente.esperar_conexao_com("Ana").await;
+        esperar_par(&mut cliente, &mut atendente).await;
         Par { cliente, atendente }
     }
 
@@ -278,8 +279,7 @@ async fn consumidor_lento_e_desconectado() {
     // Laura never reads again after being paired with Beto.
     let mut laura = Participante::atendente(endereco, "Laura", &["vendas"]).await;
     let mut beto = Participante::cliente(endereco, "Beto", "vendas").await;
-    beto.esperar_conexao_com("Laura").await;
-    laura.esperar_conexao_com("Beto").await;
+    esperar_par(&mut beto, &mut laura).await;
 
     let texto = "x".repeat(proto::validacao::TEXTO_MAXIMO);
     let mut cortada = false;

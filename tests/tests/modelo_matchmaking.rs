@@ -18,13 +18,8 @@ use proto::{Apresentacao, CodigoErro, DoBroker, MotivoFim, Papel, ParaBroker, Se
 /// One step of a test.
 #[derive(Debug, Clone)]
 enum Passo {
-    /// A customer completes a handshake.
-    EntraCliente { nome: String, departamento: String },
-    /// An agent completes a handshake.
-    EntraAtendente {
-        nome: String,
-        departamentos: Vec<String>,
-    },
+    /// A customer or an agent completes a handshake.
+    Entra { nome: String, papel: Papel },
     /// A session sends a frame.
     Envia {
         sessao: SessaoId,
@@ -323,12 +318,15 @@ impl ReferenceStateMachine for Referencia {
     fn transitions(estado: &Modelo) -> BoxedStrategy<Passo> {
         let nome = select(NOMES).prop_map(str::to_owned);
         let departamento = select(DEPARTAMENTOS).prop_map(str::to_owned);
-        let entra_cliente = (nome.clone(), departamento.clone())
-            .prop_map(|(nome, departamento)| Passo::EntraCliente { nome, departamento });
-        let entra_atendente = (nome, proptest::collection::vec(departamento, 0..3)).prop_map(
-            |(nome, departamentos)| Passo::EntraAtendente {
+        let entra_cliente =
+            (nome.clone(), departamento.clone()).prop_map(|(nome, departamento)| Passo::Entra {
                 nome,
-                departamentos,
+                papel: Papel::Cliente { departamento },
+            });
+        let entra_atendente = (nome, proptest::collection::vec(departamento, 0..3)).prop_map(
+            |(nome, departamentos)| Passo::Entra {
+                nome,
+                papel: Papel::Atendente { departamentos },
             },
         );
         // Mostly live sessions; sometimes one that is gone, which must change nothing.
@@ -365,21 +363,7 @@ impl ReferenceStateMachine for Referencia {
     fn apply(mut estado: Modelo, passo: &Passo) -> Modelo {
         estado.recebido.clear();
         match passo {
-            Passo::EntraCliente { nome, departamento } => estado.entrar(
-                nome,
-                Papel::Cliente {
-                    departamento: departamento.clone(),
-                },
-            ),
-            Passo::EntraAtendente {
-                nome,
-                departamentos,
-            } => estado.entrar(
-                nome,
-                Papel::Atendente {
-                    departamentos: departamentos.clone(),
-                },
-            ),
+            Passo::Entra { nome, papel } => estado.entrar(nome, papel.clone()),
             Passo::Envia { sessao, quadro } => estado.receber(*sessao, quadro),
             Passo::Cai { sessao } => estado.sair(*sessao, false),
             Passo::Tick => estado.tick(),
@@ -407,28 +391,14 @@ impl StateMachineTest for Sistema {
 
     fn apply(mut sistema: Sistema, modelo: &Modelo, passo: Passo) -> Sistema {
         let efeitos = match passo {
-            Passo::EntraCliente { nome, departamento } => {
+            Passo::Entra { nome, papel } => {
                 sistema.ultima_sessao += 1;
                 sistema.maquina.aplicar(Evento::Entrou {
                     sessao: sistema.ultima_sessao,
                     apresentacao: Apresentacao {
                         versao: proto::VERSAO_PROTOCOLO,
                         nome,
-                        papel: Papel::Cliente { departamento },
-                    },
-                })
-            }
-            Passo::EntraAtendente {
-                nome,
-                departamentos,
-            } => {
-                sistema.ultima_sessao += 1;
-                sistema.maquina.aplicar(Evento::Entrou {
-                    sessao: sistema.ultima_sessao,
-                    apresentacao: Apresentacao {
-                        versao: proto::VERSAO_PROTOCOLO,
-                        nome,
-                        papel: Papel::Atendente { departamentos },
+                        papel,
                     },
                 })
             }
@@ -499,5 +469,5 @@ prop_state_machine! {
 
     /// Random sequences of up to 50 steps behave exactly as the model says.
     #[test]
-    fn matchmaking_segue_o_modelo(sequential 1..50 => Sistema);
+    fn matchmaking_segue_o_modelo(sequential 1..=50 => Sistema);
 }
