@@ -7,8 +7,14 @@ pub enum Comando {
     Sair,
     /// `/fim`: (agents) end the current chat and wait for the next customer.
     Fim,
+    /// `/pausa`: (agents) take no new customer after the current chat.
+    Pausa,
+    /// `/voltar`: (agents) take customers again.
+    Voltar,
     /// `/ajuda`: list the commands.
     Ajuda,
+    /// `/limpar`: clear the conversation shown on screen.
+    Limpar,
     /// Anything else starting with `/`.
     Desconhecido(String),
 }
@@ -41,7 +47,10 @@ pub fn interpretar(linha: &str, atendente: bool) -> Entrada {
     Entrada::Comando(match nome.as_str() {
         "sair" => Comando::Sair,
         "fim" if atendente => Comando::Fim,
+        "pausa" | "pausar" if atendente => Comando::Pausa,
+        "voltar" | "retomar" if atendente => Comando::Voltar,
         "ajuda" | "?" => Comando::Ajuda,
+        "limpar" => Comando::Limpar,
         _ => Comando::Desconhecido(format!("/{nome}")),
     })
 }
@@ -49,12 +58,12 @@ pub fn interpretar(linha: &str, atendente: bool) -> Entrada {
 /// The `/ajuda` text for a role.
 pub fn ajuda(atendente: bool) -> &'static str {
     if atendente {
-        "Comandos: /fim encerra o atendimento atual e aguarda o próximo cliente; \
-         /sair sai do sistema; /ajuda mostra esta lista. Para enviar um texto que começa \
-         com /, use //."
+        "Comandos: /fim encerra o atendimento atual; /pausa deixa de receber novos clientes; \
+         /voltar volta a receber; /limpar limpa a tela; /sair sai do sistema; /ajuda mostra \
+         esta lista. Para enviar um texto que começa com /, use //."
     } else {
-        "Comandos: /sair sai da fila ou do atendimento; /ajuda mostra esta lista. \
-         Para enviar um texto que começa com /, use //."
+        "Comandos: /sair sai da fila ou do atendimento; /limpar limpa a tela; /ajuda mostra \
+         esta lista. Para enviar um texto que começa com /, use //."
     }
 }
 

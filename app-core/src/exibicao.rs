@@ -24,6 +24,10 @@ enum EventoJson<'a> {
         com: &'a str,
         /// The conversation id.
         conversa: u64,
+        /// The customer's department.
+        departamento: &'a str,
+        /// How long the customer waited, in milliseconds.
+        espera_ms: u64,
     },
     /// A chat line from the partner.
     Mensagem {
@@ -44,6 +48,16 @@ enum EventoJson<'a> {
         /// The broker's explanation.
         texto: &'a str,
     },
+    /// (Agents) customers waiting in the agent's departments.
+    Espera {
+        /// How many.
+        clientes: u32,
+    },
+    /// (Agents) paused or not.
+    Pausa {
+        /// Whether the agent is paused now.
+        pausado: bool,
+    },
 }
 
 /// The JSON line for an event.
@@ -51,9 +65,16 @@ pub fn json(evento: &DoBroker) -> String {
     let evento = match evento {
         DoBroker::BemVindo { sessao } => EventoJson::Bemvindo { sessao: *sessao },
         DoBroker::Fila { posicao } => EventoJson::Fila { posicao: *posicao },
-        DoBroker::Conectado { com, conversa } => EventoJson::Conectado {
+        DoBroker::Conectado {
+            com,
+            conversa,
+            departamento,
+            espera_ms,
+        } => EventoJson::Conectado {
             com,
             conversa: *conversa,
+            departamento,
+            espera_ms: *espera_ms,
         },
         DoBroker::Mensagem { de, texto } => EventoJson::Mensagem { de, texto },
         DoBroker::Fim { motivo } => EventoJson::Fim { motivo: *motivo },
@@ -61,6 +82,10 @@ pub fn json(evento: &DoBroker) -> String {
             codigo: *codigo,
             texto,
         },
+        DoBroker::Espera { clientes } => EventoJson::Espera {
+            clientes: *clientes,
+        },
+        DoBroker::Pausa { pausado } => EventoJson::Pausa { pausado: *pausado },
     };
     serde_json::to_string(&evento).expect("these events always serialize")
 }
@@ -74,11 +99,18 @@ pub fn texto(evento: &DoBroker, atendente: bool) -> String {
         DoBroker::BemVindo { .. } => "Conectado. Procurando um atendente...".to_owned(),
         DoBroker::Fila { posicao: 1 } => "Você é o próximo da fila.".to_owned(),
         DoBroker::Fila { posicao } => format!("Você é o número {posicao} na fila."),
-        DoBroker::Conectado { com, conversa } if atendente => format!(
-            "*** Atendimento #{conversa} iniciado: cliente {}. ***",
-            limpar(com)
+        DoBroker::Conectado {
+            com,
+            conversa,
+            departamento,
+            espera_ms,
+        } if atendente => format!(
+            "*** Atendimento #{conversa} iniciado: cliente {} ({}, esperou {}). ***",
+            limpar(com),
+            limpar(departamento),
+            duracao(*espera_ms)
         ),
-        DoBroker::Conectado { com, conversa } => format!(
+        DoBroker::Conectado { com, conversa, .. } => format!(
             "*** Atendimento #{conversa} iniciado: você está falando com {}. ***",
             limpar(com)
         ),
@@ -90,6 +122,23 @@ pub fn texto(evento: &DoBroker, atendente: bool) -> String {
         }
         DoBroker::Fim { motivo } => format!("*** {} ***", fim(*motivo, atendente)),
         DoBroker::Erro { texto, .. } => format!("Erro: {}", limpar(texto)),
+        DoBroker::Espera { clientes: 0 } => "Nenhum cliente na fila.".to_owned(),
+        DoBroker::Espera { clientes: 1 } => "1 cliente na fila.".to_owned(),
+        DoBroker::Espera { clientes } => format!("{clientes} clientes na fila."),
+        DoBroker::Pausa { pausado: true } => {
+            "Pausa: você não receberá novos clientes até digitar /voltar.".to_owned()
+        }
+        DoBroker::Pausa { pausado: false } => "Você voltou a receber clientes.".to_owned(),
+    }
+}
+
+/// A wait as people say it: "40 s", "3 min 5 s", "1 h 2 min".
+pub fn duracao(ms: u64) -> String {
+    let segundos = ms / 1000;
+    match segundos {
+        0..60 => format!("{segundos} s"),
+        60..3600 => format!("{} min {} s", segundos / 60, segundos % 60),
+        _ => format!("{} h {} min", segundos / 3600, segundos % 3600 / 60),
     }
 }
 
@@ -144,9 +193,11 @@ mod tests {
         assert_eq!(
             json(&DoBroker::Conectado {
                 com: "Yuri".into(),
-                conversa: 3
+                conversa: 3,
+                departamento: "geral".into(),
+                espera_ms: 1500,
             }),
-            r#"{"evento":"conectado","com":"Yuri","conversa":3}"#
+            r#"{"evento":"conectado","com":"Yuri","conversa":3,"departamento":"geral","espera_ms":1500}"#
         );
         assert_eq!(
             json(&DoBroker::Mensagem {
@@ -187,6 +238,14 @@ mod tests {
             ),
             "[Ana] oi\n      tudo bem?"
         );
+    }
+
+    #[test]
+    fn duracoes() {
+        assert_eq!(duracao(999), "0 s");
+        assert_eq!(duracao(59_999), "59 s");
+        assert_eq!(duracao(185_000), "3 min 5 s");
+        assert_eq!(duracao(3_720_000), "1 h 2 min");
     }
 
     #[test]

@@ -131,6 +131,12 @@ pub async fn conduzir(conexao: Conexao, opcoes: &Opcoes, terminal: &mut Terminal
                         Entrada::Mensagem(texto) => Some(ParaBroker::Mensagem { texto }),
                         Entrada::Comando(Comando::Sair) => Some(ParaBroker::Sair),
                         Entrada::Comando(Comando::Fim) => Some(ParaBroker::Encerrar),
+                        Entrada::Comando(Comando::Pausa) => Some(ParaBroker::Pausar),
+                        Entrada::Comando(Comando::Voltar) => Some(ParaBroker::Retomar),
+                        Entrada::Comando(Comando::Limpar) => {
+                            terminal.limpar();
+                            None
+                        }
                         Entrada::Comando(Comando::Ajuda) => {
                             terminal.avisar(ajuda(atendente));
                             None

@@ -148,6 +148,13 @@ impl Terminal {
         }
     }
 
+    /// Clears the screen, when it is a terminal.
+    pub fn limpar(&mut self) {
+        if self.impressora.is_some() {
+            self.mostrar("\x1b[2J\x1b[H");
+        }
+    }
+
     /// Prints a notice from the app itself (help, a command it does not know): on stdout for a
     /// person, on stderr when stdout carries JSON.
     pub fn avisar(&mut self, texto: &str) {

@@ -10,7 +10,7 @@ use std::collections::{HashMap, VecDeque};
 
 use proto::{Apresentacao, DoBroker, MotivoFim, ParaBroker, SessaoId};
 use tokio::sync::mpsc::{self, error::TrySendError};
-use tokio::time::{MissedTickBehavior, interval};
+use tokio::time::{Instant, MissedTickBehavior, interval};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
@@ -56,7 +56,11 @@ pub struct Saida {
 
 /// Runs the actor until it is told to shut down or every connection task is gone.
 pub async fn executar(config: Config, mut comandos: mpsc::Receiver<Comando>) {
-    let mut ator = Ator::default();
+    let mut ator = Ator {
+        inicio: Instant::now(),
+        maquina: Matchmaker::new(),
+        saidas: HashMap::new(),
+    };
     let mut tick = interval(config.intervalo_fila);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
@@ -76,8 +80,9 @@ pub async fn executar(config: Config, mut comandos: mpsc::Receiver<Comando>) {
 }
 
 /// The actor's state.
-#[derive(Default)]
 struct Ator {
+    /// When the actor started; events are timed from here.
+    inicio: Instant,
     /// The state machine.
     maquina: Matchmaker,
     /// The outbound side of every session the state machine knows.
@@ -108,7 +113,7 @@ impl Ator {
             Comando::Caiu { sessao } => Evento::Caiu { sessao },
             Comando::Encerrar => return,
         };
-        let efeitos = self.maquina.aplicar(evento);
+        let efeitos = self.maquina.aplicar(evento, self.inicio.elapsed());
         self.despachar(efeitos);
     }
 
@@ -129,11 +134,17 @@ impl Ator {
                             warn!(sessao = para, "consumidor lento: conexão cortada");
                             saida.abortar.cancel();
                             self.saidas.remove(&para);
-                            pendentes.extend(self.maquina.aplicar(Evento::Caiu { sessao: para }));
+                            pendentes.extend(
+                                self.maquina
+                                    .aplicar(Evento::Caiu { sessao: para }, self.inicio.elapsed()),
+                            );
                         }
                         Err(TrySendError::Closed(_)) => {
                             self.saidas.remove(&para);
-                            pendentes.extend(self.maquina.aplicar(Evento::Caiu { sessao: para }));
+                            pendentes.extend(
+                                self.maquina
+                                    .aplicar(Evento::Caiu { sessao: para }, self.inicio.elapsed()),
+                            );
                         }
                     }
                 }
@@ -166,7 +177,12 @@ impl Ator {
 /// Logs the frames that mark a session's milestones (chat start, end, errors).
 fn registrar(sessao: SessaoId, quadro: &DoBroker) {
     match quadro {
-        DoBroker::Conectado { com, conversa } => info!(sessao, conversa, %com, "conversa iniciada"),
+        DoBroker::Conectado {
+            com,
+            conversa,
+            departamento,
+            espera_ms,
+        } => info!(sessao, conversa, %com, %departamento, espera_ms, "conversa iniciada"),
         DoBroker::Fim { motivo } => info!(sessao, ?motivo, "fim"),
         DoBroker::Erro { codigo, .. } => info!(sessao, ?codigo, "erro enviado"),
         _ => {}

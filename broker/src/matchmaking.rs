@@ -10,9 +10,13 @@
 //! which puts it ahead of everyone who arrived after it: it keeps its turn (rule 9) and the line
 //! stays sorted by arrival. Positions that change are sent on the next [`Matchmaker::tick`],
 //! coalesced to the latest value per customer (rule 5); a customer's own joining position is sent
-//! at once.
+//! at once. Agents are likewise told how many customers wait in their departments.
+//!
+//! Time enters only as an argument (the broker's uptime when an event happens), so the machine
+//! stays deterministic: it is used to tell both sides of a new chat how long the customer waited.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::time::Duration;
 
 use proto::validacao::{normalizar_departamento, validar_nome, validar_texto};
 use proto::{Apresentacao, CodigoErro, DoBroker, MotivoFim, Papel, ParaBroker, SessaoId};
@@ -71,6 +75,8 @@ pub enum Situacao<'a> {
     },
     /// An agent waiting for a customer.
     Livre,
+    /// An agent who paused and is in no chat: it gets no customer until it resumes.
+    Pausado,
     /// In a chat.
     EmConversa {
         /// The other side of the chat.
@@ -89,7 +95,7 @@ pub struct Matchmaker {
     departamentos: HashMap<String, Departamento>,
     /// Lowercased names of connected agents (rule 10: no two agents share a name).
     nomes_atendentes: HashSet<String>,
-    /// Departments whose line changed since the last tick.
+    /// Departments whose line changed since the last tick (positions or length).
     departamentos_alterados: HashSet<String>,
     /// Next customer arrival number (orders customers).
     proxima_chegada: u64,
@@ -109,8 +115,8 @@ struct Departamento {
     fila_atendentes: BTreeSet<(u64, SessaoId)>,
     /// The smallest index in `fila_clientes` whose position may have changed since the last tick.
     alterada_desde: Option<usize>,
-    /// Agents (free or not) who serve this department.
-    atendentes: usize,
+    /// Every connected agent who serves this department (free, paused or chatting).
+    atendentes: BTreeSet<SessaoId>,
 }
 
 /// One registered session.
@@ -133,6 +139,8 @@ enum PapelSessao {
         departamento: String,
         /// Its arrival number, kept across re-queues so it never loses its turn.
         chegada: u64,
+        /// When it joined (broker uptime), to tell how long it waited.
+        entrou_em: Duration,
         /// The last position sent to it (0: none yet).
         posicao_informada: u32,
     },
@@ -140,6 +148,10 @@ enum PapelSessao {
     Atendente {
         /// The (normalized, distinct) departments it serves.
         departamentos: Vec<String>,
+        /// Whether it asked to pause (it takes no new customer until it resumes).
+        pausado: bool,
+        /// The last count of waiting customers sent to it.
+        espera_informada: u32,
     },
 }
 
@@ -153,6 +165,8 @@ enum Estado {
         /// Its idle number.
         ocio: u64,
     },
+    /// A paused agent in no chat: in no line at all.
+    Pausado,
     /// In a chat.
     EmConversa {
         /// The other side.
@@ -168,27 +182,31 @@ impl Matchmaker {
         Self::default()
     }
 
-    /// Applies one event and returns its effects, in the order they must happen.
-    pub fn aplicar(&mut self, evento: Evento) -> Vec<Efeito> {
+    /// Applies one event, which happened at `agora` (the broker's uptime), and returns its
+    /// effects, in the order they must happen.
+    pub fn aplicar(&mut self, evento: Evento, agora: Duration) -> Vec<Efeito> {
         let mut efeitos = Vec::new();
         match evento {
             Evento::Entrou {
                 sessao,
                 apresentacao,
-            } => self.entrar(sessao, apresentacao, &mut efeitos),
-            Evento::Recebeu { sessao, quadro } => self.receber(sessao, quadro, &mut efeitos),
-            Evento::Caiu { sessao } => self.remover(sessao, false, &mut efeitos),
+            } => self.entrar(sessao, apresentacao, agora, &mut efeitos),
+            Evento::Recebeu { sessao, quadro } => self.receber(sessao, quadro, agora, &mut efeitos),
+            Evento::Caiu { sessao } => self.remover(sessao, false, agora, &mut efeitos),
         }
         efeitos
     }
 
-    /// Sends every waiting customer whose position changed since the last tick its new position.
+    /// Sends every waiting customer whose position changed since the last tick its new
+    /// position, and every agent whose departments' waiting count changed the new count.
     pub fn tick(&mut self) -> Vec<Efeito> {
         let mut efeitos = Vec::new();
+        let mut atendentes = BTreeSet::new();
         for nome in self.departamentos_alterados.drain() {
             let Some(departamento) = self.departamentos.get_mut(&nome) else {
                 continue;
             };
+            atendentes.extend(departamento.atendentes.iter().copied());
             let Some(desde) = departamento.alterada_desde.take() else {
                 continue;
             };
@@ -212,6 +230,9 @@ impl Matchmaker {
                 }
             }
         }
+        for atendente in atendentes {
+            self.informar_espera(atendente, false, &mut efeitos);
+        }
         efeitos
     }
 
@@ -233,6 +254,7 @@ impl Matchmaker {
                     .map_or(0, |i| i + 1),
             },
             (Estado::Livre { .. }, _) => Situacao::Livre,
+            (Estado::Pausado, _) => Situacao::Pausado,
             (Estado::EmConversa { parceiro, conversa }, _) => {
                 Situacao::EmConversa { parceiro, conversa }
             }
@@ -272,7 +294,6 @@ impl Matchmaker {
     /// Checks that the internal indexes agree with each other and with the design's invariants;
     /// returns the first disagreement found. Meant for tests, after every event.
     pub fn checar_invariantes(&self) -> Result<(), String> {
-        let mut atendentes_por_departamento: HashMap<&str, usize> = HashMap::new();
         let mut nomes = HashSet::new();
         for (&id, sessao) in &self.sessoes {
             match (&sessao.papel, sessao.estado) {
@@ -294,22 +315,37 @@ impl Matchmaker {
                         return Err(format!("cliente {id} não está uma vez na sua fila"));
                     }
                 }
-                (PapelSessao::Cliente { .. }, Estado::Livre { .. }) => {
-                    return Err(format!("cliente {id} marcado como livre"));
+                (PapelSessao::Cliente { .. }, Estado::Livre { .. } | Estado::Pausado) => {
+                    return Err(format!("cliente {id} marcado como atendente livre"));
                 }
                 (PapelSessao::Atendente { .. }, Estado::Aguardando) => {
                     return Err(format!("atendente {id} marcado como aguardando"));
                 }
-                (PapelSessao::Atendente { departamentos }, estado) => {
+                (
+                    PapelSessao::Atendente {
+                        departamentos,
+                        pausado,
+                        ..
+                    },
+                    estado,
+                ) => {
                     if !nomes.insert(sessao.nome.to_lowercase()) {
                         return Err(format!("nome de atendente repetido: {}", sessao.nome));
                     }
+                    if estado == Estado::Pausado && !*pausado {
+                        return Err(format!("atendente {id} parado sem ter pedido pausa"));
+                    }
+                    if *pausado && matches!(estado, Estado::Livre { .. }) {
+                        return Err(format!("atendente {id} pausado entre os livres"));
+                    }
                     for departamento in departamentos {
-                        *atendentes_por_departamento.entry(departamento).or_default() += 1;
                         let linha = self
                             .departamentos
                             .get(departamento)
                             .ok_or(format!("atendente {id} sem departamento {departamento}"))?;
+                        if !linha.atendentes.contains(&id) {
+                            return Err(format!("{departamento} não conhece o atendente {id}"));
+                        }
                         let livre = matches!(estado, Estado::Livre { ocio }
                             if linha.fila_atendentes.contains(&(ocio, id)));
                         if livre != matches!(estado, Estado::Livre { .. }) {
@@ -346,16 +382,8 @@ impl Matchmaker {
             if !linha.fila_clientes.is_empty() && !linha.fila_atendentes.is_empty() {
                 return Err(format!("{nome}: cliente esperando com atendente livre"));
             }
-            if linha.fila_clientes.is_empty() && linha.atendentes == 0 {
+            if linha.fila_clientes.is_empty() && linha.atendentes.is_empty() {
                 return Err(format!("{nome}: departamento vazio não foi removido"));
-            }
-            if linha.atendentes
-                != atendentes_por_departamento
-                    .get(nome.as_str())
-                    .copied()
-                    .unwrap_or(0)
-            {
-                return Err(format!("{nome}: contagem de atendentes errada"));
             }
             if !linha.fila_clientes.iter().is_sorted_by_key(|e| e.0) {
                 return Err(format!("{nome}: fila fora da ordem de chegada"));
@@ -370,11 +398,25 @@ impl Matchmaker {
                     return Err(format!("{nome}: {id} entre os livres sem estar livre"));
                 }
             }
+            for id in &linha.atendentes {
+                let serve = matches!(self.sessoes.get(id), Some(Sessao {
+                    papel: PapelSessao::Atendente { departamentos, .. }, ..
+                }) if departamentos.contains(nome));
+                if !serve {
+                    return Err(format!("{nome}: {id} listado sem atender o departamento"));
+                }
+            }
         }
         Ok(())
     }
 
-    fn entrar(&mut self, id: SessaoId, apresentacao: Apresentacao, efeitos: &mut Vec<Efeito>) {
+    fn entrar(
+        &mut self,
+        id: SessaoId,
+        apresentacao: Apresentacao,
+        agora: Duration,
+        efeitos: &mut Vec<Efeito>,
+    ) {
         if self.sessoes.contains_key(&id) {
             return;
         }
@@ -396,6 +438,7 @@ impl Matchmaker {
                     PapelSessao::Cliente {
                         departamento,
                         chegada: self.proxima_chegada,
+                        entrou_em: agora,
                         posicao_informada: 0,
                     }
                 }
@@ -428,10 +471,13 @@ impl Matchmaker {
                     self.departamentos
                         .entry(departamento.clone())
                         .or_default()
-                        .atendentes += 1;
+                        .atendentes
+                        .insert(id);
                 }
                 PapelSessao::Atendente {
                     departamentos: normalizados,
+                    pausado: false,
+                    espera_informada: 0,
                 }
             }
         };
@@ -449,35 +495,45 @@ impl Matchmaker {
             quadro: DoBroker::BemVindo { sessao: id },
         });
         if cliente {
-            self.colocar_cliente(id, efeitos);
+            self.colocar_cliente(id, agora, efeitos);
         } else {
-            self.liberar_atendente(id, efeitos);
+            self.informar_espera(id, true, efeitos);
+            self.liberar_atendente(id, agora, efeitos);
         }
     }
 
-    fn receber(&mut self, id: SessaoId, quadro: ParaBroker, efeitos: &mut Vec<Efeito>) {
-        let Some(sessao) = self.sessoes.get(&id) else {
+    fn receber(
+        &mut self,
+        id: SessaoId,
+        quadro: ParaBroker,
+        agora: Duration,
+        efeitos: &mut Vec<Efeito>,
+    ) {
+        let Some(sessao) = self.sessoes.get_mut(&id) else {
             return;
         };
-        let erro = |efeitos: &mut Vec<Efeito>, codigo: CodigoErro, texto: String| {
+        let erro = |efeitos: &mut Vec<Efeito>, codigo: CodigoErro, texto: &str| {
             efeitos.push(Efeito::Enviar {
                 para: id,
-                quadro: DoBroker::Erro { codigo, texto },
+                quadro: DoBroker::Erro {
+                    codigo,
+                    texto: texto.to_owned(),
+                },
             });
         };
         let cliente = matches!(sessao.papel, PapelSessao::Cliente { .. });
         match quadro {
             ParaBroker::Apresentacao(_) => {
                 let codigo = CodigoErro::ApresentacaoRepetida;
-                erro(efeitos, codigo, codigo.descricao().to_owned());
+                erro(efeitos, codigo, codigo.descricao());
             }
             ParaBroker::Mensagem { texto } => {
                 let Estado::EmConversa { parceiro, .. } = sessao.estado else {
                     let texto = "você ainda não está em uma conversa; a mensagem não foi entregue";
-                    return erro(efeitos, CodigoErro::SemConversa, texto.to_owned());
+                    return erro(efeitos, CodigoErro::SemConversa, texto);
                 };
                 if let Err(invalido) = validar_texto(&texto) {
-                    return erro(efeitos, CodigoErro::TextoInvalido, invalido.to_string());
+                    return erro(efeitos, CodigoErro::TextoInvalido, &invalido.to_string());
                 }
                 efeitos.push(Efeito::Enviar {
                     para: parceiro,
@@ -487,11 +543,16 @@ impl Matchmaker {
                     },
                 });
             }
-            ParaBroker::Encerrar if cliente => self.remover(id, true, efeitos),
+            ParaBroker::Encerrar | ParaBroker::Sair if cliente => {
+                self.remover(id, true, agora, efeitos)
+            }
             ParaBroker::Encerrar => {
                 let Estado::EmConversa { parceiro, .. } = sessao.estado else {
-                    let texto = "não há conversa para encerrar";
-                    return erro(efeitos, CodigoErro::SemConversa, texto.to_owned());
+                    return erro(
+                        efeitos,
+                        CodigoErro::SemConversa,
+                        "não há conversa para encerrar",
+                    );
                 };
                 let fim = DoBroker::Fim {
                     motivo: MotivoFim::AtendenteEncerrou,
@@ -506,16 +567,54 @@ impl Matchmaker {
                 });
                 self.sessoes.remove(&parceiro);
                 efeitos.push(Efeito::Fechar { sessao: parceiro });
-                self.liberar_atendente(id, efeitos);
+                self.liberar_atendente(id, agora, efeitos);
             }
-            ParaBroker::Sair => self.remover(id, true, efeitos),
+            ParaBroker::Sair => self.remover(id, true, agora, efeitos),
+            ParaBroker::Pausar | ParaBroker::Retomar if cliente => {
+                let codigo = CodigoErro::ApenasAtendente;
+                erro(efeitos, codigo, codigo.descricao());
+            }
+            ParaBroker::Pausar => {
+                if let PapelSessao::Atendente { pausado, .. } = &mut sessao.papel {
+                    *pausado = true;
+                }
+                if let Estado::Livre { .. } = sessao.estado {
+                    self.ocupar_atendente(id);
+                    if let Some(sessao) = self.sessoes.get_mut(&id) {
+                        sessao.estado = Estado::Pausado;
+                    }
+                }
+                efeitos.push(Efeito::Enviar {
+                    para: id,
+                    quadro: DoBroker::Pausa { pausado: true },
+                });
+            }
+            ParaBroker::Retomar => {
+                if let PapelSessao::Atendente { pausado, .. } = &mut sessao.papel {
+                    *pausado = false;
+                }
+                let parado = sessao.estado == Estado::Pausado;
+                efeitos.push(Efeito::Enviar {
+                    para: id,
+                    quadro: DoBroker::Pausa { pausado: false },
+                });
+                if parado {
+                    self.liberar_atendente(id, agora, efeitos);
+                }
+            }
         }
     }
 
     /// Takes a session out of the machine: it left (`por_vontade`) or its connection was lost.
     /// Its partner, if any, is told why and becomes free again (an agent, rule 7) or goes back
     /// to the head of its line (a customer, rule 9); one who left on purpose is told goodbye.
-    fn remover(&mut self, id: SessaoId, por_vontade: bool, efeitos: &mut Vec<Efeito>) {
+    fn remover(
+        &mut self,
+        id: SessaoId,
+        por_vontade: bool,
+        agora: Duration,
+        efeitos: &mut Vec<Efeito>,
+    ) {
         let Some(sessao) = self.sessoes.remove(&id) else {
             return;
         };
@@ -530,11 +629,11 @@ impl Matchmaker {
                 }
                 (true, vec![departamento])
             }
-            PapelSessao::Atendente { departamentos } => {
+            PapelSessao::Atendente { departamentos, .. } => {
                 self.nomes_atendentes.remove(&sessao.nome.to_lowercase());
                 for nome in &departamentos {
                     if let Some(departamento) = self.departamentos.get_mut(nome) {
-                        departamento.atendentes -= 1;
+                        departamento.atendentes.remove(&id);
                         if let Estado::Livre { ocio } = sessao.estado {
                             departamento.fila_atendentes.remove(&(ocio, id));
                         }
@@ -555,9 +654,9 @@ impl Matchmaker {
                 quadro: DoBroker::Fim { motivo },
             });
             if cliente {
-                self.liberar_atendente(parceiro, efeitos);
+                self.liberar_atendente(parceiro, agora, efeitos);
             } else {
-                self.colocar_cliente(parceiro, efeitos);
+                self.colocar_cliente(parceiro, agora, efeitos);
             }
         }
         for nome in &departamentos {
@@ -574,13 +673,14 @@ impl Matchmaker {
 
     /// Puts a customer (new, or back after its agent left) into its line, or straight into a
     /// chat with the longest-idle free agent of its department (rules 1, 3 and 9).
-    fn colocar_cliente(&mut self, id: SessaoId, efeitos: &mut Vec<Efeito>) {
+    fn colocar_cliente(&mut self, id: SessaoId, agora: Duration, efeitos: &mut Vec<Efeito>) {
         let Some(Sessao {
             papel:
                 PapelSessao::Cliente {
                     departamento,
                     chegada,
                     posicao_informada,
+                    ..
                 },
             estado,
             ..
@@ -591,7 +691,7 @@ impl Matchmaker {
         let linha = self.departamentos.entry(departamento.clone()).or_default();
         if let Some((_, atendente)) = linha.fila_atendentes.first().copied() {
             self.ocupar_atendente(atendente);
-            self.parear(id, atendente, efeitos);
+            self.parear(id, atendente, agora, efeitos);
             return;
         }
         *estado = Estado::Aguardando;
@@ -599,8 +699,8 @@ impl Matchmaker {
         linha.fila_clientes.insert(indice, (*chegada, id));
         if indice + 1 < linha.fila_clientes.len() {
             linha.marcar_alterada(indice + 1);
-            self.departamentos_alterados.insert(departamento.clone());
         }
+        self.departamentos_alterados.insert(departamento.clone());
         let posicao = posicao_de(indice);
         *posicao_informada = posicao;
         efeitos.push(Efeito::Enviar {
@@ -610,15 +710,25 @@ impl Matchmaker {
     }
 
     /// Makes an agent free: it takes the longest-waiting customer among its departments, or
-    /// joins the free lines of all of them (rules 1, 3, 7 and 8).
-    fn liberar_atendente(&mut self, id: SessaoId, efeitos: &mut Vec<Efeito>) {
+    /// joins the free lines of all of them (rules 1, 3, 7 and 8). A paused agent only stops.
+    fn liberar_atendente(&mut self, id: SessaoId, agora: Duration, efeitos: &mut Vec<Efeito>) {
         let Some(Sessao {
-            papel: PapelSessao::Atendente { departamentos },
+            papel:
+                PapelSessao::Atendente {
+                    departamentos,
+                    pausado,
+                    ..
+                },
+            estado,
             ..
-        }) = self.sessoes.get(&id)
+        }) = self.sessoes.get_mut(&id)
         else {
             return;
         };
+        if *pausado {
+            *estado = Estado::Pausado;
+            return;
+        }
         let mais_antigo = departamentos
             .iter()
             .filter_map(|nome| {
@@ -638,27 +748,25 @@ impl Matchmaker {
                 .expect("the line was just seen non-empty");
             if !linha.fila_clientes.is_empty() {
                 linha.marcar_alterada(0);
-                self.departamentos_alterados.insert(nome);
             }
-            self.parear(cliente, id, efeitos);
+            self.departamentos_alterados.insert(nome);
+            self.parear(cliente, id, agora, efeitos);
             return;
         }
         self.proximo_ocio += 1;
         let ocio = self.proximo_ocio;
-        for nome in departamentos {
+        *estado = Estado::Livre { ocio };
+        for nome in departamentos.iter() {
             if let Some(linha) = self.departamentos.get_mut(nome) {
                 linha.fila_atendentes.insert((ocio, id));
             }
-        }
-        if let Some(sessao) = self.sessoes.get_mut(&id) {
-            sessao.estado = Estado::Livre { ocio };
         }
     }
 
     /// Takes a free agent out of the free lines of all its departments.
     fn ocupar_atendente(&mut self, id: SessaoId) {
         let Some(Sessao {
-            papel: PapelSessao::Atendente { departamentos },
+            papel: PapelSessao::Atendente { departamentos, .. },
             estado: Estado::Livre { ocio },
             ..
         }) = self.sessoes.get(&id)
@@ -672,26 +780,48 @@ impl Matchmaker {
         }
     }
 
-    /// Starts a chat between a customer and an agent who are in no line (rule 4).
-    fn parear(&mut self, cliente: SessaoId, atendente: SessaoId, efeitos: &mut Vec<Efeito>) {
+    /// Starts a chat between a customer and an agent who are in no line (rule 4). Both learn
+    /// the customer's department and how long it waited.
+    fn parear(
+        &mut self,
+        cliente: SessaoId,
+        atendente: SessaoId,
+        agora: Duration,
+        efeitos: &mut Vec<Efeito>,
+    ) {
         self.proxima_conversa += 1;
         let conversa = self.proxima_conversa;
-        let mut nome_de = |id: SessaoId, parceiro: SessaoId| {
-            self.sessoes.get_mut(&id).map(|s| {
-                s.estado = Estado::EmConversa { parceiro, conversa };
-                s.nome.clone()
-            })
-        };
-        let (Some(nome_cliente), Some(nome_atendente)) =
-            (nome_de(cliente, atendente), nome_de(atendente, cliente))
+        let Some(Sessao {
+            nome: nome_cliente,
+            papel:
+                PapelSessao::Cliente {
+                    departamento,
+                    entrou_em,
+                    ..
+                },
+            ..
+        }) = self.sessoes.get(&cliente)
         else {
             return;
         };
+        let (nome_cliente, departamento) = (nome_cliente.clone(), departamento.clone());
+        let espera_ms =
+            u64::try_from(agora.saturating_sub(*entrou_em).as_millis()).unwrap_or(u64::MAX);
+        let Some(nome_atendente) = self.sessoes.get(&atendente).map(|s| s.nome.clone()) else {
+            return;
+        };
+        for (id, parceiro) in [(cliente, atendente), (atendente, cliente)] {
+            if let Some(sessao) = self.sessoes.get_mut(&id) {
+                sessao.estado = Estado::EmConversa { parceiro, conversa };
+            }
+        }
         efeitos.push(Efeito::Enviar {
             para: cliente,
             quadro: DoBroker::Conectado {
                 com: nome_atendente,
                 conversa,
+                departamento: departamento.clone(),
+                espera_ms,
             },
         });
         efeitos.push(Efeito::Enviar {
@@ -699,8 +829,40 @@ impl Matchmaker {
             quadro: DoBroker::Conectado {
                 com: nome_cliente,
                 conversa,
+                departamento,
+                espera_ms,
             },
         });
+    }
+
+    /// Sends an agent how many customers wait in its departments, if that changed since it was
+    /// last told (or always, when `sempre`).
+    fn informar_espera(&mut self, id: SessaoId, sempre: bool, efeitos: &mut Vec<Efeito>) {
+        let Some(Sessao {
+            papel:
+                PapelSessao::Atendente {
+                    departamentos,
+                    espera_informada,
+                    ..
+                },
+            ..
+        }) = self.sessoes.get_mut(&id)
+        else {
+            return;
+        };
+        let clientes: usize = departamentos
+            .iter()
+            .filter_map(|nome| self.departamentos.get(nome))
+            .map(|linha| linha.fila_clientes.len())
+            .sum();
+        let clientes = u32::try_from(clientes).unwrap_or(u32::MAX);
+        if sempre || *espera_informada != clientes {
+            *espera_informada = clientes;
+            efeitos.push(Efeito::Enviar {
+                para: id,
+                quadro: DoBroker::Espera { clientes },
+            });
+        }
     }
 
     /// Removes a waiting customer from its line; everyone behind it moves up.
@@ -712,8 +874,8 @@ impl Matchmaker {
             linha.fila_clientes.remove(indice);
             if indice < linha.fila_clientes.len() {
                 linha.marcar_alterada(indice);
-                self.departamentos_alterados.insert(departamento.to_owned());
             }
+            self.departamentos_alterados.insert(departamento.to_owned());
         }
     }
 
@@ -722,7 +884,7 @@ impl Matchmaker {
         if self
             .departamentos
             .get(nome)
-            .is_some_and(|d| d.fila_clientes.is_empty() && d.atendentes == 0)
+            .is_some_and(|d| d.fila_clientes.is_empty() && d.atendentes.is_empty())
         {
             self.departamentos.remove(nome);
         }

@@ -145,7 +145,7 @@ mod tests {
     #[test]
     fn bytes_exatos_de_quadros_conhecidos() {
         let apresentacao = ParaBroker::Apresentacao(Apresentacao {
-            versao: 1,
+            versao: 2,
             nome: "Ana".into(),
             papel: Papel::Cliente {
                 departamento: "geral".into(),
@@ -153,11 +153,11 @@ mod tests {
         });
         assert_eq!(
             codificar(&apresentacao).unwrap().as_ref(),
-            b"\x00\x01\x03Ana\x00\x05geral"
+            b"\x00\x02\x03Ana\x00\x05geral"
         );
 
         let atendente = ParaBroker::Apresentacao(Apresentacao {
-            versao: 1,
+            versao: 2,
             nome: "Yuri".into(),
             papel: Papel::Atendente {
                 departamentos: vec!["geral".into(), "vendas".into()],
@@ -165,7 +165,7 @@ mod tests {
         });
         assert_eq!(
             codificar(&atendente).unwrap().as_ref(),
-            b"\x00\x01\x04Yuri\x01\x02\x05geral\x06vendas"
+            b"\x00\x02\x04Yuri\x01\x02\x05geral\x06vendas"
         );
 
         assert_eq!(
@@ -177,6 +177,20 @@ mod tests {
             b"\x01\x04ol\xc3\xa1"
         );
         assert_eq!(codificar(&ParaBroker::Sair).unwrap().as_ref(), b"\x03");
+        assert_eq!(codificar(&ParaBroker::Pausar).unwrap().as_ref(), b"\x04");
+        assert_eq!(codificar(&ParaBroker::Retomar).unwrap().as_ref(), b"\x05");
+        assert_eq!(
+            codificar(&DoBroker::Espera { clientes: 3 })
+                .unwrap()
+                .as_ref(),
+            b"\x06\x03"
+        );
+        assert_eq!(
+            codificar(&DoBroker::Pausa { pausado: true })
+                .unwrap()
+                .as_ref(),
+            b"\x07\x01"
+        );
         assert_eq!(
             codificar(&DoBroker::Fila { posicao: 300 })
                 .unwrap()
@@ -186,11 +200,13 @@ mod tests {
         assert_eq!(
             codificar(&DoBroker::Conectado {
                 com: "Yuri".into(),
-                conversa: 7
+                conversa: 7,
+                departamento: "geral".into(),
+                espera_ms: 1500,
             })
             .unwrap()
             .as_ref(),
-            b"\x02\x04Yuri\x07"
+            b"\x02\x04Yuri\x07\x05geral\xdc\x0b"
         );
         assert_eq!(
             codificar(&DoBroker::Fim {
@@ -218,8 +234,8 @@ mod tests {
     #[test]
     fn versao_lida_mesmo_de_apresentacao_desconhecida() {
         assert_eq!(
-            versao_da_apresentacao(b"\x00\x01\x03Ana\x00\x05geral"),
-            Some(1)
+            versao_da_apresentacao(b"\x00\x02\x03Ana\x00\x05geral"),
+            Some(2)
         );
         assert_eq!(versao_da_apresentacao(b"\x00\x07\xff\xff"), Some(7));
         assert_eq!(versao_da_apresentacao(b"\x01\x01"), None);
@@ -239,7 +255,7 @@ mod tests {
         escrita.send(ParaBroker::Encerrar).await.unwrap();
         escrita
             .send(ParaBroker::Apresentacao(Apresentacao {
-                versao: 1,
+                versao: 2,
                 nome: "Ana".into(),
                 papel: Papel::Cliente {
                     departamento: "geral".into(),
@@ -253,7 +269,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             lido,
-            *b"\x00\x00\x00\x01\x02\x00\x00\x00\x0d\x00\x01\x03Ana\x00\x05geral"
+            *b"\x00\x00\x00\x01\x02\x00\x00\x00\x0d\x00\x02\x03Ana\x00\x05geral"
         );
     }
 

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the protocol this crate speaks; sent first in every handshake.
-pub const VERSAO_PROTOCOLO: u16 = 1;
+pub const VERSAO_PROTOCOLO: u16 = 2;
 
 /// Identifies one connection to the broker for as long as the broker runs.
 pub type SessaoId = u64;
@@ -30,6 +30,10 @@ pub enum ParaBroker {
     /// The peer leaves: out of the line, out of any chat. The broker confirms with `Fim` and
     /// closes the connection.
     Sair,
+    /// An agent stops taking new customers (a chat in progress goes on). Confirmed by `Pausa`.
+    Pausar,
+    /// A paused agent takes customers again. Confirmed by `Pausa`.
+    Retomar,
 }
 
 /// The handshake a peer opens its connection with.
@@ -77,6 +81,10 @@ pub enum DoBroker {
         com: String,
         /// The conversation's id, unique for as long as the broker runs.
         conversa: u64,
+        /// The customer's department.
+        departamento: String,
+        /// How long the customer waited since it connected, in milliseconds.
+        espera_ms: u64,
     },
     /// A chat line from the partner.
     Mensagem {
@@ -96,6 +104,17 @@ pub enum DoBroker {
         codigo: CodigoErro,
         /// What went wrong, for people (Brazilian Portuguese).
         texto: String,
+    },
+    /// (To agents) how many customers wait in the agent's departments; sent on joining and
+    /// whenever it changes (at most once per tick).
+    Espera {
+        /// Customers waiting in all the agent's departments together.
+        clientes: u32,
+    },
+    /// (To agents) whether the agent is now paused; the answer to `Pausar` and `Retomar`.
+    Pausa {
+        /// `true` once paused, `false` once taking customers again.
+        pausado: bool,
     },
 }
 
@@ -148,6 +167,9 @@ pub enum CodigoErro {
     TextoInvalido,
     /// A second handshake on the same connection. The connection stays open.
     ApresentacaoRepetida,
+    /// A customer sent a command only agents have (`Pausar`, `Retomar`). The connection stays
+    /// open.
+    ApenasAtendente,
 }
 
 impl CodigoErro {
@@ -166,6 +188,7 @@ impl CodigoErro {
             CodigoErro::SemConversa => "você não está em uma conversa",
             CodigoErro::TextoInvalido => "mensagem inválida",
             CodigoErro::ApresentacaoRepetida => "a apresentação já foi feita",
+            CodigoErro::ApenasAtendente => "apenas atendentes podem fazer isso",
         }
     }
 
@@ -173,7 +196,10 @@ impl CodigoErro {
     pub fn encerra_conexao(self) -> bool {
         !matches!(
             self,
-            CodigoErro::SemConversa | CodigoErro::TextoInvalido | CodigoErro::ApresentacaoRepetida
+            CodigoErro::SemConversa
+                | CodigoErro::TextoInvalido
+                | CodigoErro::ApresentacaoRepetida
+                | CodigoErro::ApenasAtendente
         )
     }
 }

@@ -110,12 +110,13 @@ impl Participante {
         }
     }
 
-    /// The next frame that is not a position update. Position updates are coalesced per tick,
-    /// so how many of them arrive is not fixed; what else arrives, and in what order, is.
+    /// The next frame that is not a status update (a customer's position, an agent's waiting
+    /// count). Those are coalesced per tick, so how many arrive is not fixed; what else
+    /// arrives, and in what order, is.
     pub async fn proximo_evento(&mut self) -> DoBroker {
         loop {
             match self.proximo().await {
-                Some(DoBroker::Fila { .. }) => continue,
+                Some(DoBroker::Fila { .. } | DoBroker::Espera { .. }) => continue,
                 Some(quadro) => return quadro,
                 None => panic!("{}: conexão fechada antes do próximo evento", self.nome),
             }
@@ -143,11 +144,27 @@ impl Participante {
             DoBroker::Conectado {
                 com: nome,
                 conversa,
+                ..
             } if nome == com => conversa,
             outro => panic!(
                 "{}: esperava conversar com {com}, chegou {outro:?}",
                 self.nome
             ),
+        }
+    }
+
+    /// Waits until the agent is told that `clientes` customers wait in its departments,
+    /// failing if anything but a status update arrives first.
+    pub async fn esperar_espera(&mut self, clientes: u32) {
+        loop {
+            match self.proximo().await {
+                Some(DoBroker::Espera { clientes: c }) if c == clientes => return,
+                Some(DoBroker::Espera { .. } | DoBroker::Fila { .. }) => continue,
+                outro => panic!(
+                    "{}: esperava {clientes} clientes na fila, chegou {outro:?}",
+                    self.nome
+                ),
+            }
         }
     }
 
@@ -172,13 +189,13 @@ impl Participante {
         );
     }
 
-    /// Waits until the broker closes the connection, failing if any frame but a position update
+    /// Waits until the broker closes the connection, failing if any frame but a status update
     /// arrives first.
     pub async fn esperar_fechamento(&mut self) {
         loop {
             match self.proximo().await {
                 None => return,
-                Some(DoBroker::Fila { .. }) => continue,
+                Some(DoBroker::Fila { .. } | DoBroker::Espera { .. }) => continue,
                 Some(outro) => panic!("{}: esperava o fechamento, chegou {outro:?}", self.nome),
             }
         }

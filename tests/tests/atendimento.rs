@@ -212,3 +212,65 @@ async fn atendente_que_sai_devolve_o_cliente_ao_inicio_da_fila() {
     beto.esperar_posicao(1).await;
     broker.encerrar().await;
 }
+
+/// An agent sees how many customers wait in its departments, and a paused agent gets no new
+/// customer until it resumes, while the chat it is in goes on.
+#[tokio::test]
+async fn pausa_e_clientes_na_fila() {
+    let broker = iniciar_broker().await;
+    let endereco = broker.endereco();
+
+    let mut yuri = Participante::atendente(endereco, "Yuri", &["geral", "vendas"]).await;
+    yuri.esperar_espera(0).await;
+    let mut ana = Participante::cliente(endereco, "Ana", "geral").await;
+    let conversa = esperar_par(&mut yuri, &mut ana).await;
+    let mut beto = Participante::cliente(endereco, "Beto", "vendas").await;
+    beto.esperar_posicao(1).await;
+    let mut caio = Participante::cliente(endereco, "Caio", "suporte").await;
+    caio.esperar_posicao(1).await;
+    yuri.esperar_espera(1).await;
+
+    // Pausing mid-chat: the chat goes on; when it ends, Yuri does not take Beto.
+    yuri.enviar(ParaBroker::Pausar).await;
+    assert_eq!(
+        yuri.proximo_evento().await,
+        DoBroker::Pausa { pausado: true }
+    );
+    ana.dizer("ainda está aí?").await;
+    yuri.esperar_mensagem("Ana", "ainda está aí?").await;
+    yuri.enviar(ParaBroker::Encerrar).await;
+    yuri.esperar_fim(MotivoFim::AtendenteEncerrou).await;
+    ana.esperar_fim(MotivoFim::AtendenteEncerrou).await;
+
+    // A customer cannot pause.
+    beto.enviar(ParaBroker::Pausar).await;
+    assert!(matches!(
+        beto.proximo_evento().await,
+        DoBroker::Erro {
+            codigo: CodigoErro::ApenasAtendente,
+            ..
+        }
+    ));
+
+    // Resuming: Yuri takes Beto at once, and learns how long he waited.
+    yuri.enviar(ParaBroker::Retomar).await;
+    assert_eq!(
+        yuri.proximo_evento().await,
+        DoBroker::Pausa { pausado: false }
+    );
+    match yuri.proximo_evento().await {
+        DoBroker::Conectado {
+            com,
+            conversa: nova,
+            departamento,
+            ..
+        } => {
+            assert_eq!((com.as_str(), departamento.as_str()), ("Beto", "vendas"));
+            assert_ne!(nova, conversa);
+        }
+        outro => panic!("esperava a conversa com Beto, chegou {outro:?}"),
+    }
+    beto.esperar_conexao_com("Yuri").await;
+    yuri.esperar_espera(0).await;
+    broker.encerrar().await;
+}

@@ -7,6 +7,7 @@
 //! (which holds the design's invariants) must pass.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use broker::matchmaking::{Efeito, Evento, Matchmaker, Situacao};
 use proptest::prelude::*;
@@ -36,6 +37,7 @@ enum Passo {
 enum Lugar {
     Aguardando,
     Livre,
+    Pausado,
     Conversa { parceiro: SessaoId, conversa: u64 },
 }
 
@@ -45,8 +47,11 @@ struct SessaoModelo {
     cliente: bool,
     departamentos: Vec<String>,
     chegada: u64,
+    entrou_em_ms: u64,
     lugar: Lugar,
     posicao_informada: u32,
+    pausado: bool,
+    espera_informada: u32,
 }
 
 /// What a session received in one step: frames in order, then maybe a close. Error frames are
@@ -61,6 +66,8 @@ enum Recebido {
 /// The reference model.
 #[derive(Debug, Clone, Default)]
 struct Modelo {
+    /// The time of the current step, in milliseconds of broker uptime.
+    agora_ms: u64,
     ultima_sessao: SessaoId,
     ultima_chegada: u64,
     ultima_conversa: u64,
@@ -115,10 +122,28 @@ impl Modelo {
             parceiro: cliente,
             conversa,
         };
+        let departamento = self.sessoes[&cliente].departamentos[0].clone();
+        let espera_ms = self.agora_ms - self.sessoes[&cliente].entrou_em_ms;
         let com = self.sessoes[&atendente].nome.clone();
-        self.enviar(cliente, DoBroker::Conectado { com, conversa });
+        self.enviar(
+            cliente,
+            DoBroker::Conectado {
+                com,
+                conversa,
+                departamento: departamento.clone(),
+                espera_ms,
+            },
+        );
         let com = self.sessoes[&cliente].nome.clone();
-        self.enviar(atendente, DoBroker::Conectado { com, conversa });
+        self.enviar(
+            atendente,
+            DoBroker::Conectado {
+                com,
+                conversa,
+                departamento,
+                espera_ms,
+            },
+        );
     }
 
     /// A customer joins (or rejoins) its line, or takes the longest-idle free agent.
@@ -150,8 +175,13 @@ impl Modelo {
         );
     }
 
-    /// An agent takes the longest-waiting customer of its departments, or becomes free.
+    /// An agent takes the longest-waiting customer of its departments, or becomes free (or
+    /// just stops, when paused).
     fn liberar(&mut self, atendente: SessaoId) {
+        if self.sessoes[&atendente].pausado {
+            self.sessoes.get_mut(&atendente).expect("exists").lugar = Lugar::Pausado;
+            return;
+        }
         let proximo = self.sessoes[&atendente]
             .departamentos
             .iter()
@@ -238,7 +268,38 @@ impl Modelo {
                 _ => self.enviar(sessao, DoBroker::erro(CodigoErro::SemConversa)),
             },
             ParaBroker::Sair => self.sair(sessao, true),
+            ParaBroker::Pausar | ParaBroker::Retomar if dados.cliente => {
+                self.enviar(sessao, DoBroker::erro(CodigoErro::ApenasAtendente))
+            }
+            ParaBroker::Pausar => {
+                let dados = self.sessoes.get_mut(&sessao).expect("exists");
+                dados.pausado = true;
+                if dados.lugar == Lugar::Livre {
+                    dados.lugar = Lugar::Pausado;
+                    self.livres.retain(|&s| s != sessao);
+                }
+                self.enviar(sessao, DoBroker::Pausa { pausado: true });
+            }
+            ParaBroker::Retomar => {
+                let dados = self.sessoes.get_mut(&sessao).expect("exists");
+                dados.pausado = false;
+                let parado = dados.lugar == Lugar::Pausado;
+                self.enviar(sessao, DoBroker::Pausa { pausado: false });
+                if parado {
+                    self.liberar(sessao);
+                }
+            }
         }
+    }
+
+    /// Customers waiting in an agent's departments.
+    fn espera_de(&self, atendente: SessaoId) -> u32 {
+        self.sessoes[&atendente]
+            .departamentos
+            .iter()
+            .filter_map(|d| self.filas.get(d))
+            .map(|f| f.len() as u32)
+            .sum()
     }
 
     fn entrar(&mut self, nome: &str, papel: Papel) {
@@ -280,14 +341,23 @@ impl Modelo {
                 cliente,
                 departamentos,
                 chegada: self.ultima_chegada,
+                entrou_em_ms: self.agora_ms,
                 lugar: Lugar::Aguardando,
                 posicao_informada: 0,
+                pausado: false,
+                espera_informada: 0,
             },
         );
         self.enviar(sessao, DoBroker::BemVindo { sessao });
         if cliente {
             self.colocar(sessao);
         } else {
+            let clientes = self.espera_de(sessao);
+            self.sessoes
+                .get_mut(&sessao)
+                .expect("exists")
+                .espera_informada = clientes;
+            self.enviar(sessao, DoBroker::Espera { clientes });
             self.liberar(sessao);
         }
     }
@@ -300,6 +370,20 @@ impl Modelo {
             if dados.posicao_informada != posicao {
                 dados.posicao_informada = posicao;
                 self.enviar(sessao, DoBroker::Fila { posicao });
+            }
+        }
+        let atendentes: Vec<SessaoId> = self
+            .sessoes
+            .iter()
+            .filter(|(_, s)| !s.cliente)
+            .map(|(&id, _)| id)
+            .collect();
+        for atendente in atendentes {
+            let clientes = self.espera_de(atendente);
+            let dados = self.sessoes.get_mut(&atendente).expect("exists");
+            if dados.espera_informada != clientes {
+                dados.espera_informada = clientes;
+                self.enviar(atendente, DoBroker::Espera { clientes });
             }
         }
     }
@@ -341,6 +425,8 @@ impl ReferenceStateMachine for Referencia {
             6 => select(TEXTOS).prop_map(|t| ParaBroker::Mensagem { texto: t.to_owned() }),
             2 => Just(ParaBroker::Encerrar),
             2 => Just(ParaBroker::Sair),
+            1 => Just(ParaBroker::Pausar),
+            1 => Just(ParaBroker::Retomar),
             1 => Just(ParaBroker::Apresentacao(Apresentacao {
                 versao: proto::VERSAO_PROTOCOLO,
                 nome: "Outra".into(),
@@ -362,6 +448,7 @@ impl ReferenceStateMachine for Referencia {
 
     fn apply(mut estado: Modelo, passo: &Passo) -> Modelo {
         estado.recebido.clear();
+        estado.agora_ms += PASSO_MS;
         match passo {
             Passo::Entra { nome, papel } => estado.entrar(nome, papel.clone()),
             Passo::Envia { sessao, quadro } => estado.receber(*sessao, quadro),
@@ -372,10 +459,14 @@ impl ReferenceStateMachine for Referencia {
     }
 }
 
-/// The state machine under test, with the id the next handshake gets.
+/// How much time passes between two steps.
+const PASSO_MS: u64 = 1000;
+
+/// The state machine under test, with the id the next handshake gets and the current time.
 struct Sistema {
     maquina: Matchmaker,
     ultima_sessao: SessaoId,
+    agora: Duration,
 }
 
 impl StateMachineTest for Sistema {
@@ -386,26 +477,32 @@ impl StateMachineTest for Sistema {
         Sistema {
             maquina: Matchmaker::new(),
             ultima_sessao: 0,
+            agora: Duration::ZERO,
         }
     }
 
     fn apply(mut sistema: Sistema, modelo: &Modelo, passo: Passo) -> Sistema {
+        sistema.agora += Duration::from_millis(PASSO_MS);
+        let agora = sistema.agora;
         let efeitos = match passo {
             Passo::Entra { nome, papel } => {
                 sistema.ultima_sessao += 1;
-                sistema.maquina.aplicar(Evento::Entrou {
-                    sessao: sistema.ultima_sessao,
-                    apresentacao: Apresentacao {
-                        versao: proto::VERSAO_PROTOCOLO,
-                        nome,
-                        papel,
+                sistema.maquina.aplicar(
+                    Evento::Entrou {
+                        sessao: sistema.ultima_sessao,
+                        apresentacao: Apresentacao {
+                            versao: proto::VERSAO_PROTOCOLO,
+                            nome,
+                            papel,
+                        },
                     },
-                })
+                    agora,
+                )
             }
-            Passo::Envia { sessao, quadro } => {
-                sistema.maquina.aplicar(Evento::Recebeu { sessao, quadro })
-            }
-            Passo::Cai { sessao } => sistema.maquina.aplicar(Evento::Caiu { sessao }),
+            Passo::Envia { sessao, quadro } => sistema
+                .maquina
+                .aplicar(Evento::Recebeu { sessao, quadro }, agora),
+            Passo::Cai { sessao } => sistema.maquina.aplicar(Evento::Caiu { sessao }, agora),
             Passo::Tick => sistema.maquina.tick(),
         };
         let mut recebido: BTreeMap<SessaoId, Vec<Recebido>> = BTreeMap::new();
@@ -439,6 +536,7 @@ impl StateMachineTest for Sistema {
                     posicao: modelo.posicao(sessao).expect("waiting") as usize,
                 },
                 Lugar::Livre => Situacao::Livre,
+                Lugar::Pausado => Situacao::Pausado,
                 Lugar::Conversa { parceiro, conversa } => {
                     Situacao::EmConversa { parceiro, conversa }
                 }
