@@ -143,7 +143,7 @@ pub fn duracao(ms: u64) -> String {
 }
 
 /// Why a chat ended, from one side's point of view.
-fn fim(motivo: MotivoFim, atendente: bool) -> &'static str {
+pub fn fim(motivo: MotivoFim, atendente: bool) -> &'static str {
     match (motivo, atendente) {
         (MotivoFim::ClienteSaiu, true) => {
             "O cliente encerrou o atendimento. Aguardando o próximo cliente..."

@@ -1,14 +1,19 @@
 //! The core that `cliente` and `atendente` share, so the two apps differ only in their role.
 //!
-//! It parses what is typed ([`comando`]), shows broker events as sentences or JSON
-//! ([`exibicao`]), reads input and prints without tearing the line being typed ([`terminal`]),
-//! and runs the session ([`sessao`]). A separate crate because both binaries need all of it and
-//! the broker needs none of it.
+//! It parses what is typed ([`comando`]) and shows broker events as sentences or JSON
+//! ([`exibicao`]). A person at a terminal gets a full-screen interface split into model
+//! ([`modelo`], with the input line in [`editor`]), view ([`visao`]) and runtime ([`tela`]);
+//! pipes and `--json` get the plain line mode of [`terminal`] and [`sessao`]. A separate crate
+//! because both binaries need all of it and the broker needs none of it.
 
 pub mod comando;
+pub mod editor;
 pub mod exibicao;
+pub mod modelo;
 pub mod sessao;
+pub mod tela;
 pub mod terminal;
+pub mod visao;
 
 use std::process::ExitCode;
 
@@ -72,7 +77,11 @@ pub fn executar(comuns: ArgumentosComuns, papel: Papel) -> ExitCode {
             Ok(conexao) => conexao,
             Err(codigo) => return codigo,
         };
-        let mut terminal = terminal::Terminal::abrir(interativo, opcoes.json);
-        sessao::conduzir(conexao, &opcoes, &mut terminal).await
+        if interativo && !opcoes.json {
+            tela::executar(&opcoes, conexao).await
+        } else {
+            let mut terminal = terminal::Terminal::abrir(opcoes.json);
+            sessao::conduzir(conexao, &opcoes, &mut terminal).await
+        }
     })
 }

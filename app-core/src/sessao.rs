@@ -28,15 +28,20 @@ pub struct Opcoes {
     pub json: bool,
 }
 
-/// Connects and performs the handshake, explaining any failure in Portuguese on stderr (and,
-/// for a refusal in `--json` mode, as an `erro` event on stdout).
-pub async fn conectar(opcoes: &Opcoes) -> Result<Conexao, ExitCode> {
+/// Connects and performs the handshake.
+pub async fn abrir(opcoes: &Opcoes) -> Result<Conexao, ErroConexao> {
     let apresentacao = Apresentacao {
         versao: VERSAO_PROTOCOLO,
         nome: opcoes.nome.clone(),
         papel: opcoes.papel.clone(),
     };
-    match Conexao::conectar(opcoes.servidor.as_str(), apresentacao).await {
+    Conexao::conectar(opcoes.servidor.as_str(), apresentacao).await
+}
+
+/// Connects and performs the handshake, explaining any failure in Portuguese on stderr (and,
+/// for a refusal in `--json` mode, as an `erro` event on stdout).
+pub async fn conectar(opcoes: &Opcoes) -> Result<Conexao, ExitCode> {
+    match abrir(opcoes).await {
         Ok(conexao) => Ok(conexao),
         Err(ErroConexao::Recusada { codigo, texto }) => {
             if opcoes.json {
@@ -63,8 +68,9 @@ pub async fn conectar(opcoes: &Opcoes) -> Result<Conexao, ExitCode> {
 }
 
 /// A connection failure in words a person understands.
-fn explicar(erro: &ErroConexao) -> String {
+pub fn explicar(erro: &ErroConexao) -> String {
     match erro {
+        ErroConexao::Recusada { texto, .. } => exibicao::limpar(texto),
         ErroConexao::Io(io) => match io.kind() {
             io::ErrorKind::ConnectionRefused => {
                 "nenhum broker está ouvindo nesse endereço (ele está rodando?)".to_owned()
@@ -133,10 +139,7 @@ pub async fn conduzir(conexao: Conexao, opcoes: &Opcoes, terminal: &mut Terminal
                         Entrada::Comando(Comando::Fim) => Some(ParaBroker::Encerrar),
                         Entrada::Comando(Comando::Pausa) => Some(ParaBroker::Pausar),
                         Entrada::Comando(Comando::Voltar) => Some(ParaBroker::Retomar),
-                        Entrada::Comando(Comando::Limpar) => {
-                            terminal.limpar();
-                            None
-                        }
+                        Entrada::Comando(Comando::Limpar) => None,
                         Entrada::Comando(Comando::Ajuda) => {
                             terminal.avisar(ajuda(atendente));
                             None
@@ -149,7 +152,7 @@ pub async fn conduzir(conexao: Conexao, opcoes: &Opcoes, terminal: &mut Terminal
                             None
                         }
                     },
-                    Linha::Fim | Linha::Interrompido => Some(ParaBroker::Sair),
+                    Linha::Fim => Some(ParaBroker::Sair),
                 };
                 if let Some(quadro) = quadro {
                     if quadro == ParaBroker::Sair {

@@ -1,0 +1,404 @@
+//! How a [`Modelo`] looks on screen: the "view" of the full-screen apps.
+//!
+//! One screen, top to bottom: a header (who, role, departments, connection), the conversation
+//! (times, names, wrapped to the width, scrolled with PageUp/PageDown), a status line, and the
+//! input line, which wraps and grows up to a few lines and is never touched by incoming text.
+
+use proto::Papel;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Position, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use unicode_width::UnicodeWidthStr;
+
+use crate::exibicao::duracao;
+use crate::modelo::{Autor, Ligacao, Modelo, Situacao};
+
+/// Most lines the input area grows to.
+const ENTRADA_MAXIMA: usize = 5;
+/// What stands before the text being typed.
+const PROMPT: &str = "> ";
+
+/// Draws the whole screen.
+pub fn desenhar(quadro: &mut Frame, modelo: &Modelo) {
+    let area = quadro.area();
+    let largura_texto = usize::from(area.width).saturating_sub(PROMPT.width());
+    let (linhas_entrada, cursor) = modelo.editor.linhas(largura_texto);
+    let altura_entrada = linhas_entrada.len().clamp(1, ENTRADA_MAXIMA);
+    let [cabecalho, conversa, status, entrada] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+        Constraint::Length(altura_entrada as u16),
+    ])
+    .areas(area);
+
+    quadro.render_widget(
+        Paragraph::new(texto_do_cabecalho(modelo))
+            .style(Style::new().bg(Color::Blue).fg(Color::White)),
+        cabecalho,
+    );
+    desenhar_conversa(quadro, modelo, conversa);
+    quadro.render_widget(
+        Paragraph::new(texto_do_status(modelo)).style(
+            Style::new()
+                .bg(Color::DarkGray)
+                .fg(Color::White)
+                .add_modifier(Modifier::BOLD),
+        ),
+        status,
+    );
+
+    // Keep the cursor's line visible when the input is longer than its area.
+    let primeira = (cursor.1 + 1).saturating_sub(altura_entrada);
+    let linhas: Vec<Line> = linhas_entrada
+        .iter()
+        .enumerate()
+        .skip(primeira)
+        .take(altura_entrada)
+        .map(|(i, linha)| {
+            let prefixo = if i == 0 { PROMPT } else { "  " };
+            Line::from(vec![
+                Span::styled(prefixo, Style::new().fg(Color::Cyan)),
+                Span::raw(linha.as_str()),
+            ])
+        })
+        .collect();
+    quadro.render_widget(Paragraph::new(linhas), entrada);
+    if modelo.ligacao == Ligacao::Conectado {
+        let x = entrada.x + (PROMPT.width() + cursor.0) as u16;
+        let y = entrada.y + (cursor.1 - primeira) as u16;
+        quadro.set_cursor_position(Position::new(x.min(area.right().saturating_sub(1)), y));
+    }
+}
+
+/// "Ana · cliente · geral · conectado".
+fn texto_do_cabecalho(modelo: &Modelo) -> String {
+    let (papel, departamentos) = match &modelo.papel {
+        Papel::Cliente { departamento } => ("cliente", departamento.clone()),
+        Papel::Atendente { departamentos } => ("atendente", departamentos.join(", ")),
+    };
+    let ligacao = match modelo.ligacao {
+        Ligacao::Conectado => "● conectado",
+        Ligacao::Perdida => "○ desconectado",
+        Ligacao::Encerrada => "○ encerrado",
+    };
+    format!(
+        " {} · {papel} · {} · {ligacao}",
+        modelo.nome,
+        departamentos.to_lowercase()
+    )
+}
+
+/// What the status line says for the person's situation.
+pub fn texto_do_status(modelo: &Modelo) -> String {
+    if modelo.ligacao != Ligacao::Conectado {
+        let oferta = match modelo.ligacao {
+            Ligacao::Perdida => "Enter: reconectar · Esc: sair",
+            _ => "Enter: novo atendimento · Esc: sair",
+        };
+        let motivo = match &modelo.situacao {
+            Situacao::Encerrada(motivo) => motivo.clone(),
+            _ => "Sessão encerrada.".to_owned(),
+        };
+        return format!(" {motivo} {oferta}");
+    }
+    let situacao = match &modelo.situacao {
+        Situacao::Procurando => "Procurando um atendente...".to_owned(),
+        Situacao::NaFila(1) => "Você é o próximo da fila".to_owned(),
+        Situacao::NaFila(posicao) => format!("Você é o número {posicao} na fila"),
+        Situacao::Livre => "Livre, aguardando clientes".to_owned(),
+        Situacao::Pausado => "Em pausa (/voltar para receber clientes)".to_owned(),
+        Situacao::EmConversa {
+            com,
+            departamento,
+            espera_ms,
+        } if modelo.atendente() => format!(
+            "Atendendo {com} ({departamento}, esperou {})",
+            duracao(*espera_ms)
+        ),
+        Situacao::EmConversa { com, .. } => format!("Conversando com {com}"),
+        Situacao::Encerrada(motivo) => motivo.clone(),
+    };
+    let mut partes = vec![situacao];
+    if modelo.pausado && matches!(modelo.situacao, Situacao::EmConversa { .. }) {
+        partes.push("pausa depois desta conversa".to_owned());
+    }
+    if let Some(clientes) = modelo.clientes_na_fila {
+        partes.push(match clientes {
+            0 => "ninguém na fila".to_owned(),
+            1 => "1 cliente na fila".to_owned(),
+            n => format!("{n} clientes na fila"),
+        });
+    }
+    format!(" {}", partes.join(" · "))
+}
+
+/// The conversation, newest at the bottom, wrapped to the area's width.
+fn desenhar_conversa(quadro: &mut Frame, modelo: &Modelo, area: Rect) {
+    let largura = usize::from(area.width).max(10);
+    let altura = usize::from(area.height);
+    let fim = modelo.conversa.len().saturating_sub(modelo.rolagem);
+    let mut linhas: Vec<Line> = Vec::new();
+    // Walk back from the newest visible entry until the area is full.
+    for registro in modelo.conversa[..fim].iter().rev() {
+        let (rotulo, estilo) = match &registro.autor {
+            Autor::Eu => (format!("{}: ", modelo.nome), Style::new().fg(Color::Cyan)),
+            Autor::Parceiro(nome) => (format!("{nome}: "), Style::new().fg(Color::Green)),
+            Autor::Aviso => (String::new(), Style::new().fg(Color::Yellow)),
+            Autor::Erro => (String::new(), Style::new().fg(Color::Red)),
+        };
+        let cabeca = format!("{} {rotulo}", registro.hora);
+        let recuo = " ".repeat(registro.hora.width() + 1);
+        let opcoes = textwrap::Options::new(largura)
+            .initial_indent(&cabeca)
+            .subsequent_indent(&recuo)
+            .break_words(true);
+        let mut bloco: Vec<Line> = registro
+            .texto
+            .split('\n')
+            .enumerate()
+            .flat_map(|(i, paragrafo)| {
+                let opcoes = if i == 0 {
+                    opcoes.clone()
+                } else {
+                    opcoes.clone().initial_indent(&recuo)
+                };
+                textwrap::wrap(paragrafo, opcoes)
+                    .into_iter()
+                    .map(|linha| Line::styled(linha.into_owned(), estilo))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        bloco.reverse();
+        linhas.extend(bloco);
+        if linhas.len() >= altura {
+            break;
+        }
+    }
+    linhas.truncate(altura);
+    linhas.reverse();
+    if modelo.rolagem > 0 && altura > 1 {
+        let aviso = format!("↓ {} mais recentes (PageDown)", modelo.rolagem);
+        linhas.push(Line::styled(
+            aviso,
+            Style::new().add_modifier(Modifier::DIM),
+        ));
+        if linhas.len() > altura {
+            linhas.remove(0);
+        }
+    }
+    // Newest lines sit right above the status line.
+    let vazias = altura.saturating_sub(linhas.len());
+    let mut todas = vec![Line::raw(""); vazias];
+    todas.extend(linhas);
+    quadro.render_widget(Paragraph::new(todas), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modelo::Msg;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use proto::{DoBroker, MotivoFim};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    /// The screen's text, one string per row, trailing spaces removed.
+    fn tela(modelo: &Modelo, largura: u16, altura: u16) -> Vec<String> {
+        let mut terminal = Terminal::new(TestBackend::new(largura, altura)).unwrap();
+        terminal.draw(|quadro| desenhar(quadro, modelo)).unwrap();
+        let buffer = terminal.backend().buffer();
+        (0..altura)
+            .map(|y| {
+                let mut linha = String::new();
+                let mut x = 0;
+                while x < largura {
+                    let simbolo = buffer[(x, y)].symbol();
+                    linha.push_str(simbolo);
+                    x += simbolo.width().max(1) as u16;
+                }
+                linha.trim_end().to_owned()
+            })
+            .collect()
+    }
+
+    fn digitar(modelo: &mut Modelo, texto: &str) {
+        for c in texto.chars() {
+            modelo.atualizar(
+                Msg::Tecla(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
+                "09:00",
+            );
+        }
+    }
+
+    fn cliente_em_conversa() -> Modelo {
+        let mut modelo = Modelo::new(
+            "Ana".into(),
+            Papel::Cliente {
+                departamento: "geral".into(),
+            },
+            1,
+            "09:00",
+        );
+        modelo.atualizar(Msg::Broker(DoBroker::Fila { posicao: 2 }), "09:00");
+        modelo.atualizar(
+            Msg::Broker(DoBroker::Conectado {
+                com: "Yuri".into(),
+                conversa: 7,
+                departamento: "geral".into(),
+                espera_ms: 42_000,
+            }),
+            "09:01",
+        );
+        modelo.atualizar(
+            Msg::Broker(DoBroker::Mensagem {
+                de: "Yuri".into(),
+                texto: "Olá! Como posso ajudar você hoje? Conte-me tudo.".into(),
+            }),
+            "09:02",
+        );
+        modelo
+    }
+
+    #[test]
+    fn tela_do_cliente_em_conversa() {
+        let mut modelo = cliente_em_conversa();
+        digitar(&mut modelo, "Minha conexão caiu 😢");
+        assert_eq!(
+            tela(&modelo, 44, 10),
+            vec![
+                " Ana · cliente · geral · ● conectado",
+                "",
+                "09:00 Conectado. Procurando um atendente...",
+                "09:00 Digite /ajuda para ver os comandos.",
+                "09:01 Atendimento #7 iniciado: você está",
+                "      falando com Yuri.",
+                "09:02 Yuri: Olá! Como posso ajudar você",
+                "      hoje? Conte-me tudo.",
+                " Conversando com Yuri",
+                "> Minha conexão caiu 😢",
+            ]
+        );
+    }
+
+    #[test]
+    fn tela_do_cliente_na_fila_e_entrada_longa() {
+        let mut modelo = Modelo::new(
+            "Ana".into(),
+            Papel::Cliente {
+                departamento: "vendas".into(),
+            },
+            1,
+            "09:00",
+        );
+        modelo.atualizar(Msg::Broker(DoBroker::Fila { posicao: 3 }), "09:00");
+        digitar(
+            &mut modelo,
+            "uma mensagem comprida que não cabe numa linha só",
+        );
+        assert_eq!(
+            tela(&modelo, 30, 8),
+            vec![
+                " Ana · cliente · vendas · ● co",
+                "09:00 Conectado. Procurando um",
+                "      atendente...",
+                "09:00 Digite /ajuda para ver",
+                "      os comandos.",
+                " Você é o número 3 na fila",
+                "> uma mensagem comprida que nã",
+                "  o cabe numa linha só",
+            ]
+        );
+    }
+
+    #[test]
+    fn tela_do_atendente() {
+        let mut modelo = Modelo::new(
+            "Yuri".into(),
+            Papel::Atendente {
+                departamentos: vec!["geral".into(), "vendas".into()],
+            },
+            2,
+            "09:00",
+        );
+        modelo.atualizar(Msg::Broker(DoBroker::Espera { clientes: 3 }), "09:00");
+        assert_eq!(
+            tela(&modelo, 60, 5)[3],
+            " Livre, aguardando clientes · 3 clientes na fila"
+        );
+        modelo.atualizar(
+            Msg::Broker(DoBroker::Conectado {
+                com: "Ana".into(),
+                conversa: 1,
+                departamento: "vendas".into(),
+                espera_ms: 185_000,
+            }),
+            "09:01",
+        );
+        modelo.atualizar(Msg::Broker(DoBroker::Pausa { pausado: true }), "09:01");
+        assert_eq!(
+            tela(&modelo, 80, 5)[3],
+            " Atendendo Ana (vendas, esperou 3 min 5 s) · pausa depois desta conversa · 3 clientes na fila"
+                .chars()
+                .take(80)
+                .collect::<String>()
+                .trim_end()
+        );
+        assert_eq!(
+            tela(&modelo, 60, 5)[0],
+            " Yuri · atendente · geral, vendas · ● conectado"
+        );
+    }
+
+    #[test]
+    fn tela_depois_do_fim_oferece_nova_sessao() {
+        let mut modelo = cliente_em_conversa();
+        modelo.atualizar(
+            Msg::Broker(DoBroker::Fim {
+                motivo: MotivoFim::AtendenteEncerrou,
+            }),
+            "09:03",
+        );
+        modelo.atualizar(Msg::ConexaoEncerrada, "09:03");
+        let tela = tela(&modelo, 70, 6);
+        assert_eq!(tela[0], " Ana · cliente · geral · ○ encerrado");
+        assert_eq!(
+            tela[3],
+            "09:03 O atendente encerrou o atendimento. Até logo!"
+        );
+        assert_eq!(
+            tela[4],
+            " O atendente encerrou o atendimento. Até logo! Enter: novo atendimento"
+        );
+    }
+
+    #[test]
+    fn rolagem_mostra_mensagens_antigas() {
+        let mut modelo = cliente_em_conversa();
+        for i in 1..=12 {
+            modelo.atualizar(
+                Msg::Broker(DoBroker::Mensagem {
+                    de: "Yuri".into(),
+                    texto: format!("linha {i}"),
+                }),
+                "09:05",
+            );
+        }
+        modelo.atualizar(
+            Msg::Tecla(KeyEvent::new(KeyCode::PageUp, KeyModifiers::NONE)),
+            "09:05",
+        );
+        let tela = tela(&modelo, 40, 7);
+        assert_eq!(
+            &tela[1..5],
+            &[
+                "09:05 Yuri: linha 5",
+                "09:05 Yuri: linha 6",
+                "09:05 Yuri: linha 7",
+                "↓ 5 mais recentes (PageDown)",
+            ]
+        );
+    }
+}
