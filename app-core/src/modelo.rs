@@ -121,6 +121,9 @@ pub struct Modelo {
     pub pausado: bool,
     /// Whether this person asked to leave (the app closes when the broker lets go).
     saindo: bool,
+    /// Whether the broker said it is shutting down (its going away is then a lost connection,
+    /// not the end of an attendance).
+    broker_saiu: bool,
 }
 
 impl Modelo {
@@ -137,6 +140,7 @@ impl Modelo {
             clientes_na_fila: None,
             pausado: false,
             saindo: false,
+            broker_saiu: false,
         };
         modelo.atualizar(Msg::Broker(DoBroker::BemVindo { sessao }), hora);
         modelo.avisar(hora, "Digite /ajuda para ver os comandos.");
@@ -146,6 +150,15 @@ impl Modelo {
     /// Whether this is an agent's screen.
     pub fn atendente(&self) -> bool {
         matches!(self.papel, Papel::Atendente { .. })
+    }
+
+    /// The newest notice or error shown (what the app last had to say).
+    pub fn ultimo_aviso(&self) -> Option<String> {
+        self.conversa
+            .iter()
+            .rev()
+            .find(|r| matches!(r.autor, Autor::Aviso | Autor::Erro))
+            .map(|r| r.texto.clone())
     }
 
     /// Takes in one message at local time `hora` (`HH:MM`) and says what to do.
@@ -297,6 +310,7 @@ impl Modelo {
             DoBroker::BemVindo { .. } => {
                 self.ligacao = Ligacao::Conectado;
                 self.saindo = false;
+                self.broker_saiu = false;
                 self.pausado = false;
                 self.situacao = if atendente {
                     Situacao::Livre
@@ -325,6 +339,7 @@ impl Modelo {
                 exibicao::limpar(texto),
             ),
             DoBroker::Fim { motivo } => {
+                self.broker_saiu = *motivo == MotivoFim::BrokerEncerrando;
                 self.avisar(hora, &exibicao::texto(&quadro, atendente));
                 self.situacao = match (motivo, atendente) {
                     (MotivoFim::AtendenteSaiu | MotivoFim::AtendenteDesconectou, false) => {
@@ -365,8 +380,10 @@ impl Modelo {
         if self.saindo {
             return vec![Acao::Sair];
         }
-        if let Situacao::Encerrada(_) = self.situacao {
+        if matches!(self.situacao, Situacao::Encerrada(_)) && !self.broker_saiu {
             self.ligacao = Ligacao::Encerrada;
+        } else if self.broker_saiu {
+            self.ligacao = Ligacao::Perdida;
         } else {
             self.ligacao = Ligacao::Perdida;
             self.situacao = Situacao::Encerrada("A conexão com o broker caiu.".to_owned());
@@ -556,6 +573,23 @@ mod tests {
         modelo.atualizar(Msg::Broker(DoBroker::BemVindo { sessao: 9 }), "10:04");
         assert_eq!(modelo.ligacao, Ligacao::Conectado);
         assert_eq!(modelo.situacao, Situacao::Procurando);
+    }
+
+    #[test]
+    fn broker_desligado_e_conexao_perdida() {
+        let mut modelo = atendente();
+        modelo.atualizar(
+            Msg::Broker(DoBroker::Fim {
+                motivo: MotivoFim::BrokerEncerrando,
+            }),
+            "10:00",
+        );
+        modelo.atualizar(Msg::ConexaoEncerrada, "10:00");
+        assert_eq!(modelo.ligacao, Ligacao::Perdida);
+        assert_eq!(
+            modelo.atualizar(tecla(KeyCode::Enter), "10:01"),
+            vec![Acao::Reconectar]
+        );
     }
 
     #[test]

@@ -26,9 +26,13 @@ pub async fn executar(opcoes: &Opcoes, conexao: Conexao) -> ExitCode {
         }
     };
     let _ = crossterm::execute!(std::io::stdout(), EnableBracketedPaste);
-    let codigo = laco(&mut terminal, opcoes, conexao).await;
+    let (codigo, despedida) = laco(&mut terminal, opcoes, conexao).await;
     let _ = crossterm::execute!(std::io::stdout(), DisableBracketedPaste);
     ratatui::restore();
+    // The full screen is gone with the alternate screen; leave its last word in the shell.
+    if let Some(despedida) = despedida {
+        println!("{despedida}");
+    }
     codigo
 }
 
@@ -45,7 +49,12 @@ struct Ligacao {
     eventos: Eventos,
 }
 
-async fn laco(terminal: &mut DefaultTerminal, opcoes: &Opcoes, conexao: Conexao) -> ExitCode {
+/// Runs until the person leaves; returns the exit code and the last notice shown.
+async fn laco(
+    terminal: &mut DefaultTerminal,
+    opcoes: &Opcoes,
+    conexao: Conexao,
+) -> (ExitCode, Option<String>) {
     let mut modelo = Modelo::new(
         opcoes.nome.clone(),
         opcoes.papel.clone(),
@@ -63,7 +72,7 @@ async fn laco(terminal: &mut DefaultTerminal, opcoes: &Opcoes, conexao: Conexao)
             .draw(|quadro| visao::desenhar(quadro, &modelo))
             .is_err()
         {
-            return ExitCode::FAILURE;
+            return (ExitCode::FAILURE, None);
         }
         let msg = match pendentes.pop_front() {
             Some(msg) => msg,
@@ -73,7 +82,7 @@ async fn laco(terminal: &mut DefaultTerminal, opcoes: &Opcoes, conexao: Conexao)
                     Some(Ok(Event::Paste(texto))) => Msg::Colar(texto),
                     // A resize (or anything else) only needs the redraw at the top of the loop.
                     Some(Ok(_)) => continue,
-                    Some(Err(_)) | None => return ExitCode::FAILURE,
+                    Some(Err(_)) | None => return (ExitCode::FAILURE, None),
                 },
                 quadro = proximo_quadro(&mut ligacao) => match quadro {
                     Some(quadro) => Msg::Broker(quadro),
@@ -105,7 +114,7 @@ async fn laco(terminal: &mut DefaultTerminal, opcoes: &Opcoes, conexao: Conexao)
                     }
                     Err(erro) => pendentes.push_back(Msg::ReconexaoFalhou(sessao::explicar(&erro))),
                 },
-                Acao::Sair => return ExitCode::SUCCESS,
+                Acao::Sair => return (ExitCode::SUCCESS, modelo.ultimo_aviso()),
             }
         }
     }

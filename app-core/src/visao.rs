@@ -93,16 +93,18 @@ fn texto_do_cabecalho(modelo: &Modelo) -> String {
 
 /// What the status line says for the person's situation.
 pub fn texto_do_status(modelo: &Modelo) -> String {
-    if modelo.ligacao != Ligacao::Conectado {
-        let oferta = match modelo.ligacao {
-            Ligacao::Perdida => "Enter: reconectar · Esc: sair",
-            _ => "Enter: novo atendimento · Esc: sair",
-        };
-        let motivo = match &modelo.situacao {
-            Situacao::Encerrada(motivo) => motivo.clone(),
-            _ => "Sessão encerrada.".to_owned(),
-        };
-        return format!(" {motivo} {oferta}");
+    match modelo.ligacao {
+        Ligacao::Conectado => {}
+        Ligacao::Perdida => {
+            return " Sem conexão com o broker. Enter: reconectar · Esc: sair".into();
+        }
+        Ligacao::Encerrada => {
+            let motivo = match &modelo.situacao {
+                Situacao::Encerrada(motivo) => motivo.as_str(),
+                _ => "Atendimento encerrado.",
+            };
+            return format!(" Enter: novo atendimento · Esc: sair · {motivo}");
+        }
     }
     let situacao = match &modelo.situacao {
         Situacao::Procurando => "Procurando um atendente...".to_owned(),
@@ -370,7 +372,7 @@ mod tests {
         );
         assert_eq!(
             tela[4],
-            " O atendente encerrou o atendimento. Até logo! Enter: novo atendimento"
+            " Enter: novo atendimento · Esc: sair · O atendente encerrou o atendime"
         );
     }
 
