@@ -53,11 +53,16 @@ impl Tmux {
     }
 
     fn rodar(&self, argumentos: &[&str]) -> Output {
+        // -u and a UTF-8 locale: the screens hold accents and emoji whatever the machine's
+        // locale is.
         let saida = Command::new("tmux")
+            .arg("-u")
             .arg("-L")
             .arg(&self.soquete)
             .args(argumentos)
             .env("TERM", "xterm-256color")
+            .env("LANG", "C.UTF-8")
+            .env("LC_ALL", "C.UTF-8")
             .output()
             .expect("tmux is installed (CI installs it)");
         assert!(
