@@ -1,5 +1,7 @@
 //! What a line typed by a person means: a chat text or a `/` command.
 
+use proto::ParaBroker;
+
 /// The commands the apps understand.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Comando {
@@ -17,6 +19,27 @@ pub enum Comando {
     Limpar,
     /// Anything else starting with `/`.
     Desconhecido(String),
+}
+
+impl Comando {
+    /// The frame this command sends to the broker; `None` for the ones the app handles itself.
+    pub fn quadro(&self) -> Option<ParaBroker> {
+        match self {
+            Comando::Sair => Some(ParaBroker::Sair),
+            Comando::Fim => Some(ParaBroker::Encerrar),
+            Comando::Pausa => Some(ParaBroker::Pausar),
+            Comando::Voltar => Some(ParaBroker::Retomar),
+            Comando::Ajuda | Comando::Limpar | Comando::Desconhecido(_) => None,
+        }
+    }
+}
+
+/// What the apps say about a command they do not know.
+pub fn desconhecido(nome: &str) -> String {
+    format!(
+        "Comando desconhecido: {}. Digite /ajuda para ver os comandos.",
+        crate::exibicao::limpar(nome)
+    )
 }
 
 /// One line of input, understood.

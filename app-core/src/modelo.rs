@@ -6,7 +6,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use proto::{DoBroker, MotivoFim, Papel, ParaBroker, SessaoId};
 
-use crate::comando::{Comando, Entrada, ajuda, interpretar};
+use crate::comando::{Comando, Entrada, ajuda, desconhecido, interpretar};
 use crate::editor::Editor;
 use crate::exibicao;
 
@@ -269,9 +269,6 @@ impl Modelo {
                 ParaBroker::Mensagem { texto }
             }
             Entrada::Comando(Comando::Sair) => return self.sair(),
-            Entrada::Comando(Comando::Fim) => ParaBroker::Encerrar,
-            Entrada::Comando(Comando::Pausa) => ParaBroker::Pausar,
-            Entrada::Comando(Comando::Voltar) => ParaBroker::Retomar,
             Entrada::Comando(Comando::Ajuda) => {
                 self.avisar(hora, ajuda(self.atendente()));
                 return Vec::new();
@@ -281,13 +278,13 @@ impl Modelo {
                 return Vec::new();
             }
             Entrada::Comando(Comando::Desconhecido(nome)) => {
-                let texto = format!(
-                    "Comando desconhecido: {}. Digite /ajuda para ver os comandos.",
-                    exibicao::limpar(&nome)
-                );
-                self.registrar(hora, Autor::Erro, texto);
+                self.registrar(hora, Autor::Erro, desconhecido(&nome));
                 return Vec::new();
             }
+            Entrada::Comando(comando) => match comando.quadro() {
+                Some(quadro) => quadro,
+                None => return Vec::new(),
+            },
         };
         // Sending means wanting to see the newest lines again.
         self.rolagem = 0;

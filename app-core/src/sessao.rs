@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use proto::{Apresentacao, Conexao, DoBroker, ErroConexao, Papel, ParaBroker, VERSAO_PROTOCOLO};
 
-use crate::comando::{Comando, Entrada, ajuda, interpretar};
+use crate::comando::{Comando, Entrada, ajuda, desconhecido, interpretar};
 use crate::exibicao;
 use crate::terminal::{Linha, Terminal};
 
@@ -135,22 +135,16 @@ pub async fn conduzir(conexao: Conexao, opcoes: &Opcoes, terminal: &mut Terminal
                     Linha::Texto(texto) => match interpretar(&texto, atendente) {
                         Entrada::Vazia => None,
                         Entrada::Mensagem(texto) => Some(ParaBroker::Mensagem { texto }),
-                        Entrada::Comando(Comando::Sair) => Some(ParaBroker::Sair),
-                        Entrada::Comando(Comando::Fim) => Some(ParaBroker::Encerrar),
-                        Entrada::Comando(Comando::Pausa) => Some(ParaBroker::Pausar),
-                        Entrada::Comando(Comando::Voltar) => Some(ParaBroker::Retomar),
-                        Entrada::Comando(Comando::Limpar) => None,
                         Entrada::Comando(Comando::Ajuda) => {
                             terminal.avisar(ajuda(atendente));
                             None
                         }
                         Entrada::Comando(Comando::Desconhecido(nome)) => {
-                            terminal.avisar(&format!(
-                                "Comando desconhecido: {}. Digite /ajuda para ver os comandos.",
-                                exibicao::limpar(&nome)
-                            ));
+                            terminal.avisar(&desconhecido(&nome));
                             None
                         }
+                        // Nothing on screen to clear in line mode.
+                        Entrada::Comando(comando) => comando.quadro(),
                     },
                     Linha::Fim => Some(ParaBroker::Sair),
                 };
