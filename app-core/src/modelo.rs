@@ -196,65 +196,35 @@ impl Modelo {
         match tecla.code {
             KeyCode::Char('c') if ctrl => self.sair(),
             KeyCode::Char('d') if ctrl && self.editor.texto().is_empty() => self.sair(),
-            KeyCode::Char('a') if ctrl => {
-                self.editor.inicio();
-                Vec::new()
-            }
-            KeyCode::Char('e') if ctrl => {
-                self.editor.fim();
-                Vec::new()
-            }
-            KeyCode::Char('l') if ctrl => {
-                self.limpar();
-                Vec::new()
-            }
-            KeyCode::Char(c) if !ctrl => {
-                self.editor.inserir(c.encode_utf8(&mut [0; 4]));
-                Vec::new()
-            }
             KeyCode::Enter => self.enviar_linha(hora),
-            KeyCode::Backspace => {
-                self.editor.apagar_atras();
+            _ => {
+                self.editar(tecla.code, ctrl);
                 Vec::new()
             }
-            KeyCode::Delete => {
-                self.editor.apagar_frente();
-                Vec::new()
-            }
-            KeyCode::Left => {
-                self.editor.esquerda();
-                Vec::new()
-            }
-            KeyCode::Right => {
-                self.editor.direita();
-                Vec::new()
-            }
-            KeyCode::Home => {
-                self.editor.inicio();
-                Vec::new()
-            }
-            KeyCode::End => {
-                self.editor.fim();
-                Vec::new()
-            }
-            KeyCode::Up => {
-                self.editor.anterior();
-                Vec::new()
-            }
-            KeyCode::Down => {
-                self.editor.proximo();
-                Vec::new()
-            }
+        }
+    }
+
+    /// Keys that only edit the input line or move the view.
+    fn editar(&mut self, codigo: KeyCode, ctrl: bool) {
+        match codigo {
+            KeyCode::Char('a') if ctrl => self.editor.inicio(),
+            KeyCode::Char('e') if ctrl => self.editor.fim(),
+            KeyCode::Char('l') if ctrl => self.limpar(),
+            KeyCode::Char(c) if !ctrl => self.editor.inserir(c.encode_utf8(&mut [0; 4])),
+            KeyCode::Backspace => self.editor.apagar_atras(),
+            KeyCode::Delete => self.editor.apagar_frente(),
+            KeyCode::Left => self.editor.esquerda(),
+            KeyCode::Right => self.editor.direita(),
+            KeyCode::Home => self.editor.inicio(),
+            KeyCode::End => self.editor.fim(),
+            KeyCode::Up => self.editor.anterior(),
+            KeyCode::Down => self.editor.proximo(),
             KeyCode::PageUp => {
                 let limite = self.conversa.len().saturating_sub(1);
                 self.rolagem = (self.rolagem + PASSO_DE_ROLAGEM).min(limite);
-                Vec::new()
             }
-            KeyCode::PageDown => {
-                self.rolagem = self.rolagem.saturating_sub(PASSO_DE_ROLAGEM);
-                Vec::new()
-            }
-            _ => Vec::new(),
+            KeyCode::PageDown => self.rolagem = self.rolagem.saturating_sub(PASSO_DE_ROLAGEM),
+            _ => {}
         }
     }
 
