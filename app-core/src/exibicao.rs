@@ -58,12 +58,15 @@ enum EventoJson<'a> {
         /// Whether the agent is paused now.
         pausado: bool,
     },
+    /// A heartbeat (the client handle answers these itself; never shown in practice).
+    Ping,
 }
 
 /// The JSON line for an event.
 pub fn json(evento: &DoBroker) -> String {
     let evento = match evento {
-        DoBroker::BemVindo { sessao } => EventoJson::Bemvindo { sessao: *sessao },
+        DoBroker::BemVindo { sessao, .. } => EventoJson::Bemvindo { sessao: *sessao },
+        DoBroker::Ping => EventoJson::Ping,
         DoBroker::Fila { posicao } => EventoJson::Fila { posicao: *posicao },
         DoBroker::Conectado {
             com,
@@ -129,6 +132,7 @@ pub fn texto(evento: &DoBroker, atendente: bool) -> String {
             "Pausa: você não receberá novos clientes até digitar /voltar.".to_owned()
         }
         DoBroker::Pausa { pausado: false } => "Você voltou a receber clientes.".to_owned(),
+        DoBroker::Ping => "Ping do broker.".to_owned(),
     }
 }
 
@@ -217,7 +221,10 @@ mod tests {
             r#"{"evento":"erro","codigo":"sem_conversa","texto":"você não está em uma conversa"}"#
         );
         assert_eq!(
-            json(&DoBroker::BemVindo { sessao: 9 }),
+            json(&DoBroker::BemVindo {
+                sessao: 9,
+                batimento_ms: 15_000
+            }),
             r#"{"evento":"bemvindo","sessao":9}"#
         );
     }

@@ -43,7 +43,8 @@ pub struct ArgumentosComuns {
 }
 
 /// Runs an app: asks for the name if it is missing, then runs the session on a fresh runtime.
-pub fn executar(comuns: ArgumentosComuns, papel: Papel) -> ExitCode {
+/// `token` is the agent credential (agents only).
+pub fn executar(comuns: ArgumentosComuns, papel: Papel, token: Option<String>) -> ExitCode {
     let interativo = terminal::interativo();
     let nome = match comuns.nome.as_deref().map(proto::validacao::validar_nome) {
         Some(Ok(nome)) => nome,
@@ -71,6 +72,7 @@ pub fn executar(comuns: ArgumentosComuns, papel: Papel) -> ExitCode {
         nome,
         papel,
         json: comuns.json,
+        token,
     };
     runtime.block_on(async {
         let conexao = match sessao::conectar(&opcoes).await {

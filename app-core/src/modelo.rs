@@ -4,7 +4,7 @@
 //! [`Acao`]s it returns.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use proto::{DoBroker, MotivoFim, Papel, ParaBroker, SessaoId};
+use proto::{DoBroker, MotivoFim, Papel, ParaBroker};
 
 use crate::comando::{Comando, Entrada, ajuda, desconhecido, interpretar};
 use crate::editor::Editor;
@@ -128,7 +128,7 @@ pub struct Modelo {
 
 impl Modelo {
     /// A fresh screen for a session that has just been accepted.
-    pub fn new(nome: String, papel: Papel, sessao: SessaoId, hora: &str) -> Modelo {
+    pub fn new(nome: String, papel: Papel, bemvindo: DoBroker, hora: &str) -> Modelo {
         let mut modelo = Modelo {
             nome,
             papel,
@@ -142,7 +142,7 @@ impl Modelo {
             saindo: false,
             broker_saiu: false,
         };
-        modelo.atualizar(Msg::Broker(DoBroker::BemVindo { sessao }), hora);
+        modelo.atualizar(Msg::Broker(bemvindo), hora);
         modelo.avisar(hora, "Digite /ajuda para ver os comandos.");
         modelo
     }
@@ -331,6 +331,7 @@ impl Modelo {
                 self.registrar(hora, Autor::Erro, exibicao::limpar(texto));
             }
             DoBroker::Espera { clientes } => self.clientes_na_fila = Some(*clientes),
+            DoBroker::Ping => {}
             DoBroker::Pausa { pausado } => {
                 self.pausado = *pausado;
                 match self.situacao {
@@ -388,6 +389,13 @@ impl Modelo {
 mod tests {
     use super::*;
 
+    fn bemvindo(sessao: u64) -> DoBroker {
+        DoBroker::BemVindo {
+            sessao,
+            batimento_ms: 15_000,
+        }
+    }
+
     fn tecla(code: KeyCode) -> Msg {
         Msg::Tecla(KeyEvent::new(code, KeyModifiers::NONE))
     }
@@ -405,7 +413,7 @@ mod tests {
             Papel::Cliente {
                 departamento: "geral".into(),
             },
-            1,
+            bemvindo(1),
             "10:00",
         )
     }
@@ -416,7 +424,7 @@ mod tests {
             Papel::Atendente {
                 departamentos: vec!["geral".into()],
             },
-            2,
+            bemvindo(2),
             "10:00",
         )
     }
@@ -537,7 +545,7 @@ mod tests {
             vec![Acao::Reconectar]
         );
         modelo.atualizar(Msg::ReconexaoFalhou("recusada".into()), "10:03");
-        modelo.atualizar(Msg::Broker(DoBroker::BemVindo { sessao: 9 }), "10:04");
+        modelo.atualizar(Msg::Broker(bemvindo(9)), "10:04");
         assert_eq!(modelo.ligacao, Ligacao::Conectado);
         assert_eq!(modelo.situacao, Situacao::Procurando);
     }

@@ -26,6 +26,8 @@ pub struct Opcoes {
     pub papel: Papel,
     /// Print events as JSON lines instead of sentences.
     pub json: bool,
+    /// The agent credential (agents only).
+    pub token: Option<String>,
 }
 
 /// Connects and performs the handshake.
@@ -34,6 +36,7 @@ pub async fn abrir(opcoes: &Opcoes) -> Result<Conexao, ErroConexao> {
         versao: VERSAO_PROTOCOLO,
         nome: opcoes.nome.clone(),
         papel: opcoes.papel.clone(),
+        token: opcoes.token.clone(),
     };
     Conexao::conectar(opcoes.servidor.as_str(), apresentacao).await
 }
@@ -99,12 +102,12 @@ pub async fn conduzir(conexao: Conexao, opcoes: &Opcoes, terminal: &mut Terminal
         };
         terminal.mostrar(&linha);
     };
+    mostrar(terminal, &conexao.bemvindo());
     let Conexao {
-        sessao,
         mut envio,
         mut eventos,
+        ..
     } = conexao;
-    mostrar(terminal, &DoBroker::BemVindo { sessao });
     if !opcoes.json {
         terminal.avisar("Digite /ajuda para ver os comandos.");
     }

@@ -58,7 +58,7 @@ async fn laco(
     let mut modelo = Modelo::new(
         opcoes.nome.clone(),
         opcoes.papel.clone(),
-        conexao.sessao,
+        conexao.bemvindo(),
         &hora(),
     );
     let mut ligacao = Some(Ligacao {
@@ -104,13 +104,11 @@ async fn laco(
                 }
                 Acao::Reconectar => match sessao::abrir(opcoes).await {
                     Ok(nova) => {
+                        pendentes.push_back(Msg::Broker(nova.bemvindo()));
                         ligacao = Some(Ligacao {
                             envio: nova.envio,
                             eventos: nova.eventos,
                         });
-                        pendentes.push_back(Msg::Broker(DoBroker::BemVindo {
-                            sessao: nova.sessao,
-                        }));
                     }
                     Err(erro) => pendentes.push_back(Msg::ReconexaoFalhou(sessao::explicar(&erro))),
                 },

@@ -201,6 +201,13 @@ fn desenhar_conversa(quadro: &mut Frame, modelo: &Modelo, area: Rect) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn bemvindo(sessao: u64) -> DoBroker {
+        DoBroker::BemVindo {
+            sessao,
+            batimento_ms: 15_000,
+        }
+    }
     use crate::modelo::Msg;
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     use proto::{DoBroker, MotivoFim};
@@ -241,7 +248,7 @@ mod tests {
             Papel::Cliente {
                 departamento: "geral".into(),
             },
-            1,
+            bemvindo(1),
             "09:00",
         );
         modelo.atualizar(Msg::Broker(DoBroker::Fila { posicao: 2 }), "09:00");
@@ -292,7 +299,7 @@ mod tests {
             Papel::Cliente {
                 departamento: "vendas".into(),
             },
-            1,
+            bemvindo(1),
             "09:00",
         );
         modelo.atualizar(Msg::Broker(DoBroker::Fila { posicao: 3 }), "09:00");
@@ -322,7 +329,7 @@ mod tests {
             Papel::Atendente {
                 departamentos: vec!["geral".into(), "vendas".into()],
             },
-            2,
+            bemvindo(2),
             "09:00",
         );
         modelo.atualizar(Msg::Broker(DoBroker::Espera { clientes: 3 }), "09:00");

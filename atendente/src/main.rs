@@ -31,6 +31,10 @@ struct Argumentos {
         hide_default_value = true
     )]
     departamentos: Vec<String>,
+
+    /// Token de atendente que o broker aceita (mostrado pelo broker na primeira execução).
+    #[arg(long, value_name = "TOKEN", env = "FILA_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -40,5 +44,6 @@ fn main() -> ExitCode {
         Papel::Atendente {
             departamentos: argumentos.departamentos,
         },
+        argumentos.token,
     )
 }

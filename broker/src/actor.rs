@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use proto::{Apresentacao, DoBroker, MotivoFim, ParaBroker, SessaoId};
+use proto::{Apresentacao, CodigoErro, DoBroker, MotivoFim, ParaBroker, SessaoId};
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio::time::{Instant, MissedTickBehavior, interval};
 use tokio_util::sync::CancellationToken;
@@ -41,6 +41,11 @@ pub enum Comando {
         /// Its id.
         sessao: SessaoId,
     },
+    /// A session sent frames faster than allowed and some were dropped: tell it so.
+    Excesso {
+        /// Its id.
+        sessao: SessaoId,
+    },
     /// The broker is shutting down: tell everyone and let go of every session.
     Encerrar,
 }
@@ -58,7 +63,7 @@ pub struct Saida {
 pub async fn executar(config: Config, mut comandos: mpsc::Receiver<Comando>) {
     let mut ator = Ator {
         inicio: Instant::now(),
-        maquina: Matchmaker::new(),
+        maquina: Matchmaker::com_parametros(config.parametros()),
         saidas: HashMap::new(),
     };
     let mut tick = interval(config.intervalo_fila);
@@ -111,6 +116,13 @@ impl Ator {
             }
             Comando::Quadro { sessao, quadro } => Evento::Recebeu { sessao, quadro },
             Comando::Caiu { sessao } => Evento::Caiu { sessao },
+            Comando::Excesso { sessao } => {
+                let aviso = Efeito::Enviar {
+                    para: sessao,
+                    quadro: DoBroker::erro(CodigoErro::MuitasMensagens),
+                };
+                return self.despachar(vec![aviso]);
+            }
             Comando::Encerrar => return,
         };
         let efeitos = self.maquina.aplicar(evento, self.inicio.elapsed());

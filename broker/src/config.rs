@@ -1,11 +1,15 @@
 //! Every limit, deadline and interval of the broker, with the defaults a help desk starts from.
 //!
 //! The binary fills a [`Config`] from its command line; tests build one with shorter intervals.
+//! README's "Limites e segurança" lists the same defaults for operators.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use proto::validacao::{NOME_MAXIMO, TEXTO_MAXIMO};
 use proto::{ENDERECO_PADRAO, TAMANHO_MAXIMO_QUADRO};
+
+use crate::matchmaking::Parametros;
 
 /// The broker's settings.
 #[derive(Debug, Clone)]
@@ -14,10 +18,33 @@ pub struct Config {
     pub escutar: SocketAddr,
     /// Largest frame body accepted or sent, in bytes.
     pub tamanho_maximo_quadro: usize,
+    /// Most characters in a name or department name.
+    pub nome_maximo: usize,
+    /// Most bytes in a chat text.
+    pub texto_maximo: usize,
     /// How long a new connection has to send its handshake.
     pub prazo_apresentacao: Duration,
     /// How often changed positions are sent to waiting customers (rule 5's tick).
     pub intervalo_fila: Duration,
+    /// How often the broker pings each peer; a peer silent for two intervals is dropped.
+    pub intervalo_batimento: Duration,
+    /// Most open connections in all; more are refused with `LimiteDeConexoes`.
+    pub conexoes_maximas: usize,
+    /// Most open connections from one IP address.
+    pub conexoes_por_endereco: usize,
+    /// Frames per second a session may send, on average (heartbeat answers aside).
+    pub mensagens_por_segundo: u32,
+    /// Frames a session may send at once before the rate applies.
+    pub rajada_de_mensagens: u32,
+    /// Most customers waiting in one department.
+    pub fila_maxima: usize,
+    /// Agent credentials; an agent's handshake must carry one of them.
+    pub tokens_atendente: Vec<String>,
+    /// Failed agent logins from one address, within [`Config::janela_de_falhas`], after which
+    /// that address may not log in as an agent until the window passes.
+    pub falhas_de_autenticacao: u32,
+    /// The window for [`Config::falhas_de_autenticacao`].
+    pub janela_de_falhas: Duration,
     /// Frames that may wait to be written to one peer; a peer that lets more pile up is a slow
     /// consumer and is disconnected.
     pub capacidade_saida: usize,
@@ -37,12 +64,66 @@ impl Default for Config {
                 .parse()
                 .expect("the default address is a valid socket address"),
             tamanho_maximo_quadro: TAMANHO_MAXIMO_QUADRO,
+            nome_maximo: NOME_MAXIMO,
+            texto_maximo: TEXTO_MAXIMO,
             prazo_apresentacao: Duration::from_secs(10),
             intervalo_fila: Duration::from_millis(100),
+            intervalo_batimento: Duration::from_secs(15),
+            conexoes_maximas: 100_000,
+            conexoes_por_endereco: 256,
+            mensagens_por_segundo: 10,
+            rajada_de_mensagens: 20,
+            fila_maxima: 100_000,
+            tokens_atendente: Vec::new(),
+            falhas_de_autenticacao: 5,
+            janela_de_falhas: Duration::from_secs(60),
             capacidade_saida: 1024,
             capacidade_comandos: 8192,
             prazo_encerramento: Duration::from_secs(5),
             prazo_fechamento: Duration::from_secs(2),
         }
+    }
+}
+
+impl Config {
+    /// The limits the state machine enforces.
+    pub fn parametros(&self) -> Parametros {
+        Parametros {
+            fila_maxima: self.fila_maxima,
+            nome_maximo: self.nome_maximo,
+            texto_maximo: self.texto_maximo,
+            batimento_ms: u64::try_from(self.intervalo_batimento.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+
+    /// Checks that the settings fit together; says what is wrong, in Portuguese.
+    pub fn validar(&self) -> Result<(), String> {
+        // A relayed chat frame carries the text, the sender's name (up to 4 bytes a
+        // character) and a few bytes of framing; it must fit in a frame.
+        let maior_quadro = self.texto_maximo + 4 * self.nome_maximo + 32;
+        if maior_quadro > self.tamanho_maximo_quadro {
+            return Err(format!(
+                "o quadro máximo ({} bytes) não comporta uma mensagem de {} bytes com um nome de \
+                 {} caracteres; aumente o quadro ou diminua os limites",
+                self.tamanho_maximo_quadro, self.texto_maximo, self.nome_maximo
+            ));
+        }
+        let positivos = [
+            ("--nome-maximo", self.nome_maximo),
+            ("--texto-maximo", self.texto_maximo),
+            ("--conexoes-maximas", self.conexoes_maximas),
+            ("--conexoes-por-endereco", self.conexoes_por_endereco),
+            ("--fila-maxima", self.fila_maxima),
+            ("--capacidade-saida", self.capacidade_saida),
+            ("--mensagens-por-segundo", self.mensagens_por_segundo as usize),
+            ("--rajada", self.rajada_de_mensagens as usize),
+        ];
+        if let Some((nome, _)) = positivos.iter().find(|(_, valor)| *valor == 0) {
+            return Err(format!("{nome} precisa ser maior que zero"));
+        }
+        if self.intervalo_batimento.is_zero() || self.intervalo_fila.is_zero() {
+            return Err("os intervalos precisam ser maiores que zero".into());
+        }
+        Ok(())
     }
 }

@@ -1,12 +1,14 @@
 //! One task per connection: handshake, then relaying frames between the socket and the actor.
 //!
-//! The task reads the handshake within a deadline and checks its protocol version; anything else
-//! first gets an `Erro` and a close. Once registered with the actor it runs a reader (socket to
-//! actor) and a writer (outbound channel to socket) side by side. It holds no queue state: when
-//! the peer goes away it tells the actor, and it closes when the actor lets go of its outbound
-//! channel, when the peer breaks the protocol, or at once when aborted as a slow consumer.
+//! The task reads the handshake within a deadline, checks its protocol version and, for an
+//! agent, its credential; anything else first gets an `Erro` and a close. Once registered with
+//! the actor it runs a reader (socket to actor, rate-limited, with a silence deadline) and a
+//! writer (outbound channel to socket, with a heartbeat `Ping` every interval) side by side. It
+//! holds no queue state: when the peer goes away or falls silent it tells the actor, and it
+//! closes when the actor lets go of its outbound channel, when the peer breaks the protocol, or
+//! at once when aborted as a slow consumer.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use futures::stream::{SplitSink, SplitStream};
@@ -15,20 +17,25 @@ use proto::codec::{
     Quadros, classificar_erro, codificar, decodificar, delimitar, tipar, versao_da_apresentacao,
 };
 use proto::{
-    Apresentacao, CodigoErro, DoBroker, MotivoFim, ParaBroker, SessaoId, VERSAO_PROTOCOLO,
+    Apresentacao, CodigoErro, DoBroker, MotivoFim, Papel, ParaBroker, SessaoId, VERSAO_PROTOCOLO,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
 use crate::actor::{Comando, Saida};
 use crate::config::Config;
+use crate::credenciais::autorizado;
 
 /// Most bytes read and thrown away while closing, before giving up on a graceful close.
 const DESCARTE_MAXIMO: usize = 1 << 20;
+
+/// How long a refused agent login waits before it is answered, to slow down guessing.
+const ATRASO_DE_RECUSA: Duration = Duration::from_millis(500);
 
 type QuadrosBroker = Quadros<TcpStream, ParaBroker, DoBroker>;
 
@@ -43,11 +50,22 @@ pub struct Contexto {
     pub desligar: CancellationToken,
     /// Cancelled when the shutdown deadline passes (cuts every connection).
     pub forcar: CancellationToken,
+    /// Where failed agent logins are reported, for throttling by address.
+    pub falhas: mpsc::Sender<IpAddr>,
+}
+
+/// What the accept loop knows about a connection's address when it hands it over.
+#[derive(Debug, Clone, Copy)]
+pub struct Origem {
+    /// The peer's address.
+    pub par: SocketAddr,
+    /// Whether this address failed too many agent logins lately (it may still be a customer).
+    pub atendente_bloqueado: bool,
 }
 
 /// Serves one connection from accept to close.
-pub async fn atender(socket: TcpStream, par: SocketAddr, sessao: SessaoId, contexto: Contexto) {
-    info!(%par, "conexão aceita");
+pub async fn atender(socket: TcpStream, origem: Origem, sessao: SessaoId, contexto: Contexto) {
+    info!(par = %origem.par, "conexão aceita");
     if let Err(erro) = socket.set_nodelay(true) {
         debug!(%erro, "não foi possível desligar o algoritmo de Nagle");
     }
@@ -56,9 +74,35 @@ pub async fn atender(socket: TcpStream, par: SocketAddr, sessao: SessaoId, conte
         resultado = receber_apresentacao(&mut bytes, contexto.config.prazo_apresentacao) => resultado,
         _ = contexto.desligar.cancelled() => Err(Some(DoBroker::Fim { motivo: MotivoFim::BrokerEncerrando })),
     };
+    let apresentacao = apresentacao.and_then(|apresentacao| {
+        if matches!(apresentacao.papel, Papel::Cliente { .. }) {
+            return Ok(apresentacao);
+        }
+        if origem.atendente_bloqueado {
+            return Err(Some(DoBroker::Erro {
+                codigo: CodigoErro::NaoAutorizado,
+                texto: "tentativas demais deste endereço; aguarde um pouco".into(),
+            }));
+        }
+        if autorizado(&contexto.config.tokens_atendente, apresentacao.token.as_deref()) {
+            Ok(apresentacao)
+        } else {
+            let _ = contexto.falhas.try_send(origem.par.ip());
+            Err(Some(DoBroker::erro(CodigoErro::NaoAutorizado)))
+        }
+    });
     let apresentacao = match apresentacao {
         Ok(apresentacao) => apresentacao,
         Err(resposta) => {
+            if matches!(
+                resposta,
+                Some(DoBroker::Erro {
+                    codigo: CodigoErro::NaoAutorizado,
+                    ..
+                })
+            ) {
+                tokio::time::sleep(ATRASO_DE_RECUSA).await;
+            }
             if let Some(quadro) = resposta {
                 info!(?quadro, "apresentação recusada");
                 if let Ok(corpo) = codificar(&quadro) {
@@ -147,9 +191,10 @@ async fn conversar(
     SplitStream<QuadrosBroker>,
 )> {
     let desfecho = {
-        let escritor = escrever(&mut escrita, &mut rx);
+        let batimento = contexto.config.intervalo_batimento;
+        let escritor = escrever(&mut escrita, &mut rx, batimento);
         tokio::pin!(escritor);
-        let leitor = ler(sessao, &mut leitura, &contexto.ator);
+        let leitor = ler(sessao, &mut leitura, contexto);
         tokio::select! {
             // The actor let go of the session (or the socket failed): nothing more to relay.
             escrito = &mut escritor => match escrito {
@@ -199,43 +244,159 @@ enum Desfecho {
     Abortada,
 }
 
-/// Writes frames from the outbound channel, batching whatever is already queued into one flush.
-/// Ends when the actor drops the channel's sender.
+/// Writes frames from the outbound channel, batching whatever is already queued into one flush,
+/// and a `Ping` every heartbeat interval. Ends when the actor drops the channel's sender.
 async fn escrever(
     escrita: &mut SplitSink<QuadrosBroker, DoBroker>,
     rx: &mut mpsc::Receiver<DoBroker>,
+    batimento: Duration,
 ) -> std::io::Result<()> {
-    while let Some(quadro) = rx.recv().await {
-        escrita.feed(quadro).await?;
-        while let Ok(quadro) = rx.try_recv() {
-            escrita.feed(quadro).await?;
+    let mut ping = tokio::time::interval_at(Instant::now() + batimento, batimento);
+    ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            quadro = rx.recv() => {
+                let Some(quadro) = quadro else { break };
+                escrita.feed(quadro).await?;
+                while let Ok(quadro) = rx.try_recv() {
+                    escrita.feed(quadro).await?;
+                }
+                escrita.flush().await?;
+            }
+            _ = ping.tick() => escrita.send(DoBroker::Ping).await?,
         }
-        escrita.flush().await?;
     }
     escrita.flush().await
 }
 
-/// Hands every frame from the peer to the actor. Returns the protocol error to report when the
-/// peer sent something invalid, `None` when the connection simply ended.
+/// Hands every frame from the peer to the actor, within the session's rate. Returns the
+/// protocol error to report when the peer sent something invalid (or kept flooding), `None`
+/// when the connection ended or the peer fell silent for two heartbeat intervals.
 async fn ler(
     sessao: SessaoId,
     leitura: &mut SplitStream<QuadrosBroker>,
-    ator: &mpsc::Sender<Comando>,
+    contexto: &Contexto,
 ) -> Option<CodigoErro> {
+    let silencio_maximo = contexto.config.intervalo_batimento.saturating_mul(2);
+    let mut balde = Balde::new(
+        contexto.config.mensagens_por_segundo,
+        contexto.config.rajada_de_mensagens,
+    );
     loop {
-        match leitura.next().await {
-            None => return None,
-            Some(Err(erro)) => {
+        let quadro = match tokio::time::timeout(silencio_maximo, leitura.next()).await {
+            Err(_) => {
+                info!("sem resposta aos batimentos: conexão considerada perdida");
+                return None;
+            }
+            Ok(None) => return None,
+            Ok(Some(Err(erro))) => {
                 debug!(%erro, "leitura encerrada");
                 return classificar_erro(&erro);
             }
-            Some(Ok(quadro)) => {
-                if ator.send(Comando::Quadro { sessao, quadro }).await.is_err() {
-                    return None;
+            Ok(Some(Ok(quadro))) => quadro,
+        };
+        if quadro == ParaBroker::Pong {
+            continue;
+        }
+        match balde.retirar(Instant::now()) {
+            Vazao::Permitida => {}
+            Vazao::Descartada { avisar } => {
+                if avisar {
+                    let _ = contexto.ator.send(Comando::Excesso { sessao }).await;
                 }
+                continue;
+            }
+            Vazao::Abuso => {
+                info!("excesso de mensagens persistente: conexão encerrada");
+                return Some(CodigoErro::MuitasMensagens);
+            }
+        }
+        if contexto
+            .ator
+            .send(Comando::Quadro { sessao, quadro })
+            .await
+            .is_err()
+        {
+            return None;
+        }
+    }
+}
+
+/// A token bucket for one session's frames.
+#[derive(Debug)]
+struct Balde {
+    /// Frames that may be sent right now.
+    fichas: f64,
+    /// Most fichas the bucket holds (the burst).
+    capacidade: f64,
+    /// Fichas added per second (the rate).
+    por_segundo: f64,
+    /// When fichas were last added.
+    ultimo: Instant,
+    /// Start of the current one-second window of dropped frames.
+    janela: Instant,
+    /// Frames dropped in that window.
+    descartes: u32,
+}
+
+/// What the bucket says about one frame.
+#[derive(Debug, PartialEq, Eq)]
+enum Vazao {
+    /// Within the rate.
+    Permitida,
+    /// Over the rate: dropped; `avisar` on the first drop of a window.
+    Descartada {
+        /// Whether to tell the peer (once per window).
+        avisar: bool,
+    },
+    /// Over the rate for long: the peer is flooding.
+    Abuso,
+}
+
+impl Balde {
+    fn new(por_segundo: u32, rajada: u32) -> Balde {
+        let agora = Instant::now();
+        Balde {
+            fichas: f64::from(rajada),
+            capacidade: f64::from(rajada),
+            por_segundo: f64::from(por_segundo),
+            ultimo: agora,
+            janela: agora,
+            descartes: 0,
+        }
+    }
+
+    fn retirar(&mut self, agora: Instant) -> Vazao {
+        let passado = agora.saturating_duration_since(self.ultimo).as_secs_f64();
+        self.fichas = (self.fichas + passado * self.por_segundo).min(self.capacidade);
+        self.ultimo = agora;
+        if self.fichas >= 1.0 {
+            self.fichas -= 1.0;
+            return Vazao::Permitida;
+        }
+        if agora.saturating_duration_since(self.janela) >= Duration::from_secs(1) {
+            self.janela = agora;
+            self.descartes = 0;
+        }
+        self.descartes += 1;
+        // Dropping more than two bursts' worth within a second is no accident.
+        if f64::from(self.descartes) > self.capacidade * 2.0 {
+            Vazao::Abuso
+        } else {
+            Vazao::Descartada {
+                avisar: self.descartes == 1,
             }
         }
     }
+}
+
+/// Answers a connection that is refused at once (over a limit) with one frame, and closes it.
+pub async fn recusar(socket: TcpStream, quadro: DoBroker) {
+    let mut bytes = delimitar(socket, proto::TAMANHO_MAXIMO_QUADRO);
+    if let Ok(corpo) = codificar(&quadro) {
+        let _ = tokio::time::timeout(Duration::from_secs(1), bytes.send(corpo)).await;
+    }
+    fechar(bytes.into_inner(), Duration::from_millis(200)).await;
 }
 
 /// Closes a socket gracefully: shuts down our side, then reads and discards what the peer still
@@ -256,4 +417,31 @@ async fn fechar(mut socket: TcpStream, prazo: Duration) {
         }
     };
     let _ = tokio::time::timeout(prazo, descartar).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn balde_permite_a_rajada_depois_a_taxa() {
+        let mut balde = Balde::new(10, 3);
+        let inicio = balde.ultimo;
+        for _ in 0..3 {
+            assert_eq!(balde.retirar(inicio), Vazao::Permitida);
+        }
+        assert_eq!(balde.retirar(inicio), Vazao::Descartada { avisar: true });
+        assert_eq!(balde.retirar(inicio), Vazao::Descartada { avisar: false });
+        // A tenth of a second later, one more frame fits.
+        let depois = inicio + Duration::from_millis(100);
+        assert_eq!(balde.retirar(depois), Vazao::Permitida);
+        // Keep flooding within the same second: abuse after two bursts' worth of drops.
+        for _ in 0..4 {
+            assert_eq!(balde.retirar(depois), Vazao::Descartada { avisar: false });
+        }
+        assert_eq!(balde.retirar(depois), Vazao::Abuso);
+        // Seconds later the bucket is full again.
+        let muito_depois = inicio + Duration::from_secs(5);
+        assert_eq!(balde.retirar(muito_depois), Vazao::Permitida);
+    }
 }

@@ -8,6 +8,7 @@
 pub mod actor;
 pub mod config;
 pub mod connection;
+pub mod credenciais;
 pub mod matchmaking;
 pub mod server;
 

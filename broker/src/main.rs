@@ -2,10 +2,11 @@
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use broker::{Broker, Config};
+use broker::{Broker, Config, credenciais};
 use clap::{ArgAction, Parser};
 use tracing_subscriber::EnvFilter;
 
@@ -59,6 +60,49 @@ struct Argumentos {
     #[arg(long, value_name = "DURAÇÃO", default_value = "5s", value_parser = humantime::parse_duration, hide_default_value = true)]
     prazo_encerramento: Duration,
 
+    /// Intervalo dos batimentos (Ping); quem fica calado por dois intervalos é desconectado.
+    /// Padrão: 15s.
+    #[arg(long, value_name = "DURAÇÃO", default_value = "15s", value_parser = humantime::parse_duration, hide_default_value = true)]
+    batimento: Duration,
+
+    /// Máximo de conexões abertas ao todo. Padrão: 100000.
+    #[arg(long, value_name = "N", default_value_t = 100_000, hide_default_value = true)]
+    conexoes_maximas: usize,
+
+    /// Máximo de conexões abertas de um mesmo endereço IP. Padrão: 256.
+    #[arg(long, value_name = "N", default_value_t = 256, hide_default_value = true)]
+    conexoes_por_endereco: usize,
+
+    /// Mensagens por segundo que cada participante pode enviar, em média. Padrão: 10.
+    #[arg(long, value_name = "N", default_value_t = 10, hide_default_value = true)]
+    mensagens_por_segundo: u32,
+
+    /// Mensagens que podem ser enviadas de uma vez antes de valer o limite por segundo.
+    /// Padrão: 20.
+    #[arg(long, value_name = "N", default_value_t = 20, hide_default_value = true)]
+    rajada: u32,
+
+    /// Máximo de clientes esperando em um departamento. Padrão: 100000.
+    #[arg(long, value_name = "N", default_value_t = 100_000, hide_default_value = true)]
+    fila_maxima: usize,
+
+    /// Máximo de caracteres num nome ou departamento. Padrão: 64.
+    #[arg(long, value_name = "N", default_value_t = 64, hide_default_value = true)]
+    nome_maximo: usize,
+
+    /// Máximo de bytes numa mensagem. Padrão: 16384.
+    #[arg(long, value_name = "BYTES", default_value_t = 16_384, hide_default_value = true)]
+    texto_maximo: usize,
+
+    /// Token que os atendentes devem apresentar. Sem ele, os tokens vêm do arquivo
+    /// tokens-atendentes.txt na pasta de dados (criado na primeira execução).
+    #[arg(long, value_name = "TOKEN", env = "FILA_TOKEN_ATENDENTE", hide_env_values = true)]
+    token_atendente: Option<String>,
+
+    /// Pasta de dados do broker. Padrão: ~/.local/share/fila-atendimento.
+    #[arg(long, value_name = "PASTA", env = "FILA_DADOS")]
+    dados: Option<PathBuf>,
+
     /// Mostra esta ajuda.
     #[arg(short = 'h', long = "help", action = ArgAction::Help)]
     ajuda: Option<bool>,
@@ -69,16 +113,54 @@ struct Argumentos {
 }
 
 impl Argumentos {
-    fn config(&self) -> Config {
+    fn config(&self, tokens_atendente: Vec<String>) -> Config {
         Config {
             escutar: self.escutar,
             tamanho_maximo_quadro: self.quadro_maximo as usize,
+            nome_maximo: self.nome_maximo,
+            texto_maximo: self.texto_maximo,
             prazo_apresentacao: self.prazo_apresentacao,
             intervalo_fila: self.intervalo_fila,
-            capacidade_saida: self.capacidade_saida.max(1),
+            intervalo_batimento: self.batimento,
+            conexoes_maximas: self.conexoes_maximas,
+            conexoes_por_endereco: self.conexoes_por_endereco,
+            mensagens_por_segundo: self.mensagens_por_segundo,
+            rajada_de_mensagens: self.rajada,
+            fila_maxima: self.fila_maxima,
+            tokens_atendente,
+            capacidade_saida: self.capacidade_saida,
             prazo_encerramento: self.prazo_encerramento,
             ..Config::default()
         }
+    }
+
+    /// The agent tokens: the one given, or those of the credentials file (created, and
+    /// announced, on first start).
+    fn tokens_atendente(&self) -> Result<Vec<String>, String> {
+        if let Some(token) = self.token_atendente.as_deref().map(str::trim) {
+            if token.is_empty() {
+                return Err("--token-atendente não pode ser vazio".into());
+            }
+            return Ok(vec![token.to_owned()]);
+        }
+        let pasta = self.dados.clone().unwrap_or_else(credenciais::diretorio_padrao);
+        let (tokens, criado) = credenciais::carregar_ou_criar(&pasta).map_err(|erro| {
+            format!(
+                "não foi possível ler ou criar as credenciais em {}: {erro}",
+                pasta.display()
+            )
+        })?;
+        if criado {
+            let arquivo = pasta.join(credenciais::ARQUIVO);
+            println!("Primeira execução: credenciais dos atendentes criadas em {}.", arquivo.display());
+            println!("Para entrar como atendente, use o token que está nesse arquivo:");
+            println!(
+                "  atendente --nome SEU_NOME --token {}   (ou {}=... no ambiente)",
+                tokens[0],
+                credenciais::VARIAVEL_DO_ATENDENTE
+            );
+        }
+        Ok(tokens)
     }
 }
 
@@ -92,7 +174,18 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    let broker = match Broker::iniciar(argumentos.config()).await {
+    let config = match argumentos.tokens_atendente() {
+        Ok(tokens) => argumentos.config(tokens),
+        Err(erro) => {
+            eprintln!("Erro: {erro}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(erro) = config.validar() {
+        eprintln!("Erro: {erro}");
+        return ExitCode::from(2);
+    }
+    let broker = match Broker::iniciar(config).await {
         Ok(broker) => broker,
         Err(erro) => {
             eprintln!("Não foi possível ouvir em {}: {erro}", argumentos.escutar);

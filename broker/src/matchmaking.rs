@@ -18,7 +18,9 @@
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
-use proto::validacao::{normalizar_departamento, validar_nome, validar_texto};
+use proto::validacao::{
+    NOME_MAXIMO, TEXTO_MAXIMO, normalizar_departamento_ate, validar_nome_ate, validar_texto_ate,
+};
 use proto::{Apresentacao, CodigoErro, DoBroker, MotivoFim, Papel, ParaBroker, SessaoId};
 
 /// Something that happened to a session, as the state machine sees it.
@@ -86,9 +88,36 @@ pub enum Situacao<'a> {
     },
 }
 
+/// The limits the state machine enforces and announces, from the broker's configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parametros {
+    /// Most customers waiting in one department; one more gets `FilaCheia`. A customer going
+    /// back to its line because its agent left is always taken.
+    pub fila_maxima: usize,
+    /// Most characters in a name or department name.
+    pub nome_maximo: usize,
+    /// Most bytes in a chat text.
+    pub texto_maximo: usize,
+    /// The heartbeat interval announced in `BemVindo`, in milliseconds.
+    pub batimento_ms: u64,
+}
+
+impl Default for Parametros {
+    fn default() -> Self {
+        Parametros {
+            fila_maxima: 10_000,
+            nome_maximo: NOME_MAXIMO,
+            texto_maximo: TEXTO_MAXIMO,
+            batimento_ms: 15_000,
+        }
+    }
+}
+
 /// The matchmaking state: every session, every line, every pair.
 #[derive(Debug, Default)]
 pub struct Matchmaker {
+    /// The limits in force.
+    parametros: Parametros,
     /// Every registered session.
     sessoes: HashMap<SessaoId, Sessao>,
     /// Lines per department; a department exists while someone waits in it or an agent serves it.
@@ -177,9 +206,17 @@ enum Estado {
 }
 
 impl Matchmaker {
-    /// An empty broker: no lines, no sessions.
+    /// An empty broker with the default limits.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty broker with the given limits.
+    pub fn com_parametros(parametros: Parametros) -> Self {
+        Matchmaker {
+            parametros,
+            ..Self::default()
+        }
     }
 
     /// Applies one event, which happened at `agora` (the broker's uptime), and returns its
@@ -427,12 +464,30 @@ impl Matchmaker {
             });
             efeitos.push(Efeito::Fechar { sessao: id });
         };
-        let nome = match validar_nome(&apresentacao.nome) {
+        let Parametros {
+            fila_maxima,
+            nome_maximo,
+            batimento_ms,
+            ..
+        } = self.parametros;
+        let nome = match validar_nome_ate(&apresentacao.nome, nome_maximo) {
             Ok(nome) => nome,
             Err(erro) => return recusar(efeitos, CodigoErro::NomeInvalido, erro.to_string()),
         };
         let papel = match apresentacao.papel {
-            Papel::Cliente { departamento } => match normalizar_departamento(&departamento) {
+            Papel::Cliente { departamento } => match normalizar_departamento_ate(
+                &departamento,
+                nome_maximo,
+            ) {
+                Ok(departamento)
+                    if self
+                        .departamentos
+                        .get(&departamento)
+                        .is_some_and(|d| d.fila_clientes.len() >= fila_maxima) =>
+                {
+                    let codigo = CodigoErro::FilaCheia;
+                    return recusar(efeitos, codigo, codigo.descricao().to_owned());
+                }
                 Ok(departamento) => {
                     self.proxima_chegada += 1;
                     PapelSessao::Cliente {
@@ -450,7 +505,7 @@ impl Matchmaker {
             Papel::Atendente { departamentos } => {
                 let mut normalizados: Vec<String> = Vec::with_capacity(departamentos.len());
                 for departamento in &departamentos {
-                    match normalizar_departamento(departamento) {
+                    match normalizar_departamento_ate(departamento, nome_maximo) {
                         Ok(d) if !normalizados.contains(&d) => normalizados.push(d),
                         Ok(_) => {}
                         Err(erro) => {
@@ -492,7 +547,10 @@ impl Matchmaker {
         );
         efeitos.push(Efeito::Enviar {
             para: id,
-            quadro: DoBroker::BemVindo { sessao: id },
+            quadro: DoBroker::BemVindo {
+                sessao: id,
+                batimento_ms,
+            },
         });
         if cliente {
             self.colocar_cliente(id, agora, efeitos);
@@ -527,12 +585,14 @@ impl Matchmaker {
                 let codigo = CodigoErro::ApresentacaoRepetida;
                 erro(efeitos, codigo, codigo.descricao());
             }
+            // Heartbeats are the connection's business; one that reaches here changes nothing.
+            ParaBroker::Pong => {}
             ParaBroker::Mensagem { texto } => {
                 let Estado::EmConversa { parceiro, .. } = sessao.estado else {
                     let texto = "você ainda não está em uma conversa; a mensagem não foi entregue";
                     return erro(efeitos, CodigoErro::SemConversa, texto);
                 };
-                if let Err(invalido) = validar_texto(&texto) {
+                if let Err(invalido) = validar_texto_ate(&texto, self.parametros.texto_maximo) {
                     return erro(efeitos, CodigoErro::TextoInvalido, &invalido.to_string());
                 }
                 efeitos.push(Efeito::Enviar {

@@ -1,14 +1,18 @@
 //! The accept loop and the broker's lifecycle: start, serve, shut down gracefully.
 //!
 //! [`Broker::iniciar`] binds the listener and spawns the actor and the accept loop; every
-//! accepted connection gets its own task. [`Broker::encerrar`] stops accepting, has the actor
+//! accepted connection gets its own task. The accept loop also owns the connection counts (in
+//! all and per address) and the record of failed agent logins per address, so limits need no
+//! shared state: connection tasks report back over channels. [`Broker::encerrar`] stops accepting, has the actor
 //! tell every session `Fim` (`BrokerEncerrando`), gives connections
 //! [`Config::prazo_encerramento`] to flush, then cuts whatever is left.
 
 use std::io;
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
 
-use proto::SessaoId;
+use proto::{CodigoErro, DoBroker, SessaoId};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -18,7 +22,7 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::actor::{self, Comando};
 use crate::config::Config;
-use crate::connection::{self, Contexto};
+use crate::connection::{self, Contexto, Origem};
 
 /// A running broker.
 pub struct Broker {
@@ -57,28 +61,106 @@ impl Broker {
     }
 }
 
+/// Open connections and failed logins, per address.
+#[derive(Default)]
+struct Contagem {
+    /// Open connections in all.
+    total: usize,
+    /// Open connections per address.
+    por_endereco: HashMap<IpAddr, usize>,
+    /// Failed agent logins per address: how many, since when.
+    falhas: HashMap<IpAddr, (u32, Instant)>,
+}
+
+impl Contagem {
+    fn abrir(&mut self, ip: IpAddr) {
+        self.total += 1;
+        *self.por_endereco.entry(ip).or_default() += 1;
+    }
+
+    fn fechar(&mut self, ip: IpAddr) {
+        self.total = self.total.saturating_sub(1);
+        if let Some(n) = self.por_endereco.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                self.por_endereco.remove(&ip);
+            }
+        }
+    }
+
+    fn falhou(&mut self, ip: IpAddr, janela: Duration) {
+        let agora = Instant::now();
+        if self.falhas.len() > 4096 {
+            self.falhas.retain(|_, (_, desde)| agora - *desde < janela);
+        }
+        let (vezes, desde) = self.falhas.entry(ip).or_insert((0, agora));
+        if agora - *desde >= janela {
+            *vezes = 0;
+            *desde = agora;
+        }
+        *vezes += 1;
+    }
+
+    fn bloqueado(&self, ip: IpAddr, config: &Config) -> bool {
+        self.falhas.get(&ip).is_some_and(|(vezes, desde)| {
+            *vezes >= config.falhas_de_autenticacao && desde.elapsed() < config.janela_de_falhas
+        })
+    }
+}
+
 /// Accepts connections until told to stop, then shuts down.
 async fn servir(ouvinte: TcpListener, config: Config, desligar: CancellationToken) {
     let (ator_tx, ator_rx) = mpsc::channel(config.capacidade_comandos);
     let ator = tokio::spawn(actor::executar(config.clone(), ator_rx));
+    // Each connection reports at most one failed login and one close, and at most
+    // `conexoes_maximas` are open: with that capacity neither channel can ever be full.
+    let (falhas_tx, mut falhas_rx) = mpsc::channel(config.conexoes_maximas);
+    let (fechadas_tx, mut fechadas_rx) = mpsc::channel::<IpAddr>(config.conexoes_maximas);
     let contexto = Contexto {
         config: config.clone(),
         ator: ator_tx,
         desligar: desligar.clone(),
         forcar: CancellationToken::new(),
+        falhas: falhas_tx,
     };
     let conexoes = TaskTracker::new();
+    let mut contagem = Contagem::default();
     let mut ultima_sessao: SessaoId = 0;
     loop {
         tokio::select! {
             _ = desligar.cancelled() => break,
+            Some(ip) = fechadas_rx.recv() => contagem.fechar(ip),
+            Some(ip) = falhas_rx.recv() => contagem.falhou(ip, config.janela_de_falhas),
             aceito = ouvinte.accept() => match aceito {
                 Ok((socket, par)) => {
+                    let ip = par.ip();
+                    let lotado = contagem.total >= config.conexoes_maximas
+                        || contagem.por_endereco.get(&ip).copied().unwrap_or(0)
+                            >= config.conexoes_por_endereco;
+                    if lotado {
+                        info!(%par, "conexão recusada: limite de conexões");
+                        conexoes.spawn(connection::recusar(
+                            socket,
+                            DoBroker::erro(CodigoErro::LimiteDeConexoes),
+                        ));
+                        continue;
+                    }
+                    contagem.abrir(ip);
                     ultima_sessao += 1;
+                    let origem = Origem {
+                        par,
+                        atendente_bloqueado: contagem.bloqueado(ip, &config),
+                    };
                     let span = info_span!("sessao", id = ultima_sessao);
+                    let atender =
+                        connection::atender(socket, origem, ultima_sessao, contexto.clone());
+                    let fechadas = fechadas_tx.clone();
                     conexoes.spawn(
-                        connection::atender(socket, par, ultima_sessao, contexto.clone())
-                            .instrument(span),
+                        async move {
+                            atender.await;
+                            let _ = fechadas.try_send(ip);
+                        }
+                        .instrument(span),
                     );
                 }
                 Err(erro) => {

@@ -33,5 +33,6 @@ fn main() -> ExitCode {
         Papel::Cliente {
             departamento: argumentos.departamento,
         },
+        None,
     )
 }

@@ -138,35 +138,38 @@ pub fn classificar_erro(erro: &io::Error) -> Option<CodigoErro> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Apresentacao, DoBroker, MotivoFim, Papel, ParaBroker};
+    use crate::{Apresentacao, DoBroker, MotivoFim, ParaBroker};
     use futures::{SinkExt, StreamExt};
 
     /// The exact body bytes of a few frames, as PROTOCOL.md documents them.
     #[test]
     fn bytes_exatos_de_quadros_conhecidos() {
-        let apresentacao = ParaBroker::Apresentacao(Apresentacao {
-            versao: 2,
-            nome: "Ana".into(),
-            papel: Papel::Cliente {
-                departamento: "geral".into(),
-            },
-        });
+        let apresentacao = ParaBroker::Apresentacao(Apresentacao::cliente("Ana", "geral"));
         assert_eq!(
             codificar(&apresentacao).unwrap().as_ref(),
-            b"\x00\x02\x03Ana\x00\x05geral"
+            b"\x00\x03\x03Ana\x00\x05geral\x00"
         );
 
-        let atendente = ParaBroker::Apresentacao(Apresentacao {
-            versao: 2,
-            nome: "Yuri".into(),
-            papel: Papel::Atendente {
-                departamentos: vec!["geral".into(), "vendas".into()],
-            },
-        });
+        let atendente = ParaBroker::Apresentacao(Apresentacao::atendente(
+            "Yuri",
+            vec!["geral".into(), "vendas".into()],
+            "abc",
+        ));
         assert_eq!(
             codificar(&atendente).unwrap().as_ref(),
-            b"\x00\x02\x04Yuri\x01\x02\x05geral\x06vendas"
+            b"\x00\x03\x04Yuri\x01\x02\x05geral\x06vendas\x01\x03abc"
         );
+        assert_eq!(
+            codificar(&DoBroker::BemVindo {
+                sessao: 5,
+                batimento_ms: 15_000
+            })
+            .unwrap()
+            .as_ref(),
+            b"\x00\x05\x98\x75"
+        );
+        assert_eq!(codificar(&DoBroker::Ping).unwrap().as_ref(), b"\x08");
+        assert_eq!(codificar(&ParaBroker::Pong).unwrap().as_ref(), b"\x06");
 
         assert_eq!(
             codificar(&ParaBroker::Mensagem {
@@ -254,22 +257,18 @@ mod tests {
         let mut escrita = enquadrar::<_, DoBroker, ParaBroker>(a, 64);
         escrita.send(ParaBroker::Encerrar).await.unwrap();
         escrita
-            .send(ParaBroker::Apresentacao(Apresentacao {
-                versao: 2,
-                nome: "Ana".into(),
-                papel: Papel::Cliente {
-                    departamento: "geral".into(),
-                },
-            }))
+            .send(ParaBroker::Apresentacao(Apresentacao::cliente(
+                "Ana", "geral",
+            )))
             .await
             .unwrap();
-        let mut lido = [0u8; 22];
+        let mut lido = [0u8; 23];
         tokio::io::AsyncReadExt::read_exact(&mut b, &mut lido)
             .await
             .unwrap();
         assert_eq!(
             lido,
-            *b"\x00\x00\x00\x01\x02\x00\x00\x00\x0d\x00\x02\x03Ana\x00\x05geral"
+            *b"\x00\x00\x00\x01\x02\x00\x00\x00\x0e\x00\x03\x03Ana\x00\x05geral\x00"
         );
     }
 

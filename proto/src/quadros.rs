@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the protocol this crate speaks; sent first in every handshake.
-pub const VERSAO_PROTOCOLO: u16 = 2;
+pub const VERSAO_PROTOCOLO: u16 = 3;
 
 /// Identifies one connection to the broker for as long as the broker runs.
 pub type SessaoId = u64;
@@ -34,6 +34,8 @@ pub enum ParaBroker {
     Pausar,
     /// A paused agent takes customers again. Confirmed by `Pausa`.
     Retomar,
+    /// The answer to the broker's `Ping`.
+    Pong,
 }
 
 /// The handshake a peer opens its connection with.
@@ -45,6 +47,36 @@ pub struct Apresentacao {
     pub nome: String,
     /// Whether the peer is a customer or an agent, and the departments involved.
     pub papel: Papel,
+    /// The agent credential; required to take the agent role, ignored for customers.
+    pub token: Option<String>,
+}
+
+impl Apresentacao {
+    /// A customer's handshake for this protocol version.
+    pub fn cliente(nome: impl Into<String>, departamento: impl Into<String>) -> Self {
+        Apresentacao {
+            versao: VERSAO_PROTOCOLO,
+            nome: nome.into(),
+            papel: Papel::Cliente {
+                departamento: departamento.into(),
+            },
+            token: None,
+        }
+    }
+
+    /// An agent's handshake for this protocol version.
+    pub fn atendente(
+        nome: impl Into<String>,
+        departamentos: Vec<String>,
+        token: impl Into<String>,
+    ) -> Self {
+        Apresentacao {
+            versao: VERSAO_PROTOCOLO,
+            nome: nome.into(),
+            papel: Papel::Atendente { departamentos },
+            token: Some(token.into()),
+        }
+    }
 }
 
 /// The role a peer takes for the whole of its connection.
@@ -69,6 +101,10 @@ pub enum DoBroker {
     BemVindo {
         /// The id the broker gave this connection (it appears in the broker's logs).
         sessao: SessaoId,
+        /// How often the broker sends `Ping`, in milliseconds: a peer that hears nothing for
+        /// twice as long may take the connection as dead, and one that sends nothing (not even
+        /// `Pong`) for twice as long is disconnected.
+        batimento_ms: u64,
     },
     /// The customer's current 1-based place in its department's line.
     Fila {
@@ -116,6 +152,8 @@ pub enum DoBroker {
         /// `true` once paused, `false` once taking customers again.
         pausado: bool,
     },
+    /// A heartbeat: answer with `Pong`.
+    Ping,
 }
 
 /// Why a chat or a session ended. (Names are snake_case in the apps' JSON output; postcard
@@ -170,6 +208,14 @@ pub enum CodigoErro {
     /// A customer sent a command only agents have (`Pausar`, `Retomar`). The connection stays
     /// open.
     ApenasAtendente,
+    /// The department's line is full; try again later. The connection closes.
+    FilaCheia,
+    /// Too many connections (in all, or from this address). The connection closes.
+    LimiteDeConexoes,
+    /// Frames sent faster than allowed: the excess was dropped. Stays open, unless it goes on.
+    MuitasMensagens,
+    /// The agent credential is missing or wrong. The connection closes.
+    NaoAutorizado,
 }
 
 impl CodigoErro {
@@ -189,6 +235,10 @@ impl CodigoErro {
             CodigoErro::TextoInvalido => "mensagem inválida",
             CodigoErro::ApresentacaoRepetida => "a apresentação já foi feita",
             CodigoErro::ApenasAtendente => "apenas atendentes podem fazer isso",
+            CodigoErro::FilaCheia => "a fila deste departamento está cheia; tente mais tarde",
+            CodigoErro::LimiteDeConexoes => "conexões demais; tente mais tarde",
+            CodigoErro::MuitasMensagens => "mensagens rápidas demais; algumas foram descartadas",
+            CodigoErro::NaoAutorizado => "credencial de atendente ausente ou inválida",
         }
     }
 
@@ -200,6 +250,7 @@ impl CodigoErro {
                 | CodigoErro::TextoInvalido
                 | CodigoErro::ApresentacaoRepetida
                 | CodigoErro::ApenasAtendente
+                | CodigoErro::MuitasMensagens
         )
     }
 }

@@ -18,8 +18,8 @@ pub enum NomeInvalido {
     /// Nothing left after trimming.
     #[error("o nome não pode ficar vazio")]
     Vazio,
-    /// More than [`NOME_MAXIMO`] characters.
-    #[error("o nome pode ter no máximo {NOME_MAXIMO} caracteres")]
+    /// Longer than allowed.
+    #[error("o nome é longo demais")]
     Longo,
     /// A control character (line break, escape, ...).
     #[error("o nome não pode ter caracteres de controle")]
@@ -32,8 +32,8 @@ pub enum TextoInvalido {
     /// Empty or only white space.
     #[error("a mensagem está vazia")]
     Vazio,
-    /// More than [`TEXTO_MAXIMO`] bytes.
-    #[error("a mensagem pode ter no máximo {TEXTO_MAXIMO} bytes")]
+    /// Longer than allowed.
+    #[error("a mensagem é longa demais")]
     Longo,
     /// A control character other than line break or tab.
     #[error("a mensagem não pode ter caracteres de controle")]
@@ -43,10 +43,15 @@ pub enum TextoInvalido {
 /// Trims a person's name and checks it (rule 10 of the design): non-empty, at most
 /// [`NOME_MAXIMO`] characters, no control characters. Returns the trimmed name.
 pub fn validar_nome(bruto: &str) -> Result<String, NomeInvalido> {
+    validar_nome_ate(bruto, NOME_MAXIMO)
+}
+
+/// [`validar_nome`] with another length limit (a broker setting).
+pub fn validar_nome_ate(bruto: &str, maximo: usize) -> Result<String, NomeInvalido> {
     let nome = bruto.trim();
     if nome.is_empty() {
         Err(NomeInvalido::Vazio)
-    } else if nome.chars().count() > NOME_MAXIMO {
+    } else if nome.chars().count() > maximo {
         Err(NomeInvalido::Longo)
     } else if nome.chars().any(char::is_control) {
         Err(NomeInvalido::Controle)
@@ -58,15 +63,25 @@ pub fn validar_nome(bruto: &str) -> Result<String, NomeInvalido> {
 /// Checks a department name like a person's name and lowercases it, so that `Vendas` and
 /// `vendas` are the same line.
 pub fn normalizar_departamento(bruto: &str) -> Result<String, NomeInvalido> {
-    validar_nome(bruto).map(|nome| nome.to_lowercase())
+    normalizar_departamento_ate(bruto, NOME_MAXIMO)
+}
+
+/// [`normalizar_departamento`] with another length limit (a broker setting).
+pub fn normalizar_departamento_ate(bruto: &str, maximo: usize) -> Result<String, NomeInvalido> {
+    validar_nome_ate(bruto, maximo).map(|nome| nome.to_lowercase())
 }
 
 /// Checks a chat text: not blank, at most [`TEXTO_MAXIMO`] bytes, and no control characters
 /// except line breaks and tabs (so no peer can send terminal escape sequences).
 pub fn validar_texto(texto: &str) -> Result<(), TextoInvalido> {
+    validar_texto_ate(texto, TEXTO_MAXIMO)
+}
+
+/// [`validar_texto`] with another length limit, in bytes (a broker setting).
+pub fn validar_texto_ate(texto: &str, maximo: usize) -> Result<(), TextoInvalido> {
     if texto.trim().is_empty() {
         Err(TextoInvalido::Vazio)
-    } else if texto.len() > TEXTO_MAXIMO {
+    } else if texto.len() > maximo {
         Err(TextoInvalido::Longo)
     } else if texto
         .chars()

@@ -19,12 +19,19 @@ use tokio::net::TcpStream;
 /// against hanging, not a timing assertion).
 pub const PACIENCIA: Duration = Duration::from_secs(10);
 
-/// A broker configuration for tests: a free port and a fast position tick.
+/// The agent credential the test brokers accept.
+pub const TOKEN_DE_TESTE: &str = "token-de-teste";
+
+/// A broker configuration for tests: a free port, a fast position tick, the test credential, and
+/// a message rate no scripted peer reaches by accident.
 pub fn config_de_teste() -> Config {
     Config {
         escutar: "127.0.0.1:0".parse().expect("valid address"),
         intervalo_fila: Duration::from_millis(10),
         prazo_fechamento: Duration::from_millis(500),
+        tokens_atendente: vec![TOKEN_DE_TESTE.to_owned()],
+        mensagens_por_segundo: 100_000,
+        rajada_de_mensagens: 100_000,
         ..Config::default()
     }
 }
@@ -69,10 +76,12 @@ impl Participante {
     }
 
     async fn conectar(endereco: SocketAddr, nome: &str, papel: Papel) -> Participante {
+        let token = matches!(papel, Papel::Atendente { .. }).then(|| TOKEN_DE_TESTE.to_owned());
         let apresentacao = Apresentacao {
             versao: VERSAO_PROTOCOLO,
             nome: nome.into(),
             papel,
+            token,
         };
         let conexao = Conexao::conectar(endereco, apresentacao)
             .await

@@ -162,13 +162,7 @@ async fn nomes_de_atendentes_sao_unicos() {
     let _yuri = Participante::atendente(endereco, "Yuri", &["geral"]).await;
     let recusa = proto::Conexao::conectar(
         endereco,
-        proto::Apresentacao {
-            versao: proto::VERSAO_PROTOCOLO,
-            nome: " yuri ".into(),
-            papel: proto::Papel::Atendente {
-                departamentos: vec!["vendas".into()],
-            },
-        },
+        proto::Apresentacao::atendente(" yuri ", vec!["vendas".into()], tests::TOKEN_DE_TESTE),
     )
     .await;
     assert!(matches!(

@@ -6,7 +6,7 @@ use std::time::Duration;
 use broker::Config;
 use proto::codec::codificar;
 use proto::{Apresentacao, CodigoErro, DoBroker, MotivoFim, Papel, ParaBroker};
-use tests::{
+use tests::{TOKEN_DE_TESTE, 
     Bruto, Participante, config_de_teste, esperar_par, iniciar_broker, iniciar_broker_com,
 };
 
@@ -53,10 +53,12 @@ fn quadro(corpo: &[u8]) -> Vec<u8> {
 }
 
 fn apresentacao(nome: &str, papel: Papel) -> Vec<u8> {
+    let token = matches!(papel, Papel::Atendente { .. }).then(|| TOKEN_DE_TESTE.to_owned());
     let corpo = codificar(&ParaBroker::Apresentacao(Apresentacao {
         versao: proto::VERSAO_PROTOCOLO,
         nome: nome.into(),
         papel,
+        token,
     }))
     .expect("encodes");
     quadro(&corpo)
@@ -147,13 +149,7 @@ async fn lixo_e_quadros_grandes_sao_recusados() {
     )
     .await;
     // A valid handshake followed by trailing bytes in the same frame.
-    let mut corpo = codificar(&ParaBroker::Apresentacao(Apresentacao {
-        versao: proto::VERSAO_PROTOCOLO,
-        nome: "Eva".into(),
-        papel: Papel::Cliente {
-            departamento: "geral".into(),
-        },
-    }))
+    let mut corpo = codificar(&ParaBroker::Apresentacao(Apresentacao::cliente("Eva", "geral")))
     .expect("encodes")
     .to_vec();
     corpo.push(0);
@@ -228,13 +224,7 @@ async fn lixo_no_meio_da_conversa_encerra_so_aquela_sessao() {
     ));
     // A repeated handshake is refused too, and the session stays.
     par.cliente
-        .enviar(ParaBroker::Apresentacao(Apresentacao {
-            versao: proto::VERSAO_PROTOCOLO,
-            nome: "Outra".into(),
-            papel: Papel::Cliente {
-                departamento: "geral".into(),
-            },
-        }))
+        .enviar(ParaBroker::Apresentacao(Apresentacao::cliente("Outra", "geral")))
         .await;
     assert!(matches!(
         par.cliente.proximo_evento().await,

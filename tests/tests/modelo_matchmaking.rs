@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use broker::matchmaking::{Efeito, Evento, Matchmaker, Situacao};
+use broker::matchmaking::{Efeito, Evento, Matchmaker, Parametros, Situacao};
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
@@ -268,6 +268,7 @@ impl Modelo {
                 _ => self.enviar(sessao, DoBroker::erro(CodigoErro::SemConversa)),
             },
             ParaBroker::Sair => self.sair(sessao, true),
+            ParaBroker::Pong => {}
             ParaBroker::Pausar | ParaBroker::Retomar if dados.cliente => {
                 self.enviar(sessao, DoBroker::erro(CodigoErro::ApenasAtendente))
             }
@@ -324,6 +325,13 @@ impl Modelo {
         if departamentos.is_empty() {
             return self.recusar(sessao, CodigoErro::DepartamentoInvalido);
         }
+        let cheia = self
+            .filas
+            .get(&departamentos[0])
+            .is_some_and(|fila| fila.len() >= FILA_MAXIMA);
+        if cliente && cheia {
+            return self.recusar(sessao, CodigoErro::FilaCheia);
+        }
         let nome_em_uso = self
             .sessoes
             .values()
@@ -348,7 +356,13 @@ impl Modelo {
                 espera_informada: 0,
             },
         );
-        self.enviar(sessao, DoBroker::BemVindo { sessao });
+        self.enviar(
+            sessao,
+            DoBroker::BemVindo {
+                sessao,
+                batimento_ms: Parametros::default().batimento_ms,
+            },
+        );
         if cliente {
             self.colocar(sessao);
         } else {
@@ -427,11 +441,8 @@ impl ReferenceStateMachine for Referencia {
             2 => Just(ParaBroker::Sair),
             1 => Just(ParaBroker::Pausar),
             1 => Just(ParaBroker::Retomar),
-            1 => Just(ParaBroker::Apresentacao(Apresentacao {
-                versao: proto::VERSAO_PROTOCOLO,
-                nome: "Outra".into(),
-                papel: Papel::Cliente { departamento: "geral".into() },
-            })),
+            1 => Just(ParaBroker::Apresentacao(Apresentacao::cliente("Outra", "geral"))),
+            1 => Just(ParaBroker::Pong),
         ];
         let envia =
             (sessao.clone(), quadro).prop_map(|(sessao, quadro)| Passo::Envia { sessao, quadro });
@@ -459,6 +470,9 @@ impl ReferenceStateMachine for Referencia {
     }
 }
 
+/// The line limit of the machine under test: small, so that full lines happen.
+const FILA_MAXIMA: usize = 3;
+
 /// How much time passes between two steps.
 const PASSO_MS: u64 = 1000;
 
@@ -475,7 +489,10 @@ impl StateMachineTest for Sistema {
 
     fn init_test(_: &Modelo) -> Sistema {
         Sistema {
-            maquina: Matchmaker::new(),
+            maquina: Matchmaker::com_parametros(Parametros {
+                fila_maxima: FILA_MAXIMA,
+                ..Parametros::default()
+            }),
             ultima_sessao: 0,
             agora: Duration::ZERO,
         }
@@ -494,6 +511,7 @@ impl StateMachineTest for Sistema {
                             versao: proto::VERSAO_PROTOCOLO,
                             nome,
                             papel,
+                            token: None,
                         },
                     },
                     agora,

@@ -178,8 +178,9 @@ async fn cliente_e_atendente_em_terminais_reais() {
     tmux.abrir(
         "atendente",
         &format!(
-            "{} --servidor {endereco} --nome Yuri --departamentos geral,vendas",
-            atendente.display()
+            "{} --servidor {endereco} --nome Yuri --departamentos geral,vendas --token {}",
+            atendente.display(),
+            tests::TOKEN_DE_TESTE
         ),
     );
     tmux.esperar_texto("atendente", "Atendendo Ana Júlia (geral, esperou");
