@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use futures::StreamExt;
-use proto::{Apresentacao, Conexao, DoBroker, ErroConexao, Papel, ParaBroker, VERSAO_PROTOCOLO};
+use proto::{
+    Apresentacao, CodigoErro, Conexao, DoBroker, ErroConexao, Papel, ParaBroker, VERSAO_PROTOCOLO,
+};
 
 use crate::comando::{Comando, Entrada, ajuda, desconhecido, interpretar};
 use crate::exibicao;
@@ -56,7 +58,13 @@ pub async fn conectar(opcoes: &Opcoes) -> Result<Conexao, ExitCode> {
                     })
                 );
             }
-            eprintln!("O broker recusou a conexão: {}", exibicao::limpar(&texto));
+            eprintln!("O broker recusou a conexão: {}.", exibicao::limpar(&texto));
+            if codigo == CodigoErro::NaoAutorizado {
+                eprintln!(
+                    "Informe o token de atendente com --token ou na variável FILA_TOKEN \
+                     (o broker mostra onde ele está na primeira execução)."
+                );
+            }
             Err(ExitCode::FAILURE)
         }
         Err(erro) => {

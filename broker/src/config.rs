@@ -115,7 +115,10 @@ impl Config {
             ("--conexoes-por-endereco", self.conexoes_por_endereco),
             ("--fila-maxima", self.fila_maxima),
             ("--capacidade-saida", self.capacidade_saida),
-            ("--mensagens-por-segundo", self.mensagens_por_segundo as usize),
+            (
+                "--mensagens-por-segundo",
+                self.mensagens_por_segundo as usize,
+            ),
             ("--rajada", self.rajada_de_mensagens as usize),
         ];
         if let Some((nome, _)) = positivos.iter().find(|(_, valor)| *valor == 0) {

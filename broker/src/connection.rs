@@ -84,7 +84,10 @@ pub async fn atender(socket: TcpStream, origem: Origem, sessao: SessaoId, contex
                 texto: "tentativas demais deste endereço; aguarde um pouco".into(),
             }));
         }
-        if autorizado(&contexto.config.tokens_atendente, apresentacao.token.as_deref()) {
+        if autorizado(
+            &contexto.config.tokens_atendente,
+            apresentacao.token.as_deref(),
+        ) {
             Ok(apresentacao)
         } else {
             let _ = contexto.falhas.try_send(origem.par.ip());

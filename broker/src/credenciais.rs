@@ -118,7 +118,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let modo = fs::metadata(diretorio.join(ARQUIVO)).unwrap().permissions().mode();
+            let modo = fs::metadata(diretorio.join(ARQUIVO))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(modo & 0o777, 0o600);
         }
         fs::remove_dir_all(&diretorio).unwrap();

@@ -66,37 +66,77 @@ struct Argumentos {
     batimento: Duration,
 
     /// Máximo de conexões abertas ao todo. Padrão: 100000.
-    #[arg(long, value_name = "N", default_value_t = 100_000, hide_default_value = true)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 100_000,
+        hide_default_value = true
+    )]
     conexoes_maximas: usize,
 
     /// Máximo de conexões abertas de um mesmo endereço IP. Padrão: 256.
-    #[arg(long, value_name = "N", default_value_t = 256, hide_default_value = true)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 256,
+        hide_default_value = true
+    )]
     conexoes_por_endereco: usize,
 
     /// Mensagens por segundo que cada participante pode enviar, em média. Padrão: 10.
-    #[arg(long, value_name = "N", default_value_t = 10, hide_default_value = true)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10,
+        hide_default_value = true
+    )]
     mensagens_por_segundo: u32,
 
     /// Mensagens que podem ser enviadas de uma vez antes de valer o limite por segundo.
     /// Padrão: 20.
-    #[arg(long, value_name = "N", default_value_t = 20, hide_default_value = true)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 20,
+        hide_default_value = true
+    )]
     rajada: u32,
 
     /// Máximo de clientes esperando em um departamento. Padrão: 100000.
-    #[arg(long, value_name = "N", default_value_t = 100_000, hide_default_value = true)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 100_000,
+        hide_default_value = true
+    )]
     fila_maxima: usize,
 
     /// Máximo de caracteres num nome ou departamento. Padrão: 64.
-    #[arg(long, value_name = "N", default_value_t = 64, hide_default_value = true)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 64,
+        hide_default_value = true
+    )]
     nome_maximo: usize,
 
     /// Máximo de bytes numa mensagem. Padrão: 16384.
-    #[arg(long, value_name = "BYTES", default_value_t = 16_384, hide_default_value = true)]
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = 16_384,
+        hide_default_value = true
+    )]
     texto_maximo: usize,
 
     /// Token que os atendentes devem apresentar. Sem ele, os tokens vêm do arquivo
     /// tokens-atendentes.txt na pasta de dados (criado na primeira execução).
-    #[arg(long, value_name = "TOKEN", env = "FILA_TOKEN_ATENDENTE", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "FILA_TOKEN_ATENDENTE",
+        hide_env_values = true
+    )]
     token_atendente: Option<String>,
 
     /// Pasta de dados do broker. Padrão: ~/.local/share/fila-atendimento.
@@ -143,7 +183,10 @@ impl Argumentos {
             }
             return Ok(vec![token.to_owned()]);
         }
-        let pasta = self.dados.clone().unwrap_or_else(credenciais::diretorio_padrao);
+        let pasta = self
+            .dados
+            .clone()
+            .unwrap_or_else(credenciais::diretorio_padrao);
         let (tokens, criado) = credenciais::carregar_ou_criar(&pasta).map_err(|erro| {
             format!(
                 "não foi possível ler ou criar as credenciais em {}: {erro}",
@@ -152,7 +195,10 @@ impl Argumentos {
         })?;
         if criado {
             let arquivo = pasta.join(credenciais::ARQUIVO);
-            println!("Primeira execução: credenciais dos atendentes criadas em {}.", arquivo.display());
+            println!(
+                "Primeira execução: credenciais dos atendentes criadas em {}.",
+                arquivo.display()
+            );
             println!("Para entrar como atendente, use o token que está nesse arquivo:");
             println!(
                 "  atendente --nome SEU_NOME --token {}   (ou {}=... no ambiente)",

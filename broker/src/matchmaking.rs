@@ -475,33 +475,32 @@ impl Matchmaker {
             Err(erro) => return recusar(efeitos, CodigoErro::NomeInvalido, erro.to_string()),
         };
         let papel = match apresentacao.papel {
-            Papel::Cliente { departamento } => match normalizar_departamento_ate(
-                &departamento,
-                nome_maximo,
-            ) {
-                Ok(departamento)
-                    if self
-                        .departamentos
-                        .get(&departamento)
-                        .is_some_and(|d| d.fila_clientes.len() >= fila_maxima) =>
-                {
-                    let codigo = CodigoErro::FilaCheia;
-                    return recusar(efeitos, codigo, codigo.descricao().to_owned());
-                }
-                Ok(departamento) => {
-                    self.proxima_chegada += 1;
-                    PapelSessao::Cliente {
-                        departamento,
-                        chegada: self.proxima_chegada,
-                        entrou_em: agora,
-                        posicao_informada: 0,
+            Papel::Cliente { departamento } => {
+                match normalizar_departamento_ate(&departamento, nome_maximo) {
+                    Ok(departamento)
+                        if self
+                            .departamentos
+                            .get(&departamento)
+                            .is_some_and(|d| d.fila_clientes.len() >= fila_maxima) =>
+                    {
+                        let codigo = CodigoErro::FilaCheia;
+                        return recusar(efeitos, codigo, codigo.descricao().to_owned());
+                    }
+                    Ok(departamento) => {
+                        self.proxima_chegada += 1;
+                        PapelSessao::Cliente {
+                            departamento,
+                            chegada: self.proxima_chegada,
+                            entrou_em: agora,
+                            posicao_informada: 0,
+                        }
+                    }
+                    Err(erro) => {
+                        let texto = format!("departamento inválido: {erro}");
+                        return recusar(efeitos, CodigoErro::DepartamentoInvalido, texto);
                     }
                 }
-                Err(erro) => {
-                    let texto = format!("departamento inválido: {erro}");
-                    return recusar(efeitos, CodigoErro::DepartamentoInvalido, texto);
-                }
-            },
+            }
             Papel::Atendente { departamentos } => {
                 let mut normalizados: Vec<String> = Vec::with_capacity(departamentos.len());
                 for departamento in &departamentos {

@@ -7,8 +7,8 @@
 //! tell every session `Fim` (`BrokerEncerrando`), gives connections
 //! [`Config::prazo_encerramento`] to flush, then cuts whatever is left.
 
-use std::io;
 use std::collections::HashMap;
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 

@@ -185,9 +185,10 @@ pub struct Envio {
 impl Envio {
     /// Queues one frame for the broker, in order. Fails once the connection is gone.
     pub async fn enviar(&mut self, quadro: ParaBroker) -> io::Result<()> {
-        self.tx.send(quadro).await.map_err(|_| {
-            io::Error::new(io::ErrorKind::BrokenPipe, "a conexão com o broker acabou")
-        })
+        self.tx
+            .send(quadro)
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "a conexão com o broker acabou"))
     }
 
     /// Sends a chat line to the current partner.

@@ -232,7 +232,11 @@ pub struct Bruto {
 impl Bruto {
     /// Opens a TCP connection and sends nothing yet.
     pub async fn conectar(endereco: SocketAddr) -> Bruto {
-        let socket = TcpStream::connect(endereco).await.expect("connects");
+        Bruto::de(TcpStream::connect(endereco).await.expect("connects"))
+    }
+
+    /// Wraps a connection that is already open.
+    pub fn de(socket: TcpStream) -> Bruto {
         Bruto {
             quadros: enquadrar(socket, TAMANHO_MAXIMO_QUADRO),
         }

@@ -6,8 +6,9 @@ use std::time::Duration;
 use broker::Config;
 use proto::codec::codificar;
 use proto::{Apresentacao, CodigoErro, DoBroker, MotivoFim, Papel, ParaBroker};
-use tests::{TOKEN_DE_TESTE, 
-    Bruto, Participante, config_de_teste, esperar_par, iniciar_broker, iniciar_broker_com,
+use tests::{
+    Bruto, Participante, TOKEN_DE_TESTE, config_de_teste, esperar_par, iniciar_broker,
+    iniciar_broker_com,
 };
 
 /// A chatting pair, to show that bad input elsewhere does not disturb it.
@@ -149,7 +150,9 @@ async fn lixo_e_quadros_grandes_sao_recusados() {
     )
     .await;
     // A valid handshake followed by trailing bytes in the same frame.
-    let mut corpo = codificar(&ParaBroker::Apresentacao(Apresentacao::cliente("Eva", "geral")))
+    let mut corpo = codificar(&ParaBroker::Apresentacao(Apresentacao::cliente(
+        "Eva", "geral",
+    )))
     .expect("encodes")
     .to_vec();
     corpo.push(0);
@@ -224,7 +227,9 @@ async fn lixo_no_meio_da_conversa_encerra_so_aquela_sessao() {
     ));
     // A repeated handshake is refused too, and the session stays.
     par.cliente
-        .enviar(ParaBroker::Apresentacao(Apresentacao::cliente("Outra", "geral")))
+        .enviar(ParaBroker::Apresentacao(Apresentacao::cliente(
+            "Outra", "geral",
+        )))
         .await;
     assert!(matches!(
         par.cliente.proximo_evento().await,

@@ -1,0 +1,319 @@
+//! Limits and security: each limit and each fault gets a clear error or a clean close, while a
+//! real pair on the same broker keeps chatting and loses nothing.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use broker::Config;
+use futures::StreamExt;
+use proto::{Apresentacao, CodigoErro, Conexao, DoBroker, ErroConexao, MotivoFim, ParaBroker};
+use tests::{
+    Bruto, Participante, TOKEN_DE_TESTE, config_de_teste, esperar_par, iniciar_broker_com,
+};
+use tokio::net::TcpSocket;
+
+/// A chatting pair in department `par`, to show that trouble elsewhere does not reach it.
+struct Par {
+    cliente: Participante,
+    atendente: Participante,
+    rodada: usize,
+}
+
+impl Par {
+    async fn formar(endereco: SocketAddr) -> Par {
+        let mut atendente = Participante::atendente(endereco, "Yuri", &["par"]).await;
+        let mut cliente = Participante::cliente(endereco, "Ana", "par").await;
+        esperar_par(&mut cliente, &mut atendente).await;
+        Par {
+            cliente,
+            atendente,
+            rodada: 0,
+        }
+    }
+
+    async fn conversar(&mut self) {
+        self.rodada += 1;
+        let pergunta = format!("pergunta {}", self.rodada);
+        self.cliente.dizer(&pergunta).await;
+        self.atendente.esperar_mensagem("Ana", &pergunta).await;
+        let resposta = format!("resposta {}", self.rodada);
+        self.atendente.dizer(&resposta).await;
+        self.cliente.esperar_mensagem("Yuri", &resposta).await;
+    }
+}
+
+async fn recusada(endereco: SocketAddr, apresentacao: Apresentacao) -> CodigoErro {
+    match Conexao::conectar(endereco, apresentacao).await {
+        Err(ErroConexao::Recusada { codigo, .. }) => codigo,
+        Err(outro) => panic!("esperava uma recusa, veio {outro}"),
+        Ok(_) => panic!("esperava uma recusa, a conexão foi aceita"),
+    }
+}
+
+#[tokio::test]
+async fn so_quem_tem_o_token_e_atendente() {
+    let broker = iniciar_broker_com(Config {
+        falhas_de_autenticacao: 3,
+        ..config_de_teste()
+    })
+    .await;
+    let endereco = broker.endereco();
+    let mut par = Par::formar(endereco).await;
+    let departamentos = || vec!["geral".to_owned()];
+
+    let mut sem_token = Apresentacao::atendente("Bia", departamentos(), "x");
+    sem_token.token = None;
+    assert_eq!(
+        recusada(endereco, sem_token).await,
+        CodigoErro::NaoAutorizado
+    );
+    par.conversar().await;
+    let errado = Apresentacao::atendente("Bia", departamentos(), "token-de-test");
+    assert_eq!(recusada(endereco, errado).await, CodigoErro::NaoAutorizado);
+    // A customer's connection carrying the token is still a customer: it cannot act as one.
+    let mut cliente = Apresentacao::cliente("Caio", "geral");
+    cliente.token = Some(TOKEN_DE_TESTE.into());
+    let mut caio = Conexao::conectar(endereco, cliente)
+        .await
+        .expect("customers enter");
+    caio.envio.enviar(ParaBroker::Pausar).await.expect("sends");
+    let mut erro = None;
+    while let Some(Ok(quadro)) = caio.eventos.next().await {
+        if let DoBroker::Erro { codigo, .. } = quadro {
+            erro = Some(codigo);
+            break;
+        }
+    }
+    assert_eq!(erro, Some(CodigoErro::ApenasAtendente));
+
+    // A third failure from this address: now even the right token is refused for a while...
+    let errado = Apresentacao::atendente("Bia", departamentos(), "chute");
+    assert_eq!(recusada(endereco, errado).await, CodigoErro::NaoAutorizado);
+    let certo = Apresentacao::atendente("Bia", departamentos(), TOKEN_DE_TESTE);
+    assert_eq!(recusada(endereco, certo).await, CodigoErro::NaoAutorizado);
+    // ...but customers from the same address are not affected.
+    let mut dora = Participante::cliente(endereco, "Dora", "geral").await;
+    dora.esperar_posicao(2).await;
+    par.conversar().await;
+    broker.encerrar().await;
+}
+
+#[tokio::test]
+async fn quem_para_de_responder_aos_batimentos_cai() {
+    let broker = iniciar_broker_com(Config {
+        intervalo_batimento: Duration::from_millis(100),
+        ..config_de_teste()
+    })
+    .await;
+    let endereco = broker.endereco();
+    let mut par = Par::formar(endereco).await;
+
+    // An agent whose program froze after the handshake: it never answers a Ping.
+    let mut ana = Participante::cliente(endereco, "Bia", "geral").await;
+    ana.esperar_posicao(1).await;
+    let mut congelado = Bruto::conectar(endereco).await;
+    congelado
+        .enviar(ParaBroker::Apresentacao(Apresentacao::atendente(
+            "Zé",
+            vec!["geral".into()],
+            TOKEN_DE_TESTE,
+        )))
+        .await;
+    ana.esperar_conexao_com("Zé").await;
+    ana.esperar_fim(MotivoFim::AtendenteDesconectou).await;
+    ana.esperar_posicao(1).await;
+    // The broker pinged it, then closed it.
+    let mut pings = 0;
+    while let Some(quadro) = congelado.proximo().await {
+        if quadro == DoBroker::Ping {
+            pings += 1;
+        }
+    }
+    assert!(
+        pings >= 1,
+        "o broker devia ter mandado Ping antes de desistir"
+    );
+
+    // The pair, whose handles answer every Ping, lived through many intervals.
+    par.conversar().await;
+    broker.encerrar().await;
+}
+
+#[tokio::test]
+async fn o_cliente_percebe_um_broker_calado() {
+    // A "broker" that welcomes, announcing 50 ms heartbeats, then never says anything again.
+    let ouvinte = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let endereco = ouvinte.local_addr().expect("has an address");
+    let calado = tokio::spawn(async move {
+        let (socket, _) = ouvinte.accept().await.expect("accepts");
+        let mut quadros = proto::enquadrar::<_, ParaBroker, DoBroker>(socket, 1024);
+        let _ = quadros.next().await;
+        futures::SinkExt::send(
+            &mut quadros,
+            DoBroker::BemVindo {
+                sessao: 1,
+                batimento_ms: 50,
+            },
+        )
+        .await
+        .expect("sends");
+        // Keep the connection open, silent.
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    });
+    let mut conexao = Conexao::conectar(endereco, Apresentacao::cliente("Ana", "geral"))
+        .await
+        .expect("welcomed");
+    let fim = tokio::time::timeout(Duration::from_secs(10), conexao.eventos.next())
+        .await
+        .expect("the handle must notice the silence");
+    match fim {
+        Some(Err(erro)) => assert_eq!(erro.kind(), std::io::ErrorKind::TimedOut),
+        outro => panic!("esperava o erro de silêncio, veio {outro:?}"),
+    }
+    calado.abort();
+}
+
+#[tokio::test]
+async fn excesso_de_mensagens_e_descartado_e_a_enxurrada_fecha() {
+    let broker = iniciar_broker_com(Config {
+        mensagens_por_segundo: 1,
+        rajada_de_mensagens: 5,
+        ..config_de_teste()
+    })
+    .await;
+    let endereco = broker.endereco();
+    let mut laura = Participante::atendente(endereco, "Laura", &["geral"]).await;
+    let mut beto = Participante::cliente(endereco, "Beto", "geral").await;
+    esperar_par(&mut beto, &mut laura).await;
+
+    // Eight at once: the burst of five goes through, the rest is dropped with one warning.
+    for i in 1..=8 {
+        beto.dizer(&format!("m{i}")).await;
+    }
+    for i in 1..=5 {
+        laura.esperar_mensagem("Beto", &format!("m{i}")).await;
+    }
+    assert!(matches!(
+        beto.proximo_evento().await,
+        DoBroker::Erro {
+            codigo: CodigoErro::MuitasMensagens,
+            ..
+        }
+    ));
+    // Once the bucket has refilled, the next message is the first Laura gets after m5.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    beto.dizer("depois").await;
+    laura.esperar_mensagem("Beto", "depois").await;
+
+    // A flood closes the connection; Laura is told and is free again.
+    for i in 0..40 {
+        beto.dizer(&format!("enxurrada {i}")).await;
+    }
+    let mut codigos = Vec::new();
+    while let Some(quadro) = beto.proximo().await {
+        if let DoBroker::Erro { codigo, .. } = quadro {
+            codigos.push(codigo);
+        }
+    }
+    assert_eq!(codigos.last(), Some(&CodigoErro::MuitasMensagens));
+    loop {
+        match laura.proximo_evento().await {
+            DoBroker::Mensagem { .. } => continue,
+            fim => {
+                assert_eq!(
+                    fim,
+                    DoBroker::Fim {
+                        motivo: MotivoFim::ClienteDesconectou
+                    }
+                );
+                break;
+            }
+        }
+    }
+    broker.encerrar().await;
+}
+
+#[tokio::test]
+async fn fila_cheia_recusa_com_aviso_claro() {
+    let broker = iniciar_broker_com(Config {
+        fila_maxima: 2,
+        ..config_de_teste()
+    })
+    .await;
+    let endereco = broker.endereco();
+    let mut par = Par::formar(endereco).await;
+    let mut um = Participante::cliente(endereco, "Um", "vendas").await;
+    um.esperar_posicao(1).await;
+    let mut dois = Participante::cliente(endereco, "Dois", "vendas").await;
+    dois.esperar_posicao(2).await;
+    assert_eq!(
+        recusada(endereco, Apresentacao::cliente("Três", "vendas")).await,
+        CodigoErro::FilaCheia
+    );
+    // Another department has room.
+    let mut outro = Participante::cliente(endereco, "Quatro", "suporte").await;
+    outro.esperar_posicao(1).await;
+    // When someone leaves, there is room again.
+    drop(um);
+    dois.esperar_posicao(1).await;
+    let mut tres = Participante::cliente(endereco, "Três", "vendas").await;
+    tres.esperar_posicao(2).await;
+    par.conversar().await;
+    broker.encerrar().await;
+}
+
+/// Opens a raw connection from a given local address.
+async fn de(origem: &str, destino: SocketAddr) -> Bruto {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(format!("{origem}:0").parse().expect("address"))
+        .expect("binds");
+    Bruto::de(socket.connect(destino).await.expect("connects"))
+}
+
+#[tokio::test]
+async fn limites_de_conexoes_por_endereco_e_no_total() {
+    let broker = iniciar_broker_com(Config {
+        conexoes_por_endereco: 3,
+        conexoes_maximas: 5,
+        ..config_de_teste()
+    })
+    .await;
+    let endereco = broker.endereco();
+    // The pair holds two connections from 127.0.0.1.
+    let mut par = Par::formar(endereco).await;
+    let _terceira = de("127.0.0.1", endereco).await;
+    let mut quarta = de("127.0.0.1", endereco).await;
+    assert!(matches!(
+        quarta.proximo().await,
+        Some(DoBroker::Erro {
+            codigo: CodigoErro::LimiteDeConexoes,
+            ..
+        })
+    ));
+    assert_eq!(quarta.proximo().await, None);
+    // Another address still gets in, up to the total of five.
+    let mut outra = de("127.0.0.2", endereco).await;
+    outra
+        .enviar(ParaBroker::Apresentacao(Apresentacao::cliente(
+            "Eva", "geral",
+        )))
+        .await;
+    assert!(matches!(
+        outra.proximo().await,
+        Some(DoBroker::BemVindo { .. })
+    ));
+    let _quinta = de("127.0.0.3", endereco).await;
+    let mut sexta = de("127.0.0.4", endereco).await;
+    assert!(matches!(
+        sexta.proximo().await,
+        Some(DoBroker::Erro {
+            codigo: CodigoErro::LimiteDeConexoes,
+            ..
+        })
+    ));
+    par.conversar().await;
+    broker.encerrar().await;
+}
