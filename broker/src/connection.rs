@@ -156,27 +156,34 @@ async fn receber_apresentacao(
         Ok(Some(Err(erro))) => return Err(classificar_erro(&erro).map(DoBroker::erro)),
         Ok(Some(Ok(corpo))) => corpo,
     };
-    match versao_da_apresentacao(&corpo) {
+    avaliar_apresentacao(&corpo).map_err(Some)
+}
+
+/// Checks the body of a connection's first frame: it must be a handshake in this broker's
+/// protocol version. On refusal, returns the frame to answer with. Pure, so that the fuzzer and
+/// the tests can call it directly.
+pub fn avaliar_apresentacao(corpo: &[u8]) -> Result<Apresentacao, DoBroker> {
+    match versao_da_apresentacao(corpo) {
         Some(VERSAO_PROTOCOLO) => {}
         Some(versao) => {
-            return Err(Some(DoBroker::Erro {
+            return Err(DoBroker::Erro {
                 codigo: CodigoErro::VersaoIncompativel,
                 texto: format!(
                     "o broker fala a versão {VERSAO_PROTOCOLO} do protocolo, e não a {versao}"
                 ),
-            }));
+            });
         }
         None => {
-            let codigo = match decodificar::<ParaBroker>(&corpo) {
+            let codigo = match decodificar::<ParaBroker>(corpo) {
                 Ok(_) => CodigoErro::ApresentacaoEsperada,
                 Err(_) => CodigoErro::QuadroInvalido,
             };
-            return Err(Some(DoBroker::erro(codigo)));
+            return Err(DoBroker::erro(codigo));
         }
     }
-    match decodificar::<ParaBroker>(&corpo) {
+    match decodificar::<ParaBroker>(corpo) {
         Ok(ParaBroker::Apresentacao(apresentacao)) => Ok(apresentacao),
-        _ => Err(Some(DoBroker::erro(CodigoErro::QuadroInvalido))),
+        _ => Err(DoBroker::erro(CodigoErro::QuadroInvalido)),
     }
 }
 

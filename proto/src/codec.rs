@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::{
-    Framed, LengthDelimitedCodec, length_delimited::LengthDelimitedCodecError,
+    Decoder, Framed, LengthDelimitedCodec, length_delimited::LengthDelimitedCodecError,
 };
 
 use crate::CodigoErro;
@@ -117,6 +117,32 @@ pub fn codificar<T: Serialize>(valor: &T) -> io::Result<Bytes> {
     postcard::to_stdvec(valor)
         .map(Bytes::from)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// Decodes a whole byte stream the way a reader of this protocol does: frame after frame until
+/// the bytes run out or the first error (which ends a real connection). Returns the frames read
+/// and that error, if any. For the fuzzer and the tests: it must never panic, whatever the bytes.
+pub fn decodificar_fluxo<T: DeserializeOwned>(
+    bytes: &[u8],
+    tamanho_maximo: usize,
+) -> (Vec<T>, Option<io::Error>) {
+    let mut codec = LengthDelimitedCodec::builder()
+        .length_field_length(4)
+        .big_endian()
+        .max_frame_length(tamanho_maximo)
+        .new_codec();
+    let mut buffer = BytesMut::from(bytes);
+    let mut quadros = Vec::new();
+    loop {
+        match codec.decode_eof(&mut buffer) {
+            Ok(Some(corpo)) => match decodificar(&corpo) {
+                Ok(quadro) => quadros.push(quadro),
+                Err(erro) => return (quadros, Some(erro)),
+            },
+            Ok(None) => return (quadros, None),
+            Err(erro) => return (quadros, Some(erro)),
+        }
+    }
 }
 
 /// Tells what a read error means for the protocol: `Some` when the peer sent something invalid
@@ -225,6 +251,29 @@ mod tests {
                 .as_ref()[..3],
             b"\x05\x08\x20"[..]
         );
+    }
+
+    #[test]
+    fn fluxo_le_ate_o_primeiro_erro() {
+        let mut bytes = b"\x00\x00\x00\x01\x03\x00\x00\x00\x01\x02".to_vec();
+        let (quadros, erro) = decodificar_fluxo::<ParaBroker>(&bytes, 64);
+        assert_eq!(quadros, vec![ParaBroker::Sair, ParaBroker::Encerrar]);
+        assert!(erro.is_none());
+        bytes.extend_from_slice(b"\x00\x00\x00\x01\x09\x00\x00\x00\x01\x03");
+        let (quadros, erro) = decodificar_fluxo::<ParaBroker>(&bytes, 64);
+        assert_eq!(quadros.len(), 2);
+        assert_eq!(
+            classificar_erro(&erro.unwrap()),
+            Some(CodigoErro::QuadroInvalido)
+        );
+        let (_, erro) = decodificar_fluxo::<ParaBroker>(b"\x00\x01\x00\x00", 64);
+        assert_eq!(
+            classificar_erro(&erro.unwrap()),
+            Some(CodigoErro::QuadroGrande)
+        );
+        // Half a frame at the end of the stream is an error, not a frame.
+        let (quadros, erro) = decodificar_fluxo::<ParaBroker>(b"\x00\x00\x00\x05\x01", 64);
+        assert!(quadros.is_empty() && erro.is_some());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Helpers for the end-to-end tests: a real broker on `127.0.0.1:0`, participants that speak
 //! the protocol through the same client handle the apps use, and a raw socket for sending
-//! whatever bytes a misbehaving peer might.
+//! whatever bytes a misbehaving peer might. [`arbitrario`] holds the checks the fuzzer runs.
+
+pub mod arbitrario;
 
 use std::net::SocketAddr;
 use std::time::Duration;
