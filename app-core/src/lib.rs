@@ -37,6 +37,15 @@ pub struct ArgumentosComuns {
     #[arg(long)]
     pub json: bool,
 
+    /// Conecta com TLS (o broker precisa ter sido iniciado com --tls-cert e --tls-chave).
+    #[arg(long)]
+    pub tls: bool,
+
+    /// Certificado (PEM) da autoridade que assinou o do broker; implica --tls. Sem ele, valem
+    /// as autoridades públicas.
+    #[arg(long, value_name = "ARQUIVO")]
+    pub ca: Option<std::path::PathBuf>,
+
     /// Mostra esta ajuda.
     #[arg(short = 'h', long = "help", action = clap::ArgAction::Help, display_order = 100)]
     pub ajuda: Option<bool>,
@@ -73,6 +82,8 @@ pub fn executar(comuns: ArgumentosComuns, papel: Papel, token: Option<String>) -
         papel,
         json: comuns.json,
         token,
+        tls: comuns.tls || comuns.ca.is_some(),
+        ca: comuns.ca,
     };
     runtime.block_on(async {
         let conexao = match sessao::conectar(&opcoes).await {

@@ -2,6 +2,7 @@
 //! until the session ends.
 
 use std::io;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -30,6 +31,10 @@ pub struct Opcoes {
     pub json: bool,
     /// The agent credential (agents only).
     pub token: Option<String>,
+    /// Whether to connect with TLS.
+    pub tls: bool,
+    /// The CA certificate to trust for TLS (else the public roots).
+    pub ca: Option<PathBuf>,
 }
 
 /// Connects and performs the handshake.
@@ -40,7 +45,11 @@ pub async fn abrir(opcoes: &Opcoes) -> Result<Conexao, ErroConexao> {
         papel: opcoes.papel.clone(),
         token: opcoes.token.clone(),
     };
-    Conexao::conectar(opcoes.servidor.as_str(), apresentacao).await
+    if opcoes.tls {
+        Conexao::conectar_tls(&opcoes.servidor, opcoes.ca.as_deref(), apresentacao).await
+    } else {
+        Conexao::conectar(opcoes.servidor.as_str(), apresentacao).await
+    }
 }
 
 /// Connects and performs the handshake, explaining any failure in Portuguese on stderr (and,

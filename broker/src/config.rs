@@ -4,8 +4,10 @@
 //! README's "Limites e segurança" lists the same defaults for operators.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use proto::tls::rustls::ServerConfig;
 use proto::validacao::{NOME_MAXIMO, TEXTO_MAXIMO};
 use proto::{ENDERECO_PADRAO, TAMANHO_MAXIMO_QUADRO};
 
@@ -40,6 +42,8 @@ pub struct Config {
     pub fila_maxima: usize,
     /// Agent credentials; an agent's handshake must carry one of them.
     pub tokens_atendente: Vec<String>,
+    /// TLS, when the broker serves it (certificate and key loaded); plain TCP otherwise.
+    pub tls: Option<Arc<ServerConfig>>,
     /// Failed agent logins from one address, within [`Config::janela_de_falhas`], after which
     /// that address may not log in as an agent until the window passes.
     pub falhas_de_autenticacao: u32,
@@ -75,6 +79,7 @@ impl Default for Config {
             rajada_de_mensagens: 20,
             fila_maxima: 100_000,
             tokens_atendente: Vec::new(),
+            tls: None,
             falhas_de_autenticacao: 5,
             janela_de_falhas: Duration::from_secs(60),
             capacidade_saida: 1024,

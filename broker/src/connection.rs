@@ -19,7 +19,7 @@ use proto::codec::{
 use proto::{
     Apresentacao, CodigoErro, DoBroker, MotivoFim, Papel, ParaBroker, SessaoId, VERSAO_PROTOCOLO,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -37,7 +37,11 @@ const DESCARTE_MAXIMO: usize = 1 << 20;
 /// How long a refused agent login waits before it is answered, to slow down guessing.
 const ATRASO_DE_RECUSA: Duration = Duration::from_millis(500);
 
-type QuadrosBroker = Quadros<TcpStream, ParaBroker, DoBroker>;
+type QuadrosBroker<S> = Quadros<S, ParaBroker, DoBroker>;
+
+/// Any byte stream a connection runs over: plain TCP, or TLS over TCP.
+pub trait Fluxo: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Fluxo for T {}
 
 /// What a connection task needs besides its socket.
 #[derive(Clone)]
@@ -64,11 +68,8 @@ pub struct Origem {
 }
 
 /// Serves one connection from accept to close.
-pub async fn atender(socket: TcpStream, origem: Origem, sessao: SessaoId, contexto: Contexto) {
+pub async fn atender<S: Fluxo>(socket: S, origem: Origem, sessao: SessaoId, contexto: Contexto) {
     info!(par = %origem.par, "conexão aceita");
-    if let Err(erro) = socket.set_nodelay(true) {
-        debug!(%erro, "não foi possível desligar o algoritmo de Nagle");
-    }
     let mut bytes = delimitar(socket, contexto.config.tamanho_maximo_quadro);
     let apresentacao = tokio::select! {
         resultado = receber_apresentacao(&mut bytes, contexto.config.prazo_apresentacao) => resultado,
@@ -130,7 +131,7 @@ pub async fn atender(socket: TcpStream, origem: Origem, sessao: SessaoId, contex
     if contexto.ator.send(entrar).await.is_err() {
         return;
     }
-    let (escrita, leitura) = tipar::<_, ParaBroker, DoBroker>(bytes).split();
+    let (escrita, leitura) = tipar::<S, ParaBroker, DoBroker>(bytes).split();
     if let Some((escrita, leitura)) =
         conversar(sessao, escrita, leitura, rx, &contexto, &abortar).await
     {
@@ -146,8 +147,8 @@ pub async fn atender(socket: TcpStream, origem: Origem, sessao: SessaoId, contex
 
 /// Waits for the first frame and checks that it is a handshake this broker speaks. On refusal,
 /// returns the frame to answer with (if any).
-async fn receber_apresentacao(
-    bytes: &mut Framed<TcpStream, LengthDelimitedCodec>,
+async fn receber_apresentacao<S: Fluxo>(
+    bytes: &mut Framed<S, LengthDelimitedCodec>,
     prazo: Duration,
 ) -> Result<Apresentacao, Option<DoBroker>> {
     let corpo = match tokio::time::timeout(prazo, bytes.next()).await {
@@ -189,16 +190,16 @@ pub fn avaliar_apresentacao(corpo: &[u8]) -> Result<Apresentacao, DoBroker> {
 
 /// Relays frames both ways until the session ends. Returns the two halves for a graceful close,
 /// or `None` when the connection must simply be dropped.
-async fn conversar(
+async fn conversar<S: Fluxo>(
     sessao: SessaoId,
-    mut escrita: SplitSink<QuadrosBroker, DoBroker>,
-    mut leitura: SplitStream<QuadrosBroker>,
+    mut escrita: SplitSink<QuadrosBroker<S>, DoBroker>,
+    mut leitura: SplitStream<QuadrosBroker<S>>,
     mut rx: mpsc::Receiver<DoBroker>,
     contexto: &Contexto,
     abortar: &CancellationToken,
 ) -> Option<(
-    SplitSink<QuadrosBroker, DoBroker>,
-    SplitStream<QuadrosBroker>,
+    SplitSink<QuadrosBroker<S>, DoBroker>,
+    SplitStream<QuadrosBroker<S>>,
 )> {
     let desfecho = {
         let batimento = contexto.config.intervalo_batimento;
@@ -256,8 +257,8 @@ enum Desfecho {
 
 /// Writes frames from the outbound channel, batching whatever is already queued into one flush,
 /// and a `Ping` every heartbeat interval. Ends when the actor drops the channel's sender.
-async fn escrever(
-    escrita: &mut SplitSink<QuadrosBroker, DoBroker>,
+async fn escrever<S: Fluxo>(
+    escrita: &mut SplitSink<QuadrosBroker<S>, DoBroker>,
     rx: &mut mpsc::Receiver<DoBroker>,
     batimento: Duration,
 ) -> std::io::Result<()> {
@@ -282,9 +283,9 @@ async fn escrever(
 /// Hands every frame from the peer to the actor, within the session's rate. Returns the
 /// protocol error to report when the peer sent something invalid (or kept flooding), `None`
 /// when the connection ended or the peer fell silent for two heartbeat intervals.
-async fn ler(
+async fn ler<S: Fluxo>(
     sessao: SessaoId,
-    leitura: &mut SplitStream<QuadrosBroker>,
+    leitura: &mut SplitStream<QuadrosBroker<S>>,
     contexto: &Contexto,
 ) -> Option<CodigoErro> {
     let silencio_maximo = contexto.config.intervalo_batimento.saturating_mul(2);
@@ -412,7 +413,7 @@ pub async fn recusar(socket: TcpStream, quadro: DoBroker) {
 /// Closes a socket gracefully: shuts down our side, then reads and discards what the peer still
 /// sends for a while, so that unread input does not turn the close into a reset that would
 /// destroy our last frames before the peer reads them.
-async fn fechar(mut socket: TcpStream, prazo: Duration) {
+async fn fechar<S: Fluxo>(mut socket: S, prazo: Duration) {
     if socket.shutdown().await.is_err() {
         return;
     }

@@ -4,10 +4,12 @@ use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use broker::{Broker, Config, credenciais};
 use clap::{ArgAction, Parser};
+use proto::tls::{self, rustls::ServerConfig};
 use tracing_subscriber::EnvFilter;
 
 /// Command-line options (all help text in Portuguese, for the people who run it).
@@ -139,6 +141,14 @@ struct Argumentos {
     )]
     token_atendente: Option<String>,
 
+    /// Certificado TLS (PEM, com a cadeia). Com --tls-chave, o broker só aceita TLS.
+    #[arg(long, value_name = "ARQUIVO", requires = "tls_chave")]
+    tls_cert: Option<PathBuf>,
+
+    /// Chave privada TLS (PEM) do certificado.
+    #[arg(long, value_name = "ARQUIVO", requires = "tls_cert")]
+    tls_chave: Option<PathBuf>,
+
     /// Pasta de dados do broker. Padrão: ~/.local/share/fila-atendimento.
     #[arg(long, value_name = "PASTA", env = "FILA_DADOS")]
     dados: Option<PathBuf>,
@@ -153,7 +163,7 @@ struct Argumentos {
 }
 
 impl Argumentos {
-    fn config(&self, tokens_atendente: Vec<String>) -> Config {
+    fn config(&self, tokens_atendente: Vec<String>, tls: Option<Arc<ServerConfig>>) -> Config {
         Config {
             escutar: self.escutar,
             tamanho_maximo_quadro: self.quadro_maximo as usize,
@@ -168,6 +178,7 @@ impl Argumentos {
             rajada_de_mensagens: self.rajada,
             fila_maxima: self.fila_maxima,
             tokens_atendente,
+            tls,
             capacidade_saida: self.capacidade_saida,
             prazo_encerramento: self.prazo_encerramento,
             ..Config::default()
@@ -220,8 +231,18 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    let tls = match (&argumentos.tls_cert, &argumentos.tls_chave) {
+        (Some(certificado), Some(chave)) => match tls::configuracao_servidor(certificado, chave) {
+            Ok(tls) => Some(tls),
+            Err(erro) => {
+                eprintln!("Erro: {erro}");
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => None,
+    };
     let config = match argumentos.tokens_atendente() {
-        Ok(tokens) => argumentos.config(tokens),
+        Ok(tokens) => argumentos.config(tokens, tls),
         Err(erro) => {
             eprintln!("Erro: {erro}");
             return ExitCode::FAILURE;
@@ -238,7 +259,15 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("Broker ouvindo em {}. Ctrl-C encerra.", broker.endereco());
+    let modo = if argumentos.tls_cert.is_some() {
+        "TLS"
+    } else {
+        "TCP sem criptografia"
+    };
+    println!(
+        "Broker ouvindo em {} ({modo}). Ctrl-C encerra.",
+        broker.endereco()
+    );
     if let Err(erro) = sinal_de_encerramento().await {
         eprintln!("Não foi possível esperar pelo sinal de encerramento: {erro}");
     }

@@ -12,6 +12,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use proto::tls::TlsAcceptor;
 use proto::{CodigoErro, DoBroker, SessaoId};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -139,11 +140,17 @@ async fn servir(ouvinte: TcpListener, config: Config, desligar: CancellationToke
                             >= config.conexoes_por_endereco;
                     if lotado {
                         info!(%par, "conexão recusada: limite de conexões");
-                        conexoes.spawn(connection::recusar(
-                            socket,
-                            DoBroker::erro(CodigoErro::LimiteDeConexoes),
-                        ));
+                        // Over TLS a plain frame would only confuse the peer: just close.
+                        if config.tls.is_none() {
+                            conexoes.spawn(connection::recusar(
+                                socket,
+                                DoBroker::erro(CodigoErro::LimiteDeConexoes),
+                            ));
+                        }
                         continue;
+                    }
+                    if let Err(erro) = socket.set_nodelay(true) {
+                        warn!(%erro, "não foi possível desligar o algoritmo de Nagle");
                     }
                     contagem.abrir(ip);
                     ultima_sessao += 1;
@@ -152,12 +159,30 @@ async fn servir(ouvinte: TcpListener, config: Config, desligar: CancellationToke
                         atendente_bloqueado: contagem.bloqueado(ip, &config),
                     };
                     let span = info_span!("sessao", id = ultima_sessao);
-                    let atender =
-                        connection::atender(socket, origem, ultima_sessao, contexto.clone());
+                    let sessao = ultima_sessao;
+                    let contexto = contexto.clone();
                     let fechadas = fechadas_tx.clone();
                     conexoes.spawn(
                         async move {
-                            atender.await;
+                            match contexto.config.tls.clone() {
+                                None => connection::atender(socket, origem, sessao, contexto).await,
+                                Some(tls) => {
+                                    let prazo = contexto.config.prazo_apresentacao;
+                                    let aceito = tokio::time::timeout(
+                                        prazo,
+                                        TlsAcceptor::from(tls).accept(socket),
+                                    )
+                                    .await;
+                                    match aceito {
+                                        Ok(Ok(fluxo)) => {
+                                            connection::atender(fluxo, origem, sessao, contexto)
+                                                .await
+                                        }
+                                        Ok(Err(erro)) => info!(%erro, "falha no TLS"),
+                                        Err(_) => info!("TLS não concluído a tempo"),
+                                    }
+                                }
+                            }
                             let _ = fechadas.try_send(ip);
                         }
                         .instrument(span),

@@ -52,6 +52,9 @@ pub enum ErroConexao {
     /// The broker did not answer within [`PRAZO_RESPOSTA`].
     #[error("o broker não respondeu a tempo")]
     SemResposta,
+    /// TLS could not be set up (certificate files, address).
+    #[error("{0}")]
+    Tls(#[from] crate::tls::ErroTls),
     /// The broker answered with something other than a welcome or an error.
     #[error("resposta inesperada do broker: {0:?}")]
     Inesperada(Box<DoBroker>),
@@ -86,6 +89,23 @@ impl Conexao {
         let socket = TcpStream::connect(endereco).await?;
         socket.set_nodelay(true)?;
         Conexao::sobre(socket, apresentacao, TAMANHO_MAXIMO_QUADRO).await
+    }
+
+    /// Connects over TCP to `endereco` (`host:porta`), then TLS, checking the broker's
+    /// certificate against `ca` (or the public roots), and performs the handshake.
+    pub async fn conectar_tls(
+        endereco: &str,
+        ca: Option<&std::path::Path>,
+        apresentacao: Apresentacao,
+    ) -> Result<Conexao, ErroConexao> {
+        let config = crate::tls::configuracao_cliente(ca)?;
+        let nome = crate::tls::nome_do_servidor(endereco)?;
+        let socket = TcpStream::connect(endereco).await?;
+        socket.set_nodelay(true)?;
+        let tls = crate::tls::TlsConnector::from(config)
+            .connect(nome, socket)
+            .await?;
+        Conexao::sobre(tls, apresentacao, TAMANHO_MAXIMO_QUADRO).await
     }
 
     /// Performs the handshake over an already open byte stream, with the given frame size limit.

@@ -9,6 +9,7 @@
 pub mod cliente;
 pub mod codec;
 pub mod quadros;
+pub mod tls;
 pub mod validacao;
 
 pub use cliente::{Conexao, Envio, ErroConexao, Eventos};
