@@ -63,6 +63,8 @@ pub enum Situacao {
     Pausado,
     /// In a chat.
     EmConversa {
+        /// The conversation's id (chat lines are sent for it).
+        conversa: u64,
         /// The partner's name.
         com: String,
         /// The customer's department.
@@ -233,10 +235,15 @@ impl Modelo {
         let quadro = match interpretar(&linha, self.atendente()) {
             Entrada::Vazia => return Vec::new(),
             Entrada::Mensagem(texto) => {
-                if matches!(self.situacao, Situacao::EmConversa { .. }) {
-                    self.registrar(hora, Autor::Eu, exibicao::limpar(&texto));
-                }
-                ParaBroker::Mensagem { texto }
+                // Outside a chat the line goes with no conversation, and the broker says so.
+                let conversa = match self.situacao {
+                    Situacao::EmConversa { conversa, .. } => {
+                        self.registrar(hora, Autor::Eu, exibicao::limpar(&texto));
+                        conversa
+                    }
+                    _ => 0,
+                };
+                ParaBroker::Mensagem { conversa, texto }
             }
             Entrada::Comando(Comando::Sair) => return self.sair(),
             Entrada::Comando(Comando::Ajuda) => {
@@ -289,11 +296,12 @@ impl Modelo {
             DoBroker::Fila { posicao } => self.situacao = Situacao::NaFila(*posicao),
             DoBroker::Conectado {
                 com,
+                conversa,
                 departamento,
                 espera_ms,
-                ..
             } => {
                 self.situacao = Situacao::EmConversa {
+                    conversa: *conversa,
                     com: exibicao::limpar(com),
                     departamento: exibicao::limpar(departamento),
                     espera_ms: *espera_ms,
@@ -449,6 +457,7 @@ mod tests {
         assert_eq!(
             digitar(&mut modelo, "olá, ação 👍"),
             vec![Acao::Enviar(ParaBroker::Mensagem {
+                conversa: 1,
                 texto: "olá, ação 👍".into()
             })]
         );

@@ -131,6 +131,8 @@ pub async fn conduzir(conexao: Conexao, opcoes: &Opcoes, terminal: &mut Terminal
 
     let mut saindo = false;
     let mut depois_de_fim = false;
+    // The conversation chat lines are sent for (0: none; the broker then says so).
+    let mut conversa_atual = 0;
     let despedida = tokio::time::sleep(Duration::MAX);
     tokio::pin!(despedida);
     loop {
@@ -138,6 +140,11 @@ pub async fn conduzir(conexao: Conexao, opcoes: &Opcoes, terminal: &mut Terminal
             evento = eventos.next() => match evento {
                 Some(Ok(evento)) => {
                     depois_de_fim = matches!(evento, DoBroker::Fim { .. });
+                    match evento {
+                        DoBroker::Conectado { conversa, .. } => conversa_atual = conversa,
+                        DoBroker::Fim { .. } => conversa_atual = 0,
+                        _ => {}
+                    }
                     mostrar(terminal, &evento);
                 }
                 Some(Err(erro)) => {
@@ -154,7 +161,10 @@ pub async fn conduzir(conexao: Conexao, opcoes: &Opcoes, terminal: &mut Terminal
                 let quadro = match linha {
                     Linha::Texto(texto) => match interpretar(&texto, atendente) {
                         Entrada::Vazia => None,
-                        Entrada::Mensagem(texto) => Some(ParaBroker::Mensagem { texto }),
+                        Entrada::Mensagem(texto) => Some(ParaBroker::Mensagem {
+                            conversa: conversa_atual,
+                            texto,
+                        }),
                         Entrada::Comando(Comando::Ajuda) => {
                             terminal.avisar(ajuda(atendente));
                             None

@@ -116,6 +116,7 @@ pub fn texto_do_status(modelo: &Modelo) -> String {
             com,
             departamento,
             espera_ms,
+            ..
         } if modelo.atendente() => format!(
             "Atendendo {com} ({departamento}, esperou {})",
             duracao(*espera_ms)

@@ -20,7 +20,6 @@ use proto::{
     Apresentacao, CodigoErro, DoBroker, MotivoFim, Papel, ParaBroker, SessaoId, VERSAO_PROTOCOLO,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
@@ -402,7 +401,7 @@ impl Balde {
 }
 
 /// Answers a connection that is refused at once (over a limit) with one frame, and closes it.
-pub async fn recusar(socket: TcpStream, quadro: DoBroker) {
+pub async fn recusar<S: Fluxo>(socket: S, quadro: DoBroker) {
     let mut bytes = delimitar(socket, proto::TAMANHO_MAXIMO_QUADRO);
     if let Ok(corpo) = codificar(&quadro) {
         let _ = tokio::time::timeout(Duration::from_secs(1), bytes.send(corpo)).await;

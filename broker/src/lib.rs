@@ -13,4 +13,4 @@ pub mod matchmaking;
 pub mod server;
 
 pub use config::Config;
-pub use server::Broker;
+pub use server::{Broker, Ouvinte};

@@ -586,11 +586,19 @@ impl Matchmaker {
             }
             // Heartbeats are the connection's business; one that reaches here changes nothing.
             ParaBroker::Pong => {}
-            ParaBroker::Mensagem { texto } => {
-                let Estado::EmConversa { parceiro, .. } = sessao.estado else {
-                    let texto = "você ainda não está em uma conversa; a mensagem não foi entregue";
+            ParaBroker::Mensagem { conversa, texto } => {
+                let Estado::EmConversa {
+                    parceiro,
+                    conversa: atual,
+                } = sessao.estado
+                else {
+                    let texto = "você não está em uma conversa; a mensagem não foi entregue";
                     return erro(efeitos, CodigoErro::SemConversa, texto);
                 };
+                if conversa != atual {
+                    let texto = "essa conversa já terminou; a mensagem não foi entregue";
+                    return erro(efeitos, CodigoErro::SemConversa, texto);
+                }
                 if let Err(invalido) = validar_texto_ate(&texto, self.parametros.texto_maximo) {
                     return erro(efeitos, CodigoErro::TextoInvalido, &invalido.to_string());
                 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use proto::tls::TlsAcceptor;
 use proto::{CodigoErro, DoBroker, SessaoId};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -23,7 +23,7 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::actor::{self, Comando};
 use crate::config::Config;
-use crate::connection::{self, Contexto, Origem};
+use crate::connection::{self, Contexto, Fluxo, Origem};
 
 /// A running broker.
 pub struct Broker {
@@ -40,14 +40,20 @@ impl Broker {
     pub async fn iniciar(config: Config) -> io::Result<Broker> {
         let ouvinte = TcpListener::bind(config.escutar).await?;
         let endereco = ouvinte.local_addr()?;
+        Ok(Broker::sobre(ouvinte, endereco, config))
+    }
+
+    /// Starts serving on a listener that is already bound (any [`Ouvinte`], such as a
+    /// simulated network's), reachable at `endereco`.
+    pub fn sobre<O: Ouvinte>(ouvinte: O, endereco: SocketAddr, config: Config) -> Broker {
         let desligar = CancellationToken::new();
         let tarefa = tokio::spawn(servir(ouvinte, config, desligar.clone()));
         info!(%endereco, "broker ouvindo");
-        Ok(Broker {
+        Broker {
             endereco,
             desligar,
             tarefa,
-        })
+        }
     }
 
     /// The address the broker listens on.
@@ -59,6 +65,32 @@ impl Broker {
     pub async fn encerrar(self) {
         self.desligar.cancel();
         let _ = self.tarefa.await;
+    }
+}
+
+/// Where connections come from: a TCP listener, or a simulated network's.
+pub trait Ouvinte: Send + 'static {
+    /// The byte stream of one accepted connection.
+    type Conexao: Fluxo;
+
+    /// Waits for the next connection and tells where it comes from.
+    fn aceitar(&mut self) -> impl Future<Output = io::Result<(Self::Conexao, SocketAddr)>> + Send;
+
+    /// Tunes an accepted connection before use (no-op by default).
+    fn preparar(_conexao: &Self::Conexao) {}
+}
+
+impl Ouvinte for TcpListener {
+    type Conexao = TcpStream;
+
+    fn aceitar(&mut self) -> impl Future<Output = io::Result<(TcpStream, SocketAddr)>> + Send {
+        self.accept()
+    }
+
+    fn preparar(conexao: &TcpStream) {
+        if let Err(erro) = conexao.set_nodelay(true) {
+            warn!(%erro, "não foi possível desligar o algoritmo de Nagle");
+        }
     }
 }
 
@@ -110,7 +142,7 @@ impl Contagem {
 }
 
 /// Accepts connections until told to stop, then shuts down.
-async fn servir(ouvinte: TcpListener, config: Config, desligar: CancellationToken) {
+async fn servir<O: Ouvinte>(mut ouvinte: O, config: Config, desligar: CancellationToken) {
     let (ator_tx, ator_rx) = mpsc::channel(config.capacidade_comandos);
     let ator = tokio::spawn(actor::executar(config.clone(), ator_rx));
     // Each connection reports at most one failed login and one close, and at most
@@ -132,7 +164,7 @@ async fn servir(ouvinte: TcpListener, config: Config, desligar: CancellationToke
             _ = desligar.cancelled() => break,
             Some(ip) = fechadas_rx.recv() => contagem.fechar(ip),
             Some(ip) = falhas_rx.recv() => contagem.falhou(ip, config.janela_de_falhas),
-            aceito = ouvinte.accept() => match aceito {
+            aceito = ouvinte.aceitar() => match aceito {
                 Ok((socket, par)) => {
                     let ip = par.ip();
                     let lotado = contagem.total >= config.conexoes_maximas
@@ -149,9 +181,7 @@ async fn servir(ouvinte: TcpListener, config: Config, desligar: CancellationToke
                         }
                         continue;
                     }
-                    if let Err(erro) = socket.set_nodelay(true) {
-                        warn!(%erro, "não foi possível desligar o algoritmo de Nagle");
-                    }
+                    O::preparar(&socket);
                     contagem.abrir(ip);
                     ultima_sessao += 1;
                     let origem = Origem {

@@ -211,9 +211,10 @@ impl Envio {
             .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "a conexão com o broker acabou"))
     }
 
-    /// Sends a chat line to the current partner.
-    pub async fn mensagem(&mut self, texto: impl Into<String>) -> io::Result<()> {
+    /// Sends a chat line to the partner of conversation `conversa`.
+    pub async fn mensagem(&mut self, conversa: u64, texto: impl Into<String>) -> io::Result<()> {
         self.enviar(ParaBroker::Mensagem {
+            conversa,
             texto: texto.into(),
         })
         .await

@@ -199,11 +199,12 @@ mod tests {
 
         assert_eq!(
             codificar(&ParaBroker::Mensagem {
+                conversa: 7,
                 texto: "olá".into()
             })
             .unwrap()
             .as_ref(),
-            b"\x01\x04ol\xc3\xa1"
+            b"\x01\x07\x04ol\xc3\xa1"
         );
         assert_eq!(codificar(&ParaBroker::Sair).unwrap().as_ref(), b"\x03");
         assert_eq!(codificar(&ParaBroker::Pausar).unwrap().as_ref(), b"\x04");
@@ -327,6 +328,7 @@ mod tests {
         let mut pequeno = enquadrar::<_, DoBroker, ParaBroker>(a, 8);
         let envio = pequeno
             .send(ParaBroker::Mensagem {
+                conversa: 1,
                 texto: "uma mensagem longa demais".into(),
             })
             .await
@@ -336,6 +338,7 @@ mod tests {
         let mut grande = enquadrar::<_, DoBroker, ParaBroker>(b, 1024);
         grande
             .send(ParaBroker::Mensagem {
+                conversa: 1,
                 texto: "uma mensagem longa demais".into(),
             })
             .await

@@ -19,8 +19,12 @@ pub type SessaoId = u64;
 pub enum ParaBroker {
     /// The handshake: must be the first frame of a connection and only that one.
     Apresentacao(Apresentacao),
-    /// A chat line for the peer's current partner.
+    /// A chat line for the partner of the given conversation. A line for a conversation that
+    /// has already ended (the sender had not yet read its `Fim`) is refused, never delivered to
+    /// whoever the sender is paired with next.
     Mensagem {
+        /// The conversation the line belongs to (from `Conectado`).
+        conversa: u64,
         /// The text as typed; see [`crate::validacao::validar_texto`] for what is accepted.
         texto: String,
     },
@@ -199,7 +203,8 @@ pub enum CodigoErro {
     QuadroGrande,
     /// No handshake arrived in time. The connection closes.
     PrazoEsgotado,
-    /// A chat line or `Encerrar` was sent while not in a chat. The connection stays open.
+    /// A chat line or `Encerrar` was sent while not in that chat (none, or one that has ended).
+    /// The connection stays open.
     SemConversa,
     /// The chat text is empty, too long or has control characters. The connection stays open.
     TextoInvalido,

@@ -54,6 +54,8 @@ pub struct Participante {
     pub nome: String,
     /// The connection.
     pub conexao: Conexao,
+    /// The conversation it is in, as far as the frames it has read say (0: none).
+    pub conversa: u64,
 }
 
 impl Participante {
@@ -91,6 +93,7 @@ impl Participante {
         Participante {
             nome: nome.into(),
             conexao,
+            conversa: 0,
         }
     }
 
@@ -103,9 +106,10 @@ impl Participante {
             .unwrap_or_else(|erro| panic!("{} não conseguiu enviar: {erro}", self.nome));
     }
 
-    /// Sends a chat line.
+    /// Sends a chat line in its current conversation.
     pub async fn dizer(&mut self, texto: &str) {
         self.enviar(ParaBroker::Mensagem {
+            conversa: self.conversa,
             texto: texto.into(),
         })
         .await;
@@ -114,7 +118,14 @@ impl Participante {
     /// The next frame from the broker (`None` once it closed the connection).
     pub async fn proximo(&mut self) -> Option<DoBroker> {
         match tokio::time::timeout(PACIENCIA, self.conexao.eventos.next()).await {
-            Ok(Some(Ok(quadro))) => Some(quadro),
+            Ok(Some(Ok(quadro))) => {
+                match quadro {
+                    DoBroker::Conectado { conversa, .. } => self.conversa = conversa,
+                    DoBroker::Fim { .. } => self.conversa = 0,
+                    _ => {}
+                }
+                Some(quadro)
+            }
             Ok(Some(Err(erro))) => panic!("{}: erro de leitura: {erro}", self.nome),
             Ok(None) => None,
             Err(_) => panic!("{}: nada chegou a tempo", self.nome),

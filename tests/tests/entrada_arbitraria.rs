@@ -60,7 +60,8 @@ fn fluxo_quase_valido() -> impl Strategy<Value = Vec<u8>> {
             vec!["geral".into()],
             "t"
         ))),
-        "[a-zé😀 ]{0,20}".prop_map(|texto| ParaBroker::Mensagem { texto }),
+        (0..3u64, "[a-zé😀 ]{0,20}")
+            .prop_map(|(conversa, texto)| ParaBroker::Mensagem { conversa, texto }),
         Just(ParaBroker::Encerrar),
         Just(ParaBroker::Pausar),
         Just(ParaBroker::Pong),

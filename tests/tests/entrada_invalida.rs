@@ -75,7 +75,11 @@ async fn apresentacoes_invalidas_sao_recusadas() {
     };
 
     // Not a handshake first.
-    let mensagem = codificar(&ParaBroker::Mensagem { texto: "oi".into() }).expect("encodes");
+    let mensagem = codificar(&ParaBroker::Mensagem {
+        conversa: 1,
+        texto: "oi".into(),
+    })
+    .expect("encodes");
     recusa(
         endereco,
         &quadro(&mensagem),

@@ -242,7 +242,12 @@ impl Modelo {
             ParaBroker::Apresentacao(_) => {
                 self.enviar(sessao, DoBroker::erro(CodigoErro::ApresentacaoRepetida))
             }
-            ParaBroker::Mensagem { texto } => match dados.lugar {
+            ParaBroker::Mensagem { conversa, texto } => match dados.lugar {
+                Lugar::Conversa {
+                    conversa: atual, ..
+                } if atual != *conversa => {
+                    self.enviar(sessao, DoBroker::erro(CodigoErro::SemConversa))
+                }
                 Lugar::Conversa { parceiro, .. } if validar_texto(texto).is_ok() => {
                     let de = dados.nome.clone();
                     let texto = texto.clone();
@@ -436,7 +441,6 @@ impl ReferenceStateMachine for Referencia {
             prop_oneof![4 => select(vivas), 1 => sessao].boxed()
         };
         let quadro = prop_oneof![
-            6 => select(TEXTOS).prop_map(|t| ParaBroker::Mensagem { texto: t.to_owned() }),
             2 => Just(ParaBroker::Encerrar),
             2 => Just(ParaBroker::Sair),
             1 => Just(ParaBroker::Pausar),
@@ -446,11 +450,35 @@ impl ReferenceStateMachine for Referencia {
         ];
         let envia =
             (sessao.clone(), quadro).prop_map(|(sessao, quadro)| Passo::Envia { sessao, quadro });
+        // Chat lines mostly for the sender's current conversation; sometimes for an old or
+        // unknown one, as a peer that has not yet read its Fim would send.
+        let conversas: BTreeMap<SessaoId, u64> = estado
+            .sessoes
+            .iter()
+            .filter_map(|(&id, dados)| match dados.lugar {
+                Lugar::Conversa { conversa, .. } => Some((id, conversa)),
+                _ => None,
+            })
+            .collect();
+        let outra = prop_oneof![4 => Just(None), 1 => (0..5u64).prop_map(Some)];
+        let diz =
+            (sessao.clone(), select(TEXTOS), outra).prop_map(move |(sessao, texto, outra)| {
+                let conversa =
+                    outra.unwrap_or_else(|| conversas.get(&sessao).copied().unwrap_or_default());
+                Passo::Envia {
+                    sessao,
+                    quadro: ParaBroker::Mensagem {
+                        conversa,
+                        texto: texto.to_owned(),
+                    },
+                }
+            });
         let cai = sessao.prop_map(|sessao| Passo::Cai { sessao });
         prop_oneof![
             4 => entra_cliente,
             3 => entra_atendente,
-            6 => envia,
+            3 => envia,
+            6 => diz,
             2 => cai,
             3 => Just(Passo::Tick),
         ]

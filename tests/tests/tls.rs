@@ -101,7 +101,10 @@ async fn conversa_sobre_tls() {
         proximo(&mut yuri.eventos).await,
         Some(DoBroker::Conectado { .. })
     ));
-    ana.envio.mensagem("olá, com sigilo").await.expect("sends");
+    ana.envio
+        .mensagem(1, "olá, com sigilo")
+        .await
+        .expect("sends");
     assert_eq!(
         proximo(&mut yuri.eventos).await,
         Some(DoBroker::Mensagem {
