@@ -74,26 +74,8 @@ pub async fn atender<S: Fluxo>(socket: S, origem: Origem, sessao: SessaoId, cont
         resultado = receber_apresentacao(&mut bytes, contexto.config.prazo_apresentacao) => resultado,
         _ = contexto.desligar.cancelled() => Err(Some(DoBroker::Fim { motivo: MotivoFim::BrokerEncerrando })),
     };
-    let apresentacao = apresentacao.and_then(|apresentacao| {
-        if matches!(apresentacao.papel, Papel::Cliente { .. }) {
-            return Ok(apresentacao);
-        }
-        if origem.atendente_bloqueado {
-            return Err(Some(DoBroker::Erro {
-                codigo: CodigoErro::NaoAutorizado,
-                texto: "tentativas demais deste endereço; aguarde um pouco".into(),
-            }));
-        }
-        if autorizado(
-            &contexto.config.tokens_atendente,
-            apresentacao.token.as_deref(),
-        ) {
-            Ok(apresentacao)
-        } else {
-            let _ = contexto.falhas.try_send(origem.par.ip());
-            Err(Some(DoBroker::erro(CodigoErro::NaoAutorizado)))
-        }
-    });
+    let apresentacao = apresentacao
+        .and_then(|apresentacao| autorizar(apresentacao, &origem, &contexto).map_err(Some));
     let apresentacao = match apresentacao {
         Ok(apresentacao) => apresentacao,
         Err(resposta) => {
@@ -142,6 +124,31 @@ pub async fn atender<S: Fluxo>(socket: S, origem: Origem, sessao: SessaoId, cont
         }
     }
     info!("conexão encerrada");
+}
+
+/// Lets customers through, and agents only with a valid token, from an address that has not
+/// failed too many agent logins lately. A wrong token is reported to the accept loop.
+fn autorizar(
+    apresentacao: Apresentacao,
+    origem: &Origem,
+    contexto: &Contexto,
+) -> Result<Apresentacao, DoBroker> {
+    if matches!(apresentacao.papel, Papel::Cliente { .. }) {
+        return Ok(apresentacao);
+    }
+    if origem.atendente_bloqueado {
+        return Err(DoBroker::Erro {
+            codigo: CodigoErro::NaoAutorizado,
+            texto: "tentativas demais deste endereço; aguarde um pouco".into(),
+        });
+    }
+    let token = apresentacao.token.as_deref();
+    if autorizado(&contexto.config.tokens_atendente, token) {
+        Ok(apresentacao)
+    } else {
+        let _ = contexto.falhas.try_send(origem.par.ip());
+        Err(DoBroker::erro(CodigoErro::NaoAutorizado))
+    }
 }
 
 /// Waits for the first frame and checks that it is a handshake this broker speaks. On refusal,
