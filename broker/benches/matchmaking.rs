@@ -57,7 +57,14 @@ fn rodada(maquina: &mut Matchmaker, primeira_sessao: u64) -> u64 {
                 conversa,
                 texto: "uma linha de conversa".into(),
             };
-            aplicar(maquina, Evento::Recebeu { sessao: quem, quadro }, &mut eventos);
+            aplicar(
+                maquina,
+                Evento::Recebeu {
+                    sessao: quem,
+                    quadro,
+                },
+                &mut eventos,
+            );
         }
         let fim = Evento::Recebeu {
             sessao: atendente,
@@ -77,12 +84,15 @@ fn desk(c: &mut Criterion) {
             || {
                 let mut maquina = Matchmaker::new();
                 for sessao in 1..=ATENDENTES {
-                    let apresentacao = Apresentacao::atendente(
-                        format!("a{sessao}"),
-                        vec!["geral".into()],
-                        "",
+                    let apresentacao =
+                        Apresentacao::atendente(format!("a{sessao}"), vec!["geral".into()], "");
+                    maquina.aplicar(
+                        Evento::Entrou {
+                            sessao,
+                            apresentacao,
+                        },
+                        Duration::ZERO,
                     );
-                    maquina.aplicar(Evento::Entrou { sessao, apresentacao }, Duration::ZERO);
                 }
                 maquina
             },

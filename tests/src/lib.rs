@@ -3,6 +3,7 @@
 //! whatever bytes a misbehaving peer might. [`arbitrario`] holds the checks the fuzzer runs.
 
 pub mod arbitrario;
+pub mod carga;
 
 use std::net::SocketAddr;
 use std::time::Duration;
