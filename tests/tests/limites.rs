@@ -101,7 +101,7 @@ async fn so_quem_tem_o_token_e_atendente() {
 #[tokio::test]
 async fn quem_para_de_responder_aos_batimentos_cai() {
     let broker = iniciar_broker_com(Config {
-        intervalo_batimento: Duration::from_millis(100),
+        intervalo_batimento: Duration::from_millis(250),
         ..config_de_teste()
     })
     .await;
