@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use broker::{Broker, Config};
 use clap::{ArgAction, Parser, Subcommand};
-use tests::carga::relay;
+use tests::carga::{churn, relay};
 
 /// Command-line options (help in Portuguese, like the other binaries).
 #[derive(Debug, Parser)]
@@ -50,6 +50,21 @@ enum Cenario {
         /// Por quanto tempo (ex.: 10s).
         #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
         duracao: Duration,
+    },
+    /// Clientes chegam, esperam, conversam e saem; um grupo fixo de atendentes.
+    Churn {
+        /// Atendentes no grupo.
+        #[arg(long, default_value_t = 50)]
+        atendentes: usize,
+        /// Clientes atendidos ao todo.
+        #[arg(long, default_value_t = 20_000)]
+        clientes: usize,
+        /// Mensagens de cada cliente (cada uma respondida).
+        #[arg(long, default_value_t = 10)]
+        mensagens: usize,
+        /// Clientes chegando ao mesmo tempo.
+        #[arg(long, default_value_t = 100)]
+        simultaneos: usize,
     },
 }
 
@@ -94,6 +109,22 @@ fn main() -> ExitCode {
             Cenario::Relay { pares, duracao } => relay::executar(endereco, &token, pares, duracao)
                 .await
                 .map(|r| (r.resumo(), serde_json::to_value(r))),
+            Cenario::Churn {
+                atendentes,
+                clientes,
+                mensagens,
+                simultaneos,
+            } => {
+                let forma = churn::Forma {
+                    atendentes,
+                    clientes,
+                    mensagens,
+                    simultaneos: simultaneos.max(1),
+                };
+                churn::executar(endereco, &token, forma)
+                    .await
+                    .map(|r| (r.resumo(), serde_json::to_value(r)))
+            }
         };
         if let Some(broker) = embutido {
             broker.encerrar().await;

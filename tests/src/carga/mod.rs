@@ -2,9 +2,10 @@
 //! minimal TCP splice that stands for what the machine allows (the floor), and the figures each
 //! run prints.
 //!
-//! `carga` (in `src/bin`) parses the command line and calls [`relay::executar`]; the floor runs
+//! `carga` (in `src/bin`) parses the command line and calls a scenario ([`relay`], [`churn`]); the floor runs
 //! the same workload in the same run, so every broker figure comes with its ratio to the floor.
 
+pub mod churn;
 pub mod piso;
 pub mod relay;
 

@@ -1,0 +1,307 @@
+//! `churn`: a pool of agents; customers arrive (a fixed number in flight at once), wait, are
+//! paired, exchange K lines with their agent, and leave. Measures sessions per second, the wait
+//! from connecting to being paired, and chat round trips. The floor runs the same sessions
+//! through a splice that pairs each customer connection with the next agent connection.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use proto::{Apresentacao, Conexao, DoBroker, ParaBroker};
+use serde::Serialize;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::codec::{Framed, LengthDelimitedCodec};
+
+use super::{Latencias, TEXTO, novo_histograma};
+
+/// The shape of a churn run.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Forma {
+    /// Agents in the pool.
+    pub atendentes: usize,
+    /// Customers served in all.
+    pub clientes: usize,
+    /// Lines each customer sends (each echoed).
+    pub mensagens: usize,
+    /// Customers in flight at once.
+    pub simultaneos: usize,
+}
+
+/// What one side of the comparison measured.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Medida {
+    /// Customer sessions completed per second.
+    pub sessoes_por_segundo: f64,
+    /// From connecting to being paired.
+    pub espera: Latencias,
+    /// Chat round trips.
+    pub ida_e_volta: Latencias,
+}
+
+/// A churn run, broker and floor.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Resultado {
+    /// The workload.
+    pub forma: Forma,
+    /// Through the broker.
+    pub broker: Medida,
+    /// Through the splice.
+    pub piso: Medida,
+}
+
+impl Resultado {
+    /// The one summary line.
+    pub fn resumo(&self) -> String {
+        let (b, p) = (&self.broker, &self.piso);
+        format!(
+            "churn: {} atendentes, {} clientes x {} mensagens | broker {:.0} sessões/s, espera p50 {} µs p99 {} µs, ida e volta p50 {} µs p99 {} µs \
+             | piso {:.0} sessões/s, espera p50 {} µs p99 {} µs, ida e volta p50 {} µs p99 {} µs | razão sessões/s {:.2}",
+            self.forma.atendentes,
+            self.forma.clientes,
+            self.forma.mensagens,
+            b.sessoes_por_segundo,
+            b.espera.p50_us,
+            b.espera.p99_us,
+            b.ida_e_volta.p50_us,
+            b.ida_e_volta.p99_us,
+            p.sessoes_por_segundo,
+            p.espera.p50_us,
+            p.espera.p99_us,
+            p.ida_e_volta.p50_us,
+            p.ida_e_volta.p99_us,
+            b.sessoes_por_segundo / p.sessoes_por_segundo,
+        )
+    }
+}
+
+/// Per-customer figures, folded at the end.
+struct Amostra {
+    espera: Histogram<u64>,
+    ida_e_volta: Histogram<u64>,
+}
+
+fn medir(amostras: Vec<Amostra>, clientes: usize, duracao: Duration) -> Medida {
+    let mut espera = novo_histograma();
+    let mut ida_e_volta = novo_histograma();
+    for amostra in amostras {
+        espera.add(&amostra.espera).expect("same bounds");
+        ida_e_volta.add(&amostra.ida_e_volta).expect("same bounds");
+    }
+    Medida {
+        sessoes_por_segundo: clientes as f64 / duracao.as_secs_f64(),
+        espera: Latencias::de(&espera),
+        ida_e_volta: Latencias::de(&ida_e_volta),
+    }
+}
+
+fn micros(inicio: Instant) -> u64 {
+    inicio.elapsed().as_micros().max(1) as u64
+}
+
+/// Runs the churn workload against the broker at `endereco`, then through the floor.
+pub async fn executar(
+    endereco: SocketAddr,
+    token: &str,
+    forma: Forma,
+) -> Result<Resultado, String> {
+    let broker = pelo_broker(endereco, token, forma).await?;
+    let piso = pelo_piso(forma).await.map_err(|e| format!("piso: {e}"))?;
+    Ok(Resultado {
+        forma,
+        broker,
+        piso,
+    })
+}
+
+async fn pelo_broker(endereco: SocketAddr, token: &str, forma: Forma) -> Result<Medida, String> {
+    for i in 0..forma.atendentes {
+        let apresentacao =
+            Apresentacao::atendente(format!("churn-a{i}"), vec!["churn".into()], token);
+        let mut atendente = Conexao::conectar(endereco, apresentacao)
+            .await
+            .map_err(|e| format!("atendente {i}: {e}"))?;
+        tokio::spawn(async move {
+            let mut conversa = 0;
+            while let Some(Ok(quadro)) = atendente.eventos.next().await {
+                let texto = match quadro {
+                    DoBroker::Conectado { conversa: nova, .. } => {
+                        conversa = nova;
+                        continue;
+                    }
+                    DoBroker::Mensagem { texto, .. } => texto,
+                    _ => continue,
+                };
+                if atendente.envio.mensagem(conversa, texto).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    let vagas = Arc::new(Semaphore::new(forma.simultaneos));
+    let inicio = Instant::now();
+    let (tx, mut rx) = mpsc::channel(forma.simultaneos.max(1));
+    for i in 0..forma.clientes {
+        let vaga = Arc::clone(&vagas)
+            .acquire_owned()
+            .await
+            .expect("never closed");
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let resultado = cliente(endereco, i, forma.mensagens).await;
+            drop(vaga);
+            let _ = tx.send(resultado).await;
+        });
+    }
+    drop(tx);
+    let mut amostras = Vec::with_capacity(forma.clientes);
+    while let Some(resultado) = rx.recv().await {
+        amostras.push(resultado?);
+    }
+    Ok(medir(amostras, forma.clientes, inicio.elapsed()))
+}
+
+async fn cliente(endereco: SocketAddr, i: usize, mensagens: usize) -> Result<Amostra, String> {
+    let mut amostra = Amostra {
+        espera: novo_histograma(),
+        ida_e_volta: novo_histograma(),
+    };
+    let chegada = Instant::now();
+    let mut conexao = Conexao::conectar(
+        endereco,
+        Apresentacao::cliente(format!("churn-c{i}"), "churn"),
+    )
+    .await
+    .map_err(|e| format!("cliente {i}: {e}"))?;
+    let conversa = loop {
+        match conexao.eventos.next().await {
+            Some(Ok(DoBroker::Conectado { conversa, .. })) => break conversa,
+            Some(Ok(_)) => continue,
+            outro => return Err(format!("cliente {i}: {outro:?} antes de ser atendido")),
+        }
+    };
+    let _ = amostra.espera.record(micros(chegada));
+    for _ in 0..mensagens {
+        let inicio = Instant::now();
+        conexao
+            .envio
+            .mensagem(conversa, TEXTO)
+            .await
+            .map_err(|e| e.to_string())?;
+        loop {
+            match conexao.eventos.next().await {
+                Some(Ok(DoBroker::Mensagem { .. })) => break,
+                Some(Ok(_)) => continue,
+                outro => return Err(format!("cliente {i}: {outro:?} no meio da conversa")),
+            }
+        }
+        let _ = amostra.ida_e_volta.record(micros(inicio));
+    }
+    conexao
+        .envio
+        .enviar(ParaBroker::Sair)
+        .await
+        .map_err(|e| e.to_string())?;
+    while conexao.eventos.next().await.is_some() {}
+    Ok(amostra)
+}
+
+type Quadros = Framed<TcpStream, LengthDelimitedCodec>;
+
+async fn conectar(endereco: SocketAddr) -> std::io::Result<Quadros> {
+    let socket = TcpStream::connect(endereco).await?;
+    socket.set_nodelay(true)?;
+    Ok(Framed::new(socket, LengthDelimitedCodec::new()))
+}
+
+/// The splice for churn: customers and agents connect to two ports; each customer connection
+/// is paired with the next agent connection, in arrival order, and bytes are copied between them.
+async fn splice_de_churn() -> std::io::Result<(SocketAddr, SocketAddr)> {
+    let clientes = TcpListener::bind("127.0.0.1:0").await?;
+    let atendentes = TcpListener::bind("127.0.0.1:0").await?;
+    let enderecos = (clientes.local_addr()?, atendentes.local_addr()?);
+    tokio::spawn(async move {
+        loop {
+            let (Ok((mut cliente, _)), Ok((mut atendente, _))) =
+                (clientes.accept().await, atendentes.accept().await)
+            else {
+                return;
+            };
+            let _ = cliente.set_nodelay(true);
+            let _ = atendente.set_nodelay(true);
+            tokio::spawn(async move {
+                let _ = tokio::io::copy_bidirectional(&mut cliente, &mut atendente).await;
+            });
+        }
+    });
+    Ok(enderecos)
+}
+
+async fn pelo_piso(forma: Forma) -> std::io::Result<Medida> {
+    let (para_clientes, para_atendentes) = splice_de_churn().await?;
+    // Each agent of the pool takes one session at a time: connect, echo, and when the customer
+    // closes, connect again for the next.
+    for _ in 0..forma.atendentes {
+        tokio::spawn(async move {
+            loop {
+                let Ok(mut atendente) = conectar(para_atendentes).await else {
+                    return;
+                };
+                while let Some(Ok(quadro)) = atendente.next().await {
+                    if atendente.send(quadro.freeze()).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+    }
+    let vagas = Arc::new(Semaphore::new(forma.simultaneos));
+    let inicio = Instant::now();
+    let (tx, mut rx) = mpsc::channel(forma.simultaneos.max(1));
+    for _ in 0..forma.clientes {
+        let vaga = Arc::clone(&vagas)
+            .acquire_owned()
+            .await
+            .expect("never closed");
+        let tx = tx.clone();
+        let mensagens = forma.mensagens;
+        tokio::spawn(async move {
+            let mut amostra = Amostra {
+                espera: novo_histograma(),
+                ida_e_volta: novo_histograma(),
+            };
+            let chegada = Instant::now();
+            let resultado = async {
+                let mut cliente = conectar(para_clientes).await?;
+                let corpo = Bytes::from_static(TEXTO.as_bytes());
+                // The first echo is when the pairing is known to be done.
+                let mut primeira = true;
+                for _ in 0..mensagens {
+                    let inicio = Instant::now();
+                    cliente.send(corpo.clone()).await?;
+                    if cliente.next().await.is_none() {
+                        return Err(std::io::Error::other("o piso fechou a conexão"));
+                    }
+                    if primeira {
+                        let _ = amostra.espera.record(micros(chegada));
+                        primeira = false;
+                    }
+                    let _ = amostra.ida_e_volta.record(micros(inicio));
+                }
+                Ok::<_, std::io::Error>(())
+            }
+            .await;
+            drop(vaga);
+            let _ = tx.send(resultado.map(|()| amostra)).await;
+        });
+    }
+    drop(tx);
+    let mut amostras = Vec::with_capacity(forma.clientes);
+    while let Some(resultado) = rx.recv().await {
+        amostras.push(resultado?);
+    }
+    Ok(medir(amostras, forma.clientes, inicio.elapsed()))
+}
