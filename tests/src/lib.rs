@@ -237,6 +237,42 @@ pub async fn esperar_par(um: &mut Participante, outro: &mut Participante) -> u64
     conversa
 }
 
+/// A chatting pair (Ana and her agent Yuri), kept beside whatever a test does to the broker to
+/// show that it does not reach them: every round trip must still arrive, in order.
+pub struct Par {
+    /// The customer, Ana.
+    pub cliente: Participante,
+    /// The agent, Yuri.
+    pub atendente: Participante,
+    /// Round trips so far.
+    rodada: usize,
+}
+
+impl Par {
+    /// Connects Yuri, then Ana, in `departamento`, and waits until they are paired.
+    pub async fn formar(endereco: SocketAddr, departamento: &str) -> Par {
+        let mut atendente = Participante::atendente(endereco, "Yuri", &[departamento]).await;
+        let mut cliente = Participante::cliente(endereco, "Ana", departamento).await;
+        esperar_par(&mut cliente, &mut atendente).await;
+        Par {
+            cliente,
+            atendente,
+            rodada: 0,
+        }
+    }
+
+    /// One more round trip: a question from Ana, an answer from Yuri.
+    pub async fn conversar(&mut self) {
+        self.rodada += 1;
+        let pergunta = format!("pergunta {}", self.rodada);
+        self.cliente.dizer(&pergunta).await;
+        self.atendente.esperar_mensagem("Ana", &pergunta).await;
+        let resposta = format!("resposta {}", self.rodada);
+        self.atendente.dizer(&resposta).await;
+        self.cliente.esperar_mensagem("Yuri", &resposta).await;
+    }
+}
+
 /// A peer that writes raw bytes and reads broker frames: for bad input.
 pub struct Bruto {
     /// The framed connection, for reading the broker's answers.

@@ -7,33 +7,9 @@ use broker::Config;
 use proto::codec::codificar;
 use proto::{Apresentacao, CodigoErro, DoBroker, MotivoFim, Papel, ParaBroker};
 use tests::{
-    Bruto, Participante, TOKEN_DE_TESTE, config_de_teste, esperar_par, iniciar_broker,
+    Bruto, Par, Participante, TOKEN_DE_TESTE, config_de_teste, esperar_par, iniciar_broker,
     iniciar_broker_com,
 };
-
-/// A chatting pair, to show that bad input elsewhere does not disturb it.
-struct Par {
-    cliente: Participante,
-    atendente: Participante,
-}
-
-impl Par {
-    async fn formar(endereco: std::net::SocketAddr) -> Par {
-        let mut atendente = Participante::atendente(endereco, "Yuri", &["geral"]).await;
-        let mut cliente = Participante::cliente(endereco, "Ana", "geral").await;
-        esperar_par(&mut cliente, &mut atendente).await;
-        Par { cliente, atendente }
-    }
-
-    async fn conversar(&mut self, rodada: usize) {
-        let pergunta = format!("pergunta {rodada}");
-        self.cliente.dizer(&pergunta).await;
-        self.atendente.esperar_mensagem("Ana", &pergunta).await;
-        let resposta = format!("resposta {rodada}");
-        self.atendente.dizer(&resposta).await;
-        self.cliente.esperar_mensagem("Yuri", &resposta).await;
-    }
-}
 
 /// Sends `bytes` on a fresh connection and checks the broker answers `codigo` and closes.
 async fn recusa(endereco: std::net::SocketAddr, bytes: &[u8], codigo: CodigoErro) {
@@ -69,7 +45,7 @@ fn apresentacao(nome: &str, papel: Papel) -> Vec<u8> {
 async fn apresentacoes_invalidas_sao_recusadas() {
     let broker = iniciar_broker().await;
     let endereco = broker.endereco();
-    let mut par = Par::formar(endereco).await;
+    let mut par = Par::formar(endereco, "geral").await;
     let cliente = |departamento: &str| Papel::Cliente {
         departamento: departamento.into(),
     };
@@ -86,7 +62,7 @@ async fn apresentacoes_invalidas_sao_recusadas() {
         CodigoErro::ApresentacaoEsperada,
     )
     .await;
-    par.conversar(1).await;
+    par.conversar().await;
     // Another protocol version, even one whose handshake this broker cannot decode.
     recusa(
         endereco,
@@ -128,7 +104,7 @@ async fn apresentacoes_invalidas_sao_recusadas() {
         CodigoErro::DepartamentoInvalido,
     )
     .await;
-    par.conversar(2).await;
+    par.conversar().await;
     broker.encerrar().await;
 }
 
@@ -136,7 +112,7 @@ async fn apresentacoes_invalidas_sao_recusadas() {
 async fn lixo_e_quadros_grandes_sao_recusados() {
     let broker = iniciar_broker().await;
     let endereco = broker.endereco();
-    let mut par = Par::formar(endereco).await;
+    let mut par = Par::formar(endereco, "geral").await;
 
     // An HTTP request reads as a length of about a gigabyte.
     recusa(
@@ -145,7 +121,7 @@ async fn lixo_e_quadros_grandes_sao_recusados() {
         CodigoErro::QuadroGrande,
     )
     .await;
-    par.conversar(1).await;
+    par.conversar().await;
     // A frame of the right length with nonsense inside.
     recusa(
         endereco,
@@ -164,7 +140,7 @@ async fn lixo_e_quadros_grandes_sao_recusados() {
     // A frame over the limit, sent whole.
     let enorme = quadro(&vec![b'a'; proto::TAMANHO_MAXIMO_QUADRO + 1]);
     recusa(endereco, &enorme, CodigoErro::QuadroGrande).await;
-    par.conversar(2).await;
+    par.conversar().await;
     broker.encerrar().await;
 }
 
@@ -174,7 +150,7 @@ async fn lixo_e_quadros_grandes_sao_recusados() {
 async fn lixo_no_meio_da_conversa_encerra_so_aquela_sessao() {
     let broker = iniciar_broker().await;
     let endereco = broker.endereco();
-    let mut par = Par::formar(endereco).await;
+    let mut par = Par::formar(endereco, "geral").await;
 
     let mut laura = Participante::atendente(endereco, "Laura", &["vendas"]).await;
     let mut bruto = Bruto::conectar(endereco).await;
@@ -206,7 +182,7 @@ async fn lixo_no_meio_da_conversa_encerra_so_aquela_sessao() {
     ));
     assert_eq!(bruto.proximo().await, None);
     laura.esperar_fim(MotivoFim::ClienteDesconectou).await;
-    par.conversar(1).await;
+    par.conversar().await;
 
     // Texts the broker refuses get an error; the session stays.
     for texto in ["", "  \n ", "\u{1b}[2J apaga a tela"] {
@@ -242,7 +218,7 @@ async fn lixo_no_meio_da_conversa_encerra_so_aquela_sessao() {
             ..
         }
     ));
-    par.conversar(2).await;
+    par.conversar().await;
     broker.encerrar().await;
 }
 
@@ -255,11 +231,11 @@ async fn prazo_de_apresentacao() {
     })
     .await;
     let endereco = broker.endereco();
-    let mut par = Par::formar(endereco).await;
+    let mut par = Par::formar(endereco, "geral").await;
     recusa(endereco, b"", CodigoErro::PrazoEsgotado).await;
     // Half a frame is no better.
     recusa(endereco, b"\x00\x00\x00\x10\x00", CodigoErro::PrazoEsgotado).await;
-    par.conversar(1).await;
+    par.conversar().await;
     broker.encerrar().await;
 }
 
@@ -273,7 +249,7 @@ async fn consumidor_lento_e_desconectado() {
     })
     .await;
     let endereco = broker.endereco();
-    let mut par = Par::formar(endereco).await;
+    let mut par = Par::formar(endereco, "geral").await;
 
     // Laura never reads again after being paired with Beto.
     let mut laura = Participante::atendente(endereco, "Laura", &["vendas"]).await;
@@ -301,7 +277,7 @@ async fn consumidor_lento_e_desconectado() {
         "a atendente que não lê devia ter sido desconectada"
     );
     beto.esperar_posicao(1).await;
-    par.conversar(1).await;
+    par.conversar().await;
     drop(laura);
     broker.encerrar().await;
 }

@@ -8,39 +8,9 @@ use broker::Config;
 use futures::StreamExt;
 use proto::{Apresentacao, CodigoErro, Conexao, DoBroker, ErroConexao, MotivoFim, ParaBroker};
 use tests::{
-    Bruto, Participante, TOKEN_DE_TESTE, config_de_teste, esperar_par, iniciar_broker_com,
+    Bruto, Par, Participante, TOKEN_DE_TESTE, config_de_teste, esperar_par, iniciar_broker_com,
 };
 use tokio::net::TcpSocket;
-
-/// A chatting pair in department `par`, to show that trouble elsewhere does not reach it.
-struct Par {
-    cliente: Participante,
-    atendente: Participante,
-    rodada: usize,
-}
-
-impl Par {
-    async fn formar(endereco: SocketAddr) -> Par {
-        let mut atendente = Participante::atendente(endereco, "Yuri", &["par"]).await;
-        let mut cliente = Participante::cliente(endereco, "Ana", "par").await;
-        esperar_par(&mut cliente, &mut atendente).await;
-        Par {
-            cliente,
-            atendente,
-            rodada: 0,
-        }
-    }
-
-    async fn conversar(&mut self) {
-        self.rodada += 1;
-        let pergunta = format!("pergunta {}", self.rodada);
-        self.cliente.dizer(&pergunta).await;
-        self.atendente.esperar_mensagem("Ana", &pergunta).await;
-        let resposta = format!("resposta {}", self.rodada);
-        self.atendente.dizer(&resposta).await;
-        self.cliente.esperar_mensagem("Yuri", &resposta).await;
-    }
-}
 
 async fn recusada(endereco: SocketAddr, apresentacao: Apresentacao) -> CodigoErro {
     match Conexao::conectar(endereco, apresentacao).await {
@@ -58,7 +28,7 @@ async fn so_quem_tem_o_token_e_atendente() {
     })
     .await;
     let endereco = broker.endereco();
-    let mut par = Par::formar(endereco).await;
+    let mut par = Par::formar(endereco, "par").await;
     let departamentos = || vec!["geral".to_owned()];
 
     let mut sem_token = Apresentacao::atendente("Bia", departamentos(), "x");
@@ -106,7 +76,7 @@ async fn quem_para_de_responder_aos_batimentos_cai() {
     })
     .await;
     let endereco = broker.endereco();
-    let mut par = Par::formar(endereco).await;
+    let mut par = Par::formar(endereco, "par").await;
 
     // An agent whose program froze after the handshake: it never answers a Ping.
     let mut ana = Participante::cliente(endereco, "Bia", "geral").await;
@@ -159,8 +129,8 @@ async fn o_cliente_percebe_um_broker_calado() {
         )
         .await
         .expect("sends");
-        // Keep the connection open, silent.
-        tokio::time::sleep(Duration::from_secs(30)).await;
+        // Keep the connection open, silent, until the test aborts this task.
+        std::future::pending::<()>().await;
     });
     let mut conexao = Conexao::conectar(endereco, Apresentacao::cliente("Ana", "geral"))
         .await
@@ -184,7 +154,7 @@ async fn excesso_de_mensagens_e_descartado_e_a_enxurrada_fecha() {
     })
     .await;
     let endereco = broker.endereco();
-    let mut par = Par::formar(endereco).await;
+    let mut par = Par::formar(endereco, "par").await;
     let mut laura = Participante::atendente(endereco, "Laura", &["geral"]).await;
     let mut beto = Participante::cliente(endereco, "Beto", "geral").await;
     esperar_par(&mut beto, &mut laura).await;
@@ -247,7 +217,7 @@ async fn fila_cheia_recusa_com_aviso_claro() {
     })
     .await;
     let endereco = broker.endereco();
-    let mut par = Par::formar(endereco).await;
+    let mut par = Par::formar(endereco, "par").await;
     let mut um = Participante::cliente(endereco, "Um", "vendas").await;
     um.esperar_posicao(1).await;
     let mut dois = Participante::cliente(endereco, "Dois", "vendas").await;
@@ -287,7 +257,7 @@ async fn limites_de_conexoes_por_endereco_e_no_total() {
     .await;
     let endereco = broker.endereco();
     // The pair holds two connections from 127.0.0.1.
-    let mut par = Par::formar(endereco).await;
+    let mut par = Par::formar(endereco, "par").await;
     let _terceira = de("127.0.0.1", endereco).await;
     let mut quarta = de("127.0.0.1", endereco).await;
     assert!(matches!(
