@@ -54,7 +54,10 @@ pub enum Comando {
 #[derive(Debug)]
 pub struct Saida {
     /// Frames to write to the peer, in order. Dropping it tells the connection to flush and close.
-    pub quadros: mpsc::Sender<DoBroker>,
+    /// Boxed so that the channel's first block of slots, allocated with the channel and held by
+    /// every connection for its whole life, is 32 pointers rather than 32 frames (about 2 KiB
+    /// less per waiting customer).
+    pub quadros: mpsc::Sender<Box<DoBroker>>,
     /// Cancelled to cut the connection at once (slow consumers).
     pub abortar: CancellationToken,
 }
@@ -140,7 +143,7 @@ impl Ator {
                         continue;
                     };
                     registrar(para, &quadro);
-                    match saida.quadros.try_send(quadro) {
+                    match saida.quadros.try_send(Box::new(quadro)) {
                         Ok(()) => {}
                         Err(TrySendError::Full(_)) => {
                             warn!(sessao = para, "consumidor lento: conexão cortada");
@@ -179,7 +182,7 @@ impl Ator {
             motivo: MotivoFim::BrokerEncerrando,
         };
         for (_, saida) in self.saidas.drain() {
-            if saida.quadros.try_send(fim.clone()).is_err() {
+            if saida.quadros.try_send(Box::new(fim.clone())).is_err() {
                 saida.abortar.cancel();
             }
         }

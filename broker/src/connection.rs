@@ -9,9 +9,9 @@
 //! at once when aborted as a slow consumer.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use proto::codec::{
     Quadros, classificar_erro, codificar, decodificar, delimitar, tipar, versao_da_apresentacao,
@@ -20,8 +20,8 @@ use proto::{
     Apresentacao, CodigoErro, DoBroker, MotivoFim, Papel, ParaBroker, SessaoId, VERSAO_PROTOCOLO,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::time::Instant;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
@@ -67,8 +67,13 @@ pub struct Origem {
 }
 
 /// Serves one connection from accept to close.
-pub async fn atender<S: Fluxo>(socket: S, origem: Origem, sessao: SessaoId, contexto: Contexto) {
-    info!(par = %origem.par, "conexão aceita");
+pub async fn atender<S: Fluxo>(
+    socket: S,
+    origem: Origem,
+    sessao: SessaoId,
+    contexto: Arc<Contexto>,
+) {
+    info!(sessao, par = %origem.par, "conexão aceita");
     let mut bytes = delimitar(socket, contexto.config.tamanho_maximo_quadro);
     let apresentacao = tokio::select! {
         resultado = receber_apresentacao(&mut bytes, contexto.config.prazo_apresentacao) => resultado,
@@ -89,7 +94,7 @@ pub async fn atender<S: Fluxo>(socket: S, origem: Origem, sessao: SessaoId, cont
                 tokio::time::sleep(ATRASO_DE_RECUSA).await;
             }
             if let Some(quadro) = resposta {
-                info!(?quadro, "apresentação recusada");
+                info!(sessao, ?quadro, "apresentação recusada");
                 if let Ok(corpo) = codificar(&quadro) {
                     let _ = bytes.send(corpo).await;
                 }
@@ -109,21 +114,23 @@ pub async fn atender<S: Fluxo>(socket: S, origem: Origem, sessao: SessaoId, cont
             abortar: abortar.clone(),
         },
     };
-    if contexto.ator.send(entrar).await.is_err() {
+    if !avisar_ator(&contexto, entrar).await {
         return;
     }
-    let (escrita, leitura) = tipar::<S, ParaBroker, DoBroker>(bytes).split();
-    if let Some((escrita, leitura)) =
-        conversar(sessao, escrita, leitura, rx, &contexto, &abortar).await
-    {
-        let socket = escrita
-            .reunite(leitura)
-            .map(|quadros| quadros.into_inner().into_inner());
-        if let Ok(socket) = socket {
-            fechar(socket, contexto.config.prazo_fechamento).await;
-        }
+    let mut quadros = tipar::<S, ParaBroker, DoBroker>(bytes);
+    let desfecho = conversar(sessao, &mut quadros, rx, &contexto, &abortar).await;
+    if let Desfecho::PeerSaiu(Some(codigo)) = desfecho {
+        info!(sessao, ?codigo, "protocolo violado");
+        let _ = quadros.send(DoBroker::erro(codigo)).await;
     }
-    info!("conexão encerrada");
+    if desfecho != Desfecho::Abortada {
+        fechar(
+            quadros.into_inner().into_inner(),
+            contexto.config.prazo_fechamento,
+        )
+        .await;
+    }
+    info!(sessao, "conexão encerrada");
 }
 
 /// Lets customers through, and agents only with a valid token, from an address that has not
@@ -194,149 +201,193 @@ pub fn avaliar_apresentacao(corpo: &[u8]) -> Result<Apresentacao, DoBroker> {
     }
 }
 
-/// Relays frames both ways until the session ends. Returns the two halves for a graceful close,
-/// or `None` when the connection must simply be dropped.
+/// Relays frames both ways until the session ends, in one loop over the socket, the outbound
+/// channel and one timer (a connection holds no second task, lock or timer while it waits), and
+/// says how it ended. Every wait can be cut short by `abortar`.
+///
+/// - A frame from the peer goes to the actor (within the session's rate).
+/// - Frames from the actor are written in batches: whatever is already queued, then one flush.
+/// - The timer pings the peer every heartbeat interval, and ends the session when nothing has
+///   arrived from the peer for two intervals (noticed at the next heartbeat, so within three).
+/// - When the peer's side ends (or breaks the protocol), the actor is told; the loop then only
+///   writes what the actor still sends, until it lets go of the session or the closing deadline
+///   passes (the timer is re-armed for it).
 async fn conversar<S: Fluxo>(
     sessao: SessaoId,
-    mut escrita: SplitSink<QuadrosBroker<S>, DoBroker>,
-    mut leitura: SplitStream<QuadrosBroker<S>>,
-    mut rx: mpsc::Receiver<DoBroker>,
+    quadros: &mut QuadrosBroker<S>,
+    mut rx: mpsc::Receiver<Box<DoBroker>>,
     contexto: &Contexto,
     abortar: &CancellationToken,
-) -> Option<(
-    SplitSink<QuadrosBroker<S>, DoBroker>,
-    SplitStream<QuadrosBroker<S>>,
-)> {
-    let desfecho = {
-        let batimento = contexto.config.intervalo_batimento;
-        let escritor = escrever(&mut escrita, &mut rx, batimento);
-        tokio::pin!(escritor);
-        let leitor = ler(sessao, &mut leitura, contexto);
-        tokio::select! {
-            // The actor let go of the session (or the socket failed): nothing more to relay.
-            escrito = &mut escritor => match escrito {
-                Ok(()) => Desfecho::Liberada,
-                Err(erro) => {
-                    // The peer cannot be written to: it is gone, even if it was idle.
-                    debug!(%erro, "escrita falhou");
-                    let _ = contexto.ator.send(Comando::Caiu { sessao }).await;
-                    Desfecho::Abortada
-                }
-            },
-            fim = leitor => {
-                // The peer is gone or broke the protocol: the actor decides what that means for
-                // its partner, then lets go of the session, and the writer flushes what is left.
-                let _ = contexto.ator.send(Comando::Caiu { sessao }).await;
-                let prazo = contexto.config.prazo_fechamento;
-                tokio::select! {
-                    escrito = tokio::time::timeout(prazo, &mut escritor) => match escrito {
-                        Ok(Ok(())) => Desfecho::PeerSaiu(fim),
-                        _ => Desfecho::Abortada,
-                    },
-                    _ = abortar.cancelled() => Desfecho::Abortada,
-                }
-            },
-            _ = abortar.cancelled() => Desfecho::Abortada,
-        }
-    };
-    match desfecho {
-        Desfecho::Abortada => return None,
-        Desfecho::Liberada | Desfecho::PeerSaiu(None) => {}
-        Desfecho::PeerSaiu(Some(codigo)) => {
-            info!(?codigo, "protocolo violado");
-            let _ = escrita.send(DoBroker::erro(codigo)).await;
-        }
-    }
-    Some((escrita, leitura))
-}
-
-/// How the relaying part of a connection ended.
-enum Desfecho {
-    /// The actor let go of the session; everything it sent was written.
-    Liberada,
-    /// The peer's side ended (with the protocol error it committed, if any) and the actor has
-    /// let go of the session.
-    PeerSaiu(Option<CodigoErro>),
-    /// Cut short: aborted, or the socket cannot be written.
-    Abortada,
-}
-
-/// Writes frames from the outbound channel, batching whatever is already queued into one flush,
-/// and a `Ping` every heartbeat interval. Ends when the actor drops the channel's sender.
-async fn escrever<S: Fluxo>(
-    escrita: &mut SplitSink<QuadrosBroker<S>, DoBroker>,
-    rx: &mut mpsc::Receiver<DoBroker>,
-    batimento: Duration,
-) -> std::io::Result<()> {
-    let mut ping = tokio::time::interval_at(Instant::now() + batimento, batimento);
-    ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            quadro = rx.recv() => {
-                let Some(quadro) = quadro else { break };
-                escrita.feed(quadro).await?;
-                while let Ok(quadro) = rx.try_recv() {
-                    escrita.feed(quadro).await?;
-                }
-                escrita.flush().await?;
-            }
-            _ = ping.tick() => escrita.send(DoBroker::Ping).await?,
-        }
-    }
-    escrita.flush().await
-}
-
-/// Hands every frame from the peer to the actor, within the session's rate. Returns the
-/// protocol error to report when the peer sent something invalid (or kept flooding), `None`
-/// when the connection ended or the peer fell silent for two heartbeat intervals.
-async fn ler<S: Fluxo>(
-    sessao: SessaoId,
-    leitura: &mut SplitStream<QuadrosBroker<S>>,
-    contexto: &Contexto,
-) -> Option<CodigoErro> {
-    let silencio_maximo = contexto.config.intervalo_batimento.saturating_mul(2);
+) -> Desfecho {
+    let batimento = contexto.config.intervalo_batimento;
+    let silencio_maximo = batimento.saturating_mul(2);
     let mut balde = Balde::new(
         contexto.config.mensagens_por_segundo,
         contexto.config.rajada_de_mensagens,
     );
+    let mut ultimo_sinal = Instant::now();
+    let relogio = tokio::time::sleep(batimento);
+    tokio::pin!(relogio);
+    // Set once the peer's side has ended: the protocol error it committed, if any.
+    let mut fim_do_peer: Option<Option<CodigoErro>> = None;
     loop {
-        let quadro = match tokio::time::timeout(silencio_maximo, leitura.next()).await {
-            Err(_) => {
-                info!("sem resposta aos batimentos: conexão considerada perdida");
-                return None;
-            }
-            Ok(None) => return None,
-            Ok(Some(Err(erro))) => {
-                debug!(%erro, "leitura encerrada");
-                return classificar_erro(&erro);
-            }
-            Ok(Some(Ok(quadro))) => quadro,
+        let passo = tokio::select! {
+            _ = abortar.cancelled() => return Desfecho::Abortada,
+            quadro = rx.recv() => match quadro {
+                Some(quadro) => Passo::Escrever(quadro),
+                None => Passo::Liberada,
+            },
+            () = &mut relogio => Passo::Relogio,
+            lido = quadros.next(), if fim_do_peer.is_none() => Passo::Lido(lido),
         };
-        if quadro == ParaBroker::Pong {
-            continue;
-        }
-        match balde.retirar(Instant::now()) {
-            Vazao::Permitida => {}
-            Vazao::Descartada { avisar } => {
-                if avisar {
-                    let _ = contexto.ator.send(Comando::Excesso { sessao }).await;
+        match passo {
+            Passo::Liberada => {
+                if quadros.flush().await.is_err() {
+                    return Desfecho::Abortada;
                 }
-                continue;
+                return match fim_do_peer {
+                    Some(fim) => Desfecho::PeerSaiu(fim),
+                    None => Desfecho::Liberada,
+                };
             }
-            Vazao::Abuso => {
-                info!("excesso de mensagens persistente: conexão encerrada");
-                return Some(CodigoErro::MuitasMensagens);
+            Passo::Escrever(primeiro) => {
+                let escrito = tokio::select! {
+                    escrito = escrever_lote(quadros, primeiro, &mut rx) => escrito,
+                    _ = abortar.cancelled() => return Desfecho::Abortada,
+                };
+                if let Err(erro) = escrito {
+                    // The peer cannot be written to: it is gone, even if it was idle.
+                    debug!(sessao, %erro, "escrita falhou");
+                    avisar_ator(contexto, Comando::Caiu { sessao }).await;
+                    return Desfecho::Abortada;
+                }
             }
-        }
-        if contexto
-            .ator
-            .send(Comando::Quadro { sessao, quadro })
-            .await
-            .is_err()
-        {
-            return None;
+            Passo::Relogio => {
+                let agora = Instant::now();
+                if fim_do_peer.is_some() {
+                    // The closing deadline passed with the actor still holding the session.
+                    return Desfecho::Abortada;
+                }
+                if agora.saturating_duration_since(ultimo_sinal) >= silencio_maximo {
+                    info!(
+                        sessao,
+                        "sem resposta aos batimentos: conexão considerada perdida"
+                    );
+                    avisar_ator(contexto, Comando::Caiu { sessao }).await;
+                    return Desfecho::Abortada;
+                }
+                relogio.as_mut().reset(agora + batimento);
+                let enviado = tokio::select! {
+                    enviado = quadros.send(DoBroker::Ping) => enviado,
+                    _ = abortar.cancelled() => return Desfecho::Abortada,
+                };
+                if enviado.is_err() {
+                    avisar_ator(contexto, Comando::Caiu { sessao }).await;
+                    return Desfecho::Abortada;
+                }
+            }
+            Passo::Lido(Some(Ok(quadro))) => {
+                let agora = Instant::now();
+                ultimo_sinal = agora;
+                if quadro == ParaBroker::Pong {
+                    continue;
+                }
+                let comando = match balde.retirar(agora) {
+                    Vazao::Permitida => Comando::Quadro { sessao, quadro },
+                    Vazao::Descartada { avisar: true } => Comando::Excesso { sessao },
+                    Vazao::Descartada { avisar: false } => continue,
+                    Vazao::Abuso => {
+                        info!(
+                            sessao,
+                            "excesso de mensagens persistente: conexão encerrada"
+                        );
+                        fim_do_peer = Some(Some(CodigoErro::MuitasMensagens));
+                        relogio
+                            .as_mut()
+                            .reset(agora + contexto.config.prazo_fechamento);
+                        avisar_ator(contexto, Comando::Caiu { sessao }).await;
+                        continue;
+                    }
+                };
+                let entregue = tokio::select! {
+                    entregue = avisar_ator(contexto, comando) => entregue,
+                    _ = abortar.cancelled() => return Desfecho::Abortada,
+                };
+                if !entregue {
+                    return Desfecho::Abortada;
+                }
+            }
+            Passo::Lido(outro) => {
+                // The peer is gone or broke the protocol: the actor decides what that means for
+                // its partner, then lets go of the session, and what it still sends is written.
+                let fim = match outro {
+                    Some(Err(erro)) => {
+                        debug!(sessao, %erro, "leitura encerrada");
+                        classificar_erro(&erro)
+                    }
+                    _ => None,
+                };
+                fim_do_peer = Some(fim);
+                relogio
+                    .as_mut()
+                    .reset(Instant::now() + contexto.config.prazo_fechamento);
+                avisar_ator(contexto, Comando::Caiu { sessao }).await;
+            }
         }
     }
+}
+
+/// What one turn of [`conversar`]'s loop has to do.
+enum Passo {
+    /// The actor let go of the session.
+    Liberada,
+    /// The actor sent a frame.
+    Escrever(Box<DoBroker>),
+    /// The timer went off.
+    Relogio,
+    /// The peer sent something, ended, or broke the protocol.
+    Lido(Option<std::io::Result<ParaBroker>>),
+}
+
+/// Writes `primeiro` and whatever else is already queued, then flushes once.
+async fn escrever_lote<S: Fluxo>(
+    quadros: &mut QuadrosBroker<S>,
+    primeiro: Box<DoBroker>,
+    rx: &mut mpsc::Receiver<Box<DoBroker>>,
+) -> std::io::Result<()> {
+    quadros.feed(*primeiro).await?;
+    while let Ok(quadro) = rx.try_recv() {
+        quadros.feed(*quadro).await?;
+    }
+    quadros.flush().await
+}
+
+/// Hands a command to the actor, waiting for room in its inbox; `false` when the actor is gone.
+/// Only when the inbox is full is the wait's state (a semaphore waiter, a few hundred bytes)
+/// allocated, so that it does not take room in every connection's task for its whole life.
+async fn avisar_ator(contexto: &Contexto, comando: Comando) -> bool {
+    let vaga = match contexto.ator.try_reserve() {
+        Ok(vaga) => vaga,
+        Err(TrySendError::Closed(())) => return false,
+        Err(TrySendError::Full(())) => match Box::pin(contexto.ator.reserve()).await {
+            Ok(vaga) => vaga,
+            Err(_) => return false,
+        },
+    };
+    vaga.send(comando);
+    true
+}
+
+/// How the relaying part of a connection ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Desfecho {
+    /// The actor let go of the session; everything it sent was written.
+    Liberada,
+    /// The peer's side ended (with the protocol error it committed, if any) and the actor has
+    /// let go of the session; everything it sent was written.
+    PeerSaiu(Option<CodigoErro>),
+    /// Cut short: aborted, silent, or the socket cannot be written.
+    Abortada,
 }
 
 /// A token bucket for one session's frames.
@@ -424,7 +475,9 @@ async fn fechar<S: Fluxo>(mut socket: S, prazo: Duration) {
         return;
     }
     let descartar = async {
-        let mut lixo = [0u8; 4096];
+        // On the heap, and only while closing: an array here would sit in every connection's
+        // task for its whole life.
+        let mut lixo = vec![0u8; 4096];
         let mut total = 0;
         while total < DESCARTE_MAXIMO {
             match socket.read(&mut lixo).await {

@@ -3,9 +3,11 @@
 //!
 //! From the outside in: [`server`] accepts connections and owns shutdown; each connection runs in
 //! [`connection`]; every session's state lives in one [`actor`] task that owns the pure
-//! [`matchmaking`] state machine. [`config`] holds every limit and interval.
+//! [`matchmaking`] state machine. [`config`] holds every limit and interval;
+//! [`arquivos`] makes room for them in the open-file limit.
 
 pub mod actor;
+pub mod arquivos;
 pub mod config;
 pub mod connection;
 pub mod credenciais;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use broker::{Broker, Config, credenciais};
+use broker::{Broker, Config, arquivos, credenciais};
 use clap::{ArgAction, Parser};
 use proto::tls::{self, rustls::ServerConfig};
 use tracing_subscriber::EnvFilter;
@@ -252,6 +252,7 @@ async fn main() -> ExitCode {
         eprintln!("Erro: {erro}");
         return ExitCode::from(2);
     }
+    avisar_limite_de_arquivos(config.conexoes_maximas);
     let broker = match Broker::iniciar(config).await {
         Ok(broker) => broker,
         Err(erro) => {
@@ -275,6 +276,21 @@ async fn main() -> ExitCode {
     broker.encerrar().await;
     println!("Broker encerrado.");
     ExitCode::SUCCESS
+}
+
+/// Raises the open-file limit and warns when it cannot hold `conexoes_maximas` connections.
+fn avisar_limite_de_arquivos(conexoes_maximas: usize) {
+    match arquivos::elevar_limite() {
+        Ok(limite) if limite.conexoes() < conexoes_maximas as u64 => eprintln!(
+            "Aviso: o limite de arquivos abertos ({}) comporta só {} conexões, menos que \
+             --conexoes-maximas ({conexoes_maximas}). Aumente-o (ulimit -Hn, LimitNOFILE= no \
+             systemd) ou reduza --conexoes-maximas.",
+            limite.atual,
+            limite.conexoes(),
+        ),
+        Ok(_) => {}
+        Err(erro) => eprintln!("Aviso: não foi possível ler o limite de arquivos abertos: {erro}"),
+    }
 }
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM.

@@ -10,16 +10,18 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use proto::tls::TlsAcceptor;
+use proto::tls::rustls::ServerConfig;
 use proto::{CodigoErro, DoBroker, SessaoId};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{Instrument, info, info_span, warn};
+use tracing::{info, warn};
 
 use crate::actor::{self, Comando};
 use crate::config::Config;
@@ -141,6 +143,22 @@ impl Contagem {
     }
 }
 
+/// Completes the TLS handshake within the handshake deadline, then serves the connection.
+async fn atender_tls<S: Fluxo>(
+    tls: Arc<ServerConfig>,
+    socket: S,
+    origem: Origem,
+    sessao: SessaoId,
+    contexto: Arc<Contexto>,
+) {
+    let prazo = contexto.config.prazo_apresentacao;
+    match tokio::time::timeout(prazo, TlsAcceptor::from(tls).accept(socket)).await {
+        Ok(Ok(fluxo)) => connection::atender(fluxo, origem, sessao, contexto).await,
+        Ok(Err(erro)) => info!(sessao, %erro, "falha no TLS"),
+        Err(_) => info!(sessao, "TLS não concluído a tempo"),
+    }
+}
+
 /// Accepts connections until told to stop, then shuts down.
 async fn servir<O: Ouvinte>(mut ouvinte: O, config: Config, desligar: CancellationToken) {
     let (ator_tx, ator_rx) = mpsc::channel(config.capacidade_comandos);
@@ -149,13 +167,13 @@ async fn servir<O: Ouvinte>(mut ouvinte: O, config: Config, desligar: Cancellati
     // `conexoes_maximas` are open: with that capacity neither channel can ever be full.
     let (falhas_tx, mut falhas_rx) = mpsc::channel(config.conexoes_maximas);
     let (fechadas_tx, mut fechadas_rx) = mpsc::channel::<IpAddr>(config.conexoes_maximas);
-    let contexto = Contexto {
+    let contexto = Arc::new(Contexto {
         config: config.clone(),
         ator: ator_tx,
         desligar: desligar.clone(),
         forcar: CancellationToken::new(),
         falhas: falhas_tx,
-    };
+    });
     let conexoes = TaskTracker::new();
     let mut contagem = Contagem::default();
     let mut ultima_sessao: SessaoId = 0;
@@ -188,34 +206,22 @@ async fn servir<O: Ouvinte>(mut ouvinte: O, config: Config, desligar: Cancellati
                         par,
                         atendente_bloqueado: contagem.bloqueado(ip, &config),
                     };
-                    let span = info_span!("sessao", id = ultima_sessao);
                     let sessao = ultima_sessao;
-                    let contexto = contexto.clone();
+                    let contexto = Arc::clone(&contexto);
                     let fechadas = fechadas_tx.clone();
                     conexoes.spawn(
                         async move {
                             match contexto.config.tls.clone() {
                                 None => connection::atender(socket, origem, sessao, contexto).await,
+                                // Boxed: a TLS session's state is large, and unboxed it would
+                                // sit in every plain connection's task too.
                                 Some(tls) => {
-                                    let prazo = contexto.config.prazo_apresentacao;
-                                    let aceito = tokio::time::timeout(
-                                        prazo,
-                                        TlsAcceptor::from(tls).accept(socket),
-                                    )
-                                    .await;
-                                    match aceito {
-                                        Ok(Ok(fluxo)) => {
-                                            connection::atender(fluxo, origem, sessao, contexto)
-                                                .await
-                                        }
-                                        Ok(Err(erro)) => info!(%erro, "falha no TLS"),
-                                        Err(_) => info!("TLS não concluído a tempo"),
-                                    }
+                                    Box::pin(atender_tls(tls, socket, origem, sessao, contexto))
+                                        .await
                                 }
                             }
                             let _ = fechadas.try_send(ip);
-                        }
-                        .instrument(span),
+                        },
                     );
                 }
                 Err(erro) => {

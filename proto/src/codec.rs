@@ -35,17 +35,29 @@ where
     tipar(delimitar(io, tamanho_maximo))
 }
 
+/// How many bytes a connection's read and write buffers start with. They grow as the frames
+/// that pass through them require and keep that size; an idle waiting customer only ever sees a
+/// handshake, position updates and heartbeats, so its buffers stay this small. (tokio-util's
+/// default is 8 KiB each, which dominated a waiting customer's memory in the broker.)
+pub const BUFFER_INICIAL: usize = 64;
+
+/// Bytes of encoded frames written in one batch before the writer flushes to the socket.
+pub const LOTE_DE_ESCRITA: usize = 8 * 1024;
+
 /// Wraps a byte stream into untyped frames (bodies as bytes), for code that must look at a
 /// body before decoding it, such as the broker reading a handshake.
 pub fn delimitar<T: AsyncRead + AsyncWrite>(
     io: T,
     tamanho_maximo: usize,
 ) -> Framed<T, LengthDelimitedCodec> {
-    LengthDelimitedCodec::builder()
+    let codec = LengthDelimitedCodec::builder()
         .length_field_length(4)
         .big_endian()
         .max_frame_length(tamanho_maximo)
-        .new_framed(io)
+        .new_codec();
+    let mut quadros = Framed::with_capacity(io, codec, BUFFER_INICIAL);
+    quadros.set_backpressure_boundary(LOTE_DE_ESCRITA);
+    quadros
 }
 
 /// Turns untyped frames into typed ones, keeping anything already buffered.
