@@ -56,3 +56,60 @@ async fn churn_atende_todos_os_clientes() {
     );
     broker.encerrar().await;
 }
+
+/// Runs the `carga` binary with `argumentos`, and returns the figures it wrote as JSON.
+fn rodar_carga(argumentos: &[&str]) -> serde_json::Value {
+    let pasta = std::env::temp_dir().join(format!("carga-{}", std::process::id()));
+    std::fs::create_dir_all(&pasta).expect("temp dir");
+    let json = pasta.join(format!("{}.json", argumentos[0]));
+    let saida = std::process::Command::new(env!("CARGO_BIN_EXE_carga"))
+        .args(argumentos)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("carga runs");
+    let texto = String::from_utf8_lossy(&saida.stdout);
+    assert!(
+        saida.status.success(),
+        "{texto}\n{}",
+        String::from_utf8_lossy(&saida.stderr)
+    );
+    assert!(texto.starts_with(argumentos[0]), "{texto}");
+    let figuras = std::fs::read_to_string(&json).expect("carga wrote its JSON");
+    serde_json::from_str(&figuras).expect("valid JSON")
+}
+
+#[test]
+fn idle_informa_a_posicao_de_todos_e_le_a_memoria_do_broker() {
+    let figuras = rodar_carga(&["idle", "--clientes", "300"]);
+    assert_eq!(figuras["forma"]["clientes"], 300, "{figuras}");
+    assert_eq!(figuras["com_posicao"], 300, "{figuras}");
+    // The broker ran in a process of its own and its memory was read there.
+    let antes = figuras["memoria_antes"].as_u64().expect("a number");
+    let depois = figuras["memoria_depois"].as_u64().expect("a number");
+    assert!(antes > 0 && depois >= antes, "{figuras}");
+}
+
+#[test]
+fn drain_atende_todos_e_conta_as_posicoes() {
+    let clientes = 400;
+    let figuras = rodar_carga(&[
+        "drain",
+        "--clientes",
+        &clientes.to_string(),
+        "--atendentes",
+        "4",
+    ]);
+    let quadros = figuras["quadros_fila"].as_u64().expect("a number");
+    let segundos = figuras["segundos_para_esvaziar"]
+        .as_f64()
+        .expect("a number");
+    let tick = figuras["forma"]["tick_ms"].as_f64().expect("a number") / 1000.0;
+    // Every customer was told its place on arrival...
+    assert!(quadros >= clientes, "{figuras}");
+    // ...and after that at most once per tick: position updates do not grow with
+    // customers x pairings. (The ticks within the drain: its length over the tick, plus one.)
+    let ticks = (segundos / tick).floor() + 1.0;
+    let limite = clientes as f64 * ticks + clientes as f64;
+    assert!(quadros as f64 <= limite, "{quadros} > {limite}: {figuras}");
+}

@@ -1,14 +1,18 @@
-//! `carga`: the load tool. Runs a scenario against an embedded broker (or one already running)
-//! and the floor in the same run, prints one summary line, and can write the figures as JSON.
+//! `carga`: the load tool. Runs a scenario against a broker it starts (embedded in its own
+//! process, or in a child process where the broker's memory is measured) or one already
+//! running, prints one summary line, and can write the figures as JSON.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use broker::{Broker, Config};
+use broker::Broker;
+use broker::arquivos::{self, RESERVA};
 use clap::{ArgAction, Parser, Subcommand};
-use tests::carga::{churn, relay};
+use serde::Serialize;
+use tests::carga::processo::{self, BrokerFilho};
+use tests::carga::{TOKEN_EMBUTIDO, churn, config_de_carga, drain, idle, relay};
 
 /// Command-line options (help in Portuguese, like the other binaries).
 #[derive(Debug, Parser)]
@@ -23,11 +27,11 @@ struct Argumentos {
     #[command(subcommand)]
     cenario: Cenario,
 
-    /// Broker já em execução (host:porta). Sem ele, a carga sobe um broker embutido.
+    /// Broker já em execução (host:porta). Sem ele, a carga sobe o seu próprio.
     #[arg(long, value_name = "ENDEREÇO", global = true)]
     servidor: Option<SocketAddr>,
 
-    /// Token de atendente do broker externo (o embutido usa o seu).
+    /// Token de atendente do broker externo (o próprio da carga usa o seu).
     #[arg(long, value_name = "TOKEN", env = "FILA_TOKEN", global = true)]
     token: Option<String>,
 
@@ -66,10 +70,81 @@ enum Cenario {
         #[arg(long, default_value_t = 100)]
         simultaneos: usize,
     },
+    /// Clientes esperando na fila, parados: memória do broker por cliente.
+    Idle {
+        /// Clientes na fila.
+        #[arg(long, default_value_t = 100_000)]
+        clientes: usize,
+        /// Conexões sendo abertas ao mesmo tempo.
+        #[arg(long, default_value_t = 200)]
+        simultaneos: usize,
+        /// Processo do broker externo (com --servidor), para ler a sua memória.
+        #[arg(long, value_name = "PID")]
+        pid: Option<u32>,
+    },
+    /// Uma fila cheia esvaziada por atendentes: tempo e quadros de posição enviados.
+    Drain {
+        /// Clientes na fila quando os atendentes chegam.
+        #[arg(long, default_value_t = 20_000)]
+        clientes: usize,
+        /// Atendentes.
+        #[arg(long, default_value_t = 100)]
+        atendentes: usize,
+        /// Conexões sendo abertas ao mesmo tempo.
+        #[arg(long, default_value_t = 200)]
+        simultaneos: usize,
+    },
+    /// (interno) Serve um broker para a própria carga, num processo à parte.
+    #[command(name = processo::SUBCOMANDO, hide = true)]
+    BrokerFilho,
 }
 
-/// The token the embedded broker accepts.
-const TOKEN_EMBUTIDO: &str = "carga";
+impl Cenario {
+    /// Idle and drain hold many connections at once: the broker they start gets a process of
+    /// its own, with its own open-file limit and a memory reading of its own.
+    fn processo_proprio(&self) -> bool {
+        matches!(self, Cenario::Idle { .. } | Cenario::Drain { .. })
+    }
+
+    /// Connections the load tool holds open at once, to check against the open-file limit.
+    fn conexoes(&self) -> usize {
+        match self {
+            Cenario::Relay { pares, .. } => 2 * pares,
+            Cenario::Churn {
+                atendentes,
+                simultaneos,
+                ..
+            } => atendentes + simultaneos,
+            Cenario::Idle { clientes, .. } => *clientes,
+            Cenario::Drain {
+                clientes,
+                atendentes,
+                ..
+            } => clientes + atendentes,
+            Cenario::BrokerFilho => 0,
+        }
+    }
+}
+
+/// Where the load goes.
+enum Alvo {
+    /// A broker running in this process.
+    Embutido(Broker),
+    /// A broker in a child process of this one.
+    Filho(BrokerFilho),
+    /// A broker someone else started.
+    Externo(SocketAddr),
+}
+
+impl Alvo {
+    fn endereco(&self) -> SocketAddr {
+        match self {
+            Alvo::Embutido(broker) => broker.endereco(),
+            Alvo::Filho(filho) => filho.endereco(),
+            Alvo::Externo(endereco) => *endereco,
+        }
+    }
+}
 
 fn main() -> ExitCode {
     let argumentos: Argumentos = cli::analisar();
@@ -83,56 +158,26 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Cenario::BrokerFilho = argumentos.cenario {
+        return runtime.block_on(servir_como_filho());
+    }
+    // An embedded broker holds the other end of every connection in this same process.
+    let por_conexao = if argumentos.servidor.is_none() && !argumentos.cenario.processo_proprio() {
+        2
+    } else {
+        1
+    };
+    let conexoes = argumentos.cenario.conexoes() * por_conexao;
+    if let Err(erro) = verificar_limite_de_arquivos(conexoes) {
+        eprintln!("{erro}");
+        return ExitCode::FAILURE;
+    }
     runtime.block_on(async {
-        let (endereco, token, embutido) = match argumentos.servidor {
-            Some(endereco) => (endereco, argumentos.token.clone().unwrap_or_default(), None),
-            None => {
-                let config = Config {
-                    escutar: "127.0.0.1:0".parse().expect("valid address"),
-                    tokens_atendente: vec![TOKEN_EMBUTIDO.into()],
-                    // A load generator sends as fast as it can: no rate limit in its way.
-                    mensagens_por_segundo: u32::MAX,
-                    rajada_de_mensagens: u32::MAX,
-                    ..Config::default()
-                };
-                let broker = match Broker::iniciar(config).await {
-                    Ok(broker) => broker,
-                    Err(erro) => {
-                        eprintln!("Não foi possível subir o broker embutido: {erro}");
-                        return ExitCode::FAILURE;
-                    }
-                };
-                (broker.endereco(), TOKEN_EMBUTIDO.to_owned(), Some(broker))
-            }
-        };
-        let resultado = match argumentos.cenario {
-            Cenario::Relay { pares, duracao } => relay::executar(endereco, &token, pares, duracao)
-                .await
-                .map(|r| (r.resumo(), serde_json::to_value(r))),
-            Cenario::Churn {
-                atendentes,
-                clientes,
-                mensagens,
-                simultaneos,
-            } => {
-                let forma = churn::Forma {
-                    atendentes,
-                    clientes,
-                    mensagens,
-                    simultaneos: simultaneos.max(1),
-                };
-                churn::executar(endereco, &token, forma)
-                    .await
-                    .map(|r| (r.resumo(), serde_json::to_value(r)))
-            }
-        };
-        if let Some(broker) = embutido {
-            broker.encerrar().await;
-        }
+        let resultado = carregar(&argumentos).await;
         match resultado {
             Ok((resumo, json)) => {
                 println!("{resumo}");
-                if let (Some(caminho), Ok(json)) = (&argumentos.json, json)
+                if let Some(caminho) = &argumentos.json
                     && let Err(erro) = std::fs::write(caminho, format!("{json:#}\n"))
                 {
                     eprintln!("Não foi possível escrever {}: {erro}", caminho.display());
@@ -146,4 +191,129 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+/// Starts the broker to load (unless one is given), runs the scenario, and returns its summary
+/// line and its figures as JSON.
+async fn carregar(argumentos: &Argumentos) -> Result<(String, serde_json::Value), String> {
+    let (alvo, token) = match argumentos.servidor {
+        Some(endereco) => (
+            Alvo::Externo(endereco),
+            argumentos.token.clone().unwrap_or_default(),
+        ),
+        None if argumentos.cenario.processo_proprio() => {
+            let filho = BrokerFilho::iniciar()
+                .map_err(|e| format!("não foi possível subir o broker: {e}"))?;
+            (Alvo::Filho(filho), TOKEN_EMBUTIDO.to_owned())
+        }
+        None => {
+            let broker = Broker::iniciar(config_de_carga())
+                .await
+                .map_err(|e| format!("não foi possível subir o broker embutido: {e}"))?;
+            (Alvo::Embutido(broker), TOKEN_EMBUTIDO.to_owned())
+        }
+    };
+    let endereco = alvo.endereco();
+    let resultado = match argumentos.cenario {
+        Cenario::Relay { pares, duracao } => relay::executar(endereco, &token, pares, duracao)
+            .await
+            .map(|r| resumir(r.resumo(), &r)),
+        Cenario::Churn {
+            atendentes,
+            clientes,
+            mensagens,
+            simultaneos,
+        } => {
+            let forma = churn::Forma {
+                atendentes,
+                clientes,
+                mensagens,
+                simultaneos: simultaneos.max(1),
+            };
+            churn::executar(endereco, &token, forma)
+                .await
+                .map(|r| resumir(r.resumo(), &r))
+        }
+        Cenario::Idle {
+            clientes,
+            simultaneos,
+            pid,
+        } => {
+            let pid = match (&alvo, pid) {
+                (Alvo::Filho(filho), _) => filho.pid(),
+                (_, Some(pid)) => pid,
+                _ => return Err("com --servidor, idle precisa de --pid do broker".into()),
+            };
+            let forma = idle::Forma {
+                clientes,
+                simultaneos,
+            };
+            idle::executar(endereco, pid, forma)
+                .await
+                .map(|r| resumir(r.resumo(), &r))
+        }
+        Cenario::Drain {
+            clientes,
+            atendentes,
+            simultaneos,
+        } => {
+            let forma = drain::Forma {
+                clientes,
+                atendentes,
+                simultaneos,
+                tick: config_de_carga().intervalo_fila,
+            };
+            drain::executar(endereco, &token, forma)
+                .await
+                .map(|r| resumir(r.resumo(), &r))
+        }
+        Cenario::BrokerFilho => Err("subcomando interno".into()),
+    };
+    if let Alvo::Embutido(broker) = alvo {
+        broker.encerrar().await;
+    }
+    resultado
+}
+
+fn resumir(resumo: String, figuras: &impl Serialize) -> (String, serde_json::Value) {
+    (resumo, serde_json::to_value(figuras).unwrap_or_default())
+}
+
+/// Raises this process's open-file limit (a child broker inherits it) and checks that it holds
+/// the scenario's connections.
+fn verificar_limite_de_arquivos(conexoes: usize) -> Result<(), String> {
+    let limite = arquivos::elevar_limite()
+        .map_err(|e| format!("Não foi possível ler o limite de arquivos abertos: {e}"))?;
+    if limite.conexoes() < conexoes as u64 {
+        return Err(format!(
+            "O limite de arquivos abertos desta máquina ({}, e o máximo permitido é {}) não \
+             comporta {conexoes} conexões de uma vez (cada conexão é um arquivo, e são \
+             reservados {RESERVA}). Reduza --clientes para até {}, ou aumente o limite \
+             (ulimit -Hn, como root).",
+            limite.atual,
+            limite.maximo,
+            limite.conexoes(),
+        ));
+    }
+    Ok(())
+}
+
+/// The child side of [`BrokerFilho`]: serves a broker, prints its address, and shuts it down
+/// when standard input closes.
+async fn servir_como_filho() -> ExitCode {
+    use tokio::io::AsyncReadExt;
+
+    let _ = arquivos::elevar_limite();
+    let broker = match Broker::iniciar(config_de_carga()).await {
+        Ok(broker) => broker,
+        Err(erro) => {
+            eprintln!("Não foi possível subir o broker: {erro}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("{}", broker.endereco());
+    let mut descarte = Vec::new();
+    let _ = tokio::io::stdin().read_to_end(&mut descarte).await;
+    broker.encerrar().await;
+    ExitCode::SUCCESS
 }

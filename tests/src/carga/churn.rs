@@ -9,14 +9,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
-use hdrhistogram::Histogram;
 use proto::{Apresentacao, Conexao, DoBroker, ParaBroker};
 use serde::Serialize;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 
-use super::{Latencias, TEXTO, novo_histograma};
+use super::{Latencias, TEXTO, barra, novo_histograma};
 
 /// The shape of a churn run.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -78,18 +77,21 @@ impl Resultado {
     }
 }
 
-/// Per-customer figures, folded at the end.
+/// One customer's figures, in microseconds, folded into histograms at the end. (Plain numbers:
+/// a histogram per customer would cost the load tool more CPU than the broker it measures.)
 struct Amostra {
-    espera: Histogram<u64>,
-    ida_e_volta: Histogram<u64>,
+    espera: u64,
+    idas_e_voltas: Vec<u64>,
 }
 
 fn medir(amostras: Vec<Amostra>, clientes: usize, duracao: Duration) -> Medida {
     let mut espera = novo_histograma();
     let mut ida_e_volta = novo_histograma();
     for amostra in amostras {
-        espera.add(&amostra.espera).expect("same bounds");
-        ida_e_volta.add(&amostra.ida_e_volta).expect("same bounds");
+        let _ = espera.record(amostra.espera);
+        for micros in amostra.idas_e_voltas {
+            let _ = ida_e_volta.record(micros);
+        }
     }
     Medida {
         sessoes_por_segundo: clientes as f64 / duracao.as_secs_f64(),
@@ -157,17 +159,20 @@ async fn pelo_broker(endereco: SocketAddr, token: &str, forma: Forma) -> Result<
         });
     }
     drop(tx);
+    let progresso = barra(forma.clientes as u64, "broker");
     let mut amostras = Vec::with_capacity(forma.clientes);
     while let Some(resultado) = rx.recv().await {
         amostras.push(resultado?);
+        progresso.inc(1);
     }
+    progresso.finish_and_clear();
     Ok(medir(amostras, forma.clientes, inicio.elapsed()))
 }
 
 async fn cliente(endereco: SocketAddr, i: usize, mensagens: usize) -> Result<Amostra, String> {
     let mut amostra = Amostra {
-        espera: novo_histograma(),
-        ida_e_volta: novo_histograma(),
+        espera: 0,
+        idas_e_voltas: Vec::with_capacity(mensagens),
     };
     let chegada = Instant::now();
     let mut conexao = Conexao::conectar(
@@ -183,7 +188,7 @@ async fn cliente(endereco: SocketAddr, i: usize, mensagens: usize) -> Result<Amo
             outro => return Err(format!("cliente {i}: {outro:?} antes de ser atendido")),
         }
     };
-    let _ = amostra.espera.record(micros(chegada));
+    amostra.espera = micros(chegada);
     for _ in 0..mensagens {
         let inicio = Instant::now();
         conexao
@@ -198,7 +203,7 @@ async fn cliente(endereco: SocketAddr, i: usize, mensagens: usize) -> Result<Amo
                 outro => return Err(format!("cliente {i}: {outro:?} no meio da conversa")),
             }
         }
-        let _ = amostra.ida_e_volta.record(micros(inicio));
+        amostra.idas_e_voltas.push(micros(inicio));
     }
     conexao
         .envio
@@ -270,8 +275,8 @@ async fn pelo_piso(forma: Forma) -> std::io::Result<Medida> {
         let mensagens = forma.mensagens;
         tokio::spawn(async move {
             let mut amostra = Amostra {
-                espera: novo_histograma(),
-                ida_e_volta: novo_histograma(),
+                espera: 0,
+                idas_e_voltas: Vec::with_capacity(mensagens),
             };
             let chegada = Instant::now();
             let resultado = async {
@@ -286,10 +291,10 @@ async fn pelo_piso(forma: Forma) -> std::io::Result<Medida> {
                         return Err(std::io::Error::other("o piso fechou a conexão"));
                     }
                     if primeira {
-                        let _ = amostra.espera.record(micros(chegada));
+                        amostra.espera = micros(chegada);
                         primeira = false;
                     }
-                    let _ = amostra.ida_e_volta.record(micros(inicio));
+                    amostra.idas_e_voltas.push(micros(inicio));
                 }
                 Ok::<_, std::io::Error>(())
             }
@@ -299,9 +304,12 @@ async fn pelo_piso(forma: Forma) -> std::io::Result<Medida> {
         });
     }
     drop(tx);
+    let progresso = barra(forma.clientes as u64, "piso");
     let mut amostras = Vec::with_capacity(forma.clientes);
     while let Some(resultado) = rx.recv().await {
         amostras.push(resultado?);
+        progresso.inc(1);
     }
+    progresso.finish_and_clear();
     Ok(medir(amostras, forma.clientes, inicio.elapsed()))
 }

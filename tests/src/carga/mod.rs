@@ -2,17 +2,82 @@
 //! minimal TCP splice that stands for what the machine allows (the floor), and the figures each
 //! run prints.
 //!
-//! `carga` (in `src/bin`) parses the command line and calls a scenario ([`relay`], [`churn`]); the floor runs
-//! the same workload in the same run, so every broker figure comes with its ratio to the floor.
+//! `carga` (in `src/bin`) parses the command line and calls a scenario ([`relay`], [`churn`],
+//! [`idle`], [`drain`]). For relay and churn the floor runs the same workload in the same run, so
+//! every broker figure comes with its ratio to the floor; idle and drain load a broker in a
+//! [`processo`] of its own, whose memory can be read.
 
 pub mod churn;
+pub mod drain;
+pub mod idle;
 pub mod piso;
+pub mod processo;
 pub mod relay;
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use broker::Config;
 use hdrhistogram::Histogram;
+use indicatif::{ProgressBar, ProgressStyle};
+use proto::{Apresentacao, Conexao, TAMANHO_MAXIMO_QUADRO};
 use serde::Serialize;
+use tokio::net::TcpSocket;
+
+/// The agent token of a broker the load tool starts itself.
+pub const TOKEN_EMBUTIDO: &str = "carga";
+
+/// The settings of a broker the load tool starts itself: the defaults, with no message-rate
+/// limit (a load generator sends as fast as it can) and no per-address cap (every load
+/// connection comes from a few loopback addresses).
+pub fn config_de_carga() -> Config {
+    Config {
+        escutar: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        tokens_atendente: vec![TOKEN_EMBUTIDO.into()],
+        mensagens_por_segundo: u32::MAX,
+        rajada_de_mensagens: u32::MAX,
+        conexoes_por_endereco: usize::MAX,
+        ..Config::default()
+    }
+}
+
+/// Source addresses that load connections are spread over (127.0.0.1 to 127.0.0.N), so that
+/// ephemeral ports (about 28,000 per source address) do not run out.
+pub const ORIGENS: u8 = 8;
+
+/// Connects the `indice`-th load connection from its share of the [`ORIGENS`] and performs the
+/// handshake.
+pub async fn conectar_de(
+    indice: usize,
+    endereco: SocketAddr,
+    apresentacao: Apresentacao,
+) -> Result<Conexao, String> {
+    let origem = Ipv4Addr::new(127, 0, 0, 1 + (indice % usize::from(ORIGENS)) as u8);
+    let socket = TcpSocket::new_v4().map_err(|e| e.to_string())?;
+    socket
+        .bind(SocketAddr::from((origem, 0)))
+        .map_err(|e| format!("bind {origem}: {e}"))?;
+    let fluxo = socket
+        .connect(endereco)
+        .await
+        .map_err(|e| format!("conexão {indice}: {e}"))?;
+    fluxo.set_nodelay(true).map_err(|e| e.to_string())?;
+    Conexao::sobre(fluxo, apresentacao, TAMANHO_MAXIMO_QUADRO)
+        .await
+        .map_err(|e| format!("conexão {indice}: {e}"))
+}
+
+/// A progress bar on standard error for a long phase of a run (drawn only on a terminal).
+pub fn barra(total: u64, fase: &str) -> ProgressBar {
+    let barra = ProgressBar::new(total);
+    barra.set_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} ({elapsed}, faltam {eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    barra.set_message(fase.to_owned());
+    barra
+}
 
 /// Round-trip percentiles, in microseconds.
 #[derive(Debug, Clone, Copy, Serialize)]

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use hdrhistogram::Histogram;
 use proto::{Apresentacao, Conexao, DoBroker};
 
-use super::{TEXTO, Vazao, novo_histograma};
+use super::{TEXTO, Vazao, barra, novo_histograma};
 
 /// What a relay run found, with the floor measured in the same run.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
@@ -58,8 +58,13 @@ pub async fn executar(
     pares: usize,
     duracao: Duration,
 ) -> Result<Resultado, String> {
-    let broker = pelo_broker(endereco, token, pares, duracao).await?;
-    let piso = super::piso::relay(pares, duracao)
+    let broker = com_relogio(
+        "broker",
+        duracao,
+        pelo_broker(endereco, token, pares, duracao),
+    )
+    .await?;
+    let piso = com_relogio("piso", duracao, super::piso::relay(pares, duracao))
         .await
         .map_err(|erro| format!("piso: {erro}"))?;
     Ok(Resultado {
@@ -68,6 +73,24 @@ pub async fn executar(
         broker,
         piso,
     })
+}
+
+/// Runs `fase` with a progress bar that fills, second by second, over `duracao`.
+async fn com_relogio<T>(nome: &str, duracao: Duration, fase: impl Future<Output = T>) -> T {
+    let progresso = barra(duracao.as_secs().max(1), nome);
+    let ponteiro = progresso.clone();
+    let relogio = tokio::spawn(async move {
+        let mut segundo = tokio::time::interval(Duration::from_secs(1));
+        segundo.tick().await;
+        loop {
+            segundo.tick().await;
+            ponteiro.inc(1);
+        }
+    });
+    let resultado = fase.await;
+    relogio.abort();
+    progresso.finish_and_clear();
+    resultado
 }
 
 async fn proximo_conectado(conexao: &mut Conexao) -> Result<u64, String> {

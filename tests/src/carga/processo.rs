@@ -1,0 +1,98 @@
+//! A broker in a child process of its own, so that its memory can be read apart from the load
+//! tool's: `carga` starts itself again with a hidden subcommand that serves the broker, prints
+//! its address on one line and runs until its standard input closes (which also happens when
+//! the parent dies, so a child is never left behind).
+
+use std::io::{self, BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, ChildStdin, Command, Stdio};
+
+/// The hidden subcommand that makes `carga` serve a broker instead of loading one.
+pub const SUBCOMANDO: &str = "broker-filho";
+
+/// A broker running in a child process.
+pub struct BrokerFilho {
+    processo: Child,
+    /// Kept open: the child runs until it closes.
+    _entrada: Option<ChildStdin>,
+    endereco: SocketAddr,
+}
+
+impl BrokerFilho {
+    /// Starts the current executable with [`SUBCOMANDO`] and waits for the address it serves on.
+    pub fn iniciar() -> io::Result<BrokerFilho> {
+        let mut processo = Command::new(std::env::current_exe()?)
+            .arg(SUBCOMANDO)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let entrada = processo.stdin.take();
+        let saida = processo
+            .stdout
+            .take()
+            .ok_or_else(|| io::Error::other("sem saída"))?;
+        let mut linha = String::new();
+        BufReader::new(saida).read_line(&mut linha)?;
+        let endereco = linha.trim().parse().map_err(|_| {
+            let _ = processo.kill();
+            io::Error::other(format!("o broker filho não disse o endereço: {linha:?}"))
+        })?;
+        Ok(BrokerFilho {
+            processo,
+            _entrada: entrada,
+            endereco,
+        })
+    }
+
+    /// Where the child broker accepts connections.
+    pub fn endereco(&self) -> SocketAddr {
+        self.endereco
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.processo.id()
+    }
+}
+
+impl Drop for BrokerFilho {
+    fn drop(&mut self) {
+        let _ = self.processo.kill();
+        let _ = self.processo.wait();
+    }
+}
+
+/// The resident memory of process `pid`, in bytes (Linux: `VmRSS` in `/proc/PID/status`).
+pub fn memoria_residente(pid: u32) -> io::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|linha| linha.strip_prefix("VmRSS:"))
+        .and_then(|valor| {
+            valor
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .map(|kib| kib * 1024)
+        .ok_or_else(|| io::Error::other("VmRSS ausente"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn le_a_memoria_deste_processo() {
+        let antes = memoria_residente(std::process::id()).expect("readable on Linux");
+        assert!(antes > 0);
+        // Touch 64 MiB: the reading must grow by about that much.
+        let bloco = std::hint::black_box(vec![1u8; 64 << 20]);
+        let depois = memoria_residente(std::process::id()).expect("readable on Linux");
+        assert!(depois >= antes + (60 << 20), "{antes} -> {depois}");
+        drop(bloco);
+    }
+}
