@@ -7,6 +7,7 @@
 //! on a fixed tick.
 
 use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
 
 use proto::{Apresentacao, CodigoErro, DoBroker, MotivoFim, ParaBroker, SessaoId};
 use tokio::sync::mpsc::{self, error::TrySendError};
@@ -14,8 +15,8 @@ use tokio::time::{Instant, MissedTickBehavior, interval};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::config::Config;
-use crate::matchmaking::{Efeito, Evento, Matchmaker};
+use crate::historico::Gravador;
+use crate::matchmaking::{Efeito, Evento, Matchmaker, Parametros};
 
 /// What a connection task asks of the actor.
 #[derive(Debug)]
@@ -63,13 +64,23 @@ pub struct Saida {
 }
 
 /// Runs the actor until it is told to shut down or every connection task is gone.
-pub async fn executar(config: Config, mut comandos: mpsc::Receiver<Comando>) {
+///
+/// `inicio` is the broker's uptime zero; `gravador`, when given, receives the history's records
+/// (and `parametros.historico` should then be set).
+pub async fn executar(
+    parametros: Parametros,
+    intervalo_fila: Duration,
+    mut comandos: mpsc::Receiver<Comando>,
+    inicio: Instant,
+    gravador: Option<Gravador>,
+) {
     let mut ator = Ator {
-        inicio: Instant::now(),
-        maquina: Matchmaker::com_parametros(config.parametros()),
+        inicio,
+        maquina: Matchmaker::com_parametros(parametros),
         saidas: HashMap::new(),
+        gravador,
     };
-    let mut tick = interval(config.intervalo_fila);
+    let mut tick = interval(intervalo_fila);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -95,6 +106,8 @@ struct Ator {
     maquina: Matchmaker,
     /// The outbound side of every session the state machine knows.
     saidas: HashMap<SessaoId, Saida>,
+    /// Where history records go, when the history is kept.
+    gravador: Option<Gravador>,
 }
 
 impl Ator {
@@ -161,6 +174,11 @@ impl Ator {
                                     .aplicar(Evento::Caiu { sessao: para }, self.inicio.elapsed()),
                             );
                         }
+                    }
+                }
+                Efeito::Registrar(registro) => {
+                    if let Some(gravador) = &self.gravador {
+                        gravador.registrar(registro);
                     }
                 }
                 Efeito::Fechar { sessao } => {

@@ -40,6 +40,8 @@ pub struct Config {
     pub rajada_de_mensagens: u32,
     /// Most customers waiting in one department.
     pub fila_maxima: usize,
+    /// The history's database URL (`sqlite://...` or `postgres://...`); `None` keeps no history.
+    pub banco: Option<String>,
     /// Agent credentials; an agent's handshake must carry one of them.
     pub tokens_atendente: Vec<String>,
     /// TLS, when the broker serves it (certificate and key loaded); plain TCP otherwise.
@@ -78,6 +80,7 @@ impl Default for Config {
             mensagens_por_segundo: 10,
             rajada_de_mensagens: 20,
             fila_maxima: 100_000,
+            banco: None,
             tokens_atendente: Vec::new(),
             tls: None,
             falhas_de_autenticacao: 5,
@@ -98,6 +101,8 @@ impl Config {
             nome_maximo: self.nome_maximo,
             texto_maximo: self.texto_maximo,
             batimento_ms: u64::try_from(self.intervalo_batimento.as_millis()).unwrap_or(u64::MAX),
+            historico: false,
+            ultima_conversa: 0,
         }
     }
 

@@ -4,14 +4,17 @@
 //! From the outside in: [`server`] accepts connections and owns shutdown; each connection runs in
 //! [`connection`]; every session's state lives in one [`actor`] task that owns the pure
 //! [`matchmaking`] state machine. [`config`] holds every limit and interval;
-//! [`arquivos`] makes room for them in the open-file limit.
+//! [`arquivos`] makes room for them in the open-file limit. [`historico`] keeps every
+//! conversation in a database, and [`relatorio`] prints it back.
 
 pub mod actor;
 pub mod arquivos;
 pub mod config;
 pub mod connection;
 pub mod credenciais;
+pub mod historico;
 pub mod matchmaking;
+pub mod relatorio;
 pub mod server;
 
 pub use config::Config;

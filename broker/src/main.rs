@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use broker::{Broker, Config, arquivos, credenciais};
-use clap::{ArgAction, Parser};
+use broker::historico::{self, Historico};
+use broker::{Broker, Config, arquivos, credenciais, relatorio};
+use clap::{ArgAction, Parser, Subcommand};
 use proto::tls::{self, rustls::ServerConfig};
 use tracing_subscriber::EnvFilter;
 
@@ -22,8 +23,10 @@ use tracing_subscriber::EnvFilter;
     disable_help_flag = true,
     disable_version_flag = true,
     help_template = cli::MODELO_AJUDA,
-    override_usage = "broker [OPÇÕES]",
-    after_help = "Registros: defina RUST_LOG (por exemplo RUST_LOG=debug) para mais detalhes."
+    override_usage = "broker [OPÇÕES]\n       broker conversas [FILTROS]\n       broker conversa ID",
+    after_help = "Histórico: broker conversas lista as conversas gravadas (--help mostra os \
+                  filtros); broker conversa ID mostra uma delas.\n\
+                  Registros: defina RUST_LOG (por exemplo RUST_LOG=debug) para mais detalhes."
 )]
 struct Argumentos {
     /// Endereço e porta em que o broker aceita conexões. Padrão: 127.0.0.1:7878.
@@ -150,11 +153,19 @@ struct Argumentos {
     tls_chave: Option<PathBuf>,
 
     /// Pasta de dados do broker. Padrão: ~/.local/share/fila-atendimento.
-    #[arg(long, value_name = "PASTA", env = "FILA_DADOS")]
+    #[arg(long, value_name = "PASTA", env = "FILA_DADOS", global = true)]
     dados: Option<PathBuf>,
 
+    /// Banco do histórico de conversas: postgres://USUÁRIO@HOST/BANCO para PostgreSQL.
+    /// Padrão: o arquivo SQLite historico.db na pasta de dados.
+    #[arg(long, value_name = "URL", env = "FILA_BANCO", global = true)]
+    banco: Option<String>,
+
+    #[command(subcommand)]
+    consulta: Option<Consulta>,
+
     /// Mostra esta ajuda.
-    #[arg(short = 'h', long = "help", action = ArgAction::Help)]
+    #[arg(short = 'h', long = "help", action = ArgAction::Help, global = true)]
     ajuda: Option<bool>,
 
     /// Mostra a versão.
@@ -162,7 +173,64 @@ struct Argumentos {
     versao: Option<bool>,
 }
 
+/// Reading the history instead of serving.
+#[derive(Debug, Subcommand)]
+enum Consulta {
+    /// Lista as conversas do histórico (as mais recentes, da mais antiga para a mais nova).
+    #[command(
+        help_template = cli::MODELO_AJUDA,
+        override_usage = "broker conversas [FILTROS]"
+    )]
+    Conversas {
+        /// Só as que começaram a partir deste dia (AAAA-MM-DD).
+        #[arg(long, value_name = "DATA")]
+        desde: Option<String>,
+        /// Só as que começaram até este dia, inclusive (AAAA-MM-DD).
+        #[arg(long, value_name = "DATA")]
+        ate: Option<String>,
+        /// Só as deste departamento.
+        #[arg(long, value_name = "NOME")]
+        departamento: Option<String>,
+        /// Só as deste atendente.
+        #[arg(long, value_name = "NOME")]
+        atendente: Option<String>,
+        /// Só as deste cliente.
+        #[arg(long, value_name = "NOME")]
+        cliente: Option<String>,
+        /// Quantas no máximo. Padrão: 50.
+        #[arg(
+            long,
+            value_name = "N",
+            default_value_t = 50,
+            hide_default_value = true
+        )]
+        limite: u32,
+    },
+    /// Mostra a transcrição de uma conversa.
+    #[command(
+        help_template = "{about}\n\nUso: {usage}\n\nArgumentos:\n{positionals}\n\nOpções:\n{options}",
+        override_usage = "broker conversa ID"
+    )]
+    Conversa {
+        /// O número da conversa (o # da listagem).
+        #[arg(value_name = "ID")]
+        id: i64,
+    },
+}
+
 impl Argumentos {
+    /// The history database: `--banco`, or the SQLite file in the data directory.
+    fn url_do_banco(&self) -> String {
+        self.banco.clone().unwrap_or_else(|| {
+            historico::url_padrao(
+                &self
+                    .dados
+                    .clone()
+                    .unwrap_or_else(credenciais::diretorio_padrao),
+            )
+        })
+    }
+
     fn config(&self, tokens_atendente: Vec<String>, tls: Option<Arc<ServerConfig>>) -> Config {
         Config {
             escutar: self.escutar,
@@ -181,6 +249,7 @@ impl Argumentos {
             tls,
             capacidade_saida: self.capacidade_saida,
             prazo_encerramento: self.prazo_encerramento,
+            banco: Some(self.url_do_banco()),
             ..Config::default()
         }
     }
@@ -231,6 +300,9 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    if let Some(consulta) = &argumentos.consulta {
+        return consultar(&argumentos.url_do_banco(), consulta).await;
+    }
     let tls = match (&argumentos.tls_cert, &argumentos.tls_chave) {
         (Some(certificado), Some(chave)) => match tls::configuracao_servidor(certificado, chave) {
             Ok(tls) => Some(tls),
@@ -256,7 +328,7 @@ async fn main() -> ExitCode {
     let broker = match Broker::iniciar(config).await {
         Ok(broker) => broker,
         Err(erro) => {
-            eprintln!("Não foi possível ouvir em {}: {erro}", argumentos.escutar);
+            eprintln!("Não foi possível iniciar o broker: {erro}");
             return ExitCode::FAILURE;
         }
     };
@@ -276,6 +348,80 @@ async fn main() -> ExitCode {
     broker.encerrar().await;
     println!("Broker encerrado.");
     ExitCode::SUCCESS
+}
+
+/// Answers `broker conversas` and `broker conversa ID` from the history at `url`.
+async fn consultar(url: &str, consulta: &Consulta) -> ExitCode {
+    let historico = match Historico::abrir(url).await {
+        Ok(historico) => historico,
+        Err(erro) => {
+            eprintln!("Não foi possível abrir o histórico ({url}): {erro}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match consulta {
+        Consulta::Conversas {
+            desde,
+            ate,
+            departamento,
+            atendente,
+            cliente,
+            limite,
+        } => {
+            let dia = |data: &Option<String>, dias_depois: i64| {
+                data.as_deref()
+                    .map(|data| {
+                        relatorio::inicio_do_dia(data).map(|ms| ms + dias_depois * 86_400_000)
+                    })
+                    .transpose()
+            };
+            let (desde, ate) = match (dia(desde, 0), dia(ate, 1)) {
+                (Ok(desde), Ok(ate)) => (desde, ate),
+                (Err(erro), _) | (_, Err(erro)) => {
+                    eprintln!("Erro: {erro}");
+                    return ExitCode::from(2);
+                }
+            };
+            let filtro = historico::Filtro {
+                desde,
+                ate,
+                departamento: departamento.clone(),
+                atendente: atendente.clone(),
+                cliente: cliente.clone(),
+                limite: i64::from(*limite),
+            };
+            match historico.conversas(&filtro).await {
+                Ok(conversas) if conversas.is_empty() => {
+                    println!("Nenhuma conversa encontrada.");
+                    ExitCode::SUCCESS
+                }
+                Ok(conversas) => {
+                    for conversa in &conversas {
+                        println!("{}", relatorio::linha(conversa));
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(erro) => {
+                    eprintln!("Não foi possível ler o histórico: {erro}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Consulta::Conversa { id } => match historico.transcricao(*id).await {
+            Ok(Some((conversa, mensagens))) => {
+                print!("{}", relatorio::transcricao(&conversa, &mensagens));
+                ExitCode::SUCCESS
+            }
+            Ok(None) => {
+                eprintln!("A conversa #{id} não está no histórico.");
+                ExitCode::FAILURE
+            }
+            Err(erro) => {
+                eprintln!("Não foi possível ler o histórico: {erro}");
+                ExitCode::FAILURE
+            }
+        },
+    }
 }
 
 /// Raises the open-file limit and warns when it cannot hold `conexoes_maximas` connections.

@@ -50,6 +50,8 @@ pub enum Evento {
 /// What the state machine asks of the outside world.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Efeito {
+    /// Keep something in the conversation history (only when [`Parametros::historico`]).
+    Registrar(Registro),
     /// Send a frame to a session.
     Enviar {
         /// The addressee.
@@ -62,6 +64,49 @@ pub enum Efeito {
     Fechar {
         /// The session to close.
         sessao: SessaoId,
+    },
+}
+
+/// What the conversation history keeps, as the state machine sees it happen. Times are the
+/// broker's uptime, like the events'.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registro {
+    /// A chat started.
+    Inicio {
+        /// The conversation id.
+        conversa: u64,
+        /// The customer's department.
+        departamento: String,
+        /// The customer's name.
+        cliente: String,
+        /// The agent's name.
+        atendente: String,
+        /// When the customer joined the line.
+        entrou_em: Duration,
+        /// When the chat started.
+        conectada_em: Duration,
+    },
+    /// A chat line was relayed.
+    Mensagem {
+        /// The conversation id.
+        conversa: u64,
+        /// Whether the agent sent it (otherwise the customer).
+        do_atendente: bool,
+        /// The sender's name.
+        autor: String,
+        /// The text.
+        texto: String,
+        /// When it was relayed.
+        em: Duration,
+    },
+    /// A chat ended.
+    Fim {
+        /// The conversation id.
+        conversa: u64,
+        /// Why.
+        motivo: MotivoFim,
+        /// When.
+        em: Duration,
     },
 }
 
@@ -100,6 +145,11 @@ pub struct Parametros {
     pub texto_maximo: usize,
     /// The heartbeat interval announced in `BemVindo`, in milliseconds.
     pub batimento_ms: u64,
+    /// Whether to emit [`Efeito::Registrar`] for the conversation history.
+    pub historico: bool,
+    /// The highest conversation id already used (kept in the history): new conversations are
+    /// numbered after it, so ids stay unique across restarts.
+    pub ultima_conversa: u64,
 }
 
 impl Default for Parametros {
@@ -109,6 +159,8 @@ impl Default for Parametros {
             nome_maximo: NOME_MAXIMO,
             texto_maximo: TEXTO_MAXIMO,
             batimento_ms: 15_000,
+            historico: false,
+            ultima_conversa: 0,
         }
     }
 }
@@ -130,7 +182,7 @@ pub struct Matchmaker {
     proxima_chegada: u64,
     /// Next idle number (orders free agents).
     proximo_ocio: u64,
-    /// Next conversation id.
+    /// The last conversation id given out.
     proxima_conversa: u64,
 }
 
@@ -214,6 +266,7 @@ impl Matchmaker {
     /// An empty broker with the given limits.
     pub fn com_parametros(parametros: Parametros) -> Self {
         Matchmaker {
+            proxima_conversa: parametros.ultima_conversa,
             parametros,
             ..Self::default()
         }
@@ -602,6 +655,15 @@ impl Matchmaker {
                 if let Err(invalido) = validar_texto_ate(&texto, self.parametros.texto_maximo) {
                     return erro(efeitos, CodigoErro::TextoInvalido, &invalido.to_string());
                 }
+                if self.parametros.historico {
+                    efeitos.push(Efeito::Registrar(Registro::Mensagem {
+                        conversa,
+                        do_atendente: !cliente,
+                        autor: sessao.nome.clone(),
+                        texto: texto.clone(),
+                        em: agora,
+                    }));
+                }
                 efeitos.push(Efeito::Enviar {
                     para: parceiro,
                     quadro: DoBroker::Mensagem {
@@ -614,13 +676,14 @@ impl Matchmaker {
                 self.remover(id, true, agora, efeitos)
             }
             ParaBroker::Encerrar => {
-                let Estado::EmConversa { parceiro, .. } = sessao.estado else {
+                let Estado::EmConversa { parceiro, conversa } = sessao.estado else {
                     return erro(
                         efeitos,
                         CodigoErro::SemConversa,
                         "não há conversa para encerrar",
                     );
                 };
+                self.registrar_fim(conversa, MotivoFim::AtendenteEncerrou, agora, efeitos);
                 let fim = DoBroker::Fim {
                     motivo: MotivoFim::AtendenteEncerrou,
                 };
@@ -715,7 +778,8 @@ impl Matchmaker {
             (false, true) => MotivoFim::AtendenteSaiu,
             (false, false) => MotivoFim::AtendenteDesconectou,
         };
-        if let Estado::EmConversa { parceiro, .. } = sessao.estado {
+        if let Estado::EmConversa { parceiro, conversa } = sessao.estado {
+            self.registrar_fim(conversa, motivo, agora, efeitos);
             efeitos.push(Efeito::Enviar {
                 para: parceiro,
                 quadro: DoBroker::Fim { motivo },
@@ -847,6 +911,23 @@ impl Matchmaker {
         }
     }
 
+    /// Records the end of a conversation in the history, when it is kept.
+    fn registrar_fim(
+        &self,
+        conversa: u64,
+        motivo: MotivoFim,
+        agora: Duration,
+        efeitos: &mut Vec<Efeito>,
+    ) {
+        if self.parametros.historico {
+            efeitos.push(Efeito::Registrar(Registro::Fim {
+                conversa,
+                motivo,
+                em: agora,
+            }));
+        }
+    }
+
     /// Starts a chat between a customer and an agent who are in no line (rule 4). Both learn
     /// the customer's department and how long it waited.
     fn parear(
@@ -871,9 +952,10 @@ impl Matchmaker {
         else {
             return;
         };
-        let (nome_cliente, departamento) = (nome_cliente.clone(), departamento.clone());
+        let (nome_cliente, departamento, entrou_em) =
+            (nome_cliente.clone(), departamento.clone(), *entrou_em);
         let espera_ms =
-            u64::try_from(agora.saturating_sub(*entrou_em).as_millis()).unwrap_or(u64::MAX);
+            u64::try_from(agora.saturating_sub(entrou_em).as_millis()).unwrap_or(u64::MAX);
         let Some(nome_atendente) = self.sessoes.get(&atendente).map(|s| s.nome.clone()) else {
             return;
         };
@@ -881,6 +963,16 @@ impl Matchmaker {
             if let Some(sessao) = self.sessoes.get_mut(&id) {
                 sessao.estado = Estado::EmConversa { parceiro, conversa };
             }
+        }
+        if self.parametros.historico {
+            efeitos.push(Efeito::Registrar(Registro::Inicio {
+                conversa,
+                departamento: departamento.clone(),
+                cliente: nome_cliente.clone(),
+                atendente: nome_atendente.clone(),
+                entrou_em,
+                conectada_em: agora,
+            }));
         }
         efeitos.push(Efeito::Enviar {
             para: cliente,

@@ -26,6 +26,7 @@ use tracing::{info, warn};
 use crate::actor::{self, Comando};
 use crate::config::Config;
 use crate::connection::{self, Contexto, Fluxo, Origem};
+use crate::historico::{self, Historico};
 
 /// A running broker.
 pub struct Broker {
@@ -38,18 +39,47 @@ pub struct Broker {
 }
 
 impl Broker {
-    /// Binds `config.escutar` and starts serving.
+    /// Opens the history (when `config.banco` names one), binds `config.escutar` and starts
+    /// serving.
     pub async fn iniciar(config: Config) -> io::Result<Broker> {
-        let ouvinte = TcpListener::bind(config.escutar).await?;
+        let historico = match &config.banco {
+            None => None,
+            Some(url) => {
+                let historico = Historico::abrir(url)
+                    .await
+                    .map_err(|erro| io::Error::other(format!("histórico em {url}: {erro}")))?;
+                let ultima = historico
+                    .ultima_conversa()
+                    .await
+                    .map_err(|erro| io::Error::other(format!("histórico em {url}: {erro}")))?;
+                Some((historico, ultima))
+            }
+        };
+        let ouvinte = TcpListener::bind(config.escutar).await.map_err(|erro| {
+            io::Error::new(
+                erro.kind(),
+                format!("não foi possível ouvir em {}: {erro}", config.escutar),
+            )
+        })?;
         let endereco = ouvinte.local_addr()?;
-        Ok(Broker::sobre(ouvinte, endereco, config))
+        Ok(Broker::comecar(ouvinte, endereco, config, historico))
     }
 
     /// Starts serving on a listener that is already bound (any [`Ouvinte`], such as a
     /// simulated network's), reachable at `endereco`.
+    /// No history is kept.
     pub fn sobre<O: Ouvinte>(ouvinte: O, endereco: SocketAddr, config: Config) -> Broker {
+        Broker::comecar(ouvinte, endereco, config, None)
+    }
+
+    fn comecar<O: Ouvinte>(
+        ouvinte: O,
+        endereco: SocketAddr,
+        config: Config,
+        historico: Option<(Historico, u64)>,
+    ) -> Broker {
         let desligar = CancellationToken::new();
-        let tarefa = tokio::spawn(servir(ouvinte, config, desligar.clone()));
+        let tarefa = tokio::spawn(servir(ouvinte, config, desligar.clone(), historico));
         info!(%endereco, "broker ouvindo");
         Broker {
             endereco,
@@ -160,9 +190,30 @@ async fn atender_tls<S: Fluxo>(
 }
 
 /// Accepts connections until told to stop, then shuts down.
-async fn servir<O: Ouvinte>(mut ouvinte: O, config: Config, desligar: CancellationToken) {
+async fn servir<O: Ouvinte>(
+    mut ouvinte: O,
+    config: Config,
+    desligar: CancellationToken,
+    historico: Option<(Historico, u64)>,
+) {
     let (ator_tx, ator_rx) = mpsc::channel(config.capacidade_comandos);
-    let ator = tokio::spawn(actor::executar(config.clone(), ator_rx));
+    let inicio = tokio::time::Instant::now();
+    let mut parametros = config.parametros();
+    let mut gravacao = None;
+    let gravador = historico.map(|(historico, ultima_conversa)| {
+        parametros.historico = true;
+        parametros.ultima_conversa = ultima_conversa;
+        let (gravador, tarefa) = historico::iniciar_gravador(historico, inicio);
+        gravacao = Some(tarefa);
+        gravador
+    });
+    let ator = tokio::spawn(actor::executar(
+        parametros,
+        config.intervalo_fila,
+        ator_rx,
+        inicio,
+        gravador,
+    ));
     // Each connection reports at most one failed login and one close, and at most
     // `conexoes_maximas` are open: with that capacity neither channel can ever be full.
     let (falhas_tx, mut falhas_rx) = mpsc::channel(config.conexoes_maximas);
@@ -246,5 +297,9 @@ async fn servir<O: Ouvinte>(mut ouvinte: O, config: Config, desligar: Cancellati
     }
     drop(contexto);
     let _ = ator.await;
+    // The actor held the only recorder: the writer stores what is queued, then ends.
+    if let Some(gravacao) = gravacao {
+        let _ = gravacao.await;
+    }
     info!("broker encerrado");
 }

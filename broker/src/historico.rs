@@ -1,0 +1,399 @@
+//! The conversation history: every conversation and every chat line, kept in a database.
+//!
+//! SQLite is the default (a file in the broker's data directory, created on first start);
+//! PostgreSQL serves larger sites. Both go through sqlx's `Any` driver with one schema and one
+//! set of migrations (`broker/migrations`), written in SQL both understand.
+//!
+//! The actor never waits on the database: it hands [`Registro`]s to a [`Gravador`] with
+//! `try_send`, and a writer task stores them in batches, one transaction per batch. The same
+//! [`Historico`] answers the `broker conversas` and `broker conversa ID` commands.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use proto::MotivoFim;
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use thiserror::Error;
+use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracing::{error, warn};
+
+use crate::matchmaking::Registro;
+
+/// The SQLite file's name inside the data directory.
+pub const ARQUIVO: &str = "historico.db";
+
+/// Records that may wait for the writer before new ones are dropped (with a warning).
+pub const CAPACIDADE_GRAVADOR: usize = 65_536;
+
+/// Most records written in one transaction.
+const LOTE_MAXIMO: usize = 1024;
+
+/// Why the history could not be opened, read or written.
+#[derive(Debug, Error)]
+pub enum ErroHistorico {
+    /// The database refused or failed.
+    #[error("banco de dados: {0}")]
+    Banco(#[from] sqlx::Error),
+    /// The schema could not be brought up to date.
+    #[error("migração do banco de dados: {0}")]
+    Migracao(#[from] sqlx::migrate::MigrateError),
+    /// The data directory could not be created.
+    #[error("pasta de dados: {0}")]
+    Pasta(#[from] std::io::Error),
+}
+
+/// The default database: a SQLite file in the data directory (created when missing).
+pub fn url_padrao(dados: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", dados.join(ARQUIVO).display())
+}
+
+/// An open history database.
+#[derive(Debug, Clone)]
+pub struct Historico {
+    pool: AnyPool,
+}
+
+/// One conversation as the history holds it. Times are milliseconds since the Unix epoch.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Conversa {
+    /// The conversation id.
+    pub id: i64,
+    /// The customer's department.
+    pub departamento: String,
+    /// The customer's name.
+    pub cliente: String,
+    /// The agent's name.
+    pub atendente: String,
+    /// When the customer joined the line.
+    pub entrou_em: i64,
+    /// When the chat started.
+    pub conectada_em: i64,
+    /// When it ended (`None` while open).
+    pub encerrada_em: Option<i64>,
+    /// Why it ended ([`nome_do_motivo`]), when it has.
+    pub motivo: Option<String>,
+    /// Chat lines in it.
+    pub mensagens: i64,
+}
+
+/// One chat line as the history holds it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Mensagem {
+    /// Its order in the conversation, from 1.
+    pub seq: i64,
+    /// `cliente` or `atendente`.
+    pub papel: String,
+    /// The sender's name.
+    pub autor: String,
+    /// The text.
+    pub texto: String,
+    /// When it was relayed (milliseconds since the Unix epoch).
+    pub enviada_em: i64,
+}
+
+/// Which conversations to list.
+#[derive(Debug, Clone, Default)]
+pub struct Filtro {
+    /// Started at or after this time (ms since the epoch).
+    pub desde: Option<i64>,
+    /// Started before this time (ms since the epoch).
+    pub ate: Option<i64>,
+    /// In this department.
+    pub departamento: Option<String>,
+    /// Served by this agent.
+    pub atendente: Option<String>,
+    /// With this customer.
+    pub cliente: Option<String>,
+    /// At most this many (the most recent).
+    pub limite: i64,
+}
+
+impl Historico {
+    /// Opens (creating, for SQLite) the database at `url` and brings its schema up to date.
+    pub async fn abrir(url: &str) -> Result<Historico, ErroHistorico> {
+        sqlx::any::install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        if sqlite && let Some(pasta) = pasta_do_sqlite(url) {
+            std::fs::create_dir_all(pasta)?;
+        }
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 1 } else { 4 })
+            .connect(url)
+            .await?;
+        if sqlite {
+            // Readers (`broker conversas`) never block the broker's writer, and a commit
+            // survives a crash of the process.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
+        }
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Historico { pool })
+    }
+
+    /// The highest conversation id stored (0 when there is none).
+    pub async fn ultima_conversa(&self) -> Result<u64, ErroHistorico> {
+        let (maior,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) FROM conversas")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(maior).unwrap_or(0))
+    }
+
+    /// The conversations that pass `filtro`, oldest first (the most recent `filtro.limite`).
+    pub async fn conversas(&self, filtro: &Filtro) -> Result<Vec<Conversa>, ErroHistorico> {
+        let mut sql = String::from(
+            "SELECT c.id, c.departamento, c.cliente, c.atendente, c.entrou_em, c.conectada_em, \
+             c.encerrada_em, c.motivo, \
+             (SELECT COUNT(*) FROM mensagens m WHERE m.conversa = c.id) AS mensagens \
+             FROM conversas c WHERE 1 = 1",
+        );
+        let mut n = 0;
+        let mut proximo = || {
+            n += 1;
+            format!("${n}")
+        };
+        if filtro.desde.is_some() {
+            sql += &format!(" AND c.conectada_em >= {}", proximo());
+        }
+        if filtro.ate.is_some() {
+            sql += &format!(" AND c.conectada_em < {}", proximo());
+        }
+        if filtro.departamento.is_some() {
+            sql += &format!(" AND c.departamento = {}", proximo());
+        }
+        if filtro.atendente.is_some() {
+            sql += &format!(" AND c.atendente = {}", proximo());
+        }
+        if filtro.cliente.is_some() {
+            sql += &format!(" AND c.cliente = {}", proximo());
+        }
+        sql += &format!(
+            " ORDER BY c.conectada_em DESC, c.id DESC LIMIT {}",
+            proximo()
+        );
+        let mut consulta = sqlx::query_as::<_, Conversa>(&sql);
+        for tempo in [filtro.desde, filtro.ate].into_iter().flatten() {
+            consulta = consulta.bind(tempo);
+        }
+        for texto in [&filtro.departamento, &filtro.atendente, &filtro.cliente]
+            .into_iter()
+            .flatten()
+        {
+            consulta = consulta.bind(texto.clone());
+        }
+        let mut conversas = consulta.bind(filtro.limite).fetch_all(&self.pool).await?;
+        conversas.reverse();
+        Ok(conversas)
+    }
+
+    /// One conversation and its lines in order, if it exists.
+    pub async fn transcricao(
+        &self,
+        id: i64,
+    ) -> Result<Option<(Conversa, Vec<Mensagem>)>, ErroHistorico> {
+        let conversa = sqlx::query_as::<_, Conversa>(
+            "SELECT c.id, c.departamento, c.cliente, c.atendente, c.entrou_em, c.conectada_em, \
+             c.encerrada_em, c.motivo, \
+             (SELECT COUNT(*) FROM mensagens m WHERE m.conversa = c.id) AS mensagens \
+             FROM conversas c WHERE c.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(conversa) = conversa else {
+            return Ok(None);
+        };
+        let mensagens = sqlx::query_as::<_, Mensagem>(
+            "SELECT seq, papel, autor, texto, enviada_em FROM mensagens \
+             WHERE conversa = $1 ORDER BY seq",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Some((conversa, mensagens)))
+    }
+
+    /// Stores a batch of records in one transaction. `seqs` numbers each conversation's lines
+    /// (the writer keeps it across batches).
+    async fn gravar(
+        &self,
+        lote: &[Datado],
+        seqs: &mut HashMap<u64, i64>,
+    ) -> Result<(), ErroHistorico> {
+        let mut transacao = self.pool.begin().await?;
+        for Datado { registro, base_ms } in lote {
+            let ms = |uptime: &Duration| base_ms + i64::try_from(uptime.as_millis()).unwrap_or(0);
+            match registro {
+                Registro::Inicio {
+                    conversa,
+                    departamento,
+                    cliente,
+                    atendente,
+                    entrou_em,
+                    conectada_em,
+                } => {
+                    sqlx::query(
+                        "INSERT INTO conversas \
+                         (id, departamento, cliente, atendente, entrou_em, conectada_em) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(id_do_banco(*conversa))
+                    .bind(departamento.clone())
+                    .bind(cliente.clone())
+                    .bind(atendente.clone())
+                    .bind(ms(entrou_em))
+                    .bind(ms(conectada_em))
+                    .execute(&mut *transacao)
+                    .await?;
+                }
+                Registro::Mensagem {
+                    conversa,
+                    do_atendente,
+                    autor,
+                    texto,
+                    em,
+                } => {
+                    let seq = seqs.entry(*conversa).or_insert(0);
+                    *seq += 1;
+                    sqlx::query(
+                        "INSERT INTO mensagens (conversa, seq, papel, autor, texto, enviada_em) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(id_do_banco(*conversa))
+                    .bind(*seq)
+                    .bind(if *do_atendente {
+                        "atendente"
+                    } else {
+                        "cliente"
+                    })
+                    .bind(autor.clone())
+                    .bind(texto.clone())
+                    .bind(ms(em))
+                    .execute(&mut *transacao)
+                    .await?;
+                }
+                Registro::Fim {
+                    conversa,
+                    motivo,
+                    em,
+                } => {
+                    seqs.remove(conversa);
+                    sqlx::query(
+                        "UPDATE conversas SET encerrada_em = $1, motivo = $2 WHERE id = $3",
+                    )
+                    .bind(ms(em))
+                    .bind(nome_do_motivo(*motivo))
+                    .bind(id_do_banco(*conversa))
+                    .execute(&mut *transacao)
+                    .await?;
+                }
+            }
+        }
+        transacao.commit().await?;
+        Ok(())
+    }
+}
+
+/// The folder of a `sqlite://PATH?...` URL's file, if it names one.
+fn pasta_do_sqlite(url: &str) -> Option<&Path> {
+    let caminho = url.strip_prefix("sqlite://")?.split('?').next()?;
+    Path::new(caminho)
+        .parent()
+        .filter(|pasta| !pasta.as_os_str().is_empty())
+}
+
+fn id_do_banco(conversa: u64) -> i64 {
+    i64::try_from(conversa).unwrap_or(i64::MAX)
+}
+
+/// How an end reason is stored.
+pub fn nome_do_motivo(motivo: MotivoFim) -> &'static str {
+    match motivo {
+        MotivoFim::ClienteSaiu => "cliente_saiu",
+        MotivoFim::ClienteDesconectou => "cliente_desconectou",
+        MotivoFim::AtendenteEncerrou => "atendente_encerrou",
+        MotivoFim::AtendenteSaiu => "atendente_saiu",
+        MotivoFim::AtendenteDesconectou => "atendente_desconectou",
+        MotivoFim::BrokerEncerrando => "broker_encerrando",
+    }
+}
+
+/// A record with the wall-clock time (ms since the epoch) of the broker's uptime zero.
+#[derive(Debug)]
+struct Datado {
+    registro: Registro,
+    base_ms: i64,
+}
+
+/// The actor's side of the history: hands records to the writer without ever waiting.
+#[derive(Debug, Clone)]
+pub struct Gravador {
+    registros: mpsc::Sender<Datado>,
+    /// Wall-clock milliseconds at the actor's uptime zero.
+    base_ms: i64,
+}
+
+impl Gravador {
+    /// Queues a record. When the writer is this far behind, the record is dropped and logged:
+    /// the broker never waits on the disk.
+    pub fn registrar(&self, registro: Registro) {
+        let datado = Datado {
+            registro,
+            base_ms: self.base_ms,
+        };
+        match self.registros.try_send(datado) {
+            Ok(()) => {}
+            Err(TrySendError::Full(perdido)) => {
+                warn!(registro = ?perdido.registro, "histórico atrasado: registro descartado");
+            }
+            Err(TrySendError::Closed(_)) => {}
+        }
+    }
+}
+
+/// Starts the writer task for `historico`, with `inicio` as the actor's uptime zero. The task
+/// ends, after storing everything queued, when every [`Gravador`] is dropped.
+pub fn iniciar_gravador(historico: Historico, inicio: Instant) -> (Gravador, JoinHandle<()>) {
+    let agora_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|desde| i64::try_from(desde.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    let base_ms = agora_ms - i64::try_from(inicio.elapsed().as_millis()).unwrap_or(0);
+    let (tx, mut rx) = mpsc::channel(CAPACIDADE_GRAVADOR);
+    let tarefa = tokio::spawn(async move {
+        let mut seqs = HashMap::new();
+        let mut lote = Vec::with_capacity(LOTE_MAXIMO);
+        while rx.recv_many(&mut lote, LOTE_MAXIMO).await > 0 {
+            if let Err(erro) = historico.gravar(&lote, &mut seqs).await {
+                error!(%erro, registros = lote.len(), "não foi possível gravar no histórico");
+            }
+            lote.clear();
+        }
+    });
+    (
+        Gravador {
+            registros: tx,
+            base_ms,
+        },
+        tarefa,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pasta_do_arquivo_sqlite() {
+        assert_eq!(
+            pasta_do_sqlite("sqlite:///var/lib/fila/historico.db?mode=rwc"),
+            Some(Path::new("/var/lib/fila"))
+        );
+        assert_eq!(pasta_do_sqlite("sqlite://historico.db"), None);
+        assert_eq!(pasta_do_sqlite("postgres://localhost/fila"), None);
+    }
+}

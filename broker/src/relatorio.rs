@@ -1,0 +1,179 @@
+//! How `broker conversas` and `broker conversa ID` print the history, in Portuguese, with times
+//! in the machine's local time zone. Pure text from what [`crate::historico`] read.
+
+use chrono::{DateTime, Local, NaiveDate, TimeZone};
+
+use crate::historico::{Conversa, Mensagem};
+
+/// A stored end reason, as a person reads it.
+pub fn descrever_motivo(motivo: Option<&str>) -> &'static str {
+    match motivo {
+        None => "em andamento",
+        Some("cliente_saiu") => "o cliente saiu",
+        Some("cliente_desconectou") => "o cliente desconectou",
+        Some("atendente_encerrou") => "o atendente encerrou",
+        Some("atendente_saiu") => "o atendente saiu",
+        Some("atendente_desconectou") => "o atendente desconectou",
+        Some("broker_encerrando") => "o broker foi encerrado",
+        Some(_) => "motivo desconhecido",
+    }
+}
+
+fn local(ms: i64) -> Option<DateTime<Local>> {
+    Local.timestamp_millis_opt(ms).single()
+}
+
+fn data_e_hora(ms: i64) -> String {
+    local(ms).map_or_else(|| "?".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+}
+
+fn hora(ms: i64) -> String {
+    local(ms).map_or_else(|| "?".into(), |t| t.format("%H:%M:%S").to_string())
+}
+
+/// A duration in milliseconds, as "45 s", "3 min 5 s" or "2 h 10 min".
+pub fn duracao(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
+    }
+}
+
+/// One line of `broker conversas`.
+pub fn linha(conversa: &Conversa) -> String {
+    let duracao = conversa.encerrada_em.map_or_else(String::new, |fim| {
+        format!(", {}", duracao(fim - conversa.conectada_em))
+    });
+    format!(
+        "#{}  {}  {}: {} com {}  ({} mensagens{duracao}; {})",
+        conversa.id,
+        data_e_hora(conversa.conectada_em),
+        conversa.departamento,
+        conversa.cliente,
+        conversa.atendente,
+        conversa.mensagens,
+        descrever_motivo(conversa.motivo.as_deref()),
+    )
+}
+
+/// The transcript printed by `broker conversa ID`.
+pub fn transcricao(conversa: &Conversa, mensagens: &[Mensagem]) -> String {
+    let mut texto = format!(
+        "Conversa #{} · departamento {}\nCliente: {} · Atendente: {}\n\
+         Entrou na fila: {} · Início: {} (esperou {})\n",
+        conversa.id,
+        conversa.departamento,
+        conversa.cliente,
+        conversa.atendente,
+        data_e_hora(conversa.entrou_em),
+        hora(conversa.conectada_em),
+        duracao(conversa.conectada_em - conversa.entrou_em),
+    );
+    match conversa.encerrada_em {
+        Some(fim) => {
+            texto += &format!(
+                "Fim: {} ({}; durou {})\n",
+                hora(fim),
+                descrever_motivo(conversa.motivo.as_deref()),
+                duracao(fim - conversa.conectada_em),
+            );
+        }
+        None => texto += "Em andamento.\n",
+    }
+    texto += "\n";
+    if mensagens.is_empty() {
+        texto += "(nenhuma mensagem)\n";
+    }
+    for mensagem in mensagens {
+        texto += &format!(
+            "{} {}: {}\n",
+            hora(mensagem.enviada_em),
+            mensagem.autor,
+            mensagem.texto
+        );
+    }
+    texto
+}
+
+/// A date given as AAAA-MM-DD, as milliseconds since the epoch at local midnight.
+pub fn inicio_do_dia(data: &str) -> Result<i64, String> {
+    let dia = NaiveDate::parse_from_str(data.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("data inválida: {data:?} (use AAAA-MM-DD)"))?;
+    let meia_noite = dia
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| Local.from_local_datetime(&t).earliest())
+        .ok_or_else(|| format!("data inválida: {data:?}"))?;
+    Ok(meia_noite.timestamp_millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conversa() -> Conversa {
+        let inicio = inicio_do_dia("2026-11-22").expect("valid date");
+        Conversa {
+            id: 7,
+            departamento: "vendas".into(),
+            cliente: "Ana".into(),
+            atendente: "Yuri".into(),
+            entrou_em: inicio,
+            conectada_em: inicio + 12_000,
+            encerrada_em: Some(inicio + 12_000 + 185_000),
+            motivo: Some("cliente_saiu".into()),
+            mensagens: 2,
+        }
+    }
+
+    #[test]
+    fn duracoes_legiveis() {
+        assert_eq!(duracao(999), "0 s");
+        assert_eq!(duracao(45_000), "45 s");
+        assert_eq!(duracao(185_000), "3 min 5 s");
+        assert_eq!(duracao(7_800_000), "2 h 10 min");
+    }
+
+    #[test]
+    fn linha_da_listagem() {
+        assert_eq!(
+            linha(&conversa()),
+            "#7  2026-11-22 00:00:12  vendas: Ana com Yuri  (2 mensagens, 3 min 5 s; o cliente saiu)"
+        );
+    }
+
+    #[test]
+    fn transcricao_com_cabecalho_e_linhas() {
+        let c = conversa();
+        let mensagens = [
+            Mensagem {
+                seq: 1,
+                papel: "cliente".into(),
+                autor: "Ana".into(),
+                texto: "olá".into(),
+                enviada_em: c.conectada_em + 1_000,
+            },
+            Mensagem {
+                seq: 2,
+                papel: "atendente".into(),
+                autor: "Yuri".into(),
+                texto: "bom dia!".into(),
+                enviada_em: c.conectada_em + 2_000,
+            },
+        ];
+        assert_eq!(
+            transcricao(&c, &mensagens),
+            "Conversa #7 · departamento vendas\nCliente: Ana · Atendente: Yuri\n\
+             Entrou na fila: 2026-11-22 00:00:00 · Início: 00:00:12 (esperou 12 s)\n\
+             Fim: 00:03:17 (o cliente saiu; durou 3 min 5 s)\n\n\
+             00:00:13 Ana: olá\n00:00:14 Yuri: bom dia!\n"
+        );
+    }
+
+    #[test]
+    fn datas_invalidas_sao_recusadas() {
+        assert!(inicio_do_dia("22/11/2026").is_err());
+        assert!(inicio_do_dia("2026-13-01").is_err());
+    }
+}

@@ -1,0 +1,186 @@
+//! The conversation history, on both of its databases: SQLite (a file, the default) and the
+//! machine's PostgreSQL server (each test in a schema of its own).
+
+use broker::Config;
+use broker::historico::{Filtro, Historico};
+use proto::{MotivoFim, ParaBroker};
+use sqlx::AnyPool;
+use tests::{Par, Participante, config_de_teste, esperar_par, iniciar_broker_com};
+
+/// The machine's PostgreSQL server (trust auth), as CI has it.
+const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A fresh, empty SQLite database in a folder that does not exist yet.
+fn banco_sqlite(nome: &str) -> String {
+    let pasta = std::env::temp_dir()
+        .join(format!("fila-historico-{}", std::process::id()))
+        .join(nome);
+    let _ = std::fs::remove_dir_all(&pasta);
+    broker::historico::url_padrao(&pasta)
+}
+
+/// A fresh, empty schema on the PostgreSQL server, and the URL that works inside it.
+async fn banco_postgres(nome: &str) -> String {
+    sqlx::any::install_default_drivers();
+    let esquema = format!("historico_{}_{nome}", std::process::id());
+    let pool = AnyPool::connect(POSTGRES)
+        .await
+        .expect("PostgreSQL is running at 127.0.0.1:5432 (database test)");
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {esquema} CASCADE"))
+        .execute(&pool)
+        .await
+        .expect("drops the old schema");
+    sqlx::query(&format!("CREATE SCHEMA {esquema}"))
+        .execute(&pool)
+        .await
+        .expect("creates the schema");
+    format!("{POSTGRES}?options=-c%20search_path%3D{esquema}")
+}
+
+fn config_com_banco(url: &str) -> Config {
+    Config {
+        banco: Some(url.to_owned()),
+        ..config_de_teste()
+    }
+}
+
+/// Two conversations: Ana with Yuri (two round trips, then Ana leaves), then Bia with Yuri
+/// (ended by Yuri). Then the broker is stopped, which stores everything queued.
+async fn atender_dois_clientes(url: &str) {
+    let broker = iniciar_broker_com(config_com_banco(url)).await;
+    let endereco = broker.endereco();
+    let mut par = Par::formar(endereco, "vendas").await;
+    par.conversar().await;
+    par.conversar().await;
+    par.cliente.enviar(ParaBroker::Sair).await;
+    par.atendente.esperar_fim(MotivoFim::ClienteSaiu).await;
+    let mut yuri = par.atendente;
+    let mut bia = Participante::cliente(endereco, "Bia", "vendas").await;
+    esperar_par(&mut bia, &mut yuri).await;
+    bia.dizer("ção 🎉").await;
+    yuri.esperar_mensagem("Bia", "ção 🎉").await;
+    yuri.enviar(ParaBroker::Encerrar).await;
+    bia.esperar_fim(MotivoFim::AtendenteEncerrou).await;
+    broker.encerrar().await;
+}
+
+async fn grava_e_le_de_volta(url: &str) {
+    atender_dois_clientes(url).await;
+    let historico = Historico::abrir(url).await.expect("the history opens");
+    let conversas = historico
+        .conversas(&Filtro {
+            limite: 10,
+            ..Filtro::default()
+        })
+        .await
+        .expect("lists");
+    assert_eq!(conversas.len(), 2, "{conversas:?}");
+    let (ana, bia) = (&conversas[0], &conversas[1]);
+    assert_eq!(
+        (
+            ana.cliente.as_str(),
+            ana.atendente.as_str(),
+            ana.departamento.as_str()
+        ),
+        ("Ana", "Yuri", "vendas")
+    );
+    assert_eq!(ana.motivo.as_deref(), Some("cliente_saiu"));
+    assert_eq!(ana.mensagens, 4);
+    assert!(ana.entrou_em <= ana.conectada_em);
+    assert!(ana.encerrada_em.is_some_and(|fim| fim >= ana.conectada_em));
+    assert_eq!(bia.cliente, "Bia");
+    assert_eq!(bia.motivo.as_deref(), Some("atendente_encerrou"));
+    assert!(bia.id > ana.id);
+
+    let (_, linhas) = historico
+        .transcricao(ana.id)
+        .await
+        .expect("reads")
+        .expect("the conversation is there");
+    let lidas: Vec<_> = linhas
+        .iter()
+        .map(|m| (m.seq, m.papel.as_str(), m.autor.as_str(), m.texto.as_str()))
+        .collect();
+    assert_eq!(
+        lidas,
+        [
+            (1, "cliente", "Ana", "pergunta 1"),
+            (2, "atendente", "Yuri", "resposta 1"),
+            (3, "cliente", "Ana", "pergunta 2"),
+            (4, "atendente", "Yuri", "resposta 2"),
+        ]
+    );
+    let (_, linhas) = historico
+        .transcricao(bia.id)
+        .await
+        .expect("reads")
+        .expect("there");
+    assert_eq!(linhas.len(), 1);
+    assert_eq!(linhas[0].texto, "ção 🎉");
+
+    // Filters.
+    let so_bia = historico
+        .conversas(&Filtro {
+            cliente: Some("Bia".into()),
+            limite: 10,
+            ..Filtro::default()
+        })
+        .await
+        .expect("lists");
+    assert_eq!(so_bia.len(), 1);
+    let outro_departamento = historico
+        .conversas(&Filtro {
+            departamento: Some("suporte".into()),
+            limite: 10,
+            ..Filtro::default()
+        })
+        .await
+        .expect("lists");
+    assert!(outro_departamento.is_empty());
+    let so_a_ultima = historico
+        .conversas(&Filtro {
+            limite: 1,
+            ..Filtro::default()
+        })
+        .await
+        .expect("lists");
+    assert_eq!(so_a_ultima.len(), 1);
+    assert_eq!(so_a_ultima[0].id, bia.id);
+    assert!(
+        historico
+            .transcricao(bia.id + 100)
+            .await
+            .expect("reads")
+            .is_none()
+    );
+
+    // A restarted broker numbers new conversations after the stored ones.
+    atender_dois_clientes(url).await;
+    let todas = historico
+        .conversas(&Filtro {
+            limite: 10,
+            ..Filtro::default()
+        })
+        .await
+        .expect("lists");
+    assert_eq!(todas.len(), 4);
+    let ids: Vec<i64> = todas.iter().map(|c| c.id).collect();
+    assert_eq!(ids, [ana.id, bia.id, bia.id + 1, bia.id + 2]);
+}
+
+#[tokio::test]
+async fn historico_no_sqlite() {
+    grava_e_le_de_volta(&banco_sqlite("grava")).await;
+}
+
+#[tokio::test]
+async fn historico_no_postgres() {
+    grava_e_le_de_volta(&banco_postgres("grava").await).await;
+    // Leave the server as it was (on failure the schema stays, for a look).
+    let pool = AnyPool::connect(POSTGRES).await.expect("connects");
+    let esquema = format!("historico_{}_grava", std::process::id());
+    sqlx::query(&format!("DROP SCHEMA {esquema} CASCADE"))
+        .execute(&pool)
+        .await
+        .expect("drops the schema");
+}
