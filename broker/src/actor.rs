@@ -192,6 +192,13 @@ impl Ator {
     /// Tells every session the broker is going away and lets go of all of them, so that each
     /// connection flushes that last frame and closes.
     fn encerrar(&mut self) {
+        if let Some(gravador) = &self.gravador {
+            for efeito in self.maquina.encerrar(self.inicio.elapsed()) {
+                if let Efeito::Registrar(registro) = efeito {
+                    gravador.registrar(registro);
+                }
+            }
+        }
         info!(
             sessoes = self.saidas.len(),
             "encerrando: avisando todas as sessões"

@@ -61,6 +61,10 @@ async fn atender_dois_clientes(url: &str) {
     yuri.esperar_mensagem("Bia", "ção 🎉").await;
     yuri.enviar(ParaBroker::Encerrar).await;
     bia.esperar_fim(MotivoFim::AtendenteEncerrou).await;
+    yuri.esperar_fim(MotivoFim::AtendenteEncerrou).await;
+    // Caio is still chatting when the broker shuts down.
+    let mut caio = Participante::cliente(endereco, "Caio", "vendas").await;
+    esperar_par(&mut caio, &mut yuri).await;
     broker.encerrar().await;
 }
 
@@ -74,8 +78,11 @@ async fn grava_e_le_de_volta(url: &str) {
         })
         .await
         .expect("lists");
-    assert_eq!(conversas.len(), 2, "{conversas:?}");
-    let (ana, bia) = (&conversas[0], &conversas[1]);
+    assert_eq!(conversas.len(), 3, "{conversas:?}");
+    let (ana, bia, caio) = (&conversas[0], &conversas[1], &conversas[2]);
+    assert_eq!(caio.cliente, "Caio");
+    assert_eq!(caio.motivo.as_deref(), Some("broker_encerrando"));
+    assert_eq!(caio.mensagens, 0);
     assert_eq!(
         (
             ana.cliente.as_str(),
@@ -145,7 +152,7 @@ async fn grava_e_le_de_volta(url: &str) {
         .await
         .expect("lists");
     assert_eq!(so_a_ultima.len(), 1);
-    assert_eq!(so_a_ultima[0].id, bia.id);
+    assert_eq!(so_a_ultima[0].id, caio.id);
     assert!(
         historico
             .transcricao(bia.id + 100)
@@ -163,9 +170,19 @@ async fn grava_e_le_de_volta(url: &str) {
         })
         .await
         .expect("lists");
-    assert_eq!(todas.len(), 4);
+    assert_eq!(todas.len(), 6);
     let ids: Vec<i64> = todas.iter().map(|c| c.id).collect();
-    assert_eq!(ids, [ana.id, bia.id, bia.id + 1, bia.id + 2]);
+    assert_eq!(
+        ids,
+        [
+            ana.id,
+            bia.id,
+            caio.id,
+            caio.id + 1,
+            caio.id + 2,
+            caio.id + 3
+        ]
+    );
 }
 
 #[tokio::test]

@@ -35,6 +35,11 @@ struct Argumentos {
     #[arg(long, value_name = "TOKEN", env = "FILA_TOKEN", global = true)]
     token: Option<String>,
 
+    /// Histórico ligado no broker que a carga sobe, neste banco (sqlite://ARQUIVO?mode=rwc ou
+    /// postgres://...). Sem ele, o broker da carga não grava histórico.
+    #[arg(long, value_name = "URL", global = true)]
+    banco: Option<String>,
+
     /// Escreve os números também como JSON neste arquivo.
     #[arg(long, value_name = "ARQUIVO", global = true)]
     json: Option<PathBuf>,
@@ -159,7 +164,7 @@ fn main() -> ExitCode {
         }
     };
     if let Cenario::BrokerFilho = argumentos.cenario {
-        return runtime.block_on(servir_como_filho());
+        return runtime.block_on(servir_como_filho(argumentos.banco.clone()));
     }
     // An embedded broker holds the other end of every connection in this same process.
     let por_conexao = if argumentos.servidor.is_none() && !argumentos.cenario.processo_proprio() {
@@ -202,12 +207,12 @@ async fn carregar(argumentos: &Argumentos) -> Result<(String, serde_json::Value)
             argumentos.token.clone().unwrap_or_default(),
         ),
         None if argumentos.cenario.processo_proprio() => {
-            let filho = BrokerFilho::iniciar()
+            let filho = BrokerFilho::iniciar(argumentos.banco.as_deref())
                 .map_err(|e| format!("não foi possível subir o broker: {e}"))?;
             (Alvo::Filho(filho), TOKEN_EMBUTIDO.to_owned())
         }
         None => {
-            let broker = Broker::iniciar(config_de_carga())
+            let broker = Broker::iniciar(config_de_carga(argumentos.banco.clone()))
                 .await
                 .map_err(|e| format!("não foi possível subir o broker embutido: {e}"))?;
             (Alvo::Embutido(broker), TOKEN_EMBUTIDO.to_owned())
@@ -261,7 +266,7 @@ async fn carregar(argumentos: &Argumentos) -> Result<(String, serde_json::Value)
                 clientes,
                 atendentes,
                 simultaneos,
-                tick: config_de_carga().intervalo_fila,
+                tick: config_de_carga(None).intervalo_fila,
             };
             drain::executar(endereco, &token, forma)
                 .await
@@ -300,11 +305,11 @@ fn verificar_limite_de_arquivos(conexoes: usize) -> Result<(), String> {
 
 /// The child side of [`BrokerFilho`]: serves a broker, prints its address, and shuts it down
 /// when standard input closes.
-async fn servir_como_filho() -> ExitCode {
+async fn servir_como_filho(banco: Option<String>) -> ExitCode {
     use tokio::io::AsyncReadExt;
 
     let _ = arquivos::elevar_limite();
-    let broker = match Broker::iniciar(config_de_carga()).await {
+    let broker = match Broker::iniciar(config_de_carga(banco)).await {
         Ok(broker) => broker,
         Err(erro) => {
             eprintln!("Não foi possível subir o broker: {erro}");

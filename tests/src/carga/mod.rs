@@ -29,9 +29,10 @@ pub const TOKEN_EMBUTIDO: &str = "carga";
 
 /// The settings of a broker the load tool starts itself: the defaults, with no message-rate
 /// limit (a load generator sends as fast as it can) and no per-address cap (every load
-/// connection comes from a few loopback addresses).
-pub fn config_de_carga() -> Config {
+/// connection comes from a few loopback addresses). With `banco`, it keeps the history there.
+pub fn config_de_carga(banco: Option<String>) -> Config {
     Config {
+        banco,
         escutar: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         tokens_atendente: vec![TOKEN_EMBUTIDO.into()],
         mensagens_por_segundo: u32::MAX,

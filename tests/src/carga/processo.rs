@@ -19,10 +19,15 @@ pub struct BrokerFilho {
 }
 
 impl BrokerFilho {
-    /// Starts the current executable with [`SUBCOMANDO`] and waits for the address it serves on.
-    pub fn iniciar() -> io::Result<BrokerFilho> {
-        let mut processo = Command::new(std::env::current_exe()?)
-            .arg(SUBCOMANDO)
+    /// Starts the current executable with [`SUBCOMANDO`] (keeping the history in `banco`, if
+    /// given) and waits for the address it serves on.
+    pub fn iniciar(banco: Option<&str>) -> io::Result<BrokerFilho> {
+        let mut comando = Command::new(std::env::current_exe()?);
+        comando.arg(SUBCOMANDO);
+        if let Some(banco) = banco {
+            comando.arg("--banco").arg(banco);
+        }
+        let mut processo = comando
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
