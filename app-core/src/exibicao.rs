@@ -1,7 +1,8 @@
 //! How broker events are shown: a Portuguese sentence per event for people, or one JSON object
 //! per event for scripts (`--json`).
 
-use proto::{CodigoErro, DoBroker, MotivoFim, SessaoId};
+use chrono::TimeZone;
+use proto::{Anterior, CodigoErro, DoBroker, MotivoFim, SessaoId};
 use serde::Serialize;
 
 /// One event as a line of JSON, with an `"evento"` key naming it.
@@ -60,6 +61,13 @@ enum EventoJson<'a> {
     },
     /// A heartbeat (the client handle answers these itself; never shown in practice).
     Ping,
+    /// (Agents) the customer's earlier conversations.
+    Anteriores {
+        /// The chat this is about.
+        conversa: u64,
+        /// Newest first.
+        conversas: &'a [Anterior],
+    },
 }
 
 /// The JSON line for an event.
@@ -89,6 +97,13 @@ pub fn json(evento: &DoBroker) -> String {
             clientes: *clientes,
         },
         DoBroker::Pausa { pausado } => EventoJson::Pausa { pausado: *pausado },
+        DoBroker::Anteriores {
+            conversa,
+            conversas,
+        } => EventoJson::Anteriores {
+            conversa: *conversa,
+            conversas,
+        },
     };
     serde_json::to_string(&evento).expect("these events always serialize")
 }
@@ -133,7 +148,45 @@ pub fn texto(evento: &DoBroker, atendente: bool) -> String {
         }
         DoBroker::Pausa { pausado: false } => "Você voltou a receber clientes.".to_owned(),
         DoBroker::Ping => "Ping do broker.".to_owned(),
+        DoBroker::Anteriores { conversas, .. } if conversas.is_empty() => {
+            "Primeiro atendimento deste cliente.".to_owned()
+        }
+        DoBroker::Anteriores { conversas, .. } => {
+            let mut texto = "Atendimentos anteriores deste cliente:".to_owned();
+            for anterior in conversas {
+                texto += &format!("\n  {}", anterior_em_texto(anterior));
+            }
+            texto
+        }
     }
+}
+
+/// One earlier conversation in a line: "#4, 20/11 14:02, geral, com Yuri: 6 mensagens (o
+/// cliente saiu)".
+fn anterior_em_texto(anterior: &Anterior) -> String {
+    let quando = i64::try_from(anterior.inicio_ms)
+        .ok()
+        .and_then(|ms| chrono::Local.timestamp_millis_opt(ms).single())
+        .map_or_else(|| "?".to_owned(), |t| t.format("%d/%m %H:%M").to_string());
+    let motivo = match anterior.motivo {
+        Some(MotivoFim::ClienteSaiu) => "o cliente saiu",
+        Some(MotivoFim::ClienteDesconectou) => "a conexão do cliente caiu",
+        Some(MotivoFim::AtendenteEncerrou) => "o atendente encerrou",
+        Some(MotivoFim::AtendenteSaiu) => "o atendente saiu",
+        Some(MotivoFim::AtendenteDesconectou) => "a conexão do atendente caiu",
+        Some(MotivoFim::BrokerEncerrando) => "o broker foi desligado",
+        None => "fim não registrado",
+    };
+    let mensagens = match anterior.mensagens {
+        1 => "1 mensagem".to_owned(),
+        n => format!("{n} mensagens"),
+    };
+    format!(
+        "#{}, {quando}, {}, com {}: {mensagens} ({motivo})",
+        anterior.conversa,
+        limpar(&anterior.departamento),
+        limpar(&anterior.atendente),
+    )
 }
 
 /// A wait as people say it: "40 s", "3 min 5 s", "1 h 2 min".
@@ -245,6 +298,41 @@ mod tests {
             ),
             "[Ana] oi\n      tudo bem?"
         );
+    }
+
+    #[test]
+    fn atendimentos_anteriores() {
+        let inicio_ms = chrono::Local
+            .with_ymd_and_hms(2026, 11, 20, 14, 2, 0)
+            .single()
+            .expect("a valid local time")
+            .timestamp_millis() as u64;
+        let anteriores = DoBroker::Anteriores {
+            conversa: 9,
+            conversas: vec![Anterior {
+                conversa: 4,
+                inicio_ms,
+                departamento: "geral".into(),
+                atendente: "Yuri".into(),
+                motivo: Some(MotivoFim::ClienteSaiu),
+                mensagens: 6,
+            }],
+        };
+        assert_eq!(
+            texto(&anteriores, true),
+            "Atendimentos anteriores deste cliente:\n  #4, 20/11 14:02, geral, com Yuri: 6 mensagens (o cliente saiu)"
+        );
+        assert_eq!(
+            json(&anteriores),
+            format!(
+                r#"{{"evento":"anteriores","conversa":9,"conversas":[{{"conversa":4,"inicio_ms":{inicio_ms},"departamento":"geral","atendente":"Yuri","motivo":"cliente_saiu","mensagens":6}}]}}"#
+            )
+        );
+        let nenhum = DoBroker::Anteriores {
+            conversa: 9,
+            conversas: vec![],
+        };
+        assert_eq!(texto(&nenhum, true), "Primeiro atendimento deste cliente.");
     }
 
     #[test]

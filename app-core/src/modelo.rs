@@ -340,6 +340,13 @@ impl Modelo {
             }
             DoBroker::Espera { clientes } => self.clientes_na_fila = Some(*clientes),
             DoBroker::Ping => {}
+            // Only about the chat on screen: one that already ended is past news.
+            DoBroker::Anteriores { conversa, .. } => {
+                if matches!(self.situacao, Situacao::EmConversa { conversa: atual, .. } if atual == *conversa)
+                {
+                    self.avisar(hora, &exibicao::texto(&quadro, atendente));
+                }
+            }
             DoBroker::Pausa { pausado } => {
                 self.pausado = *pausado;
                 match self.situacao {
@@ -444,6 +451,28 @@ mod tests {
             departamento: "geral".into(),
             espera_ms: 65_000,
         })
+    }
+
+    #[test]
+    fn atendente_ve_os_atendimentos_anteriores_so_da_conversa_atual() {
+        let mut modelo = atendente();
+        modelo.atualizar(conectado("Ana"), "10:02");
+        let antes = modelo.conversa.len();
+        let anteriores = |conversa| {
+            Msg::Broker(DoBroker::Anteriores {
+                conversa,
+                conversas: vec![],
+            })
+        };
+        // About a chat that is already over: past news, not shown.
+        modelo.atualizar(anteriores(7), "10:02");
+        assert_eq!(modelo.conversa.len(), antes);
+        modelo.atualizar(anteriores(1), "10:02");
+        assert_eq!(modelo.conversa.len(), antes + 1);
+        assert_eq!(
+            modelo.conversa.last().unwrap().texto,
+            "Primeiro atendimento deste cliente."
+        );
     }
 
     #[test]

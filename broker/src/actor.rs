@@ -9,14 +9,14 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use proto::{Apresentacao, CodigoErro, DoBroker, MotivoFim, ParaBroker, SessaoId};
+use proto::{Anterior, Apresentacao, CodigoErro, DoBroker, MotivoFim, ParaBroker, SessaoId};
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio::time::{Instant, MissedTickBehavior, interval};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::historico::Gravador;
-use crate::matchmaking::{Efeito, Evento, Matchmaker, Parametros};
+use crate::matchmaking::{Efeito, Evento, Matchmaker, Parametros, Situacao};
 
 /// What a connection task asks of the actor.
 #[derive(Debug)]
@@ -46,6 +46,16 @@ pub enum Comando {
     Excesso {
         /// Its id.
         sessao: SessaoId,
+    },
+    /// The history's answer to [`Efeito::ConsultarAnteriores`]: deliver it if the agent is
+    /// still in that chat.
+    Anteriores {
+        /// The agent.
+        para: SessaoId,
+        /// The chat it is about.
+        conversa: u64,
+        /// The customer's earlier conversations, newest first.
+        conversas: Vec<Anterior>,
     },
     /// The broker is shutting down: tell everyone and let go of every session.
     Encerrar,
@@ -139,6 +149,24 @@ impl Ator {
                 };
                 return self.despachar(vec![aviso]);
             }
+            Comando::Anteriores {
+                para,
+                conversa,
+                conversas,
+            } => {
+                let na_conversa = matches!(
+                    self.maquina.situacao(para),
+                    Some(Situacao::EmConversa { conversa: atual, .. }) if atual == conversa
+                );
+                if na_conversa {
+                    let quadro = DoBroker::Anteriores {
+                        conversa,
+                        conversas,
+                    };
+                    self.despachar(vec![Efeito::Enviar { para, quadro }]);
+                }
+                return;
+            }
             Comando::Encerrar => return,
         };
         let efeitos = self.maquina.aplicar(evento, self.inicio.elapsed());
@@ -179,6 +207,15 @@ impl Ator {
                 Efeito::Registrar(registro) => {
                     if let Some(gravador) = &self.gravador {
                         gravador.registrar(registro);
+                    }
+                }
+                Efeito::ConsultarAnteriores {
+                    para,
+                    cliente,
+                    conversa,
+                } => {
+                    if let Some(gravador) = &self.gravador {
+                        gravador.consultar_anteriores(para, cliente, conversa);
                     }
                 }
                 Efeito::Fechar { sessao } => {

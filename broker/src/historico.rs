@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use proto::MotivoFim;
+use proto::{ANTERIORES_MAXIMO, Anterior, MotivoFim, SessaoId};
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use thiserror::Error;
@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{error, warn};
 
+use crate::actor::Comando;
 use crate::matchmaking::Registro;
 
 /// The SQLite file's name inside the data directory.
@@ -399,10 +400,26 @@ struct Datado {
     base_ms: i64,
 }
 
-/// The actor's side of the history: hands records to the writer without ever waiting.
+/// What the writer task is asked to do, in order.
+#[derive(Debug)]
+enum Trabalho {
+    /// Store a record.
+    Gravar(Datado),
+    /// Look up a customer's earlier conversations and answer the actor.
+    Anteriores {
+        /// The agent to tell.
+        para: SessaoId,
+        /// The customer's name.
+        cliente: String,
+        /// The chat that just started (left out of the answer).
+        conversa: u64,
+    },
+}
+
+/// The actor's side of the history: hands work to the writer without ever waiting.
 #[derive(Debug, Clone)]
 pub struct Gravador {
-    registros: mpsc::Sender<Datado>,
+    trabalhos: mpsc::Sender<Trabalho>,
     /// Records dropped because the writer was too far behind, in all.
     descartados: Arc<AtomicU64>,
     /// Wall-clock milliseconds at the actor's uptime zero.
@@ -413,11 +430,24 @@ impl Gravador {
     /// Queues a record. When the writer is this far behind, the record is dropped and logged:
     /// the broker never waits on the disk.
     pub fn registrar(&self, registro: Registro) {
-        let datado = Datado {
+        self.entregar(Trabalho::Gravar(Datado {
             registro,
             base_ms: self.base_ms,
-        };
-        match self.registros.try_send(datado) {
+        }));
+    }
+
+    /// Asks for `cliente`'s conversations before `conversa`, to be sent to the agent `para`
+    /// (through the actor). Dropped, like a record, when the writer is too far behind.
+    pub fn consultar_anteriores(&self, para: SessaoId, cliente: String, conversa: u64) {
+        self.entregar(Trabalho::Anteriores {
+            para,
+            cliente,
+            conversa,
+        });
+    }
+
+    fn entregar(&self, trabalho: Trabalho) {
+        match self.trabalhos.try_send(trabalho) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 let antes = self.descartados.fetch_add(1, Ordering::Relaxed);
@@ -435,9 +465,59 @@ impl Gravador {
     }
 }
 
-/// Starts the writer task for `historico`, with `inicio` as the actor's uptime zero. The task
-/// ends, after storing everything queued, when every [`Gravador`] is dropped.
-pub fn iniciar_gravador(historico: Historico, inicio: Instant) -> (Gravador, JoinHandle<()>) {
+/// The stored name of an end reason, back as the reason.
+pub fn motivo_do_nome(nome: &str) -> Option<MotivoFim> {
+    [
+        MotivoFim::ClienteSaiu,
+        MotivoFim::ClienteDesconectou,
+        MotivoFim::AtendenteEncerrou,
+        MotivoFim::AtendenteSaiu,
+        MotivoFim::AtendenteDesconectou,
+        MotivoFim::BrokerEncerrando,
+    ]
+    .into_iter()
+    .find(|motivo| nome_do_motivo(*motivo) == nome)
+}
+
+impl Historico {
+    /// `cliente`'s most recent conversations other than `conversa`, newest first, as the
+    /// protocol's `Anterior`s.
+    pub async fn anteriores(
+        &self,
+        cliente: &str,
+        conversa: u64,
+    ) -> Result<Vec<Anterior>, ErroHistorico> {
+        let filtro = Filtro {
+            cliente: Some(cliente.to_owned()),
+            limite: i64::try_from(ANTERIORES_MAXIMO + 1).unwrap_or(i64::MAX),
+            ..Filtro::default()
+        };
+        let mut conversas = self.conversas(&filtro).await?;
+        conversas.reverse();
+        Ok(conversas
+            .into_iter()
+            .filter(|anterior| anterior.id != id_do_banco(conversa))
+            .take(ANTERIORES_MAXIMO)
+            .map(|anterior| Anterior {
+                conversa: u64::try_from(anterior.id).unwrap_or(0),
+                inicio_ms: u64::try_from(anterior.conectada_em).unwrap_or(0),
+                departamento: anterior.departamento,
+                atendente: anterior.atendente,
+                motivo: anterior.motivo.as_deref().and_then(motivo_do_nome),
+                mensagens: u32::try_from(anterior.mensagens).unwrap_or(u32::MAX),
+            })
+            .collect())
+    }
+}
+
+/// Starts the writer task for `historico`, with `inicio` as the actor's uptime zero; answers
+/// to lookups go to the actor's inbox `ator`. The task ends, after storing everything queued,
+/// when every [`Gravador`] is dropped.
+pub fn iniciar_gravador(
+    historico: Historico,
+    inicio: Instant,
+    ator: mpsc::Sender<Comando>,
+) -> (Gravador, JoinHandle<()>) {
     let agora_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|desde| i64::try_from(desde.as_millis()).unwrap_or(i64::MAX))
@@ -449,11 +529,41 @@ pub fn iniciar_gravador(historico: Historico, inicio: Instant) -> (Gravador, Joi
     let tarefa = tokio::spawn(async move {
         let mut seqs = HashMap::new();
         let mut lote = Vec::with_capacity(LOTE_MAXIMO);
-        while rx.recv_many(&mut lote, LOTE_MAXIMO).await > 0 {
-            if let Err(erro) = historico.gravar(&lote, &mut seqs).await {
-                error!(%erro, registros = lote.len(), "não foi possível gravar no histórico");
+        let mut registros = Vec::with_capacity(LOTE_MAXIMO);
+        let gravar = async |registros: &mut Vec<Datado>, seqs: &mut HashMap<u64, i64>| {
+            if registros.is_empty() {
+                return;
             }
-            lote.clear();
+            if let Err(erro) = historico.gravar(registros, seqs).await {
+                error!(%erro, registros = registros.len(), "não foi possível gravar no histórico");
+            }
+            registros.clear();
+        };
+        while rx.recv_many(&mut lote, LOTE_MAXIMO).await > 0 {
+            for trabalho in lote.drain(..) {
+                match trabalho {
+                    Trabalho::Gravar(datado) => registros.push(datado),
+                    Trabalho::Anteriores {
+                        para,
+                        cliente,
+                        conversa,
+                    } => {
+                        // Store what came before first: the lookup must see it.
+                        gravar(&mut registros, &mut seqs).await;
+                        match historico.anteriores(&cliente, conversa).await {
+                            Ok(conversas) => {
+                                let _ = ator.try_send(Comando::Anteriores {
+                                    para,
+                                    conversa,
+                                    conversas,
+                                });
+                            }
+                            Err(erro) => error!(%erro, "não foi possível consultar o histórico"),
+                        }
+                    }
+                }
+            }
+            gravar(&mut registros, &mut seqs).await;
         }
         let descartados = total_descartado.load(Ordering::Relaxed);
         if descartados > 0 {
@@ -465,7 +575,7 @@ pub fn iniciar_gravador(historico: Historico, inicio: Instant) -> (Gravador, Joi
     });
     (
         Gravador {
-            registros: tx,
+            trabalhos: tx,
             descartados,
             base_ms,
         },
@@ -493,6 +603,14 @@ mod tests {
         assert_eq!(tamanhos, [256, 64, 16, 4, 1, 1, 1]);
         assert_eq!(partes.concat(), linhas);
         assert!(em_partes::<u8>(&[]).is_empty());
+    }
+
+    #[test]
+    fn motivos_gravados_voltam_como_eram() {
+        for motivo in [MotivoFim::ClienteSaiu, MotivoFim::BrokerEncerrando] {
+            assert_eq!(motivo_do_nome(nome_do_motivo(motivo)), Some(motivo));
+        }
+        assert_eq!(motivo_do_nome("outro"), None);
     }
 
     #[test]

@@ -52,6 +52,17 @@ pub enum Evento {
 pub enum Efeito {
     /// Keep something in the conversation history (only when [`Parametros::historico`]).
     Registrar(Registro),
+    /// Look up the customer's earlier conversations in the history and send them to the agent
+    /// `para` as `Anteriores` (only when [`Parametros::historico`]; after the `Registrar` of the
+    /// chat's start, so the lookup can leave this chat out).
+    ConsultarAnteriores {
+        /// The agent.
+        para: SessaoId,
+        /// The customer's name.
+        cliente: String,
+        /// The chat that just started.
+        conversa: u64,
+    },
     /// Send a frame to a session.
     Enviar {
         /// The addressee.
@@ -997,6 +1008,11 @@ impl Matchmaker {
                 entrou_em,
                 conectada_em: agora,
             }));
+            efeitos.push(Efeito::ConsultarAnteriores {
+                para: atendente,
+                cliente: nome_cliente.clone(),
+                conversa,
+            });
         }
         efeitos.push(Efeito::Enviar {
             para: cliente,

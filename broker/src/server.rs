@@ -203,7 +203,7 @@ async fn servir<O: Ouvinte>(
     let gravador = historico.map(|(historico, ultima_conversa)| {
         parametros.historico = true;
         parametros.ultima_conversa = ultima_conversa;
-        let (gravador, tarefa) = historico::iniciar_gravador(historico, inicio);
+        let (gravador, tarefa) = historico::iniciar_gravador(historico, inicio, ator_tx.clone());
         gravacao = Some(tarefa);
         gravador
     });

@@ -185,7 +185,7 @@ mod tests {
         let apresentacao = ParaBroker::Apresentacao(Apresentacao::cliente("Ana", "geral"));
         assert_eq!(
             codificar(&apresentacao).unwrap().as_ref(),
-            b"\x00\x03\x03Ana\x00\x05geral\x00"
+            b"\x00\x04\x03Ana\x00\x05geral\x00"
         );
 
         let atendente = ParaBroker::Apresentacao(Apresentacao::atendente(
@@ -195,7 +195,7 @@ mod tests {
         ));
         assert_eq!(
             codificar(&atendente).unwrap().as_ref(),
-            b"\x00\x03\x04Yuri\x01\x02\x05geral\x06vendas\x01\x03abc"
+            b"\x00\x04\x04Yuri\x01\x02\x05geral\x06vendas\x01\x03abc"
         );
         assert_eq!(
             codificar(&DoBroker::BemVindo {
@@ -207,6 +207,22 @@ mod tests {
             b"\x00\x05\x98\x75"
         );
         assert_eq!(codificar(&DoBroker::Ping).unwrap().as_ref(), b"\x08");
+        assert_eq!(
+            codificar(&DoBroker::Anteriores {
+                conversa: 9,
+                conversas: vec![crate::Anterior {
+                    conversa: 4,
+                    inicio_ms: 1_000,
+                    departamento: "geral".into(),
+                    atendente: "Yuri".into(),
+                    motivo: Some(MotivoFim::ClienteSaiu),
+                    mensagens: 6,
+                }],
+            })
+            .unwrap()
+            .as_ref(),
+            b"\x09\x09\x01\x04\xe8\x07\x05geral\x04Yuri\x01\x00\x06"
+        );
         assert_eq!(codificar(&ParaBroker::Pong).unwrap().as_ref(), b"\x06");
 
         assert_eq!(
@@ -330,7 +346,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             lido,
-            *b"\x00\x00\x00\x01\x02\x00\x00\x00\x0e\x00\x03\x03Ana\x00\x05geral\x00"
+            *b"\x00\x00\x00\x01\x02\x00\x00\x00\x0e\x00\x04\x03Ana\x00\x05geral\x00"
         );
     }
 

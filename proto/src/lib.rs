@@ -15,7 +15,8 @@ pub mod validacao;
 pub use cliente::{Conexao, Envio, ErroConexao, Eventos};
 pub use codec::{TAMANHO_MAXIMO_QUADRO, enquadrar};
 pub use quadros::{
-    Apresentacao, CodigoErro, DoBroker, MotivoFim, Papel, ParaBroker, SessaoId, VERSAO_PROTOCOLO,
+    ANTERIORES_MAXIMO, Anterior, Apresentacao, CodigoErro, DoBroker, MotivoFim, Papel, ParaBroker,
+    SessaoId, VERSAO_PROTOCOLO,
 };
 
 /// The TCP port the broker listens on unless told otherwise.

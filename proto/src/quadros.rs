@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the protocol this crate speaks; sent first in every handshake.
-pub const VERSAO_PROTOCOLO: u16 = 3;
+pub const VERSAO_PROTOCOLO: u16 = 4;
 
 /// Identifies one connection to the broker for as long as the broker runs.
 pub type SessaoId = u64;
@@ -158,6 +158,36 @@ pub enum DoBroker {
     },
     /// A heartbeat: answer with `Pong`.
     Ping,
+    /// (To agents, when the broker keeps a history) the customer's earlier conversations, sent
+    /// shortly after `Conectado`. Customers are known by name only, so these are the
+    /// conversations of customers with the same name.
+    Anteriores {
+        /// The chat this is about (the id `Conectado` gave); a program may drop it if that chat
+        /// is already over.
+        conversa: u64,
+        /// The most recent earlier conversations (at most [`ANTERIORES_MAXIMO`]), newest first.
+        conversas: Vec<Anterior>,
+    },
+}
+
+/// Most earlier conversations one [`DoBroker::Anteriores`] carries.
+pub const ANTERIORES_MAXIMO: usize = 5;
+
+/// One earlier conversation of a customer, as [`DoBroker::Anteriores`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Anterior {
+    /// Its conversation id (`broker conversa ID` prints it).
+    pub conversa: u64,
+    /// When it started, in milliseconds since the Unix epoch (UTC).
+    pub inicio_ms: u64,
+    /// The customer's department then.
+    pub departamento: String,
+    /// The agent who served it.
+    pub atendente: String,
+    /// Why it ended (`None` if the broker stopped without recording it).
+    pub motivo: Option<MotivoFim>,
+    /// Chat lines in it.
+    pub mensagens: u32,
 }
 
 /// Why a chat or a session ended. (Names are snake_case in the apps' JSON output; postcard

@@ -5,6 +5,7 @@
 pub mod arbitrario;
 pub mod carga;
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use broker::{Broker, Config};
 use futures::{SinkExt, StreamExt};
 use proto::codec::{Quadros, enquadrar};
 use proto::{
-    Apresentacao, Conexao, DoBroker, MotivoFim, Papel, ParaBroker, TAMANHO_MAXIMO_QUADRO,
+    Anterior, Apresentacao, Conexao, DoBroker, MotivoFim, Papel, ParaBroker, TAMANHO_MAXIMO_QUADRO,
     VERSAO_PROTOCOLO,
 };
 use tokio::io::AsyncWriteExt;
@@ -57,6 +58,9 @@ pub struct Participante {
     pub conexao: Conexao,
     /// The conversation it is in, as far as the frames it has read say (0: none).
     pub conversa: u64,
+    /// (Agents) `Anteriores` frames read while waiting for something else: they come when the
+    /// history answers, so their place among the other frames is not fixed.
+    anteriores: VecDeque<(u64, Vec<Anterior>)>,
 }
 
 impl Participante {
@@ -95,6 +99,7 @@ impl Participante {
             nome: nome.into(),
             conexao,
             conversa: 0,
+            anteriores: VecDeque::new(),
         }
     }
 
@@ -140,6 +145,10 @@ impl Participante {
         loop {
             match self.proximo().await {
                 Some(DoBroker::Fila { .. } | DoBroker::Espera { .. }) => continue,
+                Some(DoBroker::Anteriores {
+                    conversa,
+                    conversas,
+                }) => self.anteriores.push_back((conversa, conversas)),
                 Some(quadro) => return quadro,
                 None => panic!("{}: conexão fechada antes do próximo evento", self.nome),
             }
@@ -157,6 +166,24 @@ impl Participante {
                     "{}: esperava a posição {posicao}, chegou {outro:?}",
                     self.nome
                 ),
+            }
+        }
+    }
+
+    /// (Agents) waits for the history's `Anteriores` and returns it (the chat it is about, and
+    /// the earlier conversations), failing if anything but a status update arrives first.
+    pub async fn esperar_anteriores(&mut self) -> (u64, Vec<Anterior>) {
+        if let Some(anteriores) = self.anteriores.pop_front() {
+            return anteriores;
+        }
+        loop {
+            match self.proximo().await {
+                Some(DoBroker::Anteriores {
+                    conversa,
+                    conversas,
+                }) => return (conversa, conversas),
+                Some(DoBroker::Fila { .. } | DoBroker::Espera { .. }) => continue,
+                outro => panic!("{}: esperava Anteriores, chegou {outro:?}", self.nome),
             }
         }
     }
@@ -218,7 +245,9 @@ impl Participante {
         loop {
             match self.proximo().await {
                 None => return,
-                Some(DoBroker::Fila { .. } | DoBroker::Espera { .. }) => continue,
+                Some(
+                    DoBroker::Fila { .. } | DoBroker::Espera { .. } | DoBroker::Anteriores { .. },
+                ) => continue,
                 Some(outro) => panic!("{}: esperava o fechamento, chegou {outro:?}", self.nome),
             }
         }

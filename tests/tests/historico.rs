@@ -44,12 +44,28 @@ fn config_com_banco(url: &str) -> Config {
     }
 }
 
-/// Two conversations: Ana with Yuri (two round trips, then Ana leaves), then Bia with Yuri
-/// (ended by Yuri). Then the broker is stopped, which stores everything queued.
-async fn atender_dois_clientes(url: &str) {
+/// Three conversations: Ana with Yuri (two round trips, then Ana leaves), then Bia with Yuri
+/// (ended by Yuri), then Caio, still chatting when the broker is stopped (which stores
+/// everything queued). Yuri must be told of `anteriores_de_ana` earlier chats of Ana's.
+async fn atender_tres_clientes(url: &str, anteriores_de_ana: usize) {
     let broker = iniciar_broker_com(config_com_banco(url)).await;
     let endereco = broker.endereco();
     let mut par = Par::formar(endereco, "vendas").await;
+    let (sobre, anteriores) = par.atendente.esperar_anteriores().await;
+    assert_eq!(sobre, par.atendente.conversa);
+    let ja_houve: Vec<_> = anteriores.iter().map(|a| a.conversa).collect();
+    assert!(
+        ja_houve.iter().all(|&c| c < sobre),
+        "only earlier conversations: {anteriores:?}"
+    );
+    assert_eq!(anteriores.len(), anteriores_de_ana, "{anteriores:?}");
+    if let Some(ultima) = anteriores.first() {
+        // Ana's previous chat: with Yuri, four lines, ended by her.
+        assert_eq!(ultima.atendente, "Yuri");
+        assert_eq!(ultima.departamento, "vendas");
+        assert_eq!(ultima.mensagens, 4);
+        assert_eq!(ultima.motivo, Some(MotivoFim::ClienteSaiu));
+    }
     par.conversar().await;
     par.conversar().await;
     par.cliente.enviar(ParaBroker::Sair).await;
@@ -69,7 +85,7 @@ async fn atender_dois_clientes(url: &str) {
 }
 
 async fn grava_e_le_de_volta(url: &str) {
-    atender_dois_clientes(url).await;
+    atender_tres_clientes(url, 0).await;
     let historico = Historico::abrir(url).await.expect("the history opens");
     let conversas = historico
         .conversas(&Filtro {
@@ -161,8 +177,9 @@ async fn grava_e_le_de_volta(url: &str) {
             .is_none()
     );
 
-    // A restarted broker numbers new conversations after the stored ones.
-    atender_dois_clientes(url).await;
+    // A restarted broker numbers new conversations after the stored ones, and tells the agent
+    // about the customer's earlier chats when a new one starts.
+    atender_tres_clientes(url, 1).await;
     let todas = historico
         .conversas(&Filtro {
             limite: 10,

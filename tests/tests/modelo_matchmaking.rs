@@ -560,7 +560,7 @@ impl StateMachineTest for Sistema {
                 } => (para, Recebido::Erro(codigo)),
                 Efeito::Enviar { para, quadro } => (para, Recebido::Quadro(quadro)),
                 Efeito::Fechar { sessao } => (sessao, Recebido::Fechado),
-                Efeito::Registrar(_) => continue,
+                Efeito::Registrar(_) | Efeito::ConsultarAnteriores { .. } => continue,
             };
             recebido.entry(para).or_default().push(item);
         }
