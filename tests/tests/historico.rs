@@ -2,7 +2,7 @@
 //! machine's PostgreSQL server (each test in a schema of its own).
 
 use broker::Config;
-use broker::historico::{Filtro, Historico};
+use broker::historico::{Conversa, Filtro, Historico};
 use proto::{MotivoFim, ParaBroker};
 use sqlx::AnyPool;
 use tests::{Par, Participante, config_de_teste, esperar_par, iniciar_broker_com};
@@ -35,6 +35,11 @@ async fn banco_postgres(nome: &str) -> String {
         .await
         .expect("creates the schema");
     format!("{POSTGRES}?options=-c%20search_path%3D{esquema}")
+}
+
+/// The conversations that pass `filtro`.
+async fn listar(historico: &Historico, filtro: Filtro) -> Vec<Conversa> {
+    historico.conversas(&filtro).await.expect("lists")
 }
 
 fn config_com_banco(url: &str) -> Config {
@@ -87,13 +92,14 @@ async fn atender_tres_clientes(url: &str, anteriores_de_ana: usize) {
 async fn grava_e_le_de_volta(url: &str) {
     atender_tres_clientes(url, 0).await;
     let historico = Historico::abrir(url).await.expect("the history opens");
-    let conversas = historico
-        .conversas(&Filtro {
+    let conversas = listar(
+        &historico,
+        Filtro {
             limite: 10,
             ..Filtro::default()
-        })
-        .await
-        .expect("lists");
+        },
+    )
+    .await;
     assert_eq!(conversas.len(), 3, "{conversas:?}");
     let (ana, bia, caio) = (&conversas[0], &conversas[1], &conversas[2]);
     assert_eq!(caio.cliente, "Caio");
@@ -142,31 +148,34 @@ async fn grava_e_le_de_volta(url: &str) {
     assert_eq!(linhas[0].texto, "ção 🎉");
 
     // Filters.
-    let so_bia = historico
-        .conversas(&Filtro {
+    let so_bia = listar(
+        &historico,
+        Filtro {
             cliente: Some("Bia".into()),
             limite: 10,
             ..Filtro::default()
-        })
-        .await
-        .expect("lists");
+        },
+    )
+    .await;
     assert_eq!(so_bia.len(), 1);
-    let outro_departamento = historico
-        .conversas(&Filtro {
+    let outro_departamento = listar(
+        &historico,
+        Filtro {
             departamento: Some("suporte".into()),
             limite: 10,
             ..Filtro::default()
-        })
-        .await
-        .expect("lists");
+        },
+    )
+    .await;
     assert!(outro_departamento.is_empty());
-    let so_a_ultima = historico
-        .conversas(&Filtro {
+    let so_a_ultima = listar(
+        &historico,
+        Filtro {
             limite: 1,
             ..Filtro::default()
-        })
-        .await
-        .expect("lists");
+        },
+    )
+    .await;
     assert_eq!(so_a_ultima.len(), 1);
     assert_eq!(so_a_ultima[0].id, caio.id);
     assert!(
@@ -180,13 +189,14 @@ async fn grava_e_le_de_volta(url: &str) {
     // A restarted broker numbers new conversations after the stored ones, and tells the agent
     // about the customer's earlier chats when a new one starts.
     atender_tres_clientes(url, 1).await;
-    let todas = historico
-        .conversas(&Filtro {
+    let todas = listar(
+        &historico,
+        Filtro {
             limite: 10,
             ..Filtro::default()
-        })
-        .await
-        .expect("lists");
+        },
+    )
+    .await;
     assert_eq!(todas.len(), 6);
     let ids: Vec<i64> = todas.iter().map(|c| c.id).collect();
     assert_eq!(

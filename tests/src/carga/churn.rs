@@ -4,7 +4,6 @@
 //! through a splice that pairs each customer connection with the next agent connection.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -12,10 +11,9 @@ use futures::{SinkExt, StreamExt};
 use proto::{Apresentacao, Conexao, DoBroker, ParaBroker};
 use serde::Serialize;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc};
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 
-use super::{Latencias, TEXTO, barra, novo_histograma};
+use super::{Latencias, TEXTO, barra, em_paralelo, novo_histograma};
 
 /// The shape of a churn run.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -143,22 +141,10 @@ async fn pelo_broker(endereco: SocketAddr, token: &str, forma: Forma) -> Result<
             }
         });
     }
-    let vagas = Arc::new(Semaphore::new(forma.simultaneos));
     let inicio = Instant::now();
-    let (tx, mut rx) = mpsc::channel(forma.simultaneos.max(1));
-    for i in 0..forma.clientes {
-        let vaga = Arc::clone(&vagas)
-            .acquire_owned()
-            .await
-            .expect("never closed");
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let resultado = cliente(endereco, i, forma.mensagens).await;
-            drop(vaga);
-            let _ = tx.send(resultado).await;
-        });
-    }
-    drop(tx);
+    let mut rx = em_paralelo(forma.clientes, forma.simultaneos, move |i| {
+        cliente(endereco, i, forma.mensagens)
+    });
     let progresso = barra(forma.clientes as u64, "broker");
     let mut amostras = Vec::with_capacity(forma.clientes);
     while let Some(resultado) = rx.recv().await {
@@ -263,47 +249,11 @@ async fn pelo_piso(forma: Forma) -> std::io::Result<Medida> {
             }
         });
     }
-    let vagas = Arc::new(Semaphore::new(forma.simultaneos));
     let inicio = Instant::now();
-    let (tx, mut rx) = mpsc::channel(forma.simultaneos.max(1));
-    for _ in 0..forma.clientes {
-        let vaga = Arc::clone(&vagas)
-            .acquire_owned()
-            .await
-            .expect("never closed");
-        let tx = tx.clone();
-        let mensagens = forma.mensagens;
-        tokio::spawn(async move {
-            let mut amostra = Amostra {
-                espera: 0,
-                idas_e_voltas: Vec::with_capacity(mensagens),
-            };
-            let chegada = Instant::now();
-            let resultado = async {
-                let mut cliente = conectar(para_clientes).await?;
-                let corpo = Bytes::from_static(TEXTO.as_bytes());
-                // The first echo is when the pairing is known to be done.
-                let mut primeira = true;
-                for _ in 0..mensagens {
-                    let inicio = Instant::now();
-                    cliente.send(corpo.clone()).await?;
-                    if cliente.next().await.is_none() {
-                        return Err(std::io::Error::other("o piso fechou a conexão"));
-                    }
-                    if primeira {
-                        amostra.espera = micros(chegada);
-                        primeira = false;
-                    }
-                    amostra.idas_e_voltas.push(micros(inicio));
-                }
-                Ok::<_, std::io::Error>(())
-            }
-            .await;
-            drop(vaga);
-            let _ = tx.send(resultado.map(|()| amostra)).await;
-        });
-    }
-    drop(tx);
+    let mensagens = forma.mensagens;
+    let mut rx = em_paralelo(forma.clientes, forma.simultaneos, move |_| {
+        sessao_no_piso(para_clientes, mensagens)
+    });
     let progresso = barra(forma.clientes as u64, "piso");
     let mut amostras = Vec::with_capacity(forma.clientes);
     while let Some(resultado) = rx.recv().await {
@@ -312,4 +262,28 @@ async fn pelo_piso(forma: Forma) -> std::io::Result<Medida> {
     }
     progresso.finish_and_clear();
     Ok(medir(amostras, forma.clientes, inicio.elapsed()))
+}
+
+/// One customer's session through the floor: connect, then `mensagens` echoed lines (the
+/// first echo is when the pairing is known to be done).
+async fn sessao_no_piso(para_clientes: SocketAddr, mensagens: usize) -> std::io::Result<Amostra> {
+    let mut amostra = Amostra {
+        espera: 0,
+        idas_e_voltas: Vec::with_capacity(mensagens),
+    };
+    let chegada = Instant::now();
+    let mut cliente = conectar(para_clientes).await?;
+    let corpo = Bytes::from_static(TEXTO.as_bytes());
+    for _ in 0..mensagens {
+        let inicio = Instant::now();
+        cliente.send(corpo.clone()).await?;
+        if cliente.next().await.is_none() {
+            return Err(std::io::Error::other("o piso fechou a conexão"));
+        }
+        if amostra.idas_e_voltas.is_empty() {
+            amostra.espera = micros(chegada);
+        }
+        amostra.idas_e_voltas.push(micros(inicio));
+    }
+    Ok(amostra)
 }

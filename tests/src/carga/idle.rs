@@ -3,16 +3,14 @@
 //! broker runs in a child process (see [`super::processo`]) so its memory is its own.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use proto::{Apresentacao, Conexao, DoBroker};
 use serde::Serialize;
-use tokio::sync::{Semaphore, mpsc};
 
 use super::processo::memoria_residente;
-use super::{barra, conectar_de};
+use super::{barra, conectar_de, em_paralelo};
 
 /// The shape of an idle run.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -90,28 +88,14 @@ async fn conectar_todos(
     forma: Forma,
     progresso: &indicatif::ProgressBar,
 ) -> Result<Vec<Conexao>, String> {
-    let vagas = Arc::new(Semaphore::new(forma.simultaneos.max(1)));
-    let (tx, mut rx) = mpsc::channel(forma.simultaneos.max(1));
-    let disparo = tokio::spawn(async move {
-        for i in 0..forma.clientes {
-            let vaga = Arc::clone(&vagas)
-                .acquire_owned()
-                .await
-                .expect("never closed");
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let resultado = esperar_posicao(endereco, i).await;
-                drop(vaga);
-                let _ = tx.send(resultado).await;
-            });
-        }
+    let mut rx = em_paralelo(forma.clientes, forma.simultaneos, move |i| {
+        esperar_posicao(endereco, i)
     });
     let mut esperando = Vec::with_capacity(forma.clientes);
     while let Some(resultado) = rx.recv().await {
         esperando.push(resultado?);
         progresso.inc(1);
     }
-    disparo.await.map_err(|e| e.to_string())?;
     Ok(esperando)
 }
 

@@ -15,6 +15,7 @@ pub mod processo;
 pub mod relay;
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use broker::Config;
@@ -23,6 +24,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use proto::{Apresentacao, Conexao, TAMANHO_MAXIMO_QUADRO};
 use serde::Serialize;
 use tokio::net::TcpSocket;
+use tokio::sync::{Semaphore, mpsc};
 
 /// The agent token of a broker the load tool starts itself.
 pub const TOKEN_EMBUTIDO: &str = "carga";
@@ -66,6 +68,35 @@ pub async fn conectar_de(
     Conexao::sobre(fluxo, apresentacao, TAMANHO_MAXIMO_QUADRO)
         .await
         .map_err(|e| format!("conexão {indice}: {e}"))
+}
+
+/// Runs `tarefa(i)` for every `i` in `0..total`, at most `simultaneos` at a time, and returns
+/// their results as they finish (the launching goes on in a task of its own).
+pub fn em_paralelo<T, F, Fut>(total: usize, simultaneos: usize, tarefa: F) -> mpsc::Receiver<T>
+where
+    F: Fn(usize) -> Fut + Send + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let simultaneos = simultaneos.max(1);
+    let (tx, rx) = mpsc::channel(simultaneos);
+    let vagas = Arc::new(Semaphore::new(simultaneos));
+    tokio::spawn(async move {
+        for i in 0..total {
+            let vaga = Arc::clone(&vagas)
+                .acquire_owned()
+                .await
+                .expect("never closed");
+            let tx = tx.clone();
+            let trabalho = tarefa(i);
+            tokio::spawn(async move {
+                let resultado = trabalho.await;
+                drop(vaga);
+                let _ = tx.send(resultado).await;
+            });
+        }
+    });
+    rx
 }
 
 /// A progress bar on standard error for a long phase of a run (drawn only on a terminal).
