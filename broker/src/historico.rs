@@ -369,6 +369,20 @@ fn insert_de_varias_linhas(inicio: &str, colunas: usize, linhas: usize) -> Strin
     sql
 }
 
+/// A database URL fit to print: any password in it replaced by `***`.
+pub fn sem_senha(url: &str) -> String {
+    let Some((esquema, resto)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credenciais, endereco)) = resto.split_once('@') else {
+        return url.to_owned();
+    };
+    match credenciais.split_once(':') {
+        Some((usuario, _)) => format!("{esquema}://{usuario}:***@{endereco}"),
+        None => url.to_owned(),
+    }
+}
+
 /// The folder of a `sqlite://PATH?...` URL's file, if it names one.
 fn pasta_do_sqlite(url: &str) -> Option<&Path> {
     let caminho = url.strip_prefix("sqlite://")?.split('?').next()?;
@@ -611,6 +625,22 @@ mod tests {
             assert_eq!(motivo_do_nome(nome_do_motivo(motivo)), Some(motivo));
         }
         assert_eq!(motivo_do_nome("outro"), None);
+    }
+
+    #[test]
+    fn senhas_nao_aparecem() {
+        assert_eq!(
+            sem_senha("postgres://fila:segredo@db.local/fila"),
+            "postgres://fila:***@db.local/fila"
+        );
+        assert_eq!(
+            sem_senha("postgres://fila@db.local/fila"),
+            "postgres://fila@db.local/fila"
+        );
+        assert_eq!(
+            sem_senha("sqlite:///tmp/h.db?mode=rwc"),
+            "sqlite:///tmp/h.db?mode=rwc"
+        );
     }
 
     #[test]

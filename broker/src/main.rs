@@ -341,6 +341,10 @@ async fn main() -> ExitCode {
         "Broker ouvindo em {} ({modo}). Ctrl-C encerra.",
         broker.endereco()
     );
+    println!(
+        "Histórico de conversas em {} (broker conversas para ver).",
+        historico::sem_senha(&argumentos.url_do_banco())
+    );
     if let Err(erro) = sinal_de_encerramento().await {
         eprintln!("Não foi possível esperar pelo sinal de encerramento: {erro}");
     }
