@@ -51,6 +51,12 @@ impl Editor {
         self.cursor = inicio;
     }
 
+    /// Deletes everything before the cursor (Ctrl-U, as in a shell).
+    pub fn apagar_ate_o_inicio(&mut self) {
+        self.texto.replace_range(..self.cursor, "");
+        self.cursor = 0;
+    }
+
     /// Deletes the grapheme under the cursor (Delete).
     pub fn apagar_frente(&mut self) {
         let fim = self.limite_seguinte(self.cursor);
@@ -213,6 +219,18 @@ mod tests {
         editor.fim();
         digitar(&mut editor, "!");
         assert_eq!(editor.texto(), "aço  ok!");
+    }
+
+    #[test]
+    fn ctrl_u_apaga_o_que_vem_antes_do_cursor() {
+        let mut editor = Editor::default();
+        digitar(&mut editor, "oi, ação 👍");
+        editor.esquerda();
+        editor.esquerda();
+        editor.apagar_ate_o_inicio();
+        assert_eq!(editor.texto(), " 👍");
+        digitar(&mut editor, "ok");
+        assert_eq!(editor.texto(), "ok 👍");
     }
 
     #[test]

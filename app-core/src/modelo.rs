@@ -212,6 +212,7 @@ impl Modelo {
             KeyCode::Char('a') if ctrl => self.editor.inicio(),
             KeyCode::Char('e') if ctrl => self.editor.fim(),
             KeyCode::Char('l') if ctrl => self.limpar(),
+            KeyCode::Char('u') if ctrl => self.editor.apagar_ate_o_inicio(),
             KeyCode::Char(c) if !ctrl => self.editor.inserir(c.encode_utf8(&mut [0; 4])),
             KeyCode::Backspace => self.editor.apagar_atras(),
             KeyCode::Delete => self.editor.apagar_frente(),
