@@ -1107,3 +1107,126 @@ impl Departamento {
 fn posicao_de(indice: usize) -> u32 {
     u32::try_from(indice + 1).unwrap_or(u32::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registros(efeitos: &[Efeito]) -> Vec<Registro> {
+        efeitos
+            .iter()
+            .filter_map(|efeito| match efeito {
+                Efeito::Registrar(registro) => Some(registro.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Yuri (session 1) and Ana (session 2) in `geral`: Ana says one line, then leaves.
+    fn uma_conversa(maquina: &mut Matchmaker) -> Vec<Efeito> {
+        let s = Duration::from_secs;
+        let mut efeitos = Vec::new();
+        let entrou = |sessao, apresentacao| Evento::Entrou {
+            sessao,
+            apresentacao,
+        };
+        let yuri = Apresentacao::atendente("Yuri", vec!["geral".into()], "t");
+        efeitos.extend(maquina.aplicar(entrou(1, yuri), s(1)));
+        efeitos.extend(maquina.aplicar(entrou(2, Apresentacao::cliente("Ana", "geral")), s(2)));
+        let conversa = match maquina.situacao(2) {
+            Some(Situacao::EmConversa { conversa, .. }) => conversa,
+            outra => panic!("Ana should be chatting: {outra:?}"),
+        };
+        let linha = ParaBroker::Mensagem {
+            conversa,
+            texto: "olá".into(),
+        };
+        for (quadro, quando) in [(linha, s(3)), (ParaBroker::Sair, s(4))] {
+            efeitos.extend(maquina.aplicar(Evento::Recebeu { sessao: 2, quadro }, quando));
+        }
+        efeitos
+    }
+
+    #[test]
+    fn com_historico_registra_inicio_linhas_e_fim_e_pede_os_anteriores() {
+        let mut maquina = Matchmaker::com_parametros(Parametros {
+            historico: true,
+            ultima_conversa: 41,
+            ..Parametros::default()
+        });
+        let efeitos = uma_conversa(&mut maquina);
+        let s = Duration::from_secs;
+        assert_eq!(
+            registros(&efeitos),
+            [
+                Registro::Inicio {
+                    conversa: 42,
+                    departamento: "geral".into(),
+                    cliente: "Ana".into(),
+                    atendente: "Yuri".into(),
+                    entrou_em: s(2),
+                    conectada_em: s(2),
+                },
+                Registro::Mensagem {
+                    conversa: 42,
+                    do_atendente: false,
+                    autor: "Ana".into(),
+                    texto: "olá".into(),
+                    em: s(3),
+                },
+                Registro::Fim {
+                    conversa: 42,
+                    motivo: MotivoFim::ClienteSaiu,
+                    em: s(4),
+                },
+            ]
+        );
+        assert!(efeitos.contains(&Efeito::ConsultarAnteriores {
+            para: 1,
+            cliente: "Ana".into(),
+            conversa: 42,
+        }));
+    }
+
+    #[test]
+    fn sem_historico_nada_e_registrado() {
+        let mut maquina = Matchmaker::com_parametros(Parametros::default());
+        let efeitos = uma_conversa(&mut maquina);
+        assert!(
+            efeitos
+                .iter()
+                .all(|efeito| matches!(efeito, Efeito::Enviar { .. } | Efeito::Fechar { .. }))
+        );
+    }
+
+    #[test]
+    fn encerrar_registra_o_fim_das_conversas_abertas() {
+        let mut maquina = Matchmaker::com_parametros(Parametros {
+            historico: true,
+            ..Parametros::default()
+        });
+        let yuri = Apresentacao::atendente("Yuri", vec!["geral".into()], "t");
+        let entrou = |sessao, apresentacao| Evento::Entrou {
+            sessao,
+            apresentacao,
+        };
+        maquina.aplicar(entrou(1, yuri), Duration::ZERO);
+        maquina.aplicar(
+            entrou(2, Apresentacao::cliente("Ana", "geral")),
+            Duration::ZERO,
+        );
+        maquina.aplicar(
+            entrou(3, Apresentacao::cliente("Bia", "geral")),
+            Duration::ZERO,
+        );
+        // Ana chats, Bia waits: only Ana's conversation is open.
+        assert_eq!(
+            registros(&maquina.encerrar(Duration::from_secs(9))),
+            [Registro::Fim {
+                conversa: 1,
+                motivo: MotivoFim::BrokerEncerrando,
+                em: Duration::from_secs(9),
+            }]
+        );
+    }
+}
