@@ -1,7 +1,7 @@
 //! The accept loop and the broker's lifecycle: start, serve, shut down gracefully.
 //!
-//! [`Broker::iniciar`] binds the listener and spawns the actor and the accept loop; every
-//! accepted connection gets its own task. The accept loop also owns the connection counts (in
+//! [`Broker::iniciar`] opens the history (when configured), binds the listener and spawns the
+//! actor, the history's writer and the accept loop; every accepted connection gets its own task. The accept loop also owns the connection counts (in
 //! all and per address) and the record of failed agent logins per address, so limits need no
 //! shared state: connection tasks report back over channels. [`Broker::encerrar`] stops accepting, has the actor
 //! tell every session `Fim` (`BrokerEncerrando`), gives connections
