@@ -21,7 +21,7 @@ use thiserror::Error;
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tracing::{error, warn};
+use tracing::{debug, error, warn};
 
 use crate::actor::Comando;
 use crate::matchmaking::Registro;
@@ -31,6 +31,9 @@ pub const ARQUIVO: &str = "historico.db";
 
 /// Records that may wait for the writer before new ones are dropped (with a warning).
 pub const CAPACIDADE_GRAVADOR: usize = 65_536;
+
+/// Lookups of earlier conversations that may wait before new ones are dropped.
+const CAPACIDADE_CONSULTAS: usize = 4096;
 
 /// Most records written in one transaction.
 const LOTE_MAXIMO: usize = 1024;
@@ -111,6 +114,8 @@ pub struct Filtro {
     pub atendente: Option<String>,
     /// With this customer.
     pub cliente: Option<String>,
+    /// With an id below this one (conversation ids grow with time).
+    pub antes_de: Option<i64>,
     /// At most this many (the most recent).
     pub limite: i64,
 }
@@ -123,8 +128,9 @@ impl Historico {
         if sqlite && let Some(pasta) = pasta_do_sqlite(url) {
             std::fs::create_dir_all(pasta)?;
         }
+        // SQLite: one connection writes, one answers lookups (WAL lets it read meanwhile).
         let pool = AnyPoolOptions::new()
-            .max_connections(if sqlite { 1 } else { 4 })
+            .max_connections(if sqlite { 2 } else { 4 })
             .connect(url)
             .await?;
         if sqlite {
@@ -179,6 +185,9 @@ impl Historico {
         if filtro.cliente.is_some() {
             sql += &format!(" AND c.cliente = {}", proximo());
         }
+        if filtro.antes_de.is_some() {
+            sql += &format!(" AND c.id < {}", proximo());
+        }
         sql += &format!(
             " ORDER BY c.conectada_em DESC, c.id DESC LIMIT {}",
             proximo()
@@ -192,6 +201,9 @@ impl Historico {
             .flatten()
         {
             consulta = consulta.bind(texto.clone());
+        }
+        if let Some(id) = filtro.antes_de {
+            consulta = consulta.bind(id);
         }
         let mut conversas = consulta.bind(filtro.limite).fetch_all(&self.pool).await?;
         conversas.reverse();
@@ -494,8 +506,8 @@ pub fn motivo_do_nome(nome: &str) -> Option<MotivoFim> {
 }
 
 impl Historico {
-    /// `cliente`'s most recent conversations other than `conversa`, newest first, as the
-    /// protocol's `Anterior`s.
+    /// `cliente`'s most recent conversations before `conversa`, newest first, as the protocol's
+    /// `Anterior`s.
     pub async fn anteriores(
         &self,
         cliente: &str,
@@ -503,15 +515,14 @@ impl Historico {
     ) -> Result<Vec<Anterior>, ErroHistorico> {
         let filtro = Filtro {
             cliente: Some(cliente.to_owned()),
-            limite: i64::try_from(ANTERIORES_MAXIMO + 1).unwrap_or(i64::MAX),
+            antes_de: Some(id_do_banco(conversa)),
+            limite: i64::try_from(ANTERIORES_MAXIMO).unwrap_or(i64::MAX),
             ..Filtro::default()
         };
         let mut conversas = self.conversas(&filtro).await?;
         conversas.reverse();
         Ok(conversas
             .into_iter()
-            .filter(|anterior| anterior.id != id_do_banco(conversa))
-            .take(ANTERIORES_MAXIMO)
             .map(|anterior| Anterior {
                 conversa: u64::try_from(anterior.id).unwrap_or(0),
                 inicio_ms: u64::try_from(anterior.conectada_em).unwrap_or(0),
@@ -540,19 +551,28 @@ pub fn iniciar_gravador(
     let (tx, mut rx) = mpsc::channel(CAPACIDADE_GRAVADOR);
     let descartados = Arc::new(AtomicU64::new(0));
     let total_descartado = Arc::clone(&descartados);
+    let (consultor, mut consultas_rx) =
+        mpsc::channel::<(SessaoId, String, u64)>(CAPACIDADE_CONSULTAS);
+    let leitor = historico.clone();
+    tokio::spawn(async move {
+        while let Some((para, cliente, conversa)) = consultas_rx.recv().await {
+            match leitor.anteriores(&cliente, conversa).await {
+                Ok(conversas) => {
+                    let _ = ator.try_send(Comando::Anteriores {
+                        para,
+                        conversa,
+                        conversas,
+                    });
+                }
+                Err(erro) => error!(%erro, "não foi possível consultar o histórico"),
+            }
+        }
+    });
     let tarefa = tokio::spawn(async move {
         let mut seqs = HashMap::new();
         let mut lote = Vec::with_capacity(LOTE_MAXIMO);
         let mut registros = Vec::with_capacity(LOTE_MAXIMO);
-        let gravar = async |registros: &mut Vec<Datado>, seqs: &mut HashMap<u64, i64>| {
-            if registros.is_empty() {
-                return;
-            }
-            if let Err(erro) = historico.gravar(registros, seqs).await {
-                error!(%erro, registros = registros.len(), "não foi possível gravar no histórico");
-            }
-            registros.clear();
-        };
+        let mut consultas = Vec::new();
         while rx.recv_many(&mut lote, LOTE_MAXIMO).await > 0 {
             for trabalho in lote.drain(..) {
                 match trabalho {
@@ -561,23 +581,24 @@ pub fn iniciar_gravador(
                         para,
                         cliente,
                         conversa,
-                    } => {
-                        // Store what came before first: the lookup must see it.
-                        gravar(&mut registros, &mut seqs).await;
-                        match historico.anteriores(&cliente, conversa).await {
-                            Ok(conversas) => {
-                                let _ = ator.try_send(Comando::Anteriores {
-                                    para,
-                                    conversa,
-                                    conversas,
-                                });
-                            }
-                            Err(erro) => error!(%erro, "não foi possível consultar o histórico"),
-                        }
-                    }
+                    } => consultas.push((para, cliente, conversa)),
                 }
             }
-            gravar(&mut registros, &mut seqs).await;
+            // The whole batch in one transaction first, so the lookups see every conversation
+            // that came before theirs (they ask only for ids below their own).
+            if !registros.is_empty()
+                && let Err(erro) = historico.gravar(&registros, &mut seqs).await
+            {
+                error!(%erro, registros = registros.len(), "não foi possível gravar no histórico");
+            }
+            registros.clear();
+            // Lookups go to a task of their own, on another connection, so they never hold up
+            // the writing. When it is this far behind, a lookup is dropped: it is advice.
+            for consulta in consultas.drain(..) {
+                if consultor.try_send(consulta).is_err() {
+                    debug!("consulta de atendimentos anteriores descartada: histórico atrasado");
+                }
+            }
         }
         let descartados = total_descartado.load(Ordering::Relaxed);
         if descartados > 0 {

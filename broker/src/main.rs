@@ -393,6 +393,7 @@ async fn consultar(url: &str, consulta: &Consulta) -> ExitCode {
                 atendente: atendente.clone(),
                 cliente: cliente.clone(),
                 limite: i64::from(*limite),
+                antes_de: None,
             };
             match historico.conversas(&filtro).await {
                 Ok(conversas) if conversas.is_empty() => {
