@@ -190,14 +190,7 @@ fn anterior_em_texto(anterior: &Anterior) -> String {
 }
 
 /// A wait as people say it: "40 s", "3 min 5 s", "1 h 2 min".
-pub fn duracao(ms: u64) -> String {
-    let segundos = ms / 1000;
-    match segundos {
-        0..60 => format!("{segundos} s"),
-        60..3600 => format!("{} min {} s", segundos / 60, segundos % 60),
-        _ => format!("{} h {} min", segundos / 3600, segundos % 3600 / 60),
-    }
-}
+pub use cli::duracao;
 
 /// Why a chat ended, from one side's point of view.
 pub fn fim(motivo: MotivoFim, atendente: bool) -> &'static str {

@@ -38,6 +38,12 @@ const CAPACIDADE_CONSULTAS: usize = 4096;
 /// Most records written in one transaction.
 const LOTE_MAXIMO: usize = 1024;
 
+/// A [`Conversa`] per row of `conversas c`, with its line count; callers add the `WHERE`.
+const SELECIONAR_CONVERSAS: &str = "SELECT c.id, c.departamento, c.cliente, c.atendente, c.entrou_em, c.conectada_em, \
+     c.encerrada_em, c.motivo, \
+     (SELECT COUNT(*) FROM mensagens m WHERE m.conversa = c.id) AS mensagens \
+     FROM conversas c";
+
 /// Why the history could not be opened, read or written.
 #[derive(Debug, Error)]
 pub enum ErroHistorico {
@@ -159,12 +165,7 @@ impl Historico {
 
     /// The conversations that pass `filtro`, oldest first (the most recent `filtro.limite`).
     pub async fn conversas(&self, filtro: &Filtro) -> Result<Vec<Conversa>, ErroHistorico> {
-        let mut sql = String::from(
-            "SELECT c.id, c.departamento, c.cliente, c.atendente, c.entrou_em, c.conectada_em, \
-             c.encerrada_em, c.motivo, \
-             (SELECT COUNT(*) FROM mensagens m WHERE m.conversa = c.id) AS mensagens \
-             FROM conversas c WHERE 1 = 1",
-        );
+        let mut sql = format!("{SELECIONAR_CONVERSAS} WHERE 1 = 1");
         let mut n = 0;
         let mut proximo = || {
             n += 1;
@@ -215,15 +216,11 @@ impl Historico {
         &self,
         id: i64,
     ) -> Result<Option<(Conversa, Vec<Mensagem>)>, ErroHistorico> {
-        let conversa = sqlx::query_as::<_, Conversa>(
-            "SELECT c.id, c.departamento, c.cliente, c.atendente, c.entrou_em, c.conectada_em, \
-             c.encerrada_em, c.motivo, \
-             (SELECT COUNT(*) FROM mensagens m WHERE m.conversa = c.id) AS mensagens \
-             FROM conversas c WHERE c.id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let sql = format!("{SELECIONAR_CONVERSAS} WHERE c.id = $1");
+        let conversa = sqlx::query_as::<_, Conversa>(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         let Some(conversa) = conversa else {
             return Ok(None);
         };
@@ -237,19 +234,48 @@ impl Historico {
         Ok(Some((conversa, mensagens)))
     }
 
+    /// `cliente`'s most recent conversations before `conversa`, newest first, as the protocol's
+    /// `Anterior`s.
+    pub async fn anteriores(
+        &self,
+        cliente: &str,
+        conversa: u64,
+    ) -> Result<Vec<Anterior>, ErroHistorico> {
+        let filtro = Filtro {
+            cliente: Some(cliente.to_owned()),
+            antes_de: Some(id_do_banco(conversa)),
+            limite: i64::try_from(ANTERIORES_MAXIMO).unwrap_or(i64::MAX),
+            ..Filtro::default()
+        };
+        let mut conversas = self.conversas(&filtro).await?;
+        conversas.reverse();
+        Ok(conversas
+            .into_iter()
+            .map(|anterior| Anterior {
+                conversa: u64::try_from(anterior.id).unwrap_or(0),
+                inicio_ms: u64::try_from(anterior.conectada_em).unwrap_or(0),
+                departamento: anterior.departamento,
+                atendente: anterior.atendente,
+                motivo: anterior.motivo.as_deref().and_then(motivo_do_nome),
+                mensagens: u32::try_from(anterior.mensagens).unwrap_or(u32::MAX),
+            })
+            .collect())
+    }
+
     /// Stores a batch of records in one transaction: the chats it starts, then its lines, then
     /// its ends (so a line never precedes its conversation), with multi-row inserts so that a
     /// batch costs a few round trips to the database rather than one per record. `seqs` numbers
     /// each conversation's lines (the writer keeps it across batches).
     async fn gravar(
         &self,
-        lote: &[Datado],
+        lote: &[Registro],
+        base_ms: i64,
         seqs: &mut HashMap<u64, i64>,
     ) -> Result<(), ErroHistorico> {
         let mut inicios = Vec::new();
         let mut linhas = Vec::new();
         let mut fins = Vec::new();
-        for Datado { registro, base_ms } in lote {
+        for registro in lote {
             let ms = |uptime: &Duration| base_ms + i64::try_from(uptime.as_millis()).unwrap_or(0);
             match registro {
                 Registro::Inicio {
@@ -419,18 +445,11 @@ pub fn nome_do_motivo(motivo: MotivoFim) -> &'static str {
     }
 }
 
-/// A record with the wall-clock time (ms since the epoch) of the broker's uptime zero.
-#[derive(Debug)]
-struct Datado {
-    registro: Registro,
-    base_ms: i64,
-}
-
 /// What the writer task is asked to do, in order.
 #[derive(Debug)]
 enum Trabalho {
     /// Store a record.
-    Gravar(Datado),
+    Gravar(Registro),
     /// Look up a customer's earlier conversations and answer the actor.
     Anteriores {
         /// The agent to tell.
@@ -448,18 +467,13 @@ pub struct Gravador {
     trabalhos: mpsc::Sender<Trabalho>,
     /// Records dropped because the writer was too far behind, in all.
     descartados: Arc<AtomicU64>,
-    /// Wall-clock milliseconds at the actor's uptime zero.
-    base_ms: i64,
 }
 
 impl Gravador {
     /// Queues a record. When the writer is this far behind, the record is dropped and logged:
     /// the broker never waits on the disk.
     pub fn registrar(&self, registro: Registro) {
-        self.entregar(Trabalho::Gravar(Datado {
-            registro,
-            base_ms: self.base_ms,
-        }));
+        self.entregar(Trabalho::Gravar(registro));
     }
 
     /// Asks for `cliente`'s conversations before `conversa`, to be sent to the agent `para`
@@ -503,36 +517,6 @@ pub fn motivo_do_nome(nome: &str) -> Option<MotivoFim> {
     ]
     .into_iter()
     .find(|motivo| nome_do_motivo(*motivo) == nome)
-}
-
-impl Historico {
-    /// `cliente`'s most recent conversations before `conversa`, newest first, as the protocol's
-    /// `Anterior`s.
-    pub async fn anteriores(
-        &self,
-        cliente: &str,
-        conversa: u64,
-    ) -> Result<Vec<Anterior>, ErroHistorico> {
-        let filtro = Filtro {
-            cliente: Some(cliente.to_owned()),
-            antes_de: Some(id_do_banco(conversa)),
-            limite: i64::try_from(ANTERIORES_MAXIMO).unwrap_or(i64::MAX),
-            ..Filtro::default()
-        };
-        let mut conversas = self.conversas(&filtro).await?;
-        conversas.reverse();
-        Ok(conversas
-            .into_iter()
-            .map(|anterior| Anterior {
-                conversa: u64::try_from(anterior.id).unwrap_or(0),
-                inicio_ms: u64::try_from(anterior.conectada_em).unwrap_or(0),
-                departamento: anterior.departamento,
-                atendente: anterior.atendente,
-                motivo: anterior.motivo.as_deref().and_then(motivo_do_nome),
-                mensagens: u32::try_from(anterior.mensagens).unwrap_or(u32::MAX),
-            })
-            .collect())
-    }
 }
 
 /// Starts the writer task for `historico`, with `inicio` as the actor's uptime zero; answers
@@ -587,7 +571,7 @@ pub fn iniciar_gravador(
             // The whole batch in one transaction first, so the lookups see every conversation
             // that came before theirs (they ask only for ids below their own).
             if !registros.is_empty()
-                && let Err(erro) = historico.gravar(&registros, &mut seqs).await
+                && let Err(erro) = historico.gravar(&registros, base_ms, &mut seqs).await
             {
                 error!(%erro, registros = registros.len(), "não foi possível gravar no histórico");
             }
@@ -612,7 +596,6 @@ pub fn iniciar_gravador(
         Gravador {
             trabalhos: tx,
             descartados,
-            base_ms,
         },
         tarefa,
     )

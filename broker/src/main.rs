@@ -219,16 +219,18 @@ enum Consulta {
 }
 
 impl Argumentos {
+    /// The data directory: `--dados`, or the user's default.
+    fn pasta_de_dados(&self) -> PathBuf {
+        self.dados
+            .clone()
+            .unwrap_or_else(credenciais::diretorio_padrao)
+    }
+
     /// The history database: `--banco`, or the SQLite file in the data directory.
     fn url_do_banco(&self) -> String {
-        self.banco.clone().unwrap_or_else(|| {
-            historico::url_padrao(
-                &self
-                    .dados
-                    .clone()
-                    .unwrap_or_else(credenciais::diretorio_padrao),
-            )
-        })
+        self.banco
+            .clone()
+            .unwrap_or_else(|| historico::url_padrao(&self.pasta_de_dados()))
     }
 
     fn config(&self, tokens_atendente: Vec<String>, tls: Option<Arc<ServerConfig>>) -> Config {
@@ -263,10 +265,7 @@ impl Argumentos {
             }
             return Ok(vec![token.to_owned()]);
         }
-        let pasta = self
-            .dados
-            .clone()
-            .unwrap_or_else(credenciais::diretorio_padrao);
+        let pasta = self.pasta_de_dados();
         let (tokens, criado) = credenciais::carregar_ou_criar(&pasta).map_err(|erro| {
             format!(
                 "não foi possível ler ou criar as credenciais em {}: {erro}",

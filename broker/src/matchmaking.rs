@@ -301,30 +301,6 @@ impl Matchmaker {
     /// Sends every waiting customer whose position changed since the last tick its new
     /// position, and every agent whose departments' waiting count changed the new count.
     pub fn tick(&mut self) -> Vec<Efeito> {
-        self.tick_de_posicoes()
-    }
-
-    /// The broker is shutting down at `agora`: records the end of every open conversation in the
-    /// history (when it is kept). The sessions themselves are the caller's to tell and close.
-    pub fn encerrar(&self, agora: Duration) -> Vec<Efeito> {
-        let mut efeitos = Vec::new();
-        let mut abertas: Vec<u64> = self
-            .sessoes
-            .values()
-            .filter(|sessao| matches!(sessao.papel, PapelSessao::Cliente { .. }))
-            .filter_map(|sessao| match sessao.estado {
-                Estado::EmConversa { conversa, .. } => Some(conversa),
-                _ => None,
-            })
-            .collect();
-        abertas.sort_unstable();
-        for conversa in abertas {
-            self.registrar_fim(conversa, MotivoFim::BrokerEncerrando, agora, &mut efeitos);
-        }
-        efeitos
-    }
-
-    fn tick_de_posicoes(&mut self) -> Vec<Efeito> {
         let mut efeitos = Vec::new();
         let mut atendentes = BTreeSet::new();
         for nome in self.departamentos_alterados.drain() {
@@ -357,6 +333,26 @@ impl Matchmaker {
         }
         for atendente in atendentes {
             self.informar_espera(atendente, false, &mut efeitos);
+        }
+        efeitos
+    }
+
+    /// The broker is shutting down at `agora`: records the end of every open conversation in the
+    /// history (when it is kept). The sessions themselves are the caller's to tell and close.
+    pub fn encerrar(&self, agora: Duration) -> Vec<Efeito> {
+        let mut efeitos = Vec::new();
+        let mut abertas: Vec<u64> = self
+            .sessoes
+            .values()
+            .filter(|sessao| matches!(sessao.papel, PapelSessao::Cliente { .. }))
+            .filter_map(|sessao| match sessao.estado {
+                Estado::EmConversa { conversa, .. } => Some(conversa),
+                _ => None,
+            })
+            .collect();
+        abertas.sort_unstable();
+        for conversa in abertas {
+            self.registrar_fim(conversa, MotivoFim::BrokerEncerrando, agora, &mut efeitos);
         }
         efeitos
     }

@@ -31,14 +31,10 @@ fn hora(ms: i64) -> String {
     local(ms).map_or_else(|| "?".into(), |t| t.format("%H:%M:%S").to_string())
 }
 
-/// A duration in milliseconds, as "45 s", "3 min 5 s" or "2 h 10 min".
+/// A difference of stored times in milliseconds, as [`cli::duracao`] says it (a negative one,
+/// from a clock set back, as zero).
 pub fn duracao(ms: i64) -> String {
-    let s = ms.max(0) / 1000;
-    match s {
-        0..60 => format!("{s} s"),
-        60..3600 => format!("{} min {} s", s / 60, s % 60),
-        _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
-    }
+    cli::duracao(u64::try_from(ms).unwrap_or(0))
 }
 
 /// One line of `broker conversas`.

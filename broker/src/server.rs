@@ -199,14 +199,16 @@ async fn servir<O: Ouvinte>(
     let (ator_tx, ator_rx) = mpsc::channel(config.capacidade_comandos);
     let inicio = tokio::time::Instant::now();
     let mut parametros = config.parametros();
-    let mut gravacao = None;
-    let gravador = historico.map(|(historico, ultima_conversa)| {
-        parametros.historico = true;
-        parametros.ultima_conversa = ultima_conversa;
-        let (gravador, tarefa) = historico::iniciar_gravador(historico, inicio, ator_tx.clone());
-        gravacao = Some(tarefa);
-        gravador
-    });
+    let (gravador, gravacao) = match historico {
+        None => (None, None),
+        Some((historico, ultima_conversa)) => {
+            parametros.historico = true;
+            parametros.ultima_conversa = ultima_conversa;
+            let (gravador, tarefa) =
+                historico::iniciar_gravador(historico, inicio, ator_tx.clone());
+            (Some(gravador), Some(tarefa))
+        }
+    };
     let ator = tokio::spawn(actor::executar(
         parametros,
         config.intervalo_fila,

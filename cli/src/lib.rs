@@ -2,8 +2,9 @@
 //!
 //! clap writes its help headings and its error messages in English; the people who run the
 //! broker and the apps read Portuguese. This crate holds the help layout they share and turns
-//! clap's parse errors into Portuguese sentences. A crate of its own because the broker and the
-//! two apps all need it and share nothing else outside the protocol.
+//! clap's parse errors into Portuguese sentences, and says durations the way the broker's reports
+//! and the apps both do ([`duracao`]). A crate of its own because the broker and the two apps
+//! all need it and share nothing else outside the protocol.
 
 use clap::Parser;
 use clap::error::{ContextKind, ErrorKind};
@@ -58,6 +59,16 @@ pub fn traduzir(erro: &clap::Error) -> String {
         }
         ErrorKind::InvalidUtf8 => "os argumentos devem ser texto UTF-8".to_owned(),
         _ => "argumentos inválidos".to_owned(),
+    }
+}
+
+/// A duration in milliseconds as people say it: "40 s", "3 min 5 s", "1 h 2 min".
+pub fn duracao(ms: u64) -> String {
+    let segundos = ms / 1000;
+    match segundos {
+        0..60 => format!("{segundos} s"),
+        60..3600 => format!("{} min {} s", segundos / 60, segundos % 60),
+        _ => format!("{} h {} min", segundos / 3600, segundos % 3600 / 60),
     }
 }
 

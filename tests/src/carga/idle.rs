@@ -3,7 +3,7 @@
 //! broker runs in a child process (see [`super::processo`]) so its memory is its own.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::StreamExt;
 use proto::{Apresentacao, Conexao, DoBroker};
@@ -65,8 +65,7 @@ pub async fn executar(endereco: SocketAddr, pid: u32, forma: Forma) -> Result<Re
     let esperando = conectar_todos(endereco, forma, &progresso).await?;
     progresso.finish_and_clear();
     let segundos_para_conectar = inicio.elapsed().as_secs_f64();
-    // A few position ticks, so the broker has done whatever the arrivals cause.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Every customer has its position, so the broker has done all the arrivals ask of it.
     let memoria_depois = ler_memoria()?;
     let resultado = Resultado {
         forma,
