@@ -2,7 +2,7 @@
 //! per event for scripts (`--json`).
 
 use chrono::TimeZone;
-use proto::{Anterior, CodigoErro, DoBroker, MotivoFim, SessaoId};
+use proto::{Anterior, CodigoErro, DoBroker, Ligacao, MotivoFim, SessaoId};
 use serde::Serialize;
 
 /// One event as a line of JSON, with an `"evento"` key naming it.
@@ -61,6 +61,15 @@ enum EventoJson<'a> {
     },
     /// A heartbeat (the client handle answers these itself; never shown in practice).
     Ping,
+    /// The broker accepted this person's chat lines up to `seq`.
+    Confirmada {
+        /// The highest accepted line number.
+        seq: u64,
+    },
+    /// The connection dropped; the app is reconnecting to resume the session.
+    Reconectando,
+    /// The session was resumed on a new connection.
+    Retomada,
     /// (Agents) the customer's earlier conversations.
     Anteriores {
         /// The chat this is about.
@@ -104,8 +113,31 @@ pub fn json(evento: &DoBroker) -> String {
             conversa: *conversa,
             conversas,
         },
+        DoBroker::Confirmada { seq } => EventoJson::Confirmada { seq: *seq },
     };
     serde_json::to_string(&evento).expect("these events always serialize")
+}
+
+/// The JSON line for a change of the link to the broker, if it is one to tell.
+pub fn json_da_ligacao(ligacao: Ligacao) -> Option<String> {
+    let evento = match ligacao {
+        Ligacao::Conectada => return None,
+        Ligacao::Reconectando => EventoJson::Reconectando,
+        Ligacao::Retomada => EventoJson::Retomada,
+    };
+    Some(serde_json::to_string(&evento).expect("these events always serialize"))
+}
+
+/// The sentence a person reads for a change of the link to the broker, if it is one to tell.
+pub fn texto_da_ligacao(ligacao: Ligacao) -> Option<&'static str> {
+    match ligacao {
+        Ligacao::Conectada => None,
+        Ligacao::Reconectando => Some(
+            "*** A conexão caiu. Reconectando para retomar a sessão (o que você digitar será \
+             enviado ao voltar)... ***",
+        ),
+        Ligacao::Retomada => Some("*** Conexão retomada: a sessão continua de onde parou. ***"),
+    }
 }
 
 /// The sentence a person reads for an event. `atendente` picks the agent's point of view.
@@ -148,6 +180,7 @@ pub fn texto(evento: &DoBroker, atendente: bool) -> String {
         }
         DoBroker::Pausa { pausado: false } => "Você voltou a receber clientes.".to_owned(),
         DoBroker::Ping => "Ping do broker.".to_owned(),
+        DoBroker::Confirmada { seq } => format!("O broker recebeu sua mensagem {seq}."),
         DoBroker::Anteriores { conversas, .. } if conversas.is_empty() => {
             "Primeiro atendimento deste cliente.".to_owned()
         }
@@ -269,7 +302,11 @@ mod tests {
         assert_eq!(
             json(&DoBroker::BemVindo {
                 sessao: 9,
-                batimento_ms: 15_000
+                batimento_ms: 15_000,
+                ficha: [0; 16],
+                tolerancia_ms: 0,
+                retomada: false,
+                ultima_aceita: 0,
             }),
             r#"{"evento":"bemvindo","sessao":9}"#
         );

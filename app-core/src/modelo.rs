@@ -26,6 +26,8 @@ pub enum Msg {
     ConexaoEncerrada,
     /// An attempt to reconnect failed, and why.
     ReconexaoFalhou(String),
+    /// The client handle lost the connection and is resuming the session, or has resumed it.
+    Religacao(proto::Ligacao),
 }
 
 /// What the runtime must do after an update.
@@ -44,6 +46,8 @@ pub enum Acao {
 pub enum Ligacao {
     /// Connected and in a session.
     Conectado,
+    /// The connection dropped and the session is being resumed; typing goes on.
+    Reconectando,
     /// Lost without the session having ended: offer to reconnect.
     Perdida,
     /// The session ended normally: offer a new one.
@@ -177,6 +181,18 @@ impl Modelo {
                 Vec::new()
             }
             Msg::ConexaoEncerrada => self.conexao_encerrada(hora),
+            Msg::Religacao(estado) => {
+                match estado {
+                    proto::Ligacao::Reconectando => self.ligacao = Ligacao::Reconectando,
+                    proto::Ligacao::Retomada | proto::Ligacao::Conectada => {
+                        self.ligacao = Ligacao::Conectado
+                    }
+                }
+                if let Some(texto) = exibicao::texto_da_ligacao(estado) {
+                    self.avisar(hora, texto);
+                }
+                Vec::new()
+            }
             Msg::ReconexaoFalhou(motivo) => {
                 let texto = format!("Não foi possível conectar: {motivo}");
                 self.registrar(hora, Autor::Erro, texto);
@@ -187,7 +203,7 @@ impl Modelo {
 
     fn tecla(&mut self, tecla: KeyEvent, hora: &str) -> Vec<Acao> {
         let ctrl = tecla.modifiers.contains(KeyModifiers::CONTROL);
-        if self.ligacao != Ligacao::Conectado {
+        if matches!(self.ligacao, Ligacao::Perdida | Ligacao::Encerrada) {
             return match tecla.code {
                 KeyCode::Enter => vec![Acao::Reconectar],
                 KeyCode::Esc => vec![Acao::Sair],
@@ -244,7 +260,11 @@ impl Modelo {
                     }
                     _ => 0,
                 };
-                ParaBroker::Mensagem { conversa, texto }
+                ParaBroker::Mensagem {
+                    conversa,
+                    texto,
+                    seq: 0,
+                }
             }
             Entrada::Comando(Comando::Sair) => return self.sair(),
             Entrada::Comando(Comando::Ajuda) => {
@@ -340,7 +360,7 @@ impl Modelo {
                 self.registrar(hora, Autor::Erro, exibicao::limpar(texto));
             }
             DoBroker::Espera { clientes } => self.clientes_na_fila = Some(*clientes),
-            DoBroker::Ping => {}
+            DoBroker::Ping | DoBroker::Confirmada { .. } => {}
             // Only about the chat on screen: one that already ended is past news.
             DoBroker::Anteriores { conversa, .. } => {
                 if matches!(self.situacao, Situacao::EmConversa { conversa: atual, .. } if atual == *conversa)
@@ -409,6 +429,10 @@ mod tests {
         DoBroker::BemVindo {
             sessao,
             batimento_ms: 15_000,
+            ficha: [0; 16],
+            tolerancia_ms: 0,
+            retomada: false,
+            ultima_aceita: 0,
         }
     }
 
@@ -488,7 +512,8 @@ mod tests {
             digitar(&mut modelo, "olá, ação 👍"),
             vec![Acao::Enviar(ParaBroker::Mensagem {
                 conversa: 1,
-                texto: "olá, ação 👍".into()
+                texto: "olá, ação 👍".into(),
+                seq: 0,
             })]
         );
         let ultima = modelo.conversa.last().unwrap();

@@ -44,6 +44,7 @@ pub async fn abrir(opcoes: &Opcoes) -> Result<Conexao, ErroConexao> {
         nome: opcoes.nome.clone(),
         papel: opcoes.papel.clone(),
         token: opcoes.token.clone(),
+        retomar: None,
     };
     if opcoes.tls {
         Conexao::conectar_tls(&opcoes.servidor, opcoes.ca.as_deref(), apresentacao).await
@@ -123,6 +124,7 @@ pub async fn conduzir(conexao: Conexao, opcoes: &Opcoes, terminal: &mut Terminal
     let Conexao {
         mut envio,
         mut eventos,
+        mut ligacao,
         ..
     } = conexao;
     if !opcoes.json {
@@ -138,6 +140,7 @@ pub async fn conduzir(conexao: Conexao, opcoes: &Opcoes, terminal: &mut Terminal
     loop {
         tokio::select! {
             evento = eventos.next() => match evento {
+                Some(Ok(DoBroker::Confirmada { .. })) if !opcoes.json => {}
                 Some(Ok(evento)) => {
                     depois_de_fim = matches!(evento, DoBroker::Fim { .. });
                     match evento {
@@ -164,6 +167,7 @@ pub async fn conduzir(conexao: Conexao, opcoes: &Opcoes, terminal: &mut Terminal
                         Entrada::Mensagem(texto) => Some(ParaBroker::Mensagem {
                             conversa: conversa_atual,
                             texto,
+                            seq: 0,
                         }),
                         Entrada::Comando(Comando::Ajuda) => {
                             terminal.avisar(ajuda(atendente));
@@ -187,6 +191,17 @@ pub async fn conduzir(conexao: Conexao, opcoes: &Opcoes, terminal: &mut Terminal
                         terminal.avisar(&format!("*** Conexão com o broker perdida: {erro} ***"));
                         return ExitCode::FAILURE;
                     }
+                }
+            },
+            Ok(()) = ligacao.changed() => {
+                let estado = *ligacao.borrow_and_update();
+                let aviso = if opcoes.json {
+                    exibicao::json_da_ligacao(estado)
+                } else {
+                    exibicao::texto_da_ligacao(estado).map(str::to_owned)
+                };
+                if let Some(aviso) = aviso {
+                    terminal.mostrar(&aviso);
                 }
             },
             _ = &mut despedida, if saindo => return ExitCode::SUCCESS,

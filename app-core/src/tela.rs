@@ -9,8 +9,9 @@ use std::process::ExitCode;
 
 use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste, Event, EventStream};
 use futures::StreamExt;
-use proto::{Conexao, DoBroker, Envio, Eventos};
+use proto::{Conexao, Envio, Eventos};
 use ratatui::DefaultTerminal;
+use tokio::sync::watch;
 
 use crate::modelo::{Acao, Modelo, Msg};
 use crate::sessao::{self, Opcoes};
@@ -47,6 +48,18 @@ struct Ligacao {
     envio: Envio,
     /// Where frames come from.
     eventos: Eventos,
+    /// Whether the client handle is resuming the session after a drop.
+    estado: watch::Receiver<proto::Ligacao>,
+}
+
+impl Ligacao {
+    fn new(conexao: Conexao) -> Ligacao {
+        Ligacao {
+            envio: conexao.envio,
+            eventos: conexao.eventos,
+            estado: conexao.ligacao,
+        }
+    }
 }
 
 /// Runs until the person leaves; returns the exit code and the last notice shown.
@@ -61,10 +74,7 @@ async fn laco(
         conexao.bemvindo(),
         &hora(),
     );
-    let mut ligacao = Some(Ligacao {
-        envio: conexao.envio,
-        eventos: conexao.eventos,
-    });
+    let mut ligacao = Some(Ligacao::new(conexao));
     let mut teclado = EventStream::new();
     let mut pendentes: VecDeque<Msg> = VecDeque::new();
     loop {
@@ -84,13 +94,12 @@ async fn laco(
                     Some(Ok(_)) => continue,
                     Some(Err(_)) | None => return (ExitCode::FAILURE, None),
                 },
-                quadro = proximo_quadro(&mut ligacao) => match quadro {
-                    Some(quadro) => Msg::Broker(quadro),
-                    None => {
+                msg = da_ligacao(&mut ligacao) => {
+                    if matches!(msg, Msg::ConexaoEncerrada) {
                         ligacao = None;
-                        Msg::ConexaoEncerrada
                     }
-                },
+                    msg
+                }
             },
         };
         for acao in modelo.atualizar(msg, &hora()) {
@@ -105,10 +114,7 @@ async fn laco(
                 Acao::Reconectar => match sessao::abrir(opcoes).await {
                     Ok(nova) => {
                         pendentes.push_back(Msg::Broker(nova.bemvindo()));
-                        ligacao = Some(Ligacao {
-                            envio: nova.envio,
-                            eventos: nova.eventos,
-                        });
+                        ligacao = Some(Ligacao::new(nova));
                     }
                     Err(erro) => pendentes.push_back(Msg::ReconexaoFalhou(sessao::explicar(&erro))),
                 },
@@ -118,13 +124,17 @@ async fn laco(
     }
 }
 
-/// The next frame of the current connection; `None` when it ends; never, without one.
-async fn proximo_quadro(ligacao: &mut Option<Ligacao>) -> Option<DoBroker> {
-    match ligacao {
-        Some(atual) => match atual.eventos.next().await {
-            Some(Ok(quadro)) => Some(quadro),
-            _ => None,
+/// What the current connection brings next: a frame, a change of its link (dropped,
+/// resumed), or its end (`ConexaoEncerrada`); never, without a connection.
+async fn da_ligacao(ligacao: &mut Option<Ligacao>) -> Msg {
+    let Some(atual) = ligacao else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        quadro = atual.eventos.next() => match quadro {
+            Some(Ok(quadro)) => Msg::Broker(quadro),
+            _ => Msg::ConexaoEncerrada,
         },
-        None => std::future::pending().await,
+        Ok(()) = atual.estado.changed() => Msg::Religacao(*atual.estado.borrow_and_update()),
     }
 }

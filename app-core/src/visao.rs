@@ -66,7 +66,7 @@ pub fn desenhar(quadro: &mut Frame, modelo: &Modelo) {
         })
         .collect();
     quadro.render_widget(Paragraph::new(linhas), entrada);
-    if modelo.ligacao == Ligacao::Conectado {
+    if matches!(modelo.ligacao, Ligacao::Conectado | Ligacao::Reconectando) {
         let x = entrada.x + (PROMPT.width() + cursor.0) as u16;
         let y = entrada.y + (cursor.1 - primeira) as u16;
         quadro.set_cursor_position(Position::new(x.min(area.right().saturating_sub(1)), y));
@@ -81,6 +81,7 @@ fn texto_do_cabecalho(modelo: &Modelo) -> String {
     };
     let ligacao = match modelo.ligacao {
         Ligacao::Conectado => "● conectado",
+        Ligacao::Reconectando => "◐ reconectando",
         Ligacao::Perdida => "○ desconectado",
         Ligacao::Encerrada => "○ encerrado",
     };
@@ -95,6 +96,9 @@ fn texto_do_cabecalho(modelo: &Modelo) -> String {
 pub fn texto_do_status(modelo: &Modelo) -> String {
     match modelo.ligacao {
         Ligacao::Conectado => {}
+        Ligacao::Reconectando => {
+            return " A conexão caiu; reconectando para retomar a sessão...".into();
+        }
         Ligacao::Perdida => {
             return " Sem conexão com o broker. Enter: reconectar · Esc: sair".into();
         }
@@ -207,6 +211,10 @@ mod tests {
         DoBroker::BemVindo {
             sessao,
             batimento_ms: 15_000,
+            ficha: [0; 16],
+            tolerancia_ms: 0,
+            retomada: false,
+            ultima_aceita: 0,
         }
     }
     use crate::modelo::Msg;

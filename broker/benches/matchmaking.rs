@@ -7,7 +7,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use broker::matchmaking::{Evento, Matchmaker};
+use broker::matchmaking::{Evento, Matchmaker, Parametros};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use proto::{Apresentacao, ParaBroker};
 
@@ -36,7 +36,7 @@ fn rodada(maquina: &mut Matchmaker, primeira_sessao: u64) -> u64 {
         black_box(efeitos);
         *eventos += 1;
         if *eventos % 50 == 0 {
-            black_box(maquina.tick());
+            black_box(maquina.tick(agora));
         }
     };
     let clientes = primeira_sessao..primeira_sessao + CLIENTES;
@@ -44,6 +44,7 @@ fn rodada(maquina: &mut Matchmaker, primeira_sessao: u64) -> u64 {
         let evento = Evento::Entrou {
             sessao,
             apresentacao: Apresentacao::cliente(format!("c{sessao}"), "geral"),
+            ficha: ficha(sessao),
         };
         aplicar(maquina, evento, &mut eventos);
     }
@@ -56,6 +57,7 @@ fn rodada(maquina: &mut Matchmaker, primeira_sessao: u64) -> u64 {
             let quadro = ParaBroker::Mensagem {
                 conversa,
                 texto: "uma linha de conversa".into(),
+                seq: 0,
             };
             aplicar(
                 maquina,
@@ -82,7 +84,12 @@ fn desk(c: &mut Criterion) {
     grupo.bench_function("entra_conversa_encerra", |b| {
         b.iter_batched_ref(
             || {
-                let mut maquina = Matchmaker::new();
+                // As the broker runs by default: sessions can be resumed, so every chat line is
+                // also kept until acknowledged.
+                let mut maquina = Matchmaker::com_parametros(Parametros {
+                    tolerancia: Duration::from_secs(60),
+                    ..Parametros::default()
+                });
                 for sessao in 1..=ATENDENTES {
                     let apresentacao =
                         Apresentacao::atendente(format!("a{sessao}"), vec!["geral".into()], "");
@@ -90,6 +97,7 @@ fn desk(c: &mut Criterion) {
                         Evento::Entrou {
                             sessao,
                             apresentacao,
+                            ficha: ficha(sessao),
                         },
                         Duration::ZERO,
                     );
@@ -108,3 +116,10 @@ fn desk(c: &mut Criterion) {
 
 criterion_group!(benches, desk);
 criterion_main!(benches);
+
+/// A distinct, non-zero resume secret per session.
+fn ficha(sessao: u64) -> proto::Ficha {
+    let mut ficha = [0xff; 16];
+    ficha[..8].copy_from_slice(&sessao.to_le_bytes());
+    ficha
+}

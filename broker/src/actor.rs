@@ -3,13 +3,17 @@
 //! Connection tasks send it [`Comando`]s over one bounded channel; it applies them to the state
 //! machine and delivers the resulting frames with `try_send`, so it never waits on a peer. A
 //! session whose outbound channel is full is a slow consumer: its connection is aborted and the
-//! state machine treats it as dropped, so nobody else ever waits for it. Position updates go out
-//! on a fixed tick.
+//! state machine treats it as dropped, so nobody else ever waits for it. Position updates (and
+//! the end of suspended sessions' grace periods) go out on a fixed tick.
+//!
+//! A session and the connection carrying it usually share an id. After a resume a new
+//! connection carries an older session: the actor maps the connection to it, sends the
+//! session's frames to the new connection, and ignores whatever the old one still reports.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use proto::{Anterior, Apresentacao, CodigoErro, DoBroker, MotivoFim, ParaBroker, SessaoId};
+use proto::{Anterior, Apresentacao, CodigoErro, DoBroker, Ficha, MotivoFim, ParaBroker, SessaoId};
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio::time::{Instant, MissedTickBehavior, interval};
 use tokio_util::sync::CancellationToken;
@@ -88,6 +92,7 @@ pub async fn executar(
         inicio,
         maquina: Matchmaker::com_parametros(parametros),
         saidas: HashMap::new(),
+        sessao_da_conexao: HashMap::new(),
         gravador,
     };
     let mut tick = interval(intervalo_fila);
@@ -96,7 +101,7 @@ pub async fn executar(
         tokio::select! {
             biased;
             _ = tick.tick() => {
-                let efeitos = ator.maquina.tick();
+                let efeitos = ator.maquina.tick(ator.inicio.elapsed());
                 ator.despachar(efeitos);
             }
             comando = comandos.recv() => match comando {
@@ -114,8 +119,12 @@ struct Ator {
     inicio: Instant,
     /// The state machine.
     maquina: Matchmaker,
-    /// The outbound side of every session the state machine knows.
-    saidas: HashMap<SessaoId, Saida>,
+    /// The connection carrying each session the state machine knows, by session: its id and
+    /// its outbound side. Suspended sessions have none.
+    saidas: HashMap<SessaoId, (SessaoId, Saida)>,
+    /// The session a connection carries, for connections that resumed an older session (any
+    /// other connection carries the session of its own id).
+    sessao_da_conexao: HashMap<SessaoId, SessaoId>,
     /// Where history records go, when the history is kept.
     gravador: Option<Gravador>,
 }
@@ -134,15 +143,30 @@ impl Ator {
                     papel = ?apresentacao.papel,
                     "apresentação recebida"
                 );
-                self.saidas.insert(sessao, saida);
+                self.saidas.insert(sessao, (sessao, saida));
                 Evento::Entrou {
                     sessao,
                     apresentacao,
+                    ficha: ficha_nova(),
                 }
             }
-            Comando::Quadro { sessao, quadro } => Evento::Recebeu { sessao, quadro },
-            Comando::Caiu { sessao } => Evento::Caiu { sessao },
+            Comando::Quadro { sessao, quadro } => {
+                let Some(sessao) = self.sessao_atual(sessao) else {
+                    return;
+                };
+                Evento::Recebeu { sessao, quadro }
+            }
+            Comando::Caiu { sessao: conexao } => {
+                let Some(sessao) = self.sessao_atual(conexao) else {
+                    self.sessao_da_conexao.remove(&conexao);
+                    return;
+                };
+                Evento::Caiu { sessao }
+            }
             Comando::Excesso { sessao } => {
+                let Some(sessao) = self.sessao_atual(sessao) else {
+                    return;
+                };
                 let aviso = Efeito::Enviar {
                     para: sessao,
                     quadro: DoBroker::erro(CodigoErro::MuitasMensagens),
@@ -173,36 +197,66 @@ impl Ator {
         self.despachar(efeitos);
     }
 
+    /// The session the connection `conexao` carries, if that connection still carries it (a
+    /// connection replaced by a resume carries nothing).
+    fn sessao_atual(&self, conexao: SessaoId) -> Option<SessaoId> {
+        let sessao = self
+            .sessao_da_conexao
+            .get(&conexao)
+            .copied()
+            .unwrap_or(conexao);
+        let (atual, _) = self.saidas.get(&sessao)?;
+        (*atual == conexao).then_some(sessao)
+    }
+
+    /// Lets go of a session's connection (dropping its outbound side closes it).
+    fn soltar(&mut self, sessao: SessaoId) {
+        if let Some((conexao, _)) = self.saidas.remove(&sessao) {
+            self.sessao_da_conexao.remove(&conexao);
+        }
+    }
+
     /// Carries out effects in order; a session found slow or gone is dropped, and the effects of
     /// dropping it are carried out after the ones already pending.
     fn despachar(&mut self, efeitos: Vec<Efeito>) {
         let mut pendentes = VecDeque::from(efeitos);
         while let Some(efeito) = pendentes.pop_front() {
             match efeito {
-                Efeito::Enviar { para, quadro } => {
-                    let Some(saida) = self.saidas.get(&para) else {
+                Efeito::Enviar { para, quadro } | Efeito::Reenviar { para, quadro } => {
+                    let Some((_, saida)) = self.saidas.get(&para) else {
                         continue;
                     };
                     registrar(para, &quadro);
                     match saida.quadros.try_send(Box::new(quadro)) {
                         Ok(()) => {}
-                        Err(TrySendError::Full(_)) => {
-                            warn!(sessao = para, "consumidor lento: conexão cortada");
-                            saida.abortar.cancel();
-                            self.saidas.remove(&para);
-                            pendentes.extend(
-                                self.maquina
-                                    .aplicar(Evento::Caiu { sessao: para }, self.inicio.elapsed()),
-                            );
-                        }
-                        Err(TrySendError::Closed(_)) => {
-                            self.saidas.remove(&para);
+                        Err(erro) => {
+                            if let TrySendError::Full(_) = erro {
+                                warn!(sessao = para, "consumidor lento: conexão cortada");
+                                saida.abortar.cancel();
+                            }
+                            self.soltar(para);
                             pendentes.extend(
                                 self.maquina
                                     .aplicar(Evento::Caiu { sessao: para }, self.inicio.elapsed()),
                             );
                         }
                     }
+                }
+                Efeito::Retomar { conexao, sessao } => {
+                    info!(sessao, conexao, "sessão retomada");
+                    if let Some((_, saida)) = self.saidas.remove(&conexao) {
+                        // Dropping the old connection's outbound side closes it.
+                        self.soltar(sessao);
+                        self.saidas.insert(sessao, (conexao, saida));
+                        self.sessao_da_conexao.insert(conexao, sessao);
+                    }
+                }
+                Efeito::Desligar { sessao } => {
+                    info!(
+                        sessao,
+                        "conexão perdida: sessão suspensa à espera de retomada"
+                    );
+                    self.soltar(sessao);
                 }
                 Efeito::Registrar(registro) => {
                     if let Some(gravador) = &self.gravador {
@@ -220,7 +274,7 @@ impl Ator {
                 }
                 Efeito::Fechar { sessao } => {
                     debug!(sessao, "sessão encerrada");
-                    self.saidas.remove(&sessao);
+                    self.soltar(sessao);
                 }
             }
         }
@@ -243,12 +297,24 @@ impl Ator {
         let fim = DoBroker::Fim {
             motivo: MotivoFim::BrokerEncerrando,
         };
-        for (_, saida) in self.saidas.drain() {
+        self.sessao_da_conexao.clear();
+        for (_, (_, saida)) in self.saidas.drain() {
             if saida.quadros.try_send(Box::new(fim.clone())).is_err() {
                 saida.abortar.cancel();
             }
         }
     }
+}
+
+/// A fresh random secret for a new session. Should the system's source of randomness fail (it
+/// does not on any supported system), the session gets an all-zero secret, which no resume
+/// matches: it simply cannot be resumed.
+fn ficha_nova() -> Ficha {
+    let mut ficha = [0; 16];
+    if getrandom::fill(&mut ficha).is_err() {
+        warn!("sem fonte de aleatoriedade: a sessão não poderá ser retomada");
+    }
+    ficha
 }
 
 /// Logs the frames that mark a session's milestones (chat start, end, errors).

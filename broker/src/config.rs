@@ -61,6 +61,9 @@ pub struct Config {
     /// When closing a connection, how long to keep reading (and discarding) what the peer still
     /// sends, so the peer reads our last frames instead of a reset.
     pub prazo_fechamento: Duration,
+    /// How long a session whose connection dropped is kept for its peer to resume it (its place
+    /// in line, its chat); zero turns resuming off, so a drop counts as leaving at once.
+    pub tolerancia_retomada: Duration,
 }
 
 impl Default for Config {
@@ -89,6 +92,7 @@ impl Default for Config {
             capacidade_comandos: 8192,
             prazo_encerramento: Duration::from_secs(5),
             prazo_fechamento: Duration::from_secs(2),
+            tolerancia_retomada: Duration::from_secs(60),
         }
     }
 }
@@ -103,6 +107,7 @@ impl Config {
             batimento_ms: u64::try_from(self.intervalo_batimento.as_millis()).unwrap_or(u64::MAX),
             historico: false,
             ultima_conversa: 0,
+            tolerancia: self.tolerancia_retomada,
         }
     }
 

@@ -70,6 +70,11 @@ struct Argumentos {
     #[arg(long, value_name = "DURAÇÃO", default_value = "15s", value_parser = humantime::parse_duration, hide_default_value = true)]
     batimento: Duration,
 
+    /// Por quanto tempo um cliente ou atendente cuja conexão caiu mantém o lugar na fila ou a
+    /// conversa, à espera de que reconecte; 0s desliga a retomada. Padrão: 60s.
+    #[arg(long, value_name = "DURAÇÃO", default_value = "60s", value_parser = humantime::parse_duration, hide_default_value = true)]
+    tolerancia_retomada: Duration,
+
     /// Máximo de conexões abertas ao todo. Padrão: 100000.
     #[arg(
         long,
@@ -251,6 +256,7 @@ impl Argumentos {
             tls,
             capacidade_saida: self.capacidade_saida,
             prazo_encerramento: self.prazo_encerramento,
+            tolerancia_retomada: self.tolerancia_retomada,
             banco: Some(self.url_do_banco()),
             ..Config::default()
         }

@@ -13,7 +13,13 @@
 //! at once. Agents are likewise told how many customers wait in their departments.
 //!
 //! Time enters only as an argument (the broker's uptime when an event happens), so the machine
-//! stays deterministic: it is used to tell both sides of a new chat how long the customer waited.
+//! stays deterministic: it is used to tell both sides of a new chat how long the customer waited,
+//! and when a dropped session's grace period ends.
+//!
+//! When [`Parametros::tolerancia`] is set, a session whose connection drops is suspended rather
+//! than removed, and a new connection can take it over; [`retomada`] holds that part.
+
+mod retomada;
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::Duration;
@@ -21,7 +27,9 @@ use std::time::Duration;
 use proto::validacao::{
     NOME_MAXIMO, TEXTO_MAXIMO, normalizar_departamento_ate, validar_nome_ate, validar_texto_ate,
 };
-use proto::{Apresentacao, CodigoErro, DoBroker, MotivoFim, Papel, ParaBroker, SessaoId};
+use proto::{Apresentacao, CodigoErro, DoBroker, Ficha, MotivoFim, Papel, ParaBroker, SessaoId};
+
+use retomada::Retomavel;
 
 /// Something that happened to a session, as the state machine sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +40,8 @@ pub enum Evento {
         sessao: SessaoId,
         /// What the peer said about itself.
         apresentacao: Apresentacao,
+        /// A fresh random secret for the session, should it be new and resumable.
+        ficha: Ficha,
     },
     /// A registered session sent a frame.
     Recebeu {
@@ -75,6 +85,27 @@ pub enum Efeito {
     Fechar {
         /// The session to close.
         sessao: SessaoId,
+    },
+    /// The session's connection is gone but the session waits for a resume (only when
+    /// [`Parametros::tolerancia`] is set): let go of the connection, keep nothing else.
+    Desligar {
+        /// The suspended session.
+        sessao: SessaoId,
+    },
+    /// The connection `conexao` now carries the session `sessao` (a resume): frames for the
+    /// session go to it, and the connection that carried the session before, if any, closes.
+    Retomar {
+        /// The new connection's id.
+        conexao: SessaoId,
+        /// The session it resumes.
+        sessao: SessaoId,
+    },
+    /// Send a frame to a session again, after a resume (it is already counted and kept).
+    Reenviar {
+        /// The addressee.
+        para: SessaoId,
+        /// The frame.
+        quadro: DoBroker,
     },
 }
 
@@ -161,6 +192,9 @@ pub struct Parametros {
     /// The highest conversation id already used (kept in the history): new conversations are
     /// numbered after it, so ids stay unique across restarts.
     pub ultima_conversa: u64,
+    /// How long a session whose connection dropped waits to be resumed before the drop counts
+    /// as leaving (rules 7 and 9). Zero: sessions are never suspended nor resumed.
+    pub tolerancia: Duration,
 }
 
 impl Default for Parametros {
@@ -172,6 +206,7 @@ impl Default for Parametros {
             batimento_ms: 15_000,
             historico: false,
             ultima_conversa: 0,
+            tolerancia: Duration::ZERO,
         }
     }
 }
@@ -195,6 +230,11 @@ pub struct Matchmaker {
     proximo_ocio: u64,
     /// The last conversation id given out.
     proxima_conversa: u64,
+    /// Resumable sessions by their secret (only when [`Parametros::tolerancia`] is set).
+    fichas: HashMap<Ficha, SessaoId>,
+    /// Suspended sessions as (grace deadline, session), earliest first; an entry whose session
+    /// was resumed or removed meanwhile is skipped.
+    prazos: VecDeque<(Duration, SessaoId)>,
 }
 
 /// One department's two lines.
@@ -220,6 +260,11 @@ struct Sessao {
     papel: PapelSessao,
     /// Waiting, free or chatting.
     estado: Estado,
+    /// The highest chat line `seq` handled from this session (duplicates at or below it are
+    /// confirmed again, never relayed twice).
+    ultima_aceita: u64,
+    /// What resuming the session needs (only when [`Parametros::tolerancia`] is set).
+    retomada: Option<Box<Retomavel>>,
 }
 
 /// The role-specific part of a session.
@@ -257,7 +302,7 @@ enum Estado {
         /// Its idle number.
         ocio: u64,
     },
-    /// A paused agent in no chat: in no line at all.
+    /// A paused agent in no chat, or a suspended agent who is not chatting: in no line at all.
     Pausado,
     /// In a chat.
     EmConversa {
@@ -291,17 +336,34 @@ impl Matchmaker {
             Evento::Entrou {
                 sessao,
                 apresentacao,
-            } => self.entrar(sessao, apresentacao, agora, &mut efeitos),
-            Evento::Recebeu { sessao, quadro } => self.receber(sessao, quadro, agora, &mut efeitos),
+                ficha,
+            } => match apresentacao.retomar.clone() {
+                Some(pedido) => self.retomar(sessao, &apresentacao, &pedido, agora, &mut efeitos),
+                None => self.entrar(sessao, apresentacao, ficha, agora, &mut efeitos),
+            },
+            Evento::Recebeu {
+                sessao,
+                quadro: ParaBroker::Recebidos { total },
+            } => self.confirmar_recebidos(sessao, total),
+            Evento::Recebeu { sessao, quadro } => {
+                self.receber_numerado(sessao, quadro, agora, &mut efeitos)
+            }
+            Evento::Caiu { sessao } if self.parametros.tolerancia > Duration::ZERO => {
+                self.suspender(sessao, agora, &mut efeitos)
+            }
             Evento::Caiu { sessao } => self.remover(sessao, false, agora, &mut efeitos),
         }
+        self.reter(&efeitos);
         efeitos
     }
 
-    /// Sends every waiting customer whose position changed since the last tick its new
-    /// position, and every agent whose departments' waiting count changed the new count.
-    pub fn tick(&mut self) -> Vec<Efeito> {
+    /// Ends the grace period of every suspended session whose deadline is past `agora` (rules 7
+    /// and 9 then apply), then sends every waiting customer whose position changed since the
+    /// last tick its new position, and every agent whose departments' waiting count changed
+    /// the new count.
+    pub fn tick(&mut self, agora: Duration) -> Vec<Efeito> {
         let mut efeitos = Vec::new();
+        self.expirar(agora, &mut efeitos);
         let mut atendentes = BTreeSet::new();
         for nome in self.departamentos_alterados.drain() {
             let Some(departamento) = self.departamentos.get_mut(&nome) else {
@@ -334,6 +396,7 @@ impl Matchmaker {
         for atendente in atendentes {
             self.informar_espera(atendente, false, &mut efeitos);
         }
+        self.reter(&efeitos);
         efeitos
     }
 
@@ -453,7 +516,7 @@ impl Matchmaker {
                     if !nomes.insert(sessao.nome.to_lowercase()) {
                         return Err(format!("nome de atendente repetido: {}", sessao.nome));
                     }
-                    if estado == Estado::Pausado && !*pausado {
+                    if estado == Estado::Pausado && !*pausado && !sessao.suspensa() {
                         return Err(format!("atendente {id} parado sem ter pedido pausa"));
                     }
                     if *pausado && matches!(estado, Estado::Livre { .. }) {
@@ -496,6 +559,20 @@ impl Matchmaker {
                 }
             }
         }
+        for (ficha, id) in &self.fichas {
+            let indexada = self
+                .sessoes
+                .get(id)
+                .and_then(|sessao| sessao.retomada.as_ref())
+                .is_some_and(|retomada| retomada.ficha() == ficha);
+            if !indexada {
+                return Err(format!("ficha da sessão {id} desatualizada"));
+            }
+        }
+        let retomaveis = self.sessoes.values().filter(|s| s.retomada.is_some());
+        if retomaveis.count() != self.fichas.len() {
+            return Err("sessão retomável fora do índice de fichas".into());
+        }
         if nomes != self.nomes_atendentes {
             return Err("índice de nomes de atendentes desatualizado".into());
         }
@@ -535,6 +612,7 @@ impl Matchmaker {
         &mut self,
         id: SessaoId,
         apresentacao: Apresentacao,
+        ficha: Ficha,
         agora: Duration,
         efeitos: &mut Vec<Efeito>,
     ) {
@@ -601,6 +679,7 @@ impl Matchmaker {
                     let texto = "informe ao menos um departamento".to_owned();
                     return recusar(efeitos, CodigoErro::DepartamentoInvalido, texto);
                 }
+                self.liberar_nome_de_suspenso(&nome, agora, efeitos);
                 if !self.nomes_atendentes.insert(nome.to_lowercase()) {
                     let texto = format!("já existe um atendente conectado com o nome {nome}");
                     return recusar(efeitos, CodigoErro::NomeEmUso, texto);
@@ -620,12 +699,21 @@ impl Matchmaker {
             }
         };
         let cliente = matches!(papel, PapelSessao::Cliente { .. });
+        // An all-zero secret means the actor had no randomness: that session is not resumable.
+        let retomavel = self.parametros.tolerancia > Duration::ZERO
+            && ficha != [0; 16]
+            && !self.fichas.contains_key(&ficha);
+        if retomavel {
+            self.fichas.insert(ficha, id);
+        }
         self.sessoes.insert(
             id,
             Sessao {
                 nome,
                 papel,
                 estado: Estado::Aguardando,
+                ultima_aceita: 0,
+                retomada: retomavel.then(|| Box::new(Retomavel::new(ficha))),
             },
         );
         efeitos.push(Efeito::Enviar {
@@ -633,6 +721,10 @@ impl Matchmaker {
             quadro: DoBroker::BemVindo {
                 sessao: id,
                 batimento_ms,
+                ficha: if retomavel { ficha } else { [0; 16] },
+                tolerancia_ms: self.tolerancia_ms(),
+                retomada: false,
+                ultima_aceita: 0,
             },
         });
         if cliente {
@@ -670,7 +762,11 @@ impl Matchmaker {
             }
             // Heartbeats are the connection's business; one that reaches here changes nothing.
             ParaBroker::Pong => {}
-            ParaBroker::Mensagem { conversa, texto } => {
+            // Acknowledgements are taken before this point.
+            ParaBroker::Recebidos { .. } => {}
+            ParaBroker::Mensagem {
+                conversa, texto, ..
+            } => {
                 let Estado::EmConversa {
                     parceiro,
                     conversa: atual,
@@ -726,7 +822,7 @@ impl Matchmaker {
                     para: id,
                     quadro: fim,
                 });
-                self.sessoes.remove(&parceiro);
+                self.esquecer(parceiro);
                 efeitos.push(Efeito::Fechar { sessao: parceiro });
                 self.liberar_atendente(id, agora, efeitos);
             }
@@ -776,7 +872,7 @@ impl Matchmaker {
         agora: Duration,
         efeitos: &mut Vec<Efeito>,
     ) {
-        let Some(sessao) = self.sessoes.remove(&id) else {
+        let Some(sessao) = self.esquecer(id) else {
             return;
         };
         let (cliente, departamentos) = match sessao.papel {
@@ -872,8 +968,13 @@ impl Matchmaker {
     }
 
     /// Makes an agent free: it takes the longest-waiting customer among its departments, or
-    /// joins the free lines of all of them (rules 1, 3, 7 and 8). A paused agent only stops.
+    /// joins the free lines of all of them (rules 1, 3, 7 and 8). A paused agent only stops, and
+    /// so does a suspended one: nobody is paired with an agent whose connection is gone.
     fn liberar_atendente(&mut self, id: SessaoId, agora: Duration, efeitos: &mut Vec<Efeito>) {
+        let suspensa = self
+            .sessoes
+            .get(&id)
+            .is_some_and(|sessao| sessao.suspensa());
         let Some(Sessao {
             papel:
                 PapelSessao::Atendente {
@@ -887,7 +988,7 @@ impl Matchmaker {
         else {
             return;
         };
-        if *pausado {
+        if *pausado || suspensa {
             *estado = Estado::Pausado;
             return;
         }
@@ -1125,6 +1226,7 @@ mod tests {
         let entrou = |sessao, apresentacao| Evento::Entrou {
             sessao,
             apresentacao,
+            ficha: [1; 16],
         };
         let yuri = Apresentacao::atendente("Yuri", vec!["geral".into()], "t");
         efeitos.extend(maquina.aplicar(entrou(1, yuri), s(1)));
@@ -1136,6 +1238,7 @@ mod tests {
         let linha = ParaBroker::Mensagem {
             conversa,
             texto: "olá".into(),
+            seq: 0,
         };
         for (quadro, quando) in [(linha, s(3)), (ParaBroker::Sair, s(4))] {
             efeitos.extend(maquina.aplicar(Evento::Recebeu { sessao: 2, quadro }, quando));
@@ -1205,6 +1308,7 @@ mod tests {
         let entrou = |sessao, apresentacao| Evento::Entrou {
             sessao,
             apresentacao,
+            ficha: [1; 16],
         };
         maquina.aplicar(entrou(1, yuri), Duration::ZERO);
         maquina.aplicar(

@@ -5,9 +5,20 @@
 //! [`Envio`], hands broker frames to [`Eventos`] (a `Stream`), answers the broker's heartbeats
 //! itself, and ends the stream with an error if the broker goes silent for two heartbeat
 //! intervals. So a program only ever sees the frames that mean something to it.
+//!
+//! When the broker offers resumes (`BemVindo.tolerancia_ms` above zero) and the handle knows how
+//! to connect again (it was opened with [`Conexao::conectar`] or [`Conexao::conectar_tls`]), a
+//! lost connection is not the end: the task reconnects with the session's secret until the grace
+//! period runs out, tells the broker how many numbered frames it has received, and sends again
+//! the chat lines the broker had not confirmed. [`Conexao::ligacao`] says when that happens; the
+//! stream itself just goes on, with nothing lost and nothing twice.
 
+use std::collections::VecDeque;
+use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -15,10 +26,23 @@ use futures::{SinkExt, Stream, StreamExt};
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, ToSocketAddrs};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 
 use crate::codec::{Quadros, enquadrar};
-use crate::{Apresentacao, CodigoErro, DoBroker, ParaBroker, SessaoId, TAMANHO_MAXIMO_QUADRO};
+use crate::{
+    Apresentacao, CodigoErro, DoBroker, Ficha, Papel, ParaBroker, Retomada, SessaoId,
+    TAMANHO_MAXIMO_QUADRO,
+};
+
+/// Numbered frames received between two unprompted `Recebidos` acknowledgements.
+const CONFIRMAR_A_CADA: u64 = 64;
+
+/// The first pause between two attempts to reconnect; it doubles up to [`ESPERA_MAXIMA`].
+const ESPERA_INICIAL: Duration = Duration::from_millis(250);
+
+/// The longest pause between two attempts to reconnect.
+const ESPERA_MAXIMA: Duration = Duration::from_secs(2);
 
 /// How long a client waits for the broker to answer its handshake.
 pub const PRAZO_RESPOSTA: Duration = Duration::from_secs(10);
@@ -31,6 +55,22 @@ pub trait Transporte: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transporte for T {}
 
 type QuadrosCliente = Quadros<Box<dyn Transporte>, DoBroker, ParaBroker>;
+
+/// Opens a fresh byte stream to the broker, for reconnecting.
+type Conector = Arc<
+    dyn Fn() -> Pin<Box<dyn Future<Output = io::Result<Box<dyn Transporte>>> + Send>> + Send + Sync,
+>;
+
+/// The state of a handle's link to the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ligacao {
+    /// Connected.
+    Conectada,
+    /// The connection dropped; the handle is reconnecting to resume the session.
+    Reconectando,
+    /// The session was resumed on a new connection (then it is simply connected again).
+    Retomada,
+}
 
 /// Why a connection could not be opened.
 #[derive(Debug, Error)]
@@ -66,10 +106,23 @@ pub struct Conexao {
     pub sessao: SessaoId,
     /// The broker's heartbeat interval, in milliseconds (answered by the handle itself).
     pub batimento_ms: u64,
+    /// How long the broker keeps this session after a drop, in milliseconds (0: no resume).
+    pub tolerancia_ms: u64,
     /// Sends frames to the broker.
     pub envio: Envio,
     /// Frames from the broker, in order (heartbeats excluded).
     pub eventos: Eventos,
+    /// Whether the handle is connected or reconnecting.
+    pub ligacao: watch::Receiver<Ligacao>,
+}
+
+/// The welcome's fields a handle keeps.
+struct BoasVindas {
+    sessao: SessaoId,
+    batimento_ms: u64,
+    ficha: Ficha,
+    tolerancia_ms: u64,
+    ultima_aceita: u64,
 }
 
 impl Conexao {
@@ -78,21 +131,34 @@ impl Conexao {
         DoBroker::BemVindo {
             sessao: self.sessao,
             batimento_ms: self.batimento_ms,
+            ficha: [0; 16],
+            tolerancia_ms: self.tolerancia_ms,
+            retomada: false,
+            ultima_aceita: 0,
         }
     }
 
-    /// Connects over TCP to `endereco` and performs the handshake.
+    /// Connects over TCP to `endereco` and performs the handshake. The handle reconnects by
+    /// itself when the broker offers resumes.
     pub async fn conectar(
         endereco: impl ToSocketAddrs,
         apresentacao: Apresentacao,
     ) -> Result<Conexao, ErroConexao> {
-        let socket = TcpStream::connect(endereco).await?;
-        socket.set_nodelay(true)?;
-        Conexao::sobre(socket, apresentacao, TAMANHO_MAXIMO_QUADRO).await
+        let enderecos: Arc<[SocketAddr]> = tokio::net::lookup_host(endereco).await?.collect();
+        let conector: Conector = Arc::new(move || {
+            let enderecos = Arc::clone(&enderecos);
+            Box::pin(async move {
+                let socket = TcpStream::connect(&enderecos[..]).await?;
+                socket.set_nodelay(true)?;
+                Ok(Box::new(socket) as Box<dyn Transporte>)
+            })
+        });
+        Conexao::com_conector(conector, apresentacao, TAMANHO_MAXIMO_QUADRO).await
     }
 
     /// Connects over TCP to `endereco` (`host:porta`), then TLS, checking the broker's
-    /// certificate against `ca` (or the public roots), and performs the handshake.
+    /// certificate against `ca` (or the public roots), and performs the handshake. The handle
+    /// reconnects by itself when the broker offers resumes.
     pub async fn conectar_tls(
         endereco: &str,
         ca: Option<&std::path::Path>,
@@ -100,98 +166,359 @@ impl Conexao {
     ) -> Result<Conexao, ErroConexao> {
         let config = crate::tls::configuracao_cliente(ca)?;
         let nome = crate::tls::nome_do_servidor(endereco)?;
-        let socket = TcpStream::connect(endereco).await?;
-        socket.set_nodelay(true)?;
-        let tls = crate::tls::TlsConnector::from(config)
-            .connect(nome, socket)
-            .await?;
-        Conexao::sobre(tls, apresentacao, TAMANHO_MAXIMO_QUADRO).await
+        let endereco: Arc<str> = endereco.into();
+        let conector: Conector = Arc::new(move || {
+            let (config, nome, endereco) = (config.clone(), nome.clone(), endereco.clone());
+            Box::pin(async move {
+                let socket = TcpStream::connect(&*endereco).await?;
+                socket.set_nodelay(true)?;
+                let tls = crate::tls::TlsConnector::from(config)
+                    .connect(nome, socket)
+                    .await?;
+                Ok(Box::new(tls) as Box<dyn Transporte>)
+            })
+        });
+        Conexao::com_conector(conector, apresentacao, TAMANHO_MAXIMO_QUADRO).await
     }
 
     /// Performs the handshake over an already open byte stream, with the given frame size limit.
+    /// The handle cannot reconnect by itself.
     pub async fn sobre(
         transporte: impl Transporte,
         apresentacao: Apresentacao,
         tamanho_maximo: usize,
     ) -> Result<Conexao, ErroConexao> {
         let transporte: Box<dyn Transporte> = Box::new(transporte);
-        let mut quadros: QuadrosCliente = enquadrar(transporte, tamanho_maximo);
-        quadros.send(ParaBroker::Apresentacao(apresentacao)).await?;
-        let resposta = tokio::time::timeout(PRAZO_RESPOSTA, quadros.next())
-            .await
-            .map_err(|_| ErroConexao::SemResposta)?;
-        match resposta {
-            Some(Ok(DoBroker::BemVindo {
-                sessao,
-                batimento_ms,
-            })) => {
-                let (envio_tx, envio_rx) = mpsc::channel(CAPACIDADE);
-                let (eventos_tx, eventos_rx) = mpsc::channel(CAPACIDADE);
-                let silencio_maximo = Duration::from_millis(batimento_ms.max(1)).saturating_mul(2);
-                tokio::spawn(manter(quadros, envio_rx, eventos_tx, silencio_maximo));
-                Ok(Conexao {
-                    sessao,
-                    batimento_ms,
-                    envio: Envio { tx: envio_tx },
-                    eventos: Eventos { rx: eventos_rx },
-                })
-            }
-            Some(Ok(DoBroker::Erro { codigo, texto })) => {
-                Err(ErroConexao::Recusada { codigo, texto })
-            }
-            Some(Ok(outro)) => Err(ErroConexao::Inesperada(Box::new(outro))),
-            Some(Err(erro)) => Err(ErroConexao::Io(erro)),
-            None => Err(ErroConexao::Fechada),
-        }
+        Conexao::iniciar(transporte, None, apresentacao, tamanho_maximo).await
+    }
+
+    /// Opens a byte stream with `conector`, performs the handshake, and keeps `conector` for
+    /// reconnecting.
+    async fn com_conector(
+        conector: Conector,
+        apresentacao: Apresentacao,
+        tamanho_maximo: usize,
+    ) -> Result<Conexao, ErroConexao> {
+        let transporte = conector().await?;
+        Conexao::iniciar(transporte, Some(conector), apresentacao, tamanho_maximo).await
+    }
+
+    async fn iniciar(
+        transporte: Box<dyn Transporte>,
+        conector: Option<Conector>,
+        apresentacao: Apresentacao,
+        tamanho_maximo: usize,
+    ) -> Result<Conexao, ErroConexao> {
+        let (quadros, boas_vindas) = apresentar(transporte, &apresentacao, tamanho_maximo).await?;
+        let (envio_tx, envio_rx) = mpsc::channel(CAPACIDADE);
+        let (eventos_tx, eventos_rx) = mpsc::channel(CAPACIDADE);
+        let (ligacao_tx, ligacao_rx) = watch::channel(Ligacao::Conectada);
+        let conexao = Conexao {
+            sessao: boas_vindas.sessao,
+            batimento_ms: boas_vindas.batimento_ms,
+            tolerancia_ms: boas_vindas.tolerancia_ms,
+            envio: Envio { tx: envio_tx },
+            eventos: Eventos { rx: eventos_rx },
+            ligacao: ligacao_rx,
+        };
+        let retomavel = boas_vindas.tolerancia_ms > 0;
+        let manutencao = Manutencao {
+            cliente: matches!(apresentacao.papel, Papel::Cliente { .. }),
+            apresentacao,
+            conector: conector.filter(|_| retomavel),
+            tamanho_maximo,
+            ficha: boas_vindas.ficha,
+            tolerancia: Duration::from_millis(boas_vindas.tolerancia_ms),
+            silencio_maximo: Duration::from_millis(boas_vindas.batimento_ms.max(1))
+                .saturating_mul(2),
+            recebidos: 0,
+            recebidos_confirmados: 0,
+            ultima_seq: 0,
+            pendentes: VecDeque::new(),
+            encerrada: false,
+            eventos: eventos_tx,
+            ligacao: ligacao_tx,
+        };
+        tokio::spawn(manutencao.executar(quadros, envio_rx));
+        Ok(conexao)
     }
 }
 
-/// The connection's task: relays both ways, answers heartbeats, notices a silent broker.
-async fn manter(
-    quadros: QuadrosCliente,
-    mut envio: mpsc::Receiver<ParaBroker>,
-    eventos: mpsc::Sender<io::Result<DoBroker>>,
-    silencio_maximo: Duration,
-) {
-    let (mut escrita, mut leitura) = quadros.split();
-    let mut enviando = true;
-    loop {
-        tokio::select! {
-            quadro = envio.recv(), if enviando => match quadro {
-                Some(quadro) => {
-                    if let Err(erro) = escrita.send(quadro).await {
-                        let _ = eventos.send(Err(erro)).await;
-                        return;
-                    }
-                }
-                // The program dropped its sender: close our side, keep reading to the end.
-                None => {
-                    enviando = false;
-                    let _ = escrita.close().await;
-                }
+/// Sends the handshake over a fresh byte stream and reads the broker's answer.
+async fn apresentar(
+    transporte: Box<dyn Transporte>,
+    apresentacao: &Apresentacao,
+    tamanho_maximo: usize,
+) -> Result<(QuadrosCliente, BoasVindas), ErroConexao> {
+    let mut quadros: QuadrosCliente = enquadrar(transporte, tamanho_maximo);
+    quadros
+        .send(ParaBroker::Apresentacao(apresentacao.clone()))
+        .await?;
+    let resposta = tokio::time::timeout(PRAZO_RESPOSTA, quadros.next())
+        .await
+        .map_err(|_| ErroConexao::SemResposta)?;
+    match resposta {
+        Some(Ok(DoBroker::BemVindo {
+            sessao,
+            batimento_ms,
+            ficha,
+            tolerancia_ms,
+            ultima_aceita,
+            ..
+        })) => Ok((
+            quadros,
+            BoasVindas {
+                sessao,
+                batimento_ms,
+                ficha,
+                tolerancia_ms,
+                ultima_aceita,
             },
-            lido = tokio::time::timeout(silencio_maximo, leitura.next()) => match lido {
-                Ok(Some(Ok(DoBroker::Ping))) => {
-                    if enviando && escrita.send(ParaBroker::Pong).await.is_err() {
-                        return;
-                    }
+        )),
+        Some(Ok(DoBroker::Erro { codigo, texto })) => Err(ErroConexao::Recusada { codigo, texto }),
+        Some(Ok(outro)) => Err(ErroConexao::Inesperada(Box::new(outro))),
+        Some(Err(erro)) => Err(ErroConexao::Io(erro)),
+        None => Err(ErroConexao::Fechada),
+    }
+}
+
+/// The connection's task and what it knows about the session.
+struct Manutencao {
+    /// Whether the peer is a customer (to tell which `Fim` ends the session).
+    cliente: bool,
+    /// The handshake, sent again (with the secret) to resume.
+    apresentacao: Apresentacao,
+    /// How to connect again; `None` when the session cannot be resumed.
+    conector: Option<Conector>,
+    /// The frame size limit.
+    tamanho_maximo: usize,
+    /// The session's secret.
+    ficha: Ficha,
+    /// How long the broker keeps the session after a drop.
+    tolerancia: Duration,
+    /// How long the broker may stay silent before the connection counts as lost.
+    silencio_maximo: Duration,
+    /// Numbered frames received in the session.
+    recebidos: u64,
+    /// The count last sent in `Recebidos`.
+    recebidos_confirmados: u64,
+    /// The `seq` of the last chat line sent.
+    ultima_seq: u64,
+    /// Chat lines sent and not yet confirmed, oldest first (only when resumable).
+    pendentes: VecDeque<(u64, ParaBroker)>,
+    /// Set once a frame that ends the session has arrived, or the program asked to leave.
+    encerrada: bool,
+    /// Where broker frames go.
+    eventos: mpsc::Sender<io::Result<DoBroker>>,
+    /// Where the link's state goes.
+    ligacao: watch::Sender<Ligacao>,
+}
+
+/// How one connection of a session ended.
+enum Queda {
+    /// Nothing more to do: the program or the session is done.
+    Fim,
+    /// The connection failed; resume if the session allows.
+    Perdida(io::Error),
+}
+
+impl Manutencao {
+    /// Relays until the session ends, reconnecting whenever the connection drops and the
+    /// session can be resumed.
+    async fn executar(
+        mut self,
+        mut quadros: QuadrosCliente,
+        mut envio: mpsc::Receiver<ParaBroker>,
+    ) {
+        loop {
+            let erro = match self.relayar(&mut quadros, &mut envio).await {
+                Queda::Fim => return,
+                Queda::Perdida(erro) => erro,
+            };
+            let Some(conector) = self.conector.clone().filter(|_| !self.encerrada) else {
+                let _ = self.eventos.send(Err(erro)).await;
+                return;
+            };
+            let _ = self.ligacao.send(Ligacao::Reconectando);
+            match self.reconectar(&conector).await {
+                Ok(novos) => {
+                    quadros = novos;
+                    let _ = self.ligacao.send(Ligacao::Retomada);
                 }
-                Ok(Some(quadro)) => {
-                    let fim = quadro.is_err();
-                    if eventos.send(quadro).await.is_err() || fim {
-                        return;
-                    }
-                }
-                Ok(None) => return,
-                Err(_) => {
-                    let silencio = io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "o broker parou de responder",
-                    );
-                    let _ = eventos.send(Err(silencio)).await;
+                Err(erro) => {
+                    let _ = self.eventos.send(Err(erro)).await;
                     return;
                 }
-            },
+            }
+        }
+    }
+
+    /// Relays both ways over one connection, answers heartbeats, and notices a silent broker.
+    async fn relayar(
+        &mut self,
+        quadros: &mut QuadrosCliente,
+        envio: &mut mpsc::Receiver<ParaBroker>,
+    ) -> Queda {
+        let mut enviando = !envio.is_closed() || !envio.is_empty();
+        loop {
+            tokio::select! {
+                quadro = envio.recv(), if enviando => match quadro {
+                    Some(quadro) => {
+                        let quadro = self.numerar(quadro);
+                        if let Err(erro) = quadros.send(quadro).await {
+                            return Queda::Perdida(erro);
+                        }
+                    }
+                    // The program dropped its sender: close our side, keep reading to the end.
+                    None => {
+                        enviando = false;
+                        self.encerrada = true;
+                        let _ = quadros.close().await;
+                    }
+                },
+                lido = tokio::time::timeout(self.silencio_maximo, quadros.next()) => match lido {
+                    Ok(Some(Ok(DoBroker::Ping))) => {
+                        if !enviando {
+                            continue;
+                        }
+                        let mut resposta = vec![ParaBroker::Pong];
+                        if self.recebidos != self.recebidos_confirmados {
+                            self.recebidos_confirmados = self.recebidos;
+                            resposta.push(ParaBroker::Recebidos { total: self.recebidos });
+                        }
+                        for quadro in resposta {
+                            if let Err(erro) = quadros.send(quadro).await {
+                                return Queda::Perdida(erro);
+                            }
+                        }
+                    }
+                    Ok(Some(Ok(quadro))) => {
+                        if let Err(erro) = self.receber(quadros, &quadro, enviando).await {
+                            return Queda::Perdida(erro);
+                        }
+                        if self.eventos.send(Ok(quadro)).await.is_err() {
+                            return Queda::Fim;
+                        }
+                    }
+                    Ok(Some(Err(erro))) => return Queda::Perdida(erro),
+                    Ok(None) if self.encerrada || self.conector.is_none() => return Queda::Fim,
+                    Ok(None) => {
+                        return Queda::Perdida(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "o broker fechou a conexão",
+                        ));
+                    }
+                    Err(_) => {
+                        return Queda::Perdida(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "o broker parou de responder",
+                        ));
+                    }
+                },
+            }
+        }
+    }
+
+    /// Gives a chat line its `seq` and keeps it until confirmed (when the session is
+    /// resumable); notes a request to leave.
+    fn numerar(&mut self, quadro: ParaBroker) -> ParaBroker {
+        match quadro {
+            ParaBroker::Mensagem {
+                conversa,
+                texto,
+                seq: 0,
+            } if self.conector.is_some() => {
+                self.ultima_seq += 1;
+                let quadro = ParaBroker::Mensagem {
+                    conversa,
+                    texto,
+                    seq: self.ultima_seq,
+                };
+                self.pendentes.push_back((self.ultima_seq, quadro.clone()));
+                quadro
+            }
+            ParaBroker::Sair => {
+                self.encerrada = true;
+                quadro
+            }
+            ParaBroker::Encerrar if self.cliente => {
+                self.encerrada = true;
+                quadro
+            }
+            outro => outro,
+        }
+    }
+
+    /// Takes note of a broker frame before the program gets it: counts numbered frames (and
+    /// acknowledges them every so often), drops confirmed lines, notices the session's end.
+    async fn receber(
+        &mut self,
+        quadros: &mut QuadrosCliente,
+        quadro: &DoBroker,
+        enviando: bool,
+    ) -> io::Result<()> {
+        if let DoBroker::Confirmada { seq } = quadro {
+            self.pendentes.retain(|(pendente, _)| pendente > seq);
+        }
+        if quadro.encerra_sessao(self.cliente) {
+            self.encerrada = true;
+        }
+        if quadro.numerado() {
+            self.recebidos += 1;
+            if enviando
+                && self.conector.is_some()
+                && self.recebidos - self.recebidos_confirmados >= CONFIRMAR_A_CADA
+            {
+                self.recebidos_confirmados = self.recebidos;
+                quadros
+                    .send(ParaBroker::Recebidos {
+                        total: self.recebidos,
+                    })
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Connects again and resumes the session, retrying until the grace period ends; then
+    /// sends again the chat lines the broker had not accepted.
+    async fn reconectar(&mut self, conector: &Conector) -> io::Result<QuadrosCliente> {
+        let prazo = Instant::now() + self.tolerancia;
+        let mut espera = ESPERA_INICIAL;
+        let mut apresentacao = self.apresentacao.clone();
+        loop {
+            apresentacao.retomar = Some(Retomada {
+                ficha: self.ficha,
+                recebidos: self.recebidos,
+            });
+            let tentativa = async {
+                let transporte = conector().await?;
+                apresentar(transporte, &apresentacao, self.tamanho_maximo).await
+            };
+            match tentativa.await {
+                Ok((mut quadros, boas_vindas)) => {
+                    self.recebidos_confirmados = self.recebidos;
+                    let aceita = boas_vindas.ultima_aceita;
+                    self.pendentes.retain(|(seq, _)| *seq > aceita);
+                    for (_, quadro) in &self.pendentes {
+                        quadros.send(quadro.clone()).await?;
+                    }
+                    return Ok(quadros);
+                }
+                Err(ErroConexao::Recusada { texto, .. }) => {
+                    return Err(io::Error::new(io::ErrorKind::ConnectionRefused, texto));
+                }
+                Err(_) if Instant::now() + espera < prazo => {
+                    tokio::time::sleep(espera).await;
+                    espera = (espera * 2).min(ESPERA_MAXIMA);
+                }
+                Err(_) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "a conexão caiu e não foi possível retomá-la a tempo",
+                    ));
+                }
+            }
         }
     }
 }
@@ -216,6 +543,7 @@ impl Envio {
         self.enviar(ParaBroker::Mensagem {
             conversa,
             texto: texto.into(),
+            seq: 0,
         })
         .await
     }

@@ -185,7 +185,7 @@ mod tests {
         let apresentacao = ParaBroker::Apresentacao(Apresentacao::cliente("Ana", "geral"));
         assert_eq!(
             codificar(&apresentacao).unwrap().as_ref(),
-            b"\x00\x04\x03Ana\x00\x05geral\x00"
+            b"\x00\x05\x03Ana\x00\x05geral\x00\x00"
         );
 
         let atendente = ParaBroker::Apresentacao(Apresentacao::atendente(
@@ -195,16 +195,53 @@ mod tests {
         ));
         assert_eq!(
             codificar(&atendente).unwrap().as_ref(),
-            b"\x00\x04\x04Yuri\x01\x02\x05geral\x06vendas\x01\x03abc"
+            b"\x00\x05\x04Yuri\x01\x02\x05geral\x06vendas\x01\x03abc\x00"
         );
         assert_eq!(
             codificar(&DoBroker::BemVindo {
                 sessao: 5,
-                batimento_ms: 15_000
+                batimento_ms: 15_000,
+                ficha: [0xab; 16],
+                tolerancia_ms: 60_000,
+                retomada: false,
+                ultima_aceita: 0,
             })
             .unwrap()
             .as_ref(),
-            b"\x00\x05\x98\x75"
+            [
+                &b"\x00\x05\x98\x75"[..],
+                &[0xab; 16],
+                b"\xe0\xd4\x03\x00\x00"
+            ]
+            .concat()
+        );
+        let mut retomada = Apresentacao::cliente("Ana", "geral");
+        retomada.retomar = Some(crate::Retomada {
+            ficha: [1; 16],
+            recebidos: 3,
+        });
+        assert_eq!(
+            codificar(&ParaBroker::Apresentacao(retomada))
+                .unwrap()
+                .as_ref(),
+            [
+                &b"\x00\x05\x03Ana\x00\x05geral\x00\x01"[..],
+                &[1; 16],
+                b"\x03"
+            ]
+            .concat()
+        );
+        assert_eq!(
+            codificar(&ParaBroker::Recebidos { total: 130 })
+                .unwrap()
+                .as_ref(),
+            b"\x07\x82\x01"
+        );
+        assert_eq!(
+            codificar(&DoBroker::Confirmada { seq: 2 })
+                .unwrap()
+                .as_ref(),
+            b"\x0a\x02"
         );
         assert_eq!(codificar(&DoBroker::Ping).unwrap().as_ref(), b"\x08");
         assert_eq!(
@@ -228,11 +265,12 @@ mod tests {
         assert_eq!(
             codificar(&ParaBroker::Mensagem {
                 conversa: 7,
-                texto: "olá".into()
+                texto: "olá".into(),
+                seq: 1,
             })
             .unwrap()
             .as_ref(),
-            b"\x01\x07\x04ol\xc3\xa1"
+            b"\x01\x07\x04ol\xc3\xa1\x01"
         );
         assert_eq!(codificar(&ParaBroker::Sair).unwrap().as_ref(), b"\x03");
         assert_eq!(codificar(&ParaBroker::Pausar).unwrap().as_ref(), b"\x04");
@@ -340,13 +378,13 @@ mod tests {
             )))
             .await
             .unwrap();
-        let mut lido = [0u8; 23];
+        let mut lido = [0u8; 24];
         tokio::io::AsyncReadExt::read_exact(&mut b, &mut lido)
             .await
             .unwrap();
         assert_eq!(
             lido,
-            *b"\x00\x00\x00\x01\x02\x00\x00\x00\x0e\x00\x04\x03Ana\x00\x05geral\x00"
+            *b"\x00\x00\x00\x01\x02\x00\x00\x00\x0f\x00\x05\x03Ana\x00\x05geral\x00\x00"
         );
     }
 
@@ -358,6 +396,7 @@ mod tests {
             .send(ParaBroker::Mensagem {
                 conversa: 1,
                 texto: "uma mensagem longa demais".into(),
+                seq: 0,
             })
             .await
             .unwrap_err();
@@ -368,6 +407,7 @@ mod tests {
             .send(ParaBroker::Mensagem {
                 conversa: 1,
                 texto: "uma mensagem longa demais".into(),
+                seq: 0,
             })
             .await
             .unwrap();

@@ -9,10 +9,13 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the protocol this crate speaks; sent first in every handshake.
-pub const VERSAO_PROTOCOLO: u16 = 4;
+pub const VERSAO_PROTOCOLO: u16 = 5;
 
-/// Identifies one connection to the broker for as long as the broker runs.
+/// Identifies one session with the broker for as long as the broker runs.
 pub type SessaoId = u64;
+
+/// The secret a session is resumed with after its connection drops (from `BemVindo`).
+pub type Ficha = [u8; 16];
 
 /// A frame sent by a peer (`cliente` or `atendente`) to the broker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +30,10 @@ pub enum ParaBroker {
         conversa: u64,
         /// The text as typed; see [`crate::validacao::validar_texto`] for what is accepted.
         texto: String,
+        /// The line's number in this session: 1, 2, 3, ... (kept across resumes), so that a line
+        /// sent again after a resume is not relayed twice; the broker answers `Confirmada`. 0
+        /// means unnumbered: relayed, never confirmed, never deduplicated.
+        seq: u64,
     },
     /// An agent ends its current chat and becomes free again (`/fim`). From a customer it means
     /// the same as [`ParaBroker::Sair`].
@@ -40,6 +47,13 @@ pub enum ParaBroker {
     Retomar,
     /// The answer to the broker's `Ping`.
     Pong,
+    /// How many numbered broker frames (see [`DoBroker::numerado`]) the peer has received in
+    /// this session, so the broker can stop keeping them for a resume. Sent every so often and
+    /// with `Pong`.
+    Recebidos {
+        /// Numbered frames received since the session started (across resumes).
+        total: u64,
+    },
 }
 
 /// The handshake a peer opens its connection with.
@@ -53,6 +67,18 @@ pub struct Apresentacao {
     pub papel: Papel,
     /// The agent credential; required to take the agent role, ignored for customers.
     pub token: Option<String>,
+    /// Set to resume a session whose connection dropped, instead of starting a new one.
+    pub retomar: Option<Retomada>,
+}
+
+/// What a peer resuming a session tells the broker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retomada {
+    /// The session's secret, from its `BemVindo`.
+    pub ficha: Ficha,
+    /// How many numbered frames of the session the peer has received; the broker sends the
+    /// rest again.
+    pub recebidos: u64,
 }
 
 impl Apresentacao {
@@ -65,6 +91,7 @@ impl Apresentacao {
                 departamento: departamento.into(),
             },
             token: None,
+            retomar: None,
         }
     }
 
@@ -79,6 +106,7 @@ impl Apresentacao {
             nome: nome.into(),
             papel: Papel::Atendente { departamentos },
             token: Some(token.into()),
+            retomar: None,
         }
     }
 }
@@ -109,6 +137,17 @@ pub enum DoBroker {
         /// twice as long may take the connection as dead, and one that sends nothing (not even
         /// `Pong`) for twice as long is disconnected.
         batimento_ms: u64,
+        /// The secret to resume this session with ([`Retomada`]); all zeros when the broker
+        /// does not offer resumes.
+        ficha: Ficha,
+        /// How long the broker keeps a session whose connection dropped, in milliseconds (0:
+        /// sessions cannot be resumed).
+        tolerancia_ms: u64,
+        /// Whether this connection resumed an earlier one (otherwise the session is new).
+        retomada: bool,
+        /// The highest chat line `seq` the broker has handled from this session (0: none):
+        /// unconfirmed lines after it must be sent again.
+        ultima_aceita: u64,
     },
     /// The customer's current 1-based place in its department's line.
     Fila {
@@ -167,6 +206,12 @@ pub enum DoBroker {
         conversa: u64,
         /// The most recent earlier conversations (at most [`ANTERIORES_MAXIMO`]), newest first.
         conversas: Vec<Anterior>,
+    },
+    /// The peer's chat lines up to this `seq` have been accepted: they will not be lost, and
+    /// need not be sent again after a resume.
+    Confirmada {
+        /// The highest accepted `seq`.
+        seq: u64,
     },
 }
 
@@ -251,6 +296,9 @@ pub enum CodigoErro {
     MuitasMensagens,
     /// The agent credential is missing or wrong. The connection closes.
     NaoAutorizado,
+    /// The session asked to resume is unknown, expired, or can no longer be resumed exactly.
+    /// The connection closes; start a new session.
+    RetomadaInvalida,
 }
 
 impl CodigoErro {
@@ -274,6 +322,7 @@ impl CodigoErro {
             CodigoErro::LimiteDeConexoes => "conexões demais; tente mais tarde",
             CodigoErro::MuitasMensagens => "mensagens rápidas demais; algumas foram descartadas",
             CodigoErro::NaoAutorizado => "credencial de atendente ausente ou inválida",
+            CodigoErro::RetomadaInvalida => "a sessão expirou e não pode mais ser retomada",
         }
     }
 
@@ -291,6 +340,33 @@ impl CodigoErro {
 }
 
 impl DoBroker {
+    /// Whether this frame is numbered for resumes: `Conectado`, `Mensagem` and `Fim` count 1, 2,
+    /// 3, ... in the order the broker sends them to a session, and a resumed session gets again
+    /// every one after the count it gives in [`Retomada::recebidos`]. The other frames tell
+    /// state that a resume sends afresh (`Fila`, `Espera`), or need no resend.
+    pub fn numerado(&self) -> bool {
+        matches!(
+            self,
+            DoBroker::Conectado { .. } | DoBroker::Mensagem { .. } | DoBroker::Fim { .. }
+        )
+    }
+
+    /// Whether this frame ends the session of a peer in the given role (customer or not): after
+    /// it the broker closes the connection and the session cannot be resumed.
+    pub fn encerra_sessao(&self, cliente: bool) -> bool {
+        match self {
+            DoBroker::Fim { motivo } => {
+                cliente
+                    || matches!(
+                        motivo,
+                        MotivoFim::AtendenteSaiu | MotivoFim::BrokerEncerrando
+                    )
+            }
+            DoBroker::Erro { codigo, .. } => codigo.encerra_conexao(),
+            _ => false,
+        }
+    }
+
     /// An `Erro` frame with the code's standard description as its text.
     pub fn erro(codigo: CodigoErro) -> Self {
         DoBroker::Erro {

@@ -6,7 +6,7 @@
 //! accepts that is not of this protocol version, or a state machine left inconsistent.
 
 use broker::connection::avaliar_apresentacao;
-use broker::matchmaking::{Evento, Matchmaker};
+use broker::matchmaking::{Evento, Matchmaker, Parametros};
 use proto::codec::{classificar_erro, decodificar_fluxo};
 use proto::{DoBroker, ParaBroker, TAMANHO_MAXIMO_QUADRO, VERSAO_PROTOCOLO};
 use std::time::Duration;
@@ -23,12 +23,13 @@ pub fn verificar_fluxo(bytes: &[u8]) {
     }
     // Whatever decoded must feed a state machine without breaking it.
     if let Some(ParaBroker::Apresentacao(apresentacao)) = quadros.first() {
-        let mut maquina = Matchmaker::new();
+        let mut maquina = maquina_retomavel();
         let mut agora = Duration::ZERO;
         maquina.aplicar(
             Evento::Entrou {
                 sessao: 1,
                 apresentacao: apresentacao.clone(),
+                ficha: [1; 16],
             },
             agora,
         );
@@ -36,7 +37,7 @@ pub fn verificar_fluxo(bytes: &[u8]) {
             agora += Duration::from_millis(1);
             maquina.aplicar(Evento::Recebeu { sessao: 1, quadro }, agora);
         }
-        maquina.tick();
+        maquina.tick(agora);
         if let Err(problema) = maquina.checar_invariantes() {
             panic!("invariante violado: {problema}");
         }
@@ -49,11 +50,12 @@ pub fn verificar_apresentacao(corpo: &[u8]) {
     match avaliar_apresentacao(corpo) {
         Ok(apresentacao) => {
             assert_eq!(apresentacao.versao, VERSAO_PROTOCOLO);
-            let mut maquina = Matchmaker::new();
+            let mut maquina = maquina_retomavel();
             maquina.aplicar(
                 Evento::Entrou {
                     sessao: 1,
                     apresentacao,
+                    ficha: [1; 16],
                 },
                 Duration::ZERO,
             );
@@ -66,4 +68,12 @@ pub fn verificar_apresentacao(corpo: &[u8]) {
             "recusa sem erro: {resposta:?}"
         ),
     }
+}
+
+/// A state machine with resumes on, so that arbitrary input reaches that part too.
+fn maquina_retomavel() -> Matchmaker {
+    Matchmaker::com_parametros(Parametros {
+        tolerancia: Duration::from_secs(60),
+        ..Parametros::default()
+    })
 }

@@ -3,6 +3,7 @@
 //! whatever bytes a misbehaving peer might. [`arbitrario`] holds the checks the fuzzer runs.
 
 pub mod arbitrario;
+pub mod bancos;
 pub mod carga;
 
 use std::collections::VecDeque;
@@ -26,10 +27,12 @@ pub const PACIENCIA: Duration = Duration::from_secs(10);
 /// The agent credential the test brokers accept.
 pub const TOKEN_DE_TESTE: &str = "token-de-teste";
 
-/// A broker configuration for tests: a free port, a fast position tick, the test credential, and
-/// a message rate no scripted peer reaches by accident.
+/// A broker configuration for tests: a free port, a fast position tick, the test credential, a
+/// message rate no scripted peer reaches by accident, and no resumes (so a dropped connection
+/// counts as leaving at once; the resume tests turn them on).
 pub fn config_de_teste() -> Config {
     Config {
+        tolerancia_retomada: Duration::ZERO,
         escutar: "127.0.0.1:0".parse().expect("valid address"),
         intervalo_fila: Duration::from_millis(10),
         prazo_fechamento: Duration::from_millis(500),
@@ -58,6 +61,9 @@ pub struct Participante {
     pub conexao: Conexao,
     /// The conversation it is in, as far as the frames it has read say (0: none).
     pub conversa: u64,
+    /// The highest chat line `seq` the broker has confirmed (`Confirmada` frames are taken in
+    /// here rather than handed out as events).
+    pub confirmada: u64,
     /// (Agents) `Anteriores` frames read while waiting for something else: they come when the
     /// history answers, so their place among the other frames is not fixed.
     anteriores: VecDeque<(u64, Vec<Anterior>)>,
@@ -91,6 +97,7 @@ impl Participante {
             nome: nome.into(),
             papel,
             token,
+            retomar: None,
         };
         let conexao = Conexao::conectar(endereco, apresentacao)
             .await
@@ -99,6 +106,7 @@ impl Participante {
             nome: nome.into(),
             conexao,
             conversa: 0,
+            confirmada: 0,
             anteriores: VecDeque::new(),
         }
     }
@@ -117,24 +125,30 @@ impl Participante {
         self.enviar(ParaBroker::Mensagem {
             conversa: self.conversa,
             texto: texto.into(),
+            seq: 0,
         })
         .await;
     }
 
     /// The next frame from the broker (`None` once it closed the connection).
     pub async fn proximo(&mut self) -> Option<DoBroker> {
-        match tokio::time::timeout(PACIENCIA, self.conexao.eventos.next()).await {
-            Ok(Some(Ok(quadro))) => {
-                match quadro {
-                    DoBroker::Conectado { conversa, .. } => self.conversa = conversa,
-                    DoBroker::Fim { .. } => self.conversa = 0,
-                    _ => {}
+        loop {
+            match tokio::time::timeout(PACIENCIA, self.conexao.eventos.next()).await {
+                Ok(Some(Ok(DoBroker::Confirmada { seq }))) => {
+                    self.confirmada = self.confirmada.max(seq);
                 }
-                Some(quadro)
+                Ok(Some(Ok(quadro))) => {
+                    match quadro {
+                        DoBroker::Conectado { conversa, .. } => self.conversa = conversa,
+                        DoBroker::Fim { .. } => self.conversa = 0,
+                        _ => {}
+                    }
+                    return Some(quadro);
+                }
+                Ok(Some(Err(erro))) => panic!("{}: erro de leitura: {erro}", self.nome),
+                Ok(None) => return None,
+                Err(_) => panic!("{}: nada chegou a tempo", self.nome),
             }
-            Ok(Some(Err(erro))) => panic!("{}: erro de leitura: {erro}", self.nome),
-            Ok(None) => None,
-            Err(_) => panic!("{}: nada chegou a tempo", self.nome),
         }
     }
 
@@ -340,5 +354,67 @@ impl Bruto {
             Ok(Some(Err(_)) | None) => None,
             Err(_) => panic!("o broker não respondeu a tempo"),
         }
+    }
+}
+
+/// A TCP relay between peers and a broker whose links a test can cut at will, as a tunnel or a
+/// flaky Wi-Fi would: both ends see their connection drop, and new connections go through as
+/// long as the relay accepts them.
+pub struct Tomada {
+    /// Where peers connect.
+    endereco: SocketAddr,
+    /// The links relayed now.
+    elos: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+    /// The accept loop.
+    aceitador: tokio::task::JoinHandle<()>,
+}
+
+impl Tomada {
+    /// Starts relaying `127.0.0.1:0` to `broker`.
+    pub async fn abrir(broker: SocketAddr) -> Tomada {
+        let ouvinte = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let endereco = ouvinte.local_addr().expect("has an address");
+        let elos = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let registro = std::sync::Arc::clone(&elos);
+        let aceitador = tokio::spawn(async move {
+            while let Ok((mut peer, _)) = ouvinte.accept().await {
+                let elo = tokio::spawn(async move {
+                    if let Ok(mut destino) = TcpStream::connect(broker).await {
+                        let _ = destino.set_nodelay(true);
+                        let _ = peer.set_nodelay(true);
+                        let _ = tokio::io::copy_bidirectional(&mut peer, &mut destino).await;
+                    }
+                });
+                registro
+                    .lock()
+                    .expect("not poisoned")
+                    .push(elo.abort_handle());
+            }
+        });
+        Tomada {
+            endereco,
+            elos,
+            aceitador,
+        }
+    }
+
+    /// Where peers connect to reach the broker through the relay.
+    pub fn endereco(&self) -> SocketAddr {
+        self.endereco
+    }
+
+    /// Cuts every link relayed now (both sockets close); new connections still go through.
+    pub fn cortar(&self) {
+        for elo in self.elos.lock().expect("not poisoned").drain(..) {
+            elo.abort();
+        }
+    }
+
+    /// Cuts every link and accepts no more: the broker is out of reach for good.
+    pub fn desligar(&self) {
+        self.aceitador.abort();
+        self.cortar();
     }
 }

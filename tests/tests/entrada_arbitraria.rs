@@ -60,11 +60,25 @@ fn fluxo_quase_valido() -> impl Strategy<Value = Vec<u8>> {
             vec!["geral".into()],
             "t"
         ))),
-        (0..3u64, "[a-zé😀 ]{0,20}")
-            .prop_map(|(conversa, texto)| ParaBroker::Mensagem { conversa, texto }),
+        (0..3u64, "[a-zé😀 ]{0,20}", 0..3u64).prop_map(|(conversa, texto, seq)| {
+            ParaBroker::Mensagem {
+                conversa,
+                texto,
+                seq,
+            }
+        }),
         Just(ParaBroker::Encerrar),
         Just(ParaBroker::Pausar),
         Just(ParaBroker::Pong),
+        (0..4u64).prop_map(|total| ParaBroker::Recebidos { total }),
+        any::<[u8; 2]>().prop_map(|[ficha, recebidos]| {
+            let mut apresentacao = proto::Apresentacao::cliente("Ana", "geral");
+            apresentacao.retomar = Some(proto::Retomada {
+                ficha: [ficha; 16],
+                recebidos: u64::from(recebidos),
+            });
+            ParaBroker::Apresentacao(apresentacao)
+        }),
     ];
     (
         proptest::collection::vec(quadro, 1..6),

@@ -36,6 +36,7 @@ fn apresentacao(nome: &str, papel: Papel) -> Vec<u8> {
         nome: nome.into(),
         papel,
         token,
+        retomar: None,
     }))
     .expect("encodes");
     quadro(&corpo)
@@ -54,6 +55,7 @@ async fn apresentacoes_invalidas_sao_recusadas() {
     let mensagem = codificar(&ParaBroker::Mensagem {
         conversa: 1,
         texto: "oi".into(),
+        seq: 0,
     })
     .expect("encodes");
     recusa(
@@ -172,7 +174,7 @@ async fn lixo_no_meio_da_conversa_encerra_so_aquela_sessao() {
     ));
     laura.esperar_conexao_com("Beto").await;
 
-    bruto.escrever(&quadro(&[0x07, 0x01])).await;
+    bruto.escrever(&quadro(&[0x08, 0x01])).await;
     assert!(matches!(
         bruto.proximo().await,
         Some(DoBroker::Erro {

@@ -4,38 +4,8 @@
 use broker::Config;
 use broker::historico::{Conversa, Filtro, Historico};
 use proto::{MotivoFim, ParaBroker};
-use sqlx::AnyPool;
+use tests::bancos::{banco_postgres, banco_sqlite, largar_esquema};
 use tests::{Par, Participante, config_de_teste, esperar_par, iniciar_broker_com};
-
-/// The machine's PostgreSQL server (trust auth), as CI has it.
-const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-/// A fresh, empty SQLite database in a folder that does not exist yet.
-fn banco_sqlite(nome: &str) -> String {
-    let pasta = std::env::temp_dir()
-        .join(format!("fila-historico-{}", std::process::id()))
-        .join(nome);
-    let _ = std::fs::remove_dir_all(&pasta);
-    broker::historico::url_padrao(&pasta)
-}
-
-/// A fresh, empty schema on the PostgreSQL server, and the URL that works inside it.
-async fn banco_postgres(nome: &str) -> String {
-    sqlx::any::install_default_drivers();
-    let esquema = format!("historico_{}_{nome}", std::process::id());
-    let pool = AnyPool::connect(POSTGRES)
-        .await
-        .expect("PostgreSQL is running at 127.0.0.1:5432 (database test)");
-    sqlx::query(&format!("DROP SCHEMA IF EXISTS {esquema} CASCADE"))
-        .execute(&pool)
-        .await
-        .expect("drops the old schema");
-    sqlx::query(&format!("CREATE SCHEMA {esquema}"))
-        .execute(&pool)
-        .await
-        .expect("creates the schema");
-    format!("{POSTGRES}?options=-c%20search_path%3D{esquema}")
-}
 
 /// The conversations that pass `filtro`.
 async fn listar(historico: &Historico, filtro: Filtro) -> Vec<Conversa> {
@@ -221,10 +191,5 @@ async fn historico_no_sqlite() {
 async fn historico_no_postgres() {
     grava_e_le_de_volta(&banco_postgres("grava").await).await;
     // Leave the server as it was (on failure the schema stays, for a look).
-    let pool = AnyPool::connect(POSTGRES).await.expect("connects");
-    let esquema = format!("historico_{}_grava", std::process::id());
-    sqlx::query(&format!("DROP SCHEMA {esquema} CASCADE"))
-        .execute(&pool)
-        .await
-        .expect("drops the schema");
+    largar_esquema("grava").await;
 }

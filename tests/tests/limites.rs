@@ -125,6 +125,10 @@ async fn o_cliente_percebe_um_broker_calado() {
             DoBroker::BemVindo {
                 sessao: 1,
                 batimento_ms: 50,
+                ficha: [0; 16],
+                tolerancia_ms: 0,
+                retomada: false,
+                ultima_aceita: 0,
             },
         )
         .await

@@ -242,7 +242,11 @@ impl Modelo {
             ParaBroker::Apresentacao(_) => {
                 self.enviar(sessao, DoBroker::erro(CodigoErro::ApresentacaoRepetida))
             }
-            ParaBroker::Mensagem { conversa, texto } => match dados.lugar {
+            // Acknowledgements only trim what resumes keep; they change nothing else.
+            ParaBroker::Recebidos { .. } => {}
+            ParaBroker::Mensagem {
+                conversa, texto, ..
+            } => match dados.lugar {
                 Lugar::Conversa {
                     conversa: atual, ..
                 } if atual != *conversa => {
@@ -366,6 +370,10 @@ impl Modelo {
             DoBroker::BemVindo {
                 sessao,
                 batimento_ms: Parametros::default().batimento_ms,
+                ficha: [0; 16],
+                tolerancia_ms: 0,
+                retomada: false,
+                ultima_aceita: 0,
             },
         );
         if cliente {
@@ -470,6 +478,7 @@ impl ReferenceStateMachine for Referencia {
                     quadro: ParaBroker::Mensagem {
                         conversa,
                         texto: texto.to_owned(),
+                        seq: 0,
                     },
                 }
             });
@@ -540,7 +549,9 @@ impl StateMachineTest for Sistema {
                             nome,
                             papel,
                             token: None,
+                            retomar: None,
                         },
+                        ficha: [sistema.ultima_sessao as u8; 16],
                     },
                     agora,
                 )
@@ -549,7 +560,7 @@ impl StateMachineTest for Sistema {
                 .maquina
                 .aplicar(Evento::Recebeu { sessao, quadro }, agora),
             Passo::Cai { sessao } => sistema.maquina.aplicar(Evento::Caiu { sessao }, agora),
-            Passo::Tick => sistema.maquina.tick(),
+            Passo::Tick => sistema.maquina.tick(agora),
         };
         let mut recebido: BTreeMap<SessaoId, Vec<Recebido>> = BTreeMap::new();
         for efeito in efeitos {
@@ -561,6 +572,10 @@ impl StateMachineTest for Sistema {
                 Efeito::Enviar { para, quadro } => (para, Recebido::Quadro(quadro)),
                 Efeito::Fechar { sessao } => (sessao, Recebido::Fechado),
                 Efeito::Registrar(_) | Efeito::ConsultarAnteriores { .. } => continue,
+                // Resumes are off here (they have tests of their own).
+                outro @ (Efeito::Desligar { .. }
+                | Efeito::Retomar { .. }
+                | Efeito::Reenviar { .. }) => panic!("efeito de retomada sem retomada: {outro:?}"),
             };
             recebido.entry(para).or_default().push(item);
         }

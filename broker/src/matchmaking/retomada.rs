@@ -1,0 +1,582 @@
+//! Suspending a session whose connection dropped, and resuming it on a new connection.
+//!
+//! With [`Parametros::tolerancia`](super::Parametros::tolerancia) set, every session gets a
+//! secret ([`Ficha`]) in its `BemVindo`. Each numbered frame sent to it ([`DoBroker::numerado`])
+//! is counted and kept until the peer says it has received it (`Recebidos`). When the connection
+//! drops the session is suspended: a waiting customer keeps its place, a chat stays open, a free
+//! agent leaves the free lines. A connection that presents the secret within the grace period
+//! takes the session over and gets every kept frame after the count it gives, in order, exactly
+//! once, then the state that may have changed meanwhile (its place in line, the agents' waiting
+//! count). When the grace period ends first, the drop counts as leaving (rules 7 and 9).
+//!
+//! Chat lines a peer sends are numbered too (`seq`): the machine remembers the highest it has
+//! handled per session and answers `Confirmada`, so a line sent again after a resume is
+//! confirmed again but never relayed twice.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use proto::{Apresentacao, CodigoErro, DoBroker, Ficha, Papel, ParaBroker, Retomada, SessaoId};
+
+use super::{Efeito, Estado, Matchmaker, PapelSessao, Sessao, posicao_de};
+
+/// Most numbered frames kept for one session that its peer has not acknowledged. Past it the
+/// oldest are dropped, and a resume that would need them is refused.
+pub const RETIDOS_MAXIMO: usize = 4096;
+
+/// What resuming one session needs.
+#[derive(Debug)]
+pub(super) struct Retomavel {
+    /// The secret a resume must present.
+    ficha: Ficha,
+    /// Numbered frames sent to the session so far.
+    enviados: u64,
+    /// The last numbered frames sent, not yet acknowledged (the last `retidos.len()` of
+    /// `enviados`).
+    retidos: VecDeque<DoBroker>,
+    /// When suspended, the end of its grace period.
+    suspensa_ate: Option<Duration>,
+}
+
+impl Retomavel {
+    /// A new session's bookkeeping.
+    pub(super) fn new(ficha: Ficha) -> Self {
+        Retomavel {
+            ficha,
+            enviados: 0,
+            retidos: VecDeque::new(),
+            suspensa_ate: None,
+        }
+    }
+
+    /// The session's secret.
+    pub(super) fn ficha(&self) -> &Ficha {
+        &self.ficha
+    }
+
+    /// The number of the first kept frame minus one: what the peer must have received at least.
+    fn primeiro_retido(&self) -> u64 {
+        self.enviados - self.retidos.len() as u64
+    }
+
+    /// Forgets the kept frames the peer says it has received (up to frame `total`).
+    fn descartar_ate(&mut self, total: u64) {
+        let excesso = total.saturating_sub(self.primeiro_retido());
+        let excesso = usize::try_from(excesso).unwrap_or(usize::MAX);
+        self.retidos.drain(..excesso.min(self.retidos.len()));
+    }
+}
+
+impl Sessao {
+    /// Whether the session's connection is gone and it waits for a resume.
+    pub(super) fn suspensa(&self) -> bool {
+        self.retomada
+            .as_ref()
+            .is_some_and(|r| r.suspensa_ate.is_some())
+    }
+}
+
+impl Matchmaker {
+    /// The grace period as `BemVindo` announces it.
+    pub(super) fn tolerancia_ms(&self) -> u64 {
+        u64::try_from(self.parametros.tolerancia.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether the session exists and waits for a resume.
+    pub fn suspensa(&self, sessao: SessaoId) -> bool {
+        self.sessoes.get(&sessao).is_some_and(Sessao::suspensa)
+    }
+
+    /// Removes a session from the session table and the secrets index.
+    pub(super) fn esquecer(&mut self, id: SessaoId) -> Option<Sessao> {
+        let sessao = self.sessoes.remove(&id)?;
+        if let Some(retomada) = &sessao.retomada {
+            self.fichas.remove(&retomada.ficha);
+        }
+        Some(sessao)
+    }
+
+    /// Counts and keeps the numbered frames among `efeitos` for the sessions they go to.
+    pub(super) fn reter(&mut self, efeitos: &[Efeito]) {
+        if self.fichas.is_empty() {
+            return;
+        }
+        for efeito in efeitos {
+            let Efeito::Enviar { para, quadro } = efeito else {
+                continue;
+            };
+            if !quadro.numerado() {
+                continue;
+            }
+            if let Some(retomada) = self
+                .sessoes
+                .get_mut(para)
+                .and_then(|sessao| sessao.retomada.as_deref_mut())
+            {
+                retomada.enviados += 1;
+                retomada.retidos.push_back(quadro.clone());
+                if retomada.retidos.len() > RETIDOS_MAXIMO {
+                    retomada.retidos.pop_front();
+                }
+            }
+        }
+    }
+
+    /// The peer has received `total` numbered frames: stop keeping them.
+    pub(super) fn confirmar_recebidos(&mut self, id: SessaoId, total: u64) {
+        if let Some(retomada) = self
+            .sessoes
+            .get_mut(&id)
+            .and_then(|sessao| sessao.retomada.as_deref_mut())
+        {
+            retomada.descartar_ate(total);
+        }
+    }
+
+    /// Handles a frame, first weeding out a numbered chat line already handled (it is confirmed
+    /// again, not relayed) and confirming a new one once handled.
+    pub(super) fn receber_numerado(
+        &mut self,
+        id: SessaoId,
+        quadro: ParaBroker,
+        agora: Duration,
+        efeitos: &mut Vec<Efeito>,
+    ) {
+        let seq = match &quadro {
+            ParaBroker::Mensagem { seq, .. } if *seq > 0 => *seq,
+            _ => return self.receber(id, quadro, agora, efeitos),
+        };
+        let Some(sessao) = self.sessoes.get_mut(&id) else {
+            return;
+        };
+        if seq <= sessao.ultima_aceita {
+            let seq = sessao.ultima_aceita;
+            efeitos.push(Efeito::Enviar {
+                para: id,
+                quadro: DoBroker::Confirmada { seq },
+            });
+            return;
+        }
+        sessao.ultima_aceita = seq;
+        self.receber(id, quadro, agora, efeitos);
+        efeitos.push(Efeito::Enviar {
+            para: id,
+            quadro: DoBroker::Confirmada { seq },
+        });
+    }
+
+    /// A session's connection dropped: suspend it for the grace period (or remove it, if it
+    /// cannot be resumed).
+    pub(super) fn suspender(&mut self, id: SessaoId, agora: Duration, efeitos: &mut Vec<Efeito>) {
+        let prazo = agora.saturating_add(self.parametros.tolerancia);
+        let Some(sessao) = self.sessoes.get_mut(&id) else {
+            return;
+        };
+        let Some(retomada) = sessao.retomada.as_deref_mut() else {
+            return self.remover(id, false, agora, efeitos);
+        };
+        if retomada.suspensa_ate.is_some() {
+            return;
+        }
+        retomada.suspensa_ate = Some(prazo);
+        let livre = matches!(sessao.estado, Estado::Livre { .. });
+        self.prazos.push_back((prazo, id));
+        if livre {
+            self.ocupar_atendente(id);
+            if let Some(sessao) = self.sessoes.get_mut(&id) {
+                sessao.estado = Estado::Pausado;
+            }
+        }
+        efeitos.push(Efeito::Desligar { sessao: id });
+    }
+
+    /// Removes every suspended session whose grace period ended by `agora`, as if it had left
+    /// the moment its connection dropped (rules 7 and 9).
+    pub(super) fn expirar(&mut self, agora: Duration, efeitos: &mut Vec<Efeito>) {
+        while let Some(&(prazo, id)) = self.prazos.front() {
+            if prazo > agora {
+                break;
+            }
+            self.prazos.pop_front();
+            let ainda_suspensa = self
+                .sessoes
+                .get(&id)
+                .and_then(|sessao| sessao.retomada.as_ref())
+                .is_some_and(|r| r.suspensa_ate == Some(prazo));
+            if ainda_suspensa {
+                self.remover(id, false, agora, efeitos);
+            }
+        }
+    }
+
+    /// An agent logs in with the name of a suspended agent (say, the app was restarted and lost
+    /// its secret): that old session counts as gone, so the name is free.
+    pub(super) fn liberar_nome_de_suspenso(
+        &mut self,
+        nome: &str,
+        agora: Duration,
+        efeitos: &mut Vec<Efeito>,
+    ) {
+        let chave = nome.to_lowercase();
+        if !self.nomes_atendentes.contains(&chave) {
+            return;
+        }
+        let antigo = self.sessoes.iter().find_map(|(&id, sessao)| {
+            (matches!(sessao.papel, PapelSessao::Atendente { .. })
+                && sessao.suspensa()
+                && sessao.nome.to_lowercase() == chave)
+                .then_some(id)
+        });
+        if let Some(antigo) = antigo {
+            self.remover(antigo, false, agora, efeitos);
+        }
+    }
+
+    /// The connection `conexao` asks to take over the session `pedido` names. It gets
+    /// `BemVindo`, every kept frame after the count it gives, then the state that may have
+    /// changed; or `RetomadaInvalida` and a close.
+    pub(super) fn retomar(
+        &mut self,
+        conexao: SessaoId,
+        apresentacao: &Apresentacao,
+        pedido: &Retomada,
+        agora: Duration,
+        efeitos: &mut Vec<Efeito>,
+    ) {
+        let batimento_ms = self.parametros.batimento_ms;
+        let tolerancia_ms = self.tolerancia_ms();
+        let encontrada = self.fichas.get(&pedido.ficha).copied().filter(|id| {
+            let Some(sessao) = self.sessoes.get(id) else {
+                return false;
+            };
+            let cliente = matches!(sessao.papel, PapelSessao::Cliente { .. });
+            let retomada = sessao.retomada.as_ref();
+            cliente == matches!(apresentacao.papel, Papel::Cliente { .. })
+                && retomada
+                    .is_some_and(|r| (r.primeiro_retido()..=r.enviados).contains(&pedido.recebidos))
+        });
+        let Some(id) = encontrada else {
+            efeitos.push(Efeito::Enviar {
+                para: conexao,
+                quadro: DoBroker::erro(CodigoErro::RetomadaInvalida),
+            });
+            efeitos.push(Efeito::Fechar { sessao: conexao });
+            return;
+        };
+        let Some(sessao) = self.sessoes.get_mut(&id) else {
+            return;
+        };
+        let ultima_aceita = sessao.ultima_aceita;
+        let Some(retomada) = sessao.retomada.as_deref_mut() else {
+            return;
+        };
+        retomada.suspensa_ate = None;
+        retomada.descartar_ate(pedido.recebidos);
+        efeitos.push(Efeito::Retomar {
+            conexao,
+            sessao: id,
+        });
+        efeitos.push(Efeito::Enviar {
+            para: id,
+            quadro: DoBroker::BemVindo {
+                sessao: id,
+                batimento_ms,
+                ficha: retomada.ficha,
+                tolerancia_ms,
+                retomada: true,
+                ultima_aceita,
+            },
+        });
+        efeitos.extend(retomada.retidos.iter().map(|quadro| Efeito::Reenviar {
+            para: id,
+            quadro: quadro.clone(),
+        }));
+        match (&mut sessao.papel, sessao.estado) {
+            (
+                PapelSessao::Cliente {
+                    departamento,
+                    chegada,
+                    posicao_informada,
+                    ..
+                },
+                Estado::Aguardando,
+            ) => {
+                let indice = self
+                    .departamentos
+                    .get(departamento.as_str())
+                    .and_then(|linha| linha.indice_de(*chegada));
+                if let Some(indice) = indice {
+                    let posicao = posicao_de(indice);
+                    *posicao_informada = posicao;
+                    efeitos.push(Efeito::Enviar {
+                        para: id,
+                        quadro: DoBroker::Fila { posicao },
+                    });
+                }
+            }
+            (PapelSessao::Atendente { pausado, .. }, estado) => {
+                let (pausado, parado) = (*pausado, estado == Estado::Pausado);
+                self.informar_espera(id, true, efeitos);
+                if pausado {
+                    efeitos.push(Efeito::Enviar {
+                        para: id,
+                        quadro: DoBroker::Pausa { pausado },
+                    });
+                } else if parado {
+                    self.liberar_atendente(id, agora, efeitos);
+                }
+            }
+            (PapelSessao::Cliente { .. }, _) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matchmaking::{Evento, Parametros, Situacao};
+    use proto::MotivoFim;
+
+    const SEG: Duration = Duration::from_secs(1);
+
+    fn maquina() -> Matchmaker {
+        Matchmaker::com_parametros(Parametros {
+            tolerancia: Duration::from_secs(60),
+            ..Parametros::default()
+        })
+    }
+
+    fn entrar(maquina: &mut Matchmaker, sessao: SessaoId, apresentacao: Apresentacao) {
+        maquina.aplicar(
+            Evento::Entrou {
+                sessao,
+                apresentacao,
+                ficha: [sessao as u8; 16],
+            },
+            SEG,
+        );
+    }
+
+    fn retomar(
+        maquina: &mut Matchmaker,
+        conexao: SessaoId,
+        de: SessaoId,
+        recebidos: u64,
+        agora: Duration,
+    ) -> Vec<Efeito> {
+        let mut apresentacao = Apresentacao::cliente("qualquer", "geral");
+        if de <= 9 {
+            apresentacao = Apresentacao::atendente("Yuri", vec!["geral".into()], "t");
+        }
+        apresentacao.retomar = Some(Retomada {
+            ficha: [de as u8; 16],
+            recebidos,
+        });
+        let efeitos = maquina.aplicar(
+            Evento::Entrou {
+                sessao: conexao,
+                apresentacao,
+                ficha: [conexao as u8; 16],
+            },
+            agora,
+        );
+        maquina.checar_invariantes().expect("invariants hold");
+        efeitos
+    }
+
+    fn linha(maquina: &mut Matchmaker, de: SessaoId, texto: &str, seq: u64) -> Vec<Efeito> {
+        let conversa = match maquina.situacao(de) {
+            Some(Situacao::EmConversa { conversa, .. }) => conversa,
+            outra => panic!("{de} should be chatting: {outra:?}"),
+        };
+        let quadro = ParaBroker::Mensagem {
+            conversa,
+            texto: texto.into(),
+            seq,
+        };
+        maquina.aplicar(Evento::Recebeu { sessao: de, quadro }, SEG)
+    }
+
+    /// Yuri (agent, session 1) chatting with Ana (customer, session 10).
+    fn par() -> Matchmaker {
+        let mut maquina = maquina();
+        entrar(
+            &mut maquina,
+            1,
+            Apresentacao::atendente("Yuri", vec!["geral".into()], "t"),
+        );
+        entrar(&mut maquina, 10, Apresentacao::cliente("Ana", "geral"));
+        maquina
+    }
+
+    fn mensagem(de: &str, texto: &str) -> DoBroker {
+        DoBroker::Mensagem {
+            de: de.into(),
+            texto: texto.into(),
+        }
+    }
+
+    #[test]
+    fn agente_que_cai_recebe_na_volta_o_que_perdeu_em_ordem() {
+        let mut maquina = par();
+        let efeitos = maquina.aplicar(Evento::Caiu { sessao: 1 }, SEG);
+        assert_eq!(efeitos, [Efeito::Desligar { sessao: 1 }]);
+        assert!(maquina.suspensa(1));
+        linha(&mut maquina, 10, "um", 1);
+        linha(&mut maquina, 10, "dois", 2);
+        // Yuri had read his `Conectado` (frame 1) only.
+        let efeitos = retomar(&mut maquina, 77, 1, 1, 2 * SEG);
+        assert_eq!(
+            efeitos[0],
+            Efeito::Retomar {
+                conexao: 77,
+                sessao: 1
+            }
+        );
+        assert!(matches!(
+            &efeitos[1],
+            Efeito::Enviar {
+                para: 1,
+                quadro: DoBroker::BemVindo { retomada: true, .. }
+            }
+        ));
+        assert_eq!(
+            efeitos[2..4],
+            [
+                Efeito::Reenviar {
+                    para: 1,
+                    quadro: mensagem("Ana", "um")
+                },
+                Efeito::Reenviar {
+                    para: 1,
+                    quadro: mensagem("Ana", "dois")
+                },
+            ]
+        );
+        assert!(!maquina.suspensa(1));
+        // Having received all three, he cannot ask for frames before them any more.
+        maquina.aplicar(
+            Evento::Recebeu {
+                sessao: 1,
+                quadro: ParaBroker::Recebidos { total: 3 },
+            },
+            2 * SEG,
+        );
+        maquina.aplicar(Evento::Caiu { sessao: 1 }, 2 * SEG);
+        let recusa = retomar(&mut maquina, 78, 1, 1, 3 * SEG);
+        assert_eq!(
+            recusa[0],
+            Efeito::Enviar {
+                para: 78,
+                quadro: DoBroker::erro(CodigoErro::RetomadaInvalida),
+            }
+        );
+        let efeitos = retomar(&mut maquina, 79, 1, 3, 3 * SEG);
+        assert!(!efeitos.iter().any(|e| matches!(e, Efeito::Reenviar { .. })));
+    }
+
+    #[test]
+    fn linha_repetida_e_confirmada_de_novo_e_nao_repassada() {
+        let mut maquina = par();
+        let primeira = linha(&mut maquina, 10, "oi", 1);
+        assert!(primeira.contains(&Efeito::Enviar {
+            para: 1,
+            quadro: mensagem("Ana", "oi")
+        }));
+        assert!(primeira.contains(&Efeito::Enviar {
+            para: 10,
+            quadro: DoBroker::Confirmada { seq: 1 },
+        }));
+        let de_novo = linha(&mut maquina, 10, "oi", 1);
+        assert_eq!(
+            de_novo,
+            [Efeito::Enviar {
+                para: 10,
+                quadro: DoBroker::Confirmada { seq: 1 },
+            }]
+        );
+    }
+
+    #[test]
+    fn prazo_esgotado_aplica_as_regras_de_saida() {
+        let mut maquina = par();
+        maquina.aplicar(Evento::Caiu { sessao: 1 }, SEG);
+        assert!(maquina.tick(30 * SEG).is_empty());
+        let efeitos = maquina.tick(61 * SEG);
+        assert!(efeitos.contains(&Efeito::Enviar {
+            para: 10,
+            quadro: DoBroker::Fim {
+                motivo: MotivoFim::AtendenteDesconectou
+            },
+        }));
+        assert!(efeitos.contains(&Efeito::Fechar { sessao: 1 }));
+        assert!(matches!(
+            maquina.situacao(10),
+            Some(Situacao::Aguardando { posicao: 1, .. })
+        ));
+        maquina.checar_invariantes().expect("invariants hold");
+        // The secret died with the session.
+        let recusa = retomar(&mut maquina, 80, 1, 1, 62 * SEG);
+        assert!(recusa.contains(&Efeito::Fechar { sessao: 80 }));
+    }
+
+    #[test]
+    fn atendente_livre_suspenso_nao_recebe_clientes() {
+        let mut maquina = maquina();
+        entrar(
+            &mut maquina,
+            1,
+            Apresentacao::atendente("Yuri", vec!["geral".into()], "t"),
+        );
+        maquina.aplicar(Evento::Caiu { sessao: 1 }, SEG);
+        entrar(&mut maquina, 10, Apresentacao::cliente("Ana", "geral"));
+        assert!(matches!(
+            maquina.situacao(10),
+            Some(Situacao::Aguardando { posicao: 1, .. })
+        ));
+        maquina.checar_invariantes().expect("invariants hold");
+        // Back, he takes her at once.
+        retomar(&mut maquina, 77, 1, 0, 2 * SEG);
+        assert!(matches!(
+            maquina.situacao(1),
+            Some(Situacao::EmConversa { parceiro: 10, .. })
+        ));
+    }
+
+    #[test]
+    fn novo_login_com_o_nome_de_um_atendente_suspenso_o_substitui() {
+        let mut maquina = par();
+        maquina.aplicar(Evento::Caiu { sessao: 1 }, SEG);
+        entrar(
+            &mut maquina,
+            2,
+            Apresentacao::atendente("yuri", vec!["geral".into()], "t"),
+        );
+        assert_eq!(maquina.situacao(1), None);
+        assert!(matches!(
+            maquina.situacao(2),
+            Some(Situacao::EmConversa { parceiro: 10, .. })
+        ));
+        maquina.checar_invariantes().expect("invariants hold");
+    }
+
+    #[test]
+    fn cliente_suspenso_na_fila_guarda_o_lugar() {
+        let mut maquina = maquina();
+        entrar(&mut maquina, 10, Apresentacao::cliente("Ana", "geral"));
+        entrar(&mut maquina, 11, Apresentacao::cliente("Bia", "geral"));
+        maquina.aplicar(Evento::Caiu { sessao: 10 }, SEG);
+        assert!(matches!(
+            maquina.situacao(10),
+            Some(Situacao::Aguardando { posicao: 1, .. })
+        ));
+        let efeitos = retomar(&mut maquina, 77, 10, 0, 2 * SEG);
+        assert_eq!(
+            efeitos.last(),
+            Some(&Efeito::Enviar {
+                para: 10,
+                quadro: DoBroker::Fila { posicao: 1 },
+            })
+        );
+    }
+}
