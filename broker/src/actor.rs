@@ -6,6 +6,11 @@
 //! state machine treats it as dropped, so nobody else ever waits for it. Position updates (and
 //! the end of suspended sessions' grace periods) go out on a fixed tick.
 //!
+//! When the history is kept, the records of each event go to the writer as one lot. With the
+//! journal on, the frames an event causes are held back until its lot is stored: nothing a peer
+//! sees (a `Confirmada` above all) can be lost to a crash, and a restarted broker's journal
+//! agrees with what every peer was told.
+//!
 //! A session and the connection carrying it usually share an id. After a resume a new
 //! connection carries an older session: the actor maps the connection to it, sends the
 //! session's frames to the new connection, and ignores whatever the old one still reports.
@@ -15,12 +20,13 @@ use std::time::Duration;
 
 use proto::{Anterior, Apresentacao, CodigoErro, DoBroker, Ficha, MotivoFim, ParaBroker, SessaoId};
 use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior, interval};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::historico::Gravador;
-use crate::matchmaking::{Efeito, Evento, Matchmaker, Parametros, Situacao};
+use crate::historico::{Gravador, Lote};
+use crate::matchmaking::{Efeito, Evento, Instantaneo, Matchmaker, Parametros, Situacao};
 
 /// What a connection task asks of the actor.
 #[derive(Debug)]
@@ -77,29 +83,72 @@ pub struct Saida {
     pub abortar: CancellationToken,
 }
 
+/// Where the actor's records go, when the history is kept.
+pub struct Escrita {
+    /// The writer's inbox.
+    pub gravador: Gravador,
+    /// The highest lot the writer has stored.
+    pub gravados: watch::Receiver<u64>,
+    /// Sessions left in the journal by a broker that did not shut down gracefully; they come
+    /// back suspended.
+    pub salvas: Vec<Instantaneo>,
+}
+
 /// Runs the actor until it is told to shut down or every connection task is gone.
 ///
-/// `inicio` is the broker's uptime zero; `gravador`, when given, receives the history's records
-/// (and `parametros.historico` should then be set).
+/// `inicio` is the broker's uptime zero; `escrita`, when given, receives the history's records
+/// (and `parametros.historico` should then be set; with `parametros.diario`, frames wait for
+/// their records to be stored).
 pub async fn executar(
     parametros: Parametros,
     intervalo_fila: Duration,
     mut comandos: mpsc::Receiver<Comando>,
     inicio: Instant,
-    gravador: Option<Gravador>,
+    escrita: Option<Escrita>,
 ) {
+    let (maquina, gravacao, mut gravados) = match escrita {
+        None => (Matchmaker::com_parametros(parametros), None, None),
+        Some(Escrita {
+            gravador,
+            gravados,
+            salvas,
+        }) => {
+            if !salvas.is_empty() {
+                info!(
+                    sessoes = salvas.len(),
+                    "sessões restauradas do diário: aguardando que retomem"
+                );
+            }
+            let maquina = Matchmaker::restaurar(parametros, salvas, inicio.elapsed());
+            let gravacao = Gravacao {
+                gravador,
+                antes_de_enviar: parametros.diario,
+                ultimo_lote: 0,
+                em_espera: VecDeque::new(),
+                atrasados: VecDeque::new(),
+            };
+            (maquina, Some(gravacao), Some(gravados))
+        }
+    };
     let mut ator = Ator {
         inicio,
-        maquina: Matchmaker::com_parametros(parametros),
+        maquina,
         saidas: HashMap::new(),
         sessao_da_conexao: HashMap::new(),
-        gravador,
+        gravacao,
     };
     let mut tick = interval(intervalo_fila);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
+        // Records the writer had no room for: wait for it (the broker slows to the disk's pace).
+        if let Some(gravacao) = &mut ator.gravacao {
+            while let Some(lote) = gravacao.atrasados.pop_front() {
+                gravacao.gravador.esperar(lote).await;
+            }
+        }
         tokio::select! {
             biased;
+            Some(ate) = gravado(&mut gravados) => ator.liberar(ate),
             _ = tick.tick() => {
                 let efeitos = ator.maquina.tick(ator.inicio.elapsed());
                 ator.despachar(efeitos);
@@ -110,7 +159,32 @@ pub async fn executar(
             },
         }
     }
-    ator.encerrar();
+    ator.encerrar().await;
+}
+
+/// The next highest lot stored; never, without a history (or once the writer is gone).
+async fn gravado(gravados: &mut Option<watch::Receiver<u64>>) -> Option<u64> {
+    if let Some(gravados) = gravados
+        && gravados.changed().await.is_ok()
+    {
+        return Some(*gravados.borrow_and_update());
+    }
+    std::future::pending().await
+}
+
+/// The actor's side of the history's writer.
+struct Gravacao {
+    /// The writer's inbox.
+    gravador: Gravador,
+    /// Whether frames wait until the records of their event are stored (the journal is on).
+    antes_de_enviar: bool,
+    /// The number of the last lot handed to the writer.
+    ultimo_lote: u64,
+    /// Effects held back, each with the lot that must be stored before they are carried out,
+    /// in order.
+    em_espera: VecDeque<(u64, Vec<Efeito>)>,
+    /// Lots the writer had no room for, in order; the actor loop waits to deliver them.
+    atrasados: VecDeque<Lote>,
 }
 
 /// The actor's state.
@@ -126,7 +200,7 @@ struct Ator {
     /// other connection carries the session of its own id).
     sessao_da_conexao: HashMap<SessaoId, SessaoId>,
     /// Where history records go, when the history is kept.
-    gravador: Option<Gravador>,
+    gravacao: Option<Gravacao>,
 }
 
 impl Ator {
@@ -216,30 +290,80 @@ impl Ator {
         }
     }
 
-    /// Carries out effects in order; a session found slow or gone is dropped, and the effects of
-    /// dropping it are carried out after the ones already pending.
+    /// Hands the records among `efeitos` to the writer as one lot, and carries out the rest in
+    /// order, at once or, with the journal on, once that lot (and every one before) is stored.
     fn despachar(&mut self, efeitos: Vec<Efeito>) {
-        let mut pendentes = VecDeque::from(efeitos);
-        while let Some(efeito) = pendentes.pop_front() {
+        let Some(gravacao) = &mut self.gravacao else {
+            return self.executar(efeitos);
+        };
+        let (registros, resto): (Vec<Efeito>, Vec<Efeito>) = efeitos
+            .into_iter()
+            .partition(|efeito| matches!(efeito, Efeito::Registrar(_)));
+        let registros: Vec<_> = registros
+            .into_iter()
+            .filter_map(|efeito| match efeito {
+                Efeito::Registrar(registro) => Some(registro),
+                _ => None,
+            })
+            .collect();
+        let gravar = !registros.is_empty();
+        if gravar {
+            gravacao.ultimo_lote += 1;
+            let lote = gravacao.ultimo_lote;
+            if gravacao.atrasados.is_empty() {
+                if let Err(atrasado) = gravacao.gravador.gravar(registros, lote) {
+                    gravacao.atrasados.push_back(atrasado);
+                }
+            } else {
+                // Behind the lots still waiting for room, to keep the order.
+                gravacao.atrasados.push_back(Lote::new(registros, lote));
+            }
+        }
+        if gravacao.antes_de_enviar && (gravar || !gravacao.em_espera.is_empty()) {
+            if !resto.is_empty() {
+                gravacao.em_espera.push_back((gravacao.ultimo_lote, resto));
+            }
+            return;
+        }
+        self.executar(resto);
+    }
+
+    /// Carries out the effects held for lots up to `ate`, now stored.
+    fn liberar(&mut self, ate: u64) {
+        while let Some(gravacao) = &mut self.gravacao
+            && gravacao
+                .em_espera
+                .front()
+                .is_some_and(|(lote, _)| *lote <= ate)
+        {
+            let Some((_, efeitos)) = gravacao.em_espera.pop_front() else {
+                break;
+            };
+            self.executar(efeitos);
+        }
+    }
+
+    /// Carries out effects other than records, in order; a session found slow or gone is
+    /// dropped, and the effects of dropping it are dispatched after the others.
+    fn executar(&mut self, efeitos: Vec<Efeito>) {
+        let mut quedas = Vec::new();
+        for efeito in efeitos {
             match efeito {
                 Efeito::Enviar { para, quadro } | Efeito::Reenviar { para, quadro } => {
                     let Some((_, saida)) = self.saidas.get(&para) else {
                         continue;
                     };
                     registrar(para, &quadro);
-                    match saida.quadros.try_send(Box::new(quadro)) {
-                        Ok(()) => {}
-                        Err(erro) => {
-                            if let TrySendError::Full(_) = erro {
-                                warn!(sessao = para, "consumidor lento: conexão cortada");
-                                saida.abortar.cancel();
-                            }
-                            self.soltar(para);
-                            pendentes.extend(
-                                self.maquina
-                                    .aplicar(Evento::Caiu { sessao: para }, self.inicio.elapsed()),
-                            );
+                    if let Err(erro) = saida.quadros.try_send(Box::new(quadro)) {
+                        if let TrySendError::Full(_) = erro {
+                            warn!(sessao = para, "consumidor lento: conexão cortada");
+                            saida.abortar.cancel();
                         }
+                        self.soltar(para);
+                        quedas.extend(
+                            self.maquina
+                                .aplicar(Evento::Caiu { sessao: para }, self.inicio.elapsed()),
+                        );
                     }
                 }
                 Efeito::Retomar { conexao, sessao } => {
@@ -258,18 +382,16 @@ impl Ator {
                     );
                     self.soltar(sessao);
                 }
-                Efeito::Registrar(registro) => {
-                    if let Some(gravador) = &self.gravador {
-                        gravador.registrar(registro);
-                    }
-                }
+                Efeito::Registrar(_) => {}
                 Efeito::ConsultarAnteriores {
                     para,
                     cliente,
                     conversa,
                 } => {
-                    if let Some(gravador) = &self.gravador {
-                        gravador.consultar_anteriores(para, cliente, conversa);
+                    if let Some(gravacao) = &self.gravacao {
+                        gravacao
+                            .gravador
+                            .consultar_anteriores(para, cliente, conversa);
                     }
                 }
                 Efeito::Fechar { sessao } => {
@@ -278,16 +400,36 @@ impl Ator {
                 }
             }
         }
+        if !quedas.is_empty() {
+            self.despachar(quedas);
+        }
     }
 
     /// Tells every session the broker is going away and lets go of all of them, so that each
     /// connection flushes that last frame and closes.
-    fn encerrar(&mut self) {
-        if let Some(gravador) = &self.gravador {
-            for efeito in self.maquina.encerrar(self.inicio.elapsed()) {
-                if let Efeito::Registrar(registro) = efeito {
-                    gravador.registrar(registro);
-                }
+    async fn encerrar(&mut self) {
+        if let Some(mut gravacao) = self.gravacao.take() {
+            // What was held back goes out first; the writer still stores every queued lot.
+            for (_, efeitos) in std::mem::take(&mut gravacao.em_espera) {
+                self.executar(efeitos);
+            }
+            for lote in std::mem::take(&mut gravacao.atrasados) {
+                gravacao.gravador.esperar(lote).await;
+            }
+            let registros = self
+                .maquina
+                .encerrar(self.inicio.elapsed())
+                .into_iter()
+                .filter_map(|efeito| match efeito {
+                    Efeito::Registrar(registro) => Some(registro),
+                    _ => None,
+                })
+                .collect();
+            if let Err(lote) = gravacao
+                .gravador
+                .gravar(registros, gravacao.ultimo_lote + 1)
+            {
+                gravacao.gravador.esperar(lote).await;
             }
         }
         info!(

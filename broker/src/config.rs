@@ -108,6 +108,7 @@ impl Config {
             historico: false,
             ultima_conversa: 0,
             tolerancia: self.tolerancia_retomada,
+            diario: false,
         }
     }
 

@@ -4,14 +4,15 @@
 //! PostgreSQL serves larger sites. Both go through sqlx's `Any` driver with one schema and one
 //! set of migrations (`broker/migrations`), written in SQL both understand.
 //!
-//! The actor never waits on the database: it hands [`Registro`]s to a [`Gravador`] with
-//! `try_send`, and a writer task stores them in batches, one transaction per batch. The same
-//! [`Historico`] answers the `broker conversas` and `broker conversa ID` commands.
+//! The actor hands the [`Registro`]s of each event to a [`Gravador`] as one numbered lot, and a
+//! writer task stores whatever lots are queued in one transaction, then says up to which lot
+//! is stored (the actor holds back frames until the records of their event are stored, when
+//! the journal is on). Nothing is ever dropped: when the writer is a whole queue behind, the
+//! actor waits for room, so the broker slows to the disk's pace instead of losing records. The
+//! same [`Historico`] answers the `broker conversas` and `broker conversa ID` commands.
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use proto::{ANTERIORES_MAXIMO, Anterior, MotivoFim, SessaoId};
@@ -19,17 +20,19 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use thiserror::Error;
 use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tracing::{debug, error, warn};
+use tracing::{debug, error};
 
 use crate::actor::Comando;
+use crate::diario::Anotacoes;
 use crate::matchmaking::Registro;
 
 /// The SQLite file's name inside the data directory.
 pub const ARQUIVO: &str = "historico.db";
 
-/// Records that may wait for the writer before new ones are dropped (with a warning).
+/// Lots of records that may wait for the writer before the actor waits for room.
 pub const CAPACIDADE_GRAVADOR: usize = 65_536;
 
 /// Lookups of earlier conversations that may wait before new ones are dropped.
@@ -66,7 +69,8 @@ pub fn url_padrao(dados: &Path) -> String {
 /// An open history database.
 #[derive(Debug, Clone)]
 pub struct Historico {
-    pool: AnyPool,
+    /// The connections to the database.
+    pub(crate) pool: AnyPool,
 }
 
 /// One conversation as the history holds it. Times are milliseconds since the Unix epoch.
@@ -275,7 +279,11 @@ impl Historico {
         let mut inicios = Vec::new();
         let mut linhas = Vec::new();
         let mut fins = Vec::new();
-        for registro in lote {
+        let mut anotacoes = Anotacoes::default();
+        for registro in lote
+            .iter()
+            .filter_map(|registro| anotacoes.anotar(registro))
+        {
             let ms = |uptime: &Duration| base_ms + i64::try_from(uptime.as_millis()).unwrap_or(0);
             match registro {
                 Registro::Inicio {
@@ -317,6 +325,7 @@ impl Historico {
                     seqs.remove(conversa);
                     fins.push((id_do_banco(*conversa), nome_do_motivo(*motivo), ms(em)));
                 }
+                Registro::Sessao(_) | Registro::SessaoSaiu { .. } | Registro::SemSessoes => {}
             }
         }
         let mut transacao = self.pool.begin().await?;
@@ -365,6 +374,7 @@ impl Historico {
                 .execute(&mut *transacao)
                 .await?;
         }
+        anotacoes.gravar(&mut transacao).await?;
         transacao.commit().await?;
         Ok(())
     }
@@ -376,7 +386,7 @@ impl Historico {
 const TAMANHOS_DE_INSERT: [usize; 5] = [256, 64, 16, 4, 1];
 
 /// Splits `linhas` into consecutive parts whose lengths are all in [`TAMANHOS_DE_INSERT`].
-fn em_partes<T>(mut linhas: &[T]) -> Vec<&[T]> {
+pub(crate) fn em_partes<T>(mut linhas: &[T]) -> Vec<&[T]> {
     let mut partes = Vec::new();
     for tamanho in TAMANHOS_DE_INSERT {
         while linhas.len() >= tamanho {
@@ -389,7 +399,7 @@ fn em_partes<T>(mut linhas: &[T]) -> Vec<&[T]> {
 }
 
 /// `inicio` followed by `linhas` groups of `colunas` numbered parameters: `($1, $2), ($3, $4)`.
-fn insert_de_varias_linhas(inicio: &str, colunas: usize, linhas: usize) -> String {
+pub(crate) fn insert_de_varias_linhas(inicio: &str, colunas: usize, linhas: usize) -> String {
     let mut sql = String::from(inicio);
     for linha in 0..linhas {
         if linha > 0 {
@@ -448,8 +458,13 @@ pub fn nome_do_motivo(motivo: MotivoFim) -> &'static str {
 /// What the writer task is asked to do, in order.
 #[derive(Debug)]
 enum Trabalho {
-    /// Store a record.
-    Gravar(Registro),
+    /// Store the records of one event, all in the same transaction.
+    Gravar {
+        /// The records.
+        registros: Vec<Registro>,
+        /// The lot's number; the writer reports the highest it has stored.
+        lote: u64,
+    },
     /// Look up a customer's earlier conversations and answer the actor.
     Anteriores {
         /// The agent to tell.
@@ -461,46 +476,51 @@ enum Trabalho {
     },
 }
 
-/// The actor's side of the history: hands work to the writer without ever waiting.
+/// A lot of records the writer had no room for yet; [`Gravador::esperar`] delivers it.
+#[derive(Debug)]
+pub struct Lote(Trabalho);
+
+impl Lote {
+    /// The records of one event as lot `lote`, to be delivered with [`Gravador::esperar`].
+    pub fn new(registros: Vec<Registro>, lote: u64) -> Lote {
+        Lote(Trabalho::Gravar { registros, lote })
+    }
+}
+
+/// The actor's side of the history: hands work to the writer.
 #[derive(Debug, Clone)]
 pub struct Gravador {
     trabalhos: mpsc::Sender<Trabalho>,
-    /// Records dropped because the writer was too far behind, in all.
-    descartados: Arc<AtomicU64>,
 }
 
 impl Gravador {
-    /// Queues a record. When the writer is this far behind, the record is dropped and logged:
-    /// the broker never waits on the disk.
-    pub fn registrar(&self, registro: Registro) {
-        self.entregar(Trabalho::Gravar(registro));
+    /// Queues the records of one event as lot `lote`; gives them back when the writer is a
+    /// whole queue behind (then [`Gravador::esperar`] must deliver them, before any later lot).
+    pub fn gravar(&self, registros: Vec<Registro>, lote: u64) -> Result<(), Lote> {
+        match self
+            .trabalhos
+            .try_send(Trabalho::Gravar { registros, lote })
+        {
+            Ok(()) | Err(TrySendError::Closed(_)) => Ok(()),
+            Err(TrySendError::Full(trabalho)) => Err(Lote(trabalho)),
+        }
+    }
+
+    /// Waits for room in the writer's queue and delivers `lote`.
+    pub async fn esperar(&self, lote: Lote) {
+        let _ = self.trabalhos.send(lote.0).await;
     }
 
     /// Asks for `cliente`'s conversations before `conversa`, to be sent to the agent `para`
-    /// (through the actor). Dropped, like a record, when the writer is too far behind.
+    /// (through the actor). Dropped when the writer is a whole queue behind: it is advice.
     pub fn consultar_anteriores(&self, para: SessaoId, cliente: String, conversa: u64) {
-        self.entregar(Trabalho::Anteriores {
+        let trabalho = Trabalho::Anteriores {
             para,
             cliente,
             conversa,
-        });
-    }
-
-    fn entregar(&self, trabalho: Trabalho) {
-        match self.trabalhos.try_send(trabalho) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                let antes = self.descartados.fetch_add(1, Ordering::Relaxed);
-                // The first of a run, then every 10,000: a log line per record would only add
-                // to the overload.
-                if antes % 10_000 == 0 {
-                    warn!(
-                        descartados = antes + 1,
-                        "histórico atrasado: registros descartados"
-                    );
-                }
-            }
-            Err(TrySendError::Closed(_)) => {}
+        };
+        if self.trabalhos.try_send(trabalho).is_err() {
+            debug!("consulta de atendimentos anteriores descartada: histórico atrasado");
         }
     }
 }
@@ -520,21 +540,21 @@ pub fn motivo_do_nome(nome: &str) -> Option<MotivoFim> {
 }
 
 /// Starts the writer task for `historico`, with `inicio` as the actor's uptime zero; answers
-/// to lookups go to the actor's inbox `ator`. The task ends, after storing everything queued,
-/// when every [`Gravador`] is dropped.
+/// to lookups go to the actor's inbox `ator`. The returned watch holds the highest lot stored
+/// (or given up on after a database error, which is logged). The task ends, after storing
+/// everything queued, when every [`Gravador`] is dropped.
 pub fn iniciar_gravador(
     historico: Historico,
     inicio: Instant,
     ator: mpsc::Sender<Comando>,
-) -> (Gravador, JoinHandle<()>) {
+) -> (Gravador, watch::Receiver<u64>, JoinHandle<()>) {
     let agora_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|desde| i64::try_from(desde.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0);
     let base_ms = agora_ms - i64::try_from(inicio.elapsed().as_millis()).unwrap_or(0);
     let (tx, mut rx) = mpsc::channel(CAPACIDADE_GRAVADOR);
-    let descartados = Arc::new(AtomicU64::new(0));
-    let total_descartado = Arc::clone(&descartados);
+    let (gravados_tx, gravados_rx) = watch::channel(0);
     let (consultor, mut consultas_rx) =
         mpsc::channel::<(SessaoId, String, u64)>(CAPACIDADE_CONSULTAS);
     let leitor = historico.clone();
@@ -553,14 +573,25 @@ pub fn iniciar_gravador(
         }
     });
     let tarefa = tokio::spawn(async move {
-        let mut seqs = HashMap::new();
+        // Conversations left open by a broker that was killed go on numbering their lines.
+        let mut seqs = historico.seqs_das_abertas().await.unwrap_or_else(|erro| {
+            error!(%erro, "não foi possível ler as conversas abertas do histórico");
+            HashMap::new()
+        });
         let mut lote = Vec::with_capacity(LOTE_MAXIMO);
         let mut registros = Vec::with_capacity(LOTE_MAXIMO);
         let mut consultas = Vec::new();
         while rx.recv_many(&mut lote, LOTE_MAXIMO).await > 0 {
+            let mut ultimo = None;
             for trabalho in lote.drain(..) {
                 match trabalho {
-                    Trabalho::Gravar(datado) => registros.push(datado),
+                    Trabalho::Gravar {
+                        registros: do_evento,
+                        lote,
+                    } => {
+                        registros.extend(do_evento);
+                        ultimo = Some(lote);
+                    }
                     Trabalho::Anteriores {
                         para,
                         cliente,
@@ -576,6 +607,9 @@ pub fn iniciar_gravador(
                 error!(%erro, registros = registros.len(), "não foi possível gravar no histórico");
             }
             registros.clear();
+            if let Some(ultimo) = ultimo {
+                gravados_tx.send_replace(ultimo);
+            }
             // Lookups go to a task of their own, on another connection, so they never hold up
             // the writing. When it is this far behind, a lookup is dropped: it is advice.
             for consulta in consultas.drain(..) {
@@ -584,21 +618,8 @@ pub fn iniciar_gravador(
                 }
             }
         }
-        let descartados = total_descartado.load(Ordering::Relaxed);
-        if descartados > 0 {
-            warn!(
-                descartados,
-                "registros do histórico descartados por atraso do banco"
-            );
-        }
     });
-    (
-        Gravador {
-            trabalhos: tx,
-            descartados,
-        },
-        tarefa,
-    )
+    (Gravador { trabalhos: tx }, gravados_rx, tarefa)
 }
 
 #[cfg(test)]

@@ -19,7 +19,10 @@
 //! When [`Parametros::tolerancia`] is set, a session whose connection drops is suspended rather
 //! than removed, and a new connection can take it over; [`retomada`] holds that part.
 
+mod diario;
 mod retomada;
+
+pub use diario::Instantaneo;
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::Duration;
@@ -150,6 +153,15 @@ pub enum Registro {
         /// When.
         em: Duration,
     },
+    /// (Journal) a session as it is now.
+    Sessao(Box<Instantaneo>),
+    /// (Journal) a session is gone.
+    SessaoSaiu {
+        /// Its id.
+        sessao: SessaoId,
+    },
+    /// (Journal) the broker let go of every session (a graceful shutdown).
+    SemSessoes,
 }
 
 /// Where a session stands, as seen from outside the state machine.
@@ -195,6 +207,8 @@ pub struct Parametros {
     /// How long a session whose connection dropped waits to be resumed before the drop counts
     /// as leaving (rules 7 and 9). Zero: sessions are never suspended nor resumed.
     pub tolerancia: Duration,
+    /// Whether to emit journal records ([`Registro::Sessao`]) so the sessions survive a crash.
+    pub diario: bool,
 }
 
 impl Default for Parametros {
@@ -207,6 +221,7 @@ impl Default for Parametros {
             historico: false,
             ultima_conversa: 0,
             tolerancia: Duration::ZERO,
+            diario: false,
         }
     }
 }
@@ -354,6 +369,7 @@ impl Matchmaker {
             Evento::Caiu { sessao } => self.remover(sessao, false, agora, &mut efeitos),
         }
         self.reter(&efeitos);
+        self.anotar(&mut efeitos);
         efeitos
     }
 
@@ -397,11 +413,13 @@ impl Matchmaker {
             self.informar_espera(atendente, false, &mut efeitos);
         }
         self.reter(&efeitos);
+        self.anotar(&mut efeitos);
         efeitos
     }
 
     /// The broker is shutting down at `agora`: records the end of every open conversation in the
-    /// history (when it is kept). The sessions themselves are the caller's to tell and close.
+    /// history (when it is kept), and that no session is left (when journaled). The sessions
+    /// themselves are the caller's to tell and close.
     pub fn encerrar(&self, agora: Duration) -> Vec<Efeito> {
         let mut efeitos = Vec::new();
         let mut abertas: Vec<u64> = self
@@ -416,6 +434,10 @@ impl Matchmaker {
         abertas.sort_unstable();
         for conversa in abertas {
             self.registrar_fim(conversa, MotivoFim::BrokerEncerrando, agora, &mut efeitos);
+        }
+        if self.parametros.diario {
+            // Everyone is told goodbye: no session outlives a graceful shutdown.
+            efeitos.push(Efeito::Registrar(Registro::SemSessoes));
         }
         efeitos
     }

@@ -27,6 +27,7 @@ use crate::actor::{self, Comando};
 use crate::config::Config;
 use crate::connection::{self, Contexto, Fluxo, Origem};
 use crate::historico::{self, Historico};
+use crate::matchmaking::Instantaneo;
 
 /// A running broker.
 pub struct Broker {
@@ -48,11 +49,14 @@ impl Broker {
                 let historico = Historico::abrir(url)
                     .await
                     .map_err(|erro| io::Error::other(format!("histórico em {url}: {erro}")))?;
-                let ultima = historico
-                    .ultima_conversa()
-                    .await
-                    .map_err(|erro| io::Error::other(format!("histórico em {url}: {erro}")))?;
-                Some((historico, ultima))
+                let falha = |erro| io::Error::other(format!("histórico em {url}: {erro}"));
+                let ultima_conversa = historico.ultima_conversa().await.map_err(falha)?;
+                let salvas = historico.sessoes_salvas().await.map_err(falha)?;
+                Some(Armazem {
+                    historico,
+                    ultima_conversa,
+                    salvas,
+                })
             }
         };
         let ouvinte = TcpListener::bind(config.escutar).await.map_err(|erro| {
@@ -76,7 +80,7 @@ impl Broker {
         ouvinte: O,
         endereco: SocketAddr,
         config: Config,
-        historico: Option<(Historico, u64)>,
+        historico: Option<Armazem>,
     ) -> Broker {
         let desligar = CancellationToken::new();
         let tarefa = tokio::spawn(servir(ouvinte, config, desligar.clone(), historico));
@@ -98,6 +102,16 @@ impl Broker {
         self.desligar.cancel();
         let _ = self.tarefa.await;
     }
+}
+
+/// The history, opened, with what the broker needs from it to start.
+struct Armazem {
+    /// The database.
+    historico: Historico,
+    /// The highest conversation id stored.
+    ultima_conversa: u64,
+    /// Sessions left in the journal by a broker that did not shut down gracefully.
+    salvas: Vec<Instantaneo>,
 }
 
 /// Where connections come from: a TCP listener, or a simulated network's.
@@ -194,19 +208,37 @@ async fn servir<O: Ouvinte>(
     mut ouvinte: O,
     config: Config,
     desligar: CancellationToken,
-    historico: Option<(Historico, u64)>,
+    historico: Option<Armazem>,
 ) {
     let (ator_tx, ator_rx) = mpsc::channel(config.capacidade_comandos);
     let inicio = tokio::time::Instant::now();
     let mut parametros = config.parametros();
-    let (gravador, gravacao) = match historico {
+    // New connections are numbered after every session restored from the journal.
+    let mut ultima_sessao: SessaoId = 0;
+    let (escrita, gravacao) = match historico {
         None => (None, None),
-        Some((historico, ultima_conversa)) => {
+        Some(Armazem {
+            historico,
+            ultima_conversa,
+            salvas,
+        }) => {
             parametros.historico = true;
+            parametros.diario = !parametros.tolerancia.is_zero();
             parametros.ultima_conversa = ultima_conversa;
-            let (gravador, tarefa) =
+            let salvas = if parametros.diario {
+                salvas
+            } else {
+                Vec::new()
+            };
+            ultima_sessao = salvas.iter().map(|salva| salva.sessao).max().unwrap_or(0);
+            let (gravador, gravados, tarefa) =
                 historico::iniciar_gravador(historico, inicio, ator_tx.clone());
-            (Some(gravador), Some(tarefa))
+            let escrita = actor::Escrita {
+                gravador,
+                gravados,
+                salvas,
+            };
+            (Some(escrita), Some(tarefa))
         }
     };
     let ator = tokio::spawn(actor::executar(
@@ -214,7 +246,7 @@ async fn servir<O: Ouvinte>(
         config.intervalo_fila,
         ator_rx,
         inicio,
-        gravador,
+        escrita,
     ));
     // Each connection reports at most one failed login and one close, and at most
     // `conexoes_maximas` are open: with that capacity neither channel can ever be full.
@@ -229,7 +261,6 @@ async fn servir<O: Ouvinte>(
     });
     let conexoes = TaskTracker::new();
     let mut contagem = Contagem::default();
-    let mut ultima_sessao: SessaoId = 0;
     loop {
         tokio::select! {
             _ = desligar.cancelled() => break,

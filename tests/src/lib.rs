@@ -75,7 +75,7 @@ impl Participante {
         let papel = Papel::Cliente {
             departamento: departamento.into(),
         };
-        Participante::conectar(endereco, nome, papel).await
+        Participante::conectar(endereco, nome, papel, None).await
     }
 
     /// Connects an agent serving `departamentos`.
@@ -84,14 +84,28 @@ impl Participante {
         nome: &str,
         departamentos: &[&str],
     ) -> Participante {
+        Participante::atendente_com_token(endereco, nome, departamentos, TOKEN_DE_TESTE).await
+    }
+
+    /// Connects an agent serving `departamentos` with the credential `token`.
+    pub async fn atendente_com_token(
+        endereco: SocketAddr,
+        nome: &str,
+        departamentos: &[&str],
+        token: &str,
+    ) -> Participante {
         let papel = Papel::Atendente {
             departamentos: departamentos.iter().map(|d| d.to_string()).collect(),
         };
-        Participante::conectar(endereco, nome, papel).await
+        Participante::conectar(endereco, nome, papel, Some(token.to_owned())).await
     }
 
-    async fn conectar(endereco: SocketAddr, nome: &str, papel: Papel) -> Participante {
-        let token = matches!(papel, Papel::Atendente { .. }).then(|| TOKEN_DE_TESTE.to_owned());
+    async fn conectar(
+        endereco: SocketAddr,
+        nome: &str,
+        papel: Papel,
+        token: Option<String>,
+    ) -> Participante {
         let apresentacao = Apresentacao {
             versao: VERSAO_PROTOCOLO,
             nome: nome.into(),

@@ -49,6 +49,30 @@ impl Retomavel {
         }
     }
 
+    /// A restored session's bookkeeping, suspended until `prazo`.
+    pub(super) fn restaurada(
+        ficha: Ficha,
+        enviados: u64,
+        retidos: Vec<DoBroker>,
+        prazo: Duration,
+    ) -> Self {
+        Retomavel {
+            ficha,
+            enviados,
+            retidos: retidos.into(),
+            suspensa_ate: Some(prazo),
+        }
+    }
+
+    /// What the journal keeps of it: the secret, the count, the kept frames.
+    pub(super) fn salvar(&self) -> (Ficha, u64, Vec<DoBroker>) {
+        (
+            self.ficha,
+            self.enviados,
+            self.retidos.iter().cloned().collect(),
+        )
+    }
+
     /// The session's secret.
     pub(super) fn ficha(&self) -> &Ficha {
         &self.ficha

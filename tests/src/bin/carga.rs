@@ -101,7 +101,11 @@ enum Cenario {
     },
     /// (interno) Serve um broker para a própria carga, num processo à parte.
     #[command(name = processo::SUBCOMANDO, hide = true)]
-    BrokerFilho,
+    BrokerFilho {
+        /// Endereço onde ouvir (padrão: uma porta livre).
+        #[arg(long)]
+        escutar: Option<std::net::SocketAddr>,
+    },
 }
 
 impl Cenario {
@@ -126,7 +130,7 @@ impl Cenario {
                 atendentes,
                 ..
             } => clientes + atendentes,
-            Cenario::BrokerFilho => 0,
+            Cenario::BrokerFilho { .. } => 0,
         }
     }
 }
@@ -163,8 +167,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Cenario::BrokerFilho = argumentos.cenario {
-        return runtime.block_on(servir_como_filho(argumentos.banco.clone()));
+    if let Cenario::BrokerFilho { escutar } = argumentos.cenario {
+        return runtime.block_on(servir_como_filho(argumentos.banco.clone(), escutar));
     }
     // An embedded broker holds the other end of every connection in this same process.
     let por_conexao = if argumentos.servidor.is_none() && !argumentos.cenario.processo_proprio() {
@@ -207,7 +211,8 @@ async fn carregar(argumentos: &Argumentos) -> Result<(String, serde_json::Value)
             argumentos.token.clone().unwrap_or_default(),
         ),
         None if argumentos.cenario.processo_proprio() => {
-            let filho = BrokerFilho::iniciar(argumentos.banco.as_deref())
+            let executavel = std::env::current_exe().map_err(|erro| erro.to_string())?;
+            let filho = BrokerFilho::iniciar(&executavel, argumentos.banco.as_deref(), None)
                 .map_err(|e| format!("não foi possível subir o broker: {e}"))?;
             (Alvo::Filho(filho), TOKEN_EMBUTIDO.to_owned())
         }
@@ -272,7 +277,7 @@ async fn carregar(argumentos: &Argumentos) -> Result<(String, serde_json::Value)
                 .await
                 .map(|r| resumir(r.resumo(), &r))
         }
-        Cenario::BrokerFilho => Err("subcomando interno".into()),
+        Cenario::BrokerFilho { .. } => Err("subcomando interno".into()),
     };
     if let Alvo::Embutido(broker) = alvo {
         broker.encerrar().await;
@@ -305,11 +310,18 @@ fn verificar_limite_de_arquivos(conexoes: usize) -> Result<(), String> {
 
 /// The child side of [`BrokerFilho`]: serves a broker, prints its address, and shuts it down
 /// when standard input closes.
-async fn servir_como_filho(banco: Option<String>) -> ExitCode {
+async fn servir_como_filho(
+    banco: Option<String>,
+    escutar: Option<std::net::SocketAddr>,
+) -> ExitCode {
     use tokio::io::AsyncReadExt;
 
     let _ = arquivos::elevar_limite();
-    let broker = match Broker::iniciar(config_de_carga(banco)).await {
+    let mut config = config_de_carga(banco);
+    if let Some(escutar) = escutar {
+        config.escutar = escutar;
+    }
+    let broker = match Broker::iniciar(config).await {
         Ok(broker) => broker,
         Err(erro) => {
             eprintln!("Não foi possível subir o broker: {erro}");

@@ -19,13 +19,20 @@ pub struct BrokerFilho {
 }
 
 impl BrokerFilho {
-    /// Starts the current executable with [`SUBCOMANDO`] (keeping the history in `banco`, if
-    /// given) and waits for the address it serves on.
-    pub fn iniciar(banco: Option<&str>) -> io::Result<BrokerFilho> {
-        let mut comando = Command::new(std::env::current_exe()?);
-        comando.arg(SUBCOMANDO);
+    /// Starts `executavel` (the load tool) with [`SUBCOMANDO`], keeping the history in `banco`
+    /// and listening on `escutar` if given, and waits for the address it serves on.
+    pub fn iniciar(
+        executavel: &std::path::Path,
+        banco: Option<&str>,
+        escutar: Option<SocketAddr>,
+    ) -> io::Result<BrokerFilho> {
+        let mut comando = Command::new(executavel);
         if let Some(banco) = banco {
             comando.arg("--banco").arg(banco);
+        }
+        comando.arg(SUBCOMANDO);
+        if let Some(escutar) = escutar {
+            comando.arg("--escutar").arg(escutar.to_string());
         }
         let mut processo = comando
             .stdin(Stdio::piped())
@@ -53,6 +60,12 @@ impl BrokerFilho {
     /// Where the child broker accepts connections.
     pub fn endereco(&self) -> SocketAddr {
         self.endereco
+    }
+
+    /// Kills the child at once (SIGKILL): no goodbye, no flush, as a crash would.
+    pub fn matar(&mut self) {
+        let _ = self.processo.kill();
+        let _ = self.processo.wait();
     }
 
     /// The child's process id.

@@ -1,0 +1,127 @@
+//! The store side of the journal: the `sessoes` table, where the state machine's session
+//! snapshots ([`Instantaneo`]) are kept so that a broker killed without warning restarts with
+//! its lines and open chats (see [`crate::matchmaking::Instantaneo`] for what a snapshot holds).
+//!
+//! Snapshots are written by the history's writer in the same transaction as the history
+//! records of the same events, so the two always agree; within one batch only the latest
+//! snapshot of each session is written.
+
+use std::collections::{BTreeMap, HashMap};
+
+use proto::SessaoId;
+use proto::codec::{codificar, decodificar};
+use sqlx::{Any, Transaction};
+use tracing::warn;
+
+use crate::historico::{ErroHistorico, Historico, em_partes, insert_de_varias_linhas};
+use crate::matchmaking::{Instantaneo, Registro};
+
+/// The journal records of one batch, coalesced.
+#[derive(Debug, Default)]
+pub(crate) struct Anotacoes {
+    /// Whether every stored session is to be forgotten first (a graceful shutdown).
+    limpar: bool,
+    /// The latest snapshot of each session touched (`None`: it is gone).
+    sessoes: BTreeMap<SessaoId, Option<Box<Instantaneo>>>,
+}
+
+impl Anotacoes {
+    /// Takes in a record if it is a journal one; returns the others back.
+    pub(crate) fn anotar<'a>(&mut self, registro: &'a Registro) -> Option<&'a Registro> {
+        match registro {
+            Registro::Sessao(instantaneo) => {
+                self.sessoes
+                    .insert(instantaneo.sessao, Some(instantaneo.clone()));
+            }
+            Registro::SessaoSaiu { sessao } => {
+                self.sessoes.insert(*sessao, None);
+            }
+            Registro::SemSessoes => {
+                self.limpar = true;
+                self.sessoes.clear();
+            }
+            outro => return Some(outro),
+        }
+        None
+    }
+
+    /// Writes them within `transacao`.
+    pub(crate) async fn gravar(
+        self,
+        transacao: &mut Transaction<'static, Any>,
+    ) -> Result<(), ErroHistorico> {
+        if self.limpar {
+            sqlx::query("DELETE FROM sessoes")
+                .execute(&mut **transacao)
+                .await?;
+        }
+        let mut salvas = Vec::new();
+        for (sessao, instantaneo) in self.sessoes {
+            match instantaneo {
+                Some(instantaneo) => match codificar(&*instantaneo) {
+                    Ok(bytes) => salvas.push((id_do_banco(sessao), bytes.to_vec())),
+                    Err(erro) => warn!(sessao, %erro, "sessão impossível de codificar"),
+                },
+                None => {
+                    sqlx::query("DELETE FROM sessoes WHERE id = $1")
+                        .bind(id_do_banco(sessao))
+                        .execute(&mut **transacao)
+                        .await?;
+                }
+            }
+        }
+        for parte in em_partes(&salvas) {
+            let sql =
+                insert_de_varias_linhas("INSERT INTO sessoes (id, estado) VALUES ", 2, parte.len())
+                    + " ON CONFLICT (id) DO UPDATE SET estado = excluded.estado";
+            let mut consulta = sqlx::query(&sql);
+            for (id, estado) in parte {
+                consulta = consulta.bind(*id).bind(estado.clone());
+            }
+            consulta.execute(&mut **transacao).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Historico {
+    /// The sessions the journal holds (left by a broker that did not shut down gracefully).
+    /// A snapshot that cannot be read (say, written by another version) is skipped with a
+    /// warning.
+    pub async fn sessoes_salvas(&self) -> Result<Vec<Instantaneo>, ErroHistorico> {
+        let linhas: Vec<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT id, estado FROM sessoes ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(linhas
+            .into_iter()
+            .filter_map(|(id, estado)| match decodificar::<Instantaneo>(&estado) {
+                Ok(instantaneo) => Some(instantaneo),
+                Err(erro) => {
+                    warn!(sessao = id, %erro, "sessão salva ilegível: ignorada");
+                    None
+                }
+            })
+            .collect())
+    }
+
+    /// The number of the last line stored in each open conversation, so a restarted writer
+    /// goes on numbering them.
+    pub(crate) async fn seqs_das_abertas(&self) -> Result<HashMap<u64, i64>, ErroHistorico> {
+        let linhas: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT m.conversa, MAX(m.seq) FROM mensagens m \
+             JOIN conversas c ON c.id = m.conversa \
+             WHERE c.encerrada_em IS NULL GROUP BY m.conversa",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(linhas
+            .into_iter()
+            .filter_map(|(conversa, seq)| Some((u64::try_from(conversa).ok()?, seq)))
+            .collect())
+    }
+}
+
+fn id_do_banco(sessao: SessaoId) -> i64 {
+    i64::try_from(sessao).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,350 @@
+//! The journal of the state machine: what it must write down so that a broker killed without
+//! warning comes back with every line and every open chat.
+//!
+//! With [`Parametros::diario`](super::Parametros::diario) set, after every event the machine
+//! emits a [`Registro::Sessao`] snapshot of each session the event changed (every session it
+//! sent a frame that tells of a change to, suspended, resumed or let go; a session it let go is
+//! a [`Registro::SessaoSaiu`]). The store keeps the latest snapshot per session, so the snapshots
+//! in it always describe the machine as of the last event stored. [`Matchmaker::restaurar`]
+//! builds a machine back from them, with every session suspended: its peer has the grace period
+//! to resume it, as after any drop.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use proto::{DoBroker, Ficha, SessaoId};
+use serde::{Deserialize, Serialize};
+
+use super::retomada::Retomavel;
+use super::{Efeito, Estado, Matchmaker, PapelSessao, Parametros, Registro, Sessao};
+
+/// One session as the journal keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Instantaneo {
+    /// The session's id.
+    pub sessao: SessaoId,
+    /// Its name.
+    nome: String,
+    /// Its role, with what the role needs.
+    papel: PapelSalvo,
+    /// Where it is.
+    estado: EstadoSalvo,
+    /// The highest chat line `seq` handled from it.
+    ultima_aceita: u64,
+    /// What resuming it needs: its secret, the numbered frames sent to it, the ones kept.
+    retomada: Option<(Ficha, u64, Vec<DoBroker>)>,
+}
+
+/// A session's role, as the journal keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+enum PapelSalvo {
+    /// A customer.
+    Cliente {
+        /// Its department.
+        departamento: String,
+        /// Its arrival number (its place in line).
+        chegada: u64,
+        /// When it joined, in milliseconds of the broker's uptime then.
+        entrou_em_ms: u64,
+    },
+    /// An agent.
+    Atendente {
+        /// The departments it serves.
+        departamentos: Vec<String>,
+        /// Whether it asked to pause.
+        pausado: bool,
+    },
+}
+
+/// Where a session is, as the journal keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum EstadoSalvo {
+    /// A customer in line.
+    Aguardando,
+    /// An agent in no chat (free, paused or suspended).
+    Parado,
+    /// In a chat.
+    EmConversa {
+        /// The other side.
+        parceiro: SessaoId,
+        /// The conversation.
+        conversa: u64,
+    },
+}
+
+impl Matchmaker {
+    /// Appends to `efeitos` the journal records of the sessions its frames and closes touch.
+    pub(super) fn anotar(&self, efeitos: &mut Vec<Efeito>) {
+        if !self.parametros.diario {
+            return;
+        }
+        let tocadas: BTreeSet<SessaoId> = efeitos
+            .iter()
+            .filter_map(|efeito| match efeito {
+                // Positions, waiting counts and errors change nothing a snapshot holds (a
+                // place in line is kept as the arrival number): leaving them out keeps a
+                // line's every move from rewriting every customer in it.
+                Efeito::Enviar {
+                    quadro:
+                        DoBroker::Fila { .. }
+                        | DoBroker::Espera { .. }
+                        | DoBroker::Erro { .. }
+                        | DoBroker::Anteriores { .. }
+                        | DoBroker::Ping,
+                    ..
+                } => None,
+                Efeito::Enviar { para, .. } | Efeito::Reenviar { para, .. } => Some(*para),
+                Efeito::Fechar { sessao }
+                | Efeito::Desligar { sessao }
+                | Efeito::Retomar { sessao, .. } => Some(*sessao),
+                Efeito::Registrar(_) | Efeito::ConsultarAnteriores { .. } => None,
+            })
+            .collect();
+        for id in tocadas {
+            let registro = match self.sessoes.get(&id) {
+                Some(sessao) => Registro::Sessao(Box::new(instantaneo(id, sessao))),
+                None => Registro::SessaoSaiu { sessao: id },
+            };
+            efeitos.push(Efeito::Registrar(registro));
+        }
+    }
+
+    /// A machine with the given limits and the sessions of a journal, each suspended until
+    /// `agora` plus the grace period. Snapshots that do not fit together (a chat whose other
+    /// side is missing) are mended: the customer goes back to its line, the agent stops.
+    pub fn restaurar(parametros: Parametros, salvas: Vec<Instantaneo>, agora: Duration) -> Self {
+        let mut maquina = Matchmaker::com_parametros(parametros);
+        let prazo = agora.saturating_add(parametros.tolerancia);
+        let mut conversas = BTreeSet::new();
+        for salva in &salvas {
+            if let EstadoSalvo::EmConversa { parceiro, conversa } = salva.estado {
+                conversas.insert((salva.sessao, parceiro, conversa));
+            }
+        }
+        for salva in salvas {
+            let Instantaneo {
+                sessao: id,
+                nome,
+                papel,
+                estado,
+                ultima_aceita,
+                retomada,
+            } = salva;
+            let estado = match estado {
+                EstadoSalvo::EmConversa { parceiro, conversa }
+                    if conversas.contains(&(parceiro, id, conversa)) =>
+                {
+                    maquina.proxima_conversa = maquina.proxima_conversa.max(conversa);
+                    Estado::EmConversa { parceiro, conversa }
+                }
+                EstadoSalvo::Parado => Estado::Pausado,
+                // A customer in line, or one whose chat lost its other side.
+                _ => Estado::Aguardando,
+            };
+            let papel = match papel {
+                PapelSalvo::Cliente {
+                    departamento,
+                    chegada,
+                    entrou_em_ms,
+                } => {
+                    maquina.proxima_chegada = maquina.proxima_chegada.max(chegada);
+                    let linha = maquina
+                        .departamentos
+                        .entry(departamento.clone())
+                        .or_default();
+                    if estado == Estado::Aguardando {
+                        let indice = linha.fila_clientes.partition_point(|e| e.0 < chegada);
+                        linha.fila_clientes.insert(indice, (chegada, id));
+                        maquina.departamentos_alterados.insert(departamento.clone());
+                    }
+                    PapelSessao::Cliente {
+                        departamento,
+                        chegada,
+                        entrou_em: Duration::from_millis(entrou_em_ms),
+                        posicao_informada: 0,
+                    }
+                }
+                PapelSalvo::Atendente {
+                    departamentos,
+                    pausado,
+                } => {
+                    maquina.nomes_atendentes.insert(nome.to_lowercase());
+                    for departamento in &departamentos {
+                        let linha = maquina
+                            .departamentos
+                            .entry(departamento.clone())
+                            .or_default();
+                        linha.atendentes.insert(id);
+                    }
+                    PapelSessao::Atendente {
+                        departamentos,
+                        pausado,
+                        espera_informada: 0,
+                    }
+                }
+            };
+            let estado = match (&papel, estado) {
+                (PapelSessao::Atendente { .. }, Estado::Aguardando) => Estado::Pausado,
+                (_, estado) => estado,
+            };
+            let retomada = retomada.map(|(ficha, enviados, retidos)| {
+                maquina.fichas.insert(ficha, id);
+                maquina.prazos.push_back((prazo, id));
+                Box::new(Retomavel::restaurada(ficha, enviados, retidos, prazo))
+            });
+            maquina.sessoes.insert(
+                id,
+                Sessao {
+                    nome,
+                    papel,
+                    estado,
+                    ultima_aceita,
+                    retomada,
+                },
+            );
+        }
+        maquina
+    }
+}
+
+/// A session's snapshot.
+fn instantaneo(id: SessaoId, sessao: &Sessao) -> Instantaneo {
+    let papel = match &sessao.papel {
+        PapelSessao::Cliente {
+            departamento,
+            chegada,
+            entrou_em,
+            ..
+        } => PapelSalvo::Cliente {
+            departamento: departamento.clone(),
+            chegada: *chegada,
+            entrou_em_ms: u64::try_from(entrou_em.as_millis()).unwrap_or(u64::MAX),
+        },
+        PapelSessao::Atendente {
+            departamentos,
+            pausado,
+            ..
+        } => PapelSalvo::Atendente {
+            departamentos: departamentos.clone(),
+            pausado: *pausado,
+        },
+    };
+    let estado = match sessao.estado {
+        Estado::Aguardando => EstadoSalvo::Aguardando,
+        Estado::Livre { .. } | Estado::Pausado => EstadoSalvo::Parado,
+        Estado::EmConversa { parceiro, conversa } => EstadoSalvo::EmConversa { parceiro, conversa },
+    };
+    Instantaneo {
+        sessao: id,
+        nome: sessao.nome.clone(),
+        papel,
+        estado,
+        ultima_aceita: sessao.ultima_aceita,
+        retomada: sessao.retomada.as_ref().map(|r| r.salvar()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proto::{Apresentacao, ParaBroker};
+
+    use super::*;
+    use crate::matchmaking::{Evento, Situacao};
+
+    fn parametros() -> Parametros {
+        Parametros {
+            tolerancia: Duration::from_secs(60),
+            diario: true,
+            ..Parametros::default()
+        }
+    }
+
+    /// Applies events, keeping the latest snapshot of every session as the store would.
+    fn aplicar(
+        maquina: &mut Matchmaker,
+        diario: &mut BTreeMap<SessaoId, Instantaneo>,
+        evento: Evento,
+    ) {
+        for efeito in maquina.aplicar(evento, Duration::from_secs(1)) {
+            match efeito {
+                Efeito::Registrar(Registro::Sessao(salva)) => {
+                    diario.insert(salva.sessao, *salva);
+                }
+                Efeito::Registrar(Registro::SessaoSaiu { sessao }) => {
+                    diario.remove(&sessao);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn entrou(sessao: SessaoId, apresentacao: Apresentacao) -> Evento {
+        Evento::Entrou {
+            sessao,
+            apresentacao,
+            ficha: [sessao as u8; 16],
+        }
+    }
+
+    #[test]
+    fn o_diario_restaura_filas_conversas_e_pausas() {
+        let mut maquina = Matchmaker::com_parametros(parametros());
+        let mut diario = BTreeMap::new();
+        let yuri = Apresentacao::atendente("Yuri", vec!["geral".into()], "t");
+        let zeca = Apresentacao::atendente("Zeca", vec!["vendas".into()], "t");
+        aplicar(&mut maquina, &mut diario, entrou(1, yuri));
+        aplicar(&mut maquina, &mut diario, entrou(2, zeca));
+        let pausar = Evento::Recebeu {
+            sessao: 2,
+            quadro: ParaBroker::Pausar,
+        };
+        aplicar(&mut maquina, &mut diario, pausar);
+        for (sessao, nome) in [(10, "Ana"), (11, "Bia"), (12, "Caio")] {
+            let cliente = Apresentacao::cliente(nome, "geral");
+            aplicar(&mut maquina, &mut diario, entrou(sessao, cliente));
+        }
+        // Bia leaves the line; Ana and Yuri chat.
+        let sair = Evento::Recebeu {
+            sessao: 11,
+            quadro: ParaBroker::Sair,
+        };
+        aplicar(&mut maquina, &mut diario, sair);
+        let linha = Evento::Recebeu {
+            sessao: 10,
+            quadro: ParaBroker::Mensagem {
+                conversa: 1,
+                texto: "oi".into(),
+                seq: 1,
+            },
+        };
+        aplicar(&mut maquina, &mut diario, linha);
+        assert_eq!(diario.keys().copied().collect::<Vec<_>>(), [1, 2, 10, 12]);
+
+        let agora = Duration::from_secs(5);
+        let salvas = diario.into_values().collect();
+        let restaurada = Matchmaker::restaurar(parametros(), salvas, agora);
+        restaurada.checar_invariantes().expect("invariants hold");
+        assert_eq!(
+            restaurada.situacao(10),
+            Some(Situacao::EmConversa {
+                parceiro: 1,
+                conversa: 1
+            })
+        );
+        assert!(matches!(
+            restaurada.situacao(12),
+            Some(Situacao::Aguardando { posicao: 1, .. })
+        ));
+        assert_eq!(restaurada.situacao(2), Some(Situacao::Pausado));
+        assert_eq!(restaurada.situacao(11), None);
+        for sessao in [1, 2, 10, 12] {
+            assert!(restaurada.suspensa(sessao), "{sessao} waits for its peer");
+        }
+        // Yuri's kept frames (his `Conectado` and Ana's line) are there for his resume.
+        let yuri = restaurada.sessoes.get(&1).and_then(|s| s.retomada.as_ref());
+        assert_eq!(yuri.map(|r| r.salvar().1), Some(2));
+        assert_eq!(restaurada.sessoes[&10].ultima_aceita, 1);
+    }
+}
