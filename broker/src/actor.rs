@@ -26,7 +26,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::historico::{Gravador, Lote};
-use crate::matchmaking::{Efeito, Evento, Instantaneo, Matchmaker, Parametros, Situacao};
+use crate::matchmaking::{
+    Efeito, Evento, Instantaneo, LinhaSalva, Matchmaker, Parametros, Situacao,
+};
 
 /// What a connection task asks of the actor.
 #[derive(Debug)]
@@ -92,6 +94,8 @@ pub struct Escrita {
     /// Sessions left in the journal by a broker that did not shut down gracefully; they come
     /// back suspended.
     pub salvas: Vec<Instantaneo>,
+    /// The lines the history holds of the open chats, to bring those sessions up to date.
+    pub linhas: Vec<LinhaSalva>,
 }
 
 /// Runs the actor until it is told to shut down or every connection task is gone.
@@ -112,6 +116,7 @@ pub async fn executar(
             gravador,
             gravados,
             salvas,
+            linhas,
         }) => {
             if !salvas.is_empty() {
                 info!(
@@ -119,7 +124,7 @@ pub async fn executar(
                     "sessões restauradas do diário: aguardando que retomem"
                 );
             }
-            let maquina = Matchmaker::restaurar(parametros, salvas, inicio.elapsed());
+            let maquina = Matchmaker::restaurar(parametros, salvas, &linhas, inicio.elapsed());
             let gravacao = Gravacao {
                 gravador,
                 antes_de_enviar: parametros.diario,

@@ -14,7 +14,7 @@ use sqlx::{Any, Transaction};
 use tracing::warn;
 
 use crate::historico::{ErroHistorico, Historico, em_partes, insert_de_varias_linhas};
-use crate::matchmaking::{Instantaneo, Registro};
+use crate::matchmaking::{Instantaneo, LinhaSalva, Registro};
 
 /// The journal records of one batch, coalesced.
 #[derive(Debug, Default)]
@@ -56,19 +56,27 @@ impl Anotacoes {
                 .await?;
         }
         let mut salvas = Vec::new();
+        let mut idas = Vec::new();
         for (sessao, instantaneo) in self.sessoes {
             match instantaneo {
                 Some(instantaneo) => match codificar(&*instantaneo) {
                     Ok(bytes) => salvas.push((id_do_banco(sessao), bytes.to_vec())),
                     Err(erro) => warn!(sessao, %erro, "sessão impossível de codificar"),
                 },
-                None => {
-                    sqlx::query("DELETE FROM sessoes WHERE id = $1")
-                        .bind(id_do_banco(sessao))
-                        .execute(&mut **transacao)
-                        .await?;
-                }
+                None => idas.push(id_do_banco(sessao)),
             }
+        }
+        for parte in em_partes(&idas) {
+            let lista = insert_de_varias_linhas("", 1, parte.len());
+            let sql = format!(
+                "DELETE FROM sessoes WHERE id IN ({})",
+                lista.replace(['(', ')'], "")
+            );
+            let mut consulta = sqlx::query(&sql);
+            for id in parte {
+                consulta = consulta.bind(*id);
+            }
+            consulta.execute(&mut **transacao).await?;
         }
         for parte in em_partes(&salvas) {
             let sql =
@@ -102,6 +110,31 @@ impl Historico {
                     None
                 }
             })
+            .collect())
+    }
+
+    /// The lines of the conversations still open, in order: a restarted broker brings the
+    /// sessions' snapshots up to date with them (see [`LinhaSalva`]).
+    pub async fn linhas_das_abertas(&self) -> Result<Vec<LinhaSalva>, ErroHistorico> {
+        let linhas: Vec<(i64, i64, String, String, String, i64)> = sqlx::query_as(
+            "SELECT m.conversa, m.seq, m.papel, m.autor, m.texto, m.seq_remetente \
+             FROM mensagens m JOIN conversas c ON c.id = m.conversa \
+             WHERE c.encerrada_em IS NULL ORDER BY m.conversa, m.seq",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(linhas
+            .into_iter()
+            .map(
+                |(conversa, seq, papel, autor, texto, seq_remetente)| LinhaSalva {
+                    conversa: u64::try_from(conversa).unwrap_or(0),
+                    seq: u64::try_from(seq).unwrap_or(0),
+                    do_atendente: papel == "atendente",
+                    autor,
+                    texto,
+                    seq_remetente: u64::try_from(seq_remetente).unwrap_or(0),
+                },
+            )
             .collect())
     }
 

@@ -303,6 +303,7 @@ impl Historico {
                 )),
                 Registro::Mensagem {
                     conversa,
+                    seq: seq_remetente,
                     do_atendente,
                     autor,
                     texto,
@@ -315,7 +316,15 @@ impl Historico {
                     } else {
                         "cliente"
                     };
-                    linhas.push((id_do_banco(*conversa), *seq, papel, autor, texto, ms(em)));
+                    linhas.push((
+                        id_do_banco(*conversa),
+                        *seq,
+                        papel,
+                        autor,
+                        texto,
+                        ms(em),
+                        i64::try_from(*seq_remetente).unwrap_or(i64::MAX),
+                    ));
                 }
                 Registro::Fim {
                     conversa,
@@ -350,29 +359,37 @@ impl Historico {
         }
         for parte in em_partes(&linhas) {
             let sql = insert_de_varias_linhas(
-                "INSERT INTO mensagens (conversa, seq, papel, autor, texto, enviada_em) VALUES ",
-                6,
+                "INSERT INTO mensagens \
+                 (conversa, seq, papel, autor, texto, enviada_em, seq_remetente) VALUES ",
+                7,
                 parte.len(),
             );
             let mut consulta = sqlx::query(&sql);
-            for (conversa, seq, papel, autor, texto, em) in parte {
+            for (conversa, seq, papel, autor, texto, em, seq_remetente) in parte {
                 consulta = consulta
                     .bind(*conversa)
                     .bind(*seq)
                     .bind(*papel)
                     .bind((*autor).clone())
                     .bind((*texto).clone())
-                    .bind(*em);
+                    .bind(*em)
+                    .bind(*seq_remetente);
             }
             consulta.execute(&mut *transacao).await?;
         }
-        for (conversa, motivo, em) in fins {
-            sqlx::query("UPDATE conversas SET encerrada_em = $1, motivo = $2 WHERE id = $3")
-                .bind(em)
-                .bind(motivo)
-                .bind(conversa)
-                .execute(&mut *transacao)
-                .await?;
+        // One statement per part, not per conversation: on PostgreSQL each is a round trip.
+        // (A VALUES list names its columns column1, column2, ... in both databases.)
+        for parte in em_partes(&fins) {
+            let sql = insert_de_varias_linhas(
+                "UPDATE conversas SET encerrada_em = v.column2, motivo = v.column3 FROM (VALUES ",
+                3,
+                parte.len(),
+            ) + ") AS v WHERE conversas.id = v.column1";
+            let mut consulta = sqlx::query(&sql);
+            for (conversa, motivo, em) in parte {
+                consulta = consulta.bind(*conversa).bind(*em).bind(*motivo);
+            }
+            consulta.execute(&mut *transacao).await?;
         }
         anotacoes.gravar(&mut transacao).await?;
         transacao.commit().await?;
@@ -382,7 +399,7 @@ impl Historico {
 
 /// Rows per multi-row insert. Only these sizes are used, so that the few statements they make
 /// stay prepared in sqlx's statement cache (SQLite pays to prepare a new one; PostgreSQL pays a
-/// round trip per statement). 6 parameters a row stays far under both databases' limits.
+/// round trip per statement). 7 parameters a row stays far under both databases' limits.
 const TAMANHOS_DE_INSERT: [usize; 5] = [256, 64, 16, 4, 1];
 
 /// Splits `linhas` into consecutive parts whose lengths are all in [`TAMANHOS_DE_INSERT`].

@@ -22,7 +22,7 @@
 mod diario;
 mod retomada;
 
-pub use diario::Instantaneo;
+pub use diario::{Instantaneo, LinhaSalva};
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::Duration;
@@ -135,6 +135,8 @@ pub enum Registro {
     Mensagem {
         /// The conversation id.
         conversa: u64,
+        /// The sender's number for the line (`Mensagem.seq`; 0: unnumbered).
+        seq: u64,
         /// Whether the agent sent it (otherwise the customer).
         do_atendente: bool,
         /// The sender's name.
@@ -278,6 +280,9 @@ struct Sessao {
     /// The highest chat line `seq` handled from this session (duplicates at or below it are
     /// confirmed again, never relayed twice).
     ultima_aceita: u64,
+    /// Lines relayed so far in its current chat (both ways), which is also the number the
+    /// history gives the last of them.
+    linhas: u64,
     /// What resuming the session needs (only when [`Parametros::tolerancia`] is set).
     retomada: Option<Box<Retomavel>>,
 }
@@ -735,6 +740,7 @@ impl Matchmaker {
                 papel,
                 estado: Estado::Aguardando,
                 ultima_aceita: 0,
+                linhas: 0,
                 retomada: retomavel.then(|| Box::new(Retomavel::new(ficha))),
             },
         );
@@ -787,7 +793,9 @@ impl Matchmaker {
             // Acknowledgements are taken before this point.
             ParaBroker::Recebidos { .. } => {}
             ParaBroker::Mensagem {
-                conversa, texto, ..
+                conversa,
+                texto,
+                seq,
             } => {
                 let Estado::EmConversa {
                     parceiro,
@@ -804,21 +812,24 @@ impl Matchmaker {
                 if let Err(invalido) = validar_texto_ate(&texto, self.parametros.texto_maximo) {
                     return erro(efeitos, CodigoErro::TextoInvalido, &invalido.to_string());
                 }
+                sessao.linhas += 1;
+                let nome = sessao.nome.clone();
+                if let Some(outro) = self.sessoes.get_mut(&parceiro) {
+                    outro.linhas += 1;
+                }
                 if self.parametros.historico {
                     efeitos.push(Efeito::Registrar(Registro::Mensagem {
                         conversa,
+                        seq,
                         do_atendente: !cliente,
-                        autor: sessao.nome.clone(),
+                        autor: nome.clone(),
                         texto: texto.clone(),
                         em: agora,
                     }));
                 }
                 efeitos.push(Efeito::Enviar {
                     para: parceiro,
-                    quadro: DoBroker::Mensagem {
-                        de: sessao.nome.clone(),
-                        texto,
-                    },
+                    quadro: DoBroker::Mensagem { de: nome, texto },
                 });
             }
             ParaBroker::Encerrar | ParaBroker::Sair if cliente => {
@@ -1116,6 +1127,7 @@ impl Matchmaker {
         for (id, parceiro) in [(cliente, atendente), (atendente, cliente)] {
             if let Some(sessao) = self.sessoes.get_mut(&id) {
                 sessao.estado = Estado::EmConversa { parceiro, conversa };
+                sessao.linhas = 0;
             }
         }
         if self.parametros.historico {
@@ -1290,6 +1302,7 @@ mod tests {
                 },
                 Registro::Mensagem {
                     conversa: 42,
+                    seq: 0,
                     do_atendente: false,
                     autor: "Ana".into(),
                     texto: "olá".into(),

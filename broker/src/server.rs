@@ -27,7 +27,7 @@ use crate::actor::{self, Comando};
 use crate::config::Config;
 use crate::connection::{self, Contexto, Fluxo, Origem};
 use crate::historico::{self, Historico};
-use crate::matchmaking::Instantaneo;
+use crate::matchmaking::{Instantaneo, LinhaSalva};
 
 /// A running broker.
 pub struct Broker {
@@ -52,10 +52,12 @@ impl Broker {
                 let falha = |erro| io::Error::other(format!("histórico em {url}: {erro}"));
                 let ultima_conversa = historico.ultima_conversa().await.map_err(falha)?;
                 let salvas = historico.sessoes_salvas().await.map_err(falha)?;
+                let linhas = historico.linhas_das_abertas().await.map_err(falha)?;
                 Some(Armazem {
                     historico,
                     ultima_conversa,
                     salvas,
+                    linhas,
                 })
             }
         };
@@ -112,6 +114,8 @@ struct Armazem {
     ultima_conversa: u64,
     /// Sessions left in the journal by a broker that did not shut down gracefully.
     salvas: Vec<Instantaneo>,
+    /// The stored lines of the conversations still open.
+    linhas: Vec<LinhaSalva>,
 }
 
 /// Where connections come from: a TCP listener, or a simulated network's.
@@ -221,6 +225,7 @@ async fn servir<O: Ouvinte>(
             historico,
             ultima_conversa,
             salvas,
+            linhas,
         }) => {
             parametros.historico = true;
             parametros.diario = !parametros.tolerancia.is_zero();
@@ -237,6 +242,7 @@ async fn servir<O: Ouvinte>(
                 gravador,
                 gravados,
                 salvas,
+                linhas,
             };
             (Some(escrita), Some(tarefa))
         }

@@ -465,8 +465,10 @@ impl Manutencao {
         }
         if quadro.numerado() {
             self.recebidos += 1;
+            // Acknowledged whenever the broker keeps frames for resumes, even by a handle that
+            // cannot resume itself: the broker can then let go of them.
             if enviando
-                && self.conector.is_some()
+                && !self.tolerancia.is_zero()
                 && self.recebidos - self.recebidos_confirmados >= CONFIRMAR_A_CADA
             {
                 self.recebidos_confirmados = self.recebidos;

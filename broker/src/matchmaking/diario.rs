@@ -4,10 +4,15 @@
 //! With [`Parametros::diario`](super::Parametros::diario) set, after every event the machine
 //! emits a [`Registro::Sessao`] snapshot of each session the event changed (every session it
 //! sent a frame that tells of a change to, suspended, resumed or let go; a session it let go is
-//! a [`Registro::SessaoSaiu`]). The store keeps the latest snapshot per session, so the snapshots
-//! in it always describe the machine as of the last event stored. [`Matchmaker::restaurar`]
-//! builds a machine back from them, with every session suspended: its peer has the grace period
-//! to resume it, as after any drop.
+//! a [`Registro::SessaoSaiu`]). The store keeps the latest snapshot per session.
+//!
+//! Chat lines are the exception, because they are most of the traffic: relaying one changes
+//! both sides (what the reader is sent, what the writer had accepted) but writes no snapshot.
+//! The history already stores every line, with the number the sender gave it and its place in
+//! the conversation, and a snapshot records how many lines its chat had. So the snapshots, plus
+//! the lines stored after them ([`LinhaSalva`]), describe the machine as of the last event
+//! stored. [`Matchmaker::restaurar`] builds a machine back from them, with every session
+//! suspended: its peer has the grace period to resume it, as after any drop.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -69,7 +74,27 @@ enum EstadoSalvo {
         parceiro: SessaoId,
         /// The conversation.
         conversa: u64,
+        /// Lines relayed in it so far (both ways).
+        linhas: u64,
     },
+}
+
+/// A chat line of an open conversation, as the history stored it: what a restored machine
+/// needs to bring the sessions' snapshots up to date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinhaSalva {
+    /// The conversation.
+    pub conversa: u64,
+    /// Its place in the conversation, from 1.
+    pub seq: u64,
+    /// Whether the agent sent it (otherwise the customer).
+    pub do_atendente: bool,
+    /// The sender's name.
+    pub autor: String,
+    /// The text.
+    pub texto: String,
+    /// The sender's own number for it (0: unnumbered).
+    pub seq_remetente: u64,
 }
 
 impl Matchmaker {
@@ -84,13 +109,16 @@ impl Matchmaker {
                 // Positions, waiting counts and errors change nothing a snapshot holds (a
                 // place in line is kept as the arrival number): leaving them out keeps a
                 // line's every move from rewriting every customer in it.
+                // Chat lines and their confirmations are rebuilt from the history instead.
                 Efeito::Enviar {
                     quadro:
                         DoBroker::Fila { .. }
                         | DoBroker::Espera { .. }
                         | DoBroker::Erro { .. }
                         | DoBroker::Anteriores { .. }
-                        | DoBroker::Ping,
+                        | DoBroker::Ping
+                        | DoBroker::Mensagem { .. }
+                        | DoBroker::Confirmada { .. },
                     ..
                 } => None,
                 Efeito::Enviar { para, .. } | Efeito::Reenviar { para, .. } => Some(*para),
@@ -110,14 +138,23 @@ impl Matchmaker {
     }
 
     /// A machine with the given limits and the sessions of a journal, each suspended until
-    /// `agora` plus the grace period. Snapshots that do not fit together (a chat whose other
-    /// side is missing) are mended: the customer goes back to its line, the agent stops.
-    pub fn restaurar(parametros: Parametros, salvas: Vec<Instantaneo>, agora: Duration) -> Self {
+    /// `agora` plus the grace period, brought up to date with the `linhas` the history stored
+    /// for their open chats. Snapshots that do not fit together (a chat whose other side is
+    /// missing) are mended: the customer goes back to its line, the agent stops.
+    pub fn restaurar(
+        parametros: Parametros,
+        salvas: Vec<Instantaneo>,
+        linhas: &[LinhaSalva],
+        agora: Duration,
+    ) -> Self {
         let mut maquina = Matchmaker::com_parametros(parametros);
         let prazo = agora.saturating_add(parametros.tolerancia);
         let mut conversas = BTreeSet::new();
         for salva in &salvas {
-            if let EstadoSalvo::EmConversa { parceiro, conversa } = salva.estado {
+            if let EstadoSalvo::EmConversa {
+                parceiro, conversa, ..
+            } = salva.estado
+            {
                 conversas.insert((salva.sessao, parceiro, conversa));
             }
         }
@@ -127,14 +164,34 @@ impl Matchmaker {
                 nome,
                 papel,
                 estado,
-                ultima_aceita,
-                retomada,
+                mut ultima_aceita,
+                mut retomada,
             } = salva;
+            let mut vistas = 0;
             let estado = match estado {
-                EstadoSalvo::EmConversa { parceiro, conversa }
-                    if conversas.contains(&(parceiro, id, conversa)) =>
-                {
+                EstadoSalvo::EmConversa {
+                    parceiro,
+                    conversa,
+                    linhas: ja_vistas,
+                } if conversas.contains(&(parceiro, id, conversa)) => {
                     maquina.proxima_conversa = maquina.proxima_conversa.max(conversa);
+                    let atendente = matches!(papel, PapelSalvo::Atendente { .. });
+                    vistas = ja_vistas;
+                    let depois = linhas
+                        .iter()
+                        .filter(|linha| linha.conversa == conversa && linha.seq > ja_vistas);
+                    for linha in depois {
+                        vistas = vistas.max(linha.seq);
+                        if linha.do_atendente == atendente {
+                            ultima_aceita = ultima_aceita.max(linha.seq_remetente);
+                        } else if let Some((_, enviados, retidos)) = &mut retomada {
+                            *enviados += 1;
+                            retidos.push(DoBroker::Mensagem {
+                                de: linha.autor.clone(),
+                                texto: linha.texto.clone(),
+                            });
+                        }
+                    }
                     Estado::EmConversa { parceiro, conversa }
                 }
                 EstadoSalvo::Parado => Estado::Pausado,
@@ -199,6 +256,7 @@ impl Matchmaker {
                     papel,
                     estado,
                     ultima_aceita,
+                    linhas: vistas,
                     retomada,
                 },
             );
@@ -232,7 +290,11 @@ fn instantaneo(id: SessaoId, sessao: &Sessao) -> Instantaneo {
     let estado = match sessao.estado {
         Estado::Aguardando => EstadoSalvo::Aguardando,
         Estado::Livre { .. } | Estado::Pausado => EstadoSalvo::Parado,
-        Estado::EmConversa { parceiro, conversa } => EstadoSalvo::EmConversa { parceiro, conversa },
+        Estado::EmConversa { parceiro, conversa } => EstadoSalvo::EmConversa {
+            parceiro,
+            conversa,
+            linhas: sessao.linhas,
+        },
     };
     Instantaneo {
         sessao: id,
@@ -322,9 +384,19 @@ mod tests {
         aplicar(&mut maquina, &mut diario, linha);
         assert_eq!(diario.keys().copied().collect::<Vec<_>>(), [1, 2, 10, 12]);
 
+        assert_eq!(diario[&10].ultima_aceita, 0);
         let agora = Duration::from_secs(5);
         let salvas = diario.into_values().collect();
-        let restaurada = Matchmaker::restaurar(parametros(), salvas, agora);
+        // The line wrote no snapshot: the history has it, and the restore reads it back.
+        let linhas = [LinhaSalva {
+            conversa: 1,
+            seq: 1,
+            do_atendente: false,
+            autor: "Ana".into(),
+            texto: "oi".into(),
+            seq_remetente: 1,
+        }];
+        let restaurada = Matchmaker::restaurar(parametros(), salvas, &linhas, agora);
         restaurada.checar_invariantes().expect("invariants hold");
         assert_eq!(
             restaurada.situacao(10),

@@ -56,10 +56,12 @@ impl Retomavel {
         retidos: Vec<DoBroker>,
         prazo: Duration,
     ) -> Self {
+        let mut retidos = VecDeque::from(retidos);
+        retidos.drain(..retidos.len().saturating_sub(RETIDOS_MAXIMO));
         Retomavel {
             ficha,
             enviados,
-            retidos: retidos.into(),
+            retidos,
             suspensa_ate: Some(prazo),
         }
     }
