@@ -6,7 +6,8 @@
 //! state machine treats it as dropped, so nobody else ever waits for it. Position updates (and
 //! the end of suspended sessions' grace periods) go out on a fixed tick.
 //!
-//! When the history is kept, the records of each event go to the writer as one lot. With the
+//! When the history is kept, the records of each event go to the writer as one lot (kept in
+//! order by the actor while the writer's queue is full: it never waits on the disk). With the
 //! journal on, the frames an event causes are held back until its lot is stored: nothing a peer
 //! sees (a `Confirmada` above all) can be lost to a crash, and a restarted broker's journal
 //! agrees with what every peer was told.
@@ -25,7 +26,7 @@ use tokio::time::{Instant, MissedTickBehavior, interval};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::historico::{Gravador, Lote};
+use crate::historico::{Gravador, Lote, Vaga};
 use crate::matchmaking::{
     Efeito, Evento, Instantaneo, LinhaSalva, Matchmaker, Parametros, Situacao,
 };
@@ -145,15 +146,20 @@ pub async fn executar(
     let mut tick = interval(intervalo_fila);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
-        // Records the writer had no room for: wait for it (the broker slows to the disk's pace).
-        if let Some(gravacao) = &mut ator.gravacao {
-            while let Some(lote) = gravacao.atrasados.pop_front() {
-                gravacao.gravador.esperar(lote).await;
-            }
-        }
+        // Lots the writer had no room for wait, in order, for room in its queue; meanwhile the
+        // actor goes on (only the frames of those lots' events wait with them).
+        let com_atraso = match &ator.gravacao {
+            Some(gravacao) if !gravacao.atrasados.is_empty() => Some(gravacao.gravador.clone()),
+            _ => None,
+        };
         tokio::select! {
             biased;
             Some(ate) = gravado(&mut gravados) => ator.liberar(ate),
+            Some(vaga) = vaga_para(com_atraso) => {
+                if let Some(lote) = ator.gravacao.as_mut().and_then(|g| g.atrasados.pop_front()) {
+                    vaga.entregar(lote);
+                }
+            }
             _ = tick.tick() => {
                 let efeitos = ator.maquina.tick(ator.inicio.elapsed());
                 ator.despachar(efeitos);
@@ -165,6 +171,14 @@ pub async fn executar(
         }
     }
     ator.encerrar().await;
+}
+
+/// Room in the writer's queue, when there are lots waiting for it; never, otherwise.
+async fn vaga_para(gravador: Option<Gravador>) -> Option<Vaga> {
+    match gravador {
+        Some(gravador) => gravador.vaga().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The next highest lot stored; never, without a history (or once the writer is gone).
@@ -188,7 +202,7 @@ struct Gravacao {
     /// Effects held back, each with the lot that must be stored before they are carried out,
     /// in order.
     em_espera: VecDeque<(u64, Vec<Efeito>)>,
-    /// Lots the writer had no room for, in order; the actor loop waits to deliver them.
+    /// Lots the writer had no room for, in order, delivered as room appears.
     atrasados: VecDeque<Lote>,
 }
 

@@ -7,8 +7,8 @@
 //! The actor hands the [`Registro`]s of each event to a [`Gravador`] as one numbered lot, and a
 //! writer task stores whatever lots are queued in one transaction, then says up to which lot
 //! is stored (the actor holds back frames until the records of their event are stored, when
-//! the journal is on). Nothing is ever dropped: when the writer is a whole queue behind, the
-//! actor waits for room, so the broker slows to the disk's pace instead of losing records. The
+//! the journal is on). Nothing is dropped and the actor never waits on the disk: when the
+//! writer is a whole queue behind, the actor keeps the lots (in order) until there is room. The
 //! same [`Historico`] answers the `broker conversas` and `broker conversa ID` commands.
 
 use std::collections::HashMap;
@@ -497,6 +497,17 @@ enum Trabalho {
 #[derive(Debug)]
 pub struct Lote(Trabalho);
 
+/// Room for one lot in the writer's queue ([`Gravador::vaga`]).
+#[derive(Debug)]
+pub struct Vaga(mpsc::OwnedPermit<Trabalho>);
+
+impl Vaga {
+    /// Delivers `lote` into the room.
+    pub fn entregar(self, lote: Lote) {
+        self.0.send(lote.0);
+    }
+}
+
 impl Lote {
     /// The records of one event as lot `lote`, to be delivered with [`Gravador::esperar`].
     pub fn new(registros: Vec<Registro>, lote: u64) -> Lote {
@@ -526,6 +537,12 @@ impl Gravador {
     /// Waits for room in the writer's queue and delivers `lote`.
     pub async fn esperar(&self, lote: Lote) {
         let _ = self.trabalhos.send(lote.0).await;
+    }
+
+    /// Waits for room in the writer's queue, for a lot to be delivered later without waiting;
+    /// `None` once the writer is gone.
+    pub async fn vaga(self) -> Option<Vaga> {
+        self.trabalhos.reserve_owned().await.ok().map(Vaga)
     }
 
     /// Asks for `cliente`'s conversations before `conversa`, to be sent to the agent `para`
