@@ -16,7 +16,7 @@
 //! connection carries an older session: the actor maps the connection to it, sends the
 //! session's frames to the new connection, and ignores whatever the old one still reports.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use proto::{Anterior, Apresentacao, CodigoErro, DoBroker, Ficha, MotivoFim, ParaBroker, SessaoId};
@@ -141,6 +141,7 @@ pub async fn executar(
         maquina,
         saidas: HashMap::new(),
         sessao_da_conexao: HashMap::new(),
+        substituidas: HashSet::new(),
         gravacao,
     };
     let mut tick = interval(intervalo_fila);
@@ -218,6 +219,9 @@ struct Ator {
     /// The session a connection carries, for connections that resumed an older session (any
     /// other connection carries the session of its own id).
     sessao_da_conexao: HashMap<SessaoId, SessaoId>,
+    /// Connections whose session a resume has taken over, while that resume's effects wait for
+    /// the journal: what they still report (their drop above all) is no longer the session's.
+    substituidas: HashSet<SessaoId>,
     /// Where history records go, when the history is kept.
     gravacao: Option<Gravacao>,
 }
@@ -293,6 +297,9 @@ impl Ator {
     /// The session the connection `conexao` carries, if that connection still carries it (a
     /// connection replaced by a resume carries nothing).
     fn sessao_atual(&self, conexao: SessaoId) -> Option<SessaoId> {
+        if self.substituidas.contains(&conexao) {
+            return None;
+        }
         let sessao = self
             .sessao_da_conexao
             .get(&conexao)
@@ -306,12 +313,21 @@ impl Ator {
     fn soltar(&mut self, sessao: SessaoId) {
         if let Some((conexao, _)) = self.saidas.remove(&sessao) {
             self.sessao_da_conexao.remove(&conexao);
+            self.substituidas.remove(&conexao);
         }
     }
 
     /// Hands the records among `efeitos` to the writer as one lot, and carries out the rest in
     /// order, at once or, with the journal on, once that lot (and every one before) is stored.
     fn despachar(&mut self, efeitos: Vec<Efeito>) {
+        for efeito in &efeitos {
+            if let Efeito::Retomar { conexao, sessao } = efeito
+                && let Some((antiga, _)) = self.saidas.get(sessao)
+                && antiga != conexao
+            {
+                self.substituidas.insert(*antiga);
+            }
+        }
         let Some(gravacao) = &mut self.gravacao else {
             return self.executar(efeitos);
         };
