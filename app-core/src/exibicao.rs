@@ -66,6 +66,11 @@ enum EventoJson<'a> {
         /// The highest accepted line number.
         seq: u64,
     },
+    /// The partner's connection dropped (the broker waits for it) or came back.
+    Parceiro {
+        /// Whether the partner is connected now.
+        conectado: bool,
+    },
     /// The connection dropped; the app is reconnecting to resume the session.
     Reconectando,
     /// The session was resumed on a new connection.
@@ -114,6 +119,9 @@ pub fn json(evento: &DoBroker) -> String {
             conversas,
         },
         DoBroker::Confirmada { seq } => EventoJson::Confirmada { seq: *seq },
+        DoBroker::Parceiro { conectado } => EventoJson::Parceiro {
+            conectado: *conectado,
+        },
     };
     serde_json::to_string(&evento).expect("these events always serialize")
 }
@@ -181,6 +189,18 @@ pub fn texto(evento: &DoBroker, atendente: bool) -> String {
         DoBroker::Pausa { pausado: false } => "Você voltou a receber clientes.".to_owned(),
         DoBroker::Ping => "Ping do broker.".to_owned(),
         DoBroker::Confirmada { seq } => format!("O broker recebeu sua mensagem {seq}."),
+        DoBroker::Parceiro { conectado: false } if atendente => {
+            "*** A conexão do cliente caiu. A conversa continua aberta enquanto ele tenta voltar. ***"
+                .to_owned()
+        }
+        DoBroker::Parceiro { conectado: false } => {
+            "*** A conexão do atendente caiu. A conversa continua aberta enquanto ele tenta voltar. ***"
+                .to_owned()
+        }
+        DoBroker::Parceiro { conectado: true } if atendente => {
+            "*** O cliente voltou. ***".to_owned()
+        }
+        DoBroker::Parceiro { conectado: true } => "*** O atendente voltou. ***".to_owned(),
         DoBroker::Anteriores { conversas, .. } if conversas.is_empty() => {
             "Primeiro atendimento deste cliente.".to_owned()
         }

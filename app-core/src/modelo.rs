@@ -361,6 +361,7 @@ impl Modelo {
             }
             DoBroker::Espera { clientes } => self.clientes_na_fila = Some(*clientes),
             DoBroker::Ping | DoBroker::Confirmada { .. } => {}
+            DoBroker::Parceiro { .. } => self.avisar(hora, &exibicao::texto(&quadro, atendente)),
             // Only about the chat on screen: one that already ended is past news.
             DoBroker::Anteriores { conversa, .. } => {
                 if matches!(self.situacao, Situacao::EmConversa { conversa: atual, .. } if atual == *conversa)

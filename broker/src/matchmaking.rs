@@ -1163,6 +1163,13 @@ impl Matchmaker {
                 espera_ms,
             },
         });
+        // A waiting customer may be suspended (its place is kept): its agent should know.
+        if self.suspensa(cliente) {
+            efeitos.push(Efeito::Enviar {
+                para: atendente,
+                quadro: DoBroker::Parceiro { conectado: false },
+            });
+        }
     }
 
     /// Sends an agent how many customers wait in its departments, if that changed since it was

@@ -243,6 +243,12 @@ mod tests {
                 .as_ref(),
             b"\x0a\x02"
         );
+        assert_eq!(
+            codificar(&DoBroker::Parceiro { conectado: false })
+                .unwrap()
+                .as_ref(),
+            b"\x0b\x00"
+        );
         assert_eq!(codificar(&DoBroker::Ping).unwrap().as_ref(), b"\x08");
         assert_eq!(
             codificar(&DoBroker::Anteriores {

@@ -213,6 +213,13 @@ pub enum DoBroker {
         /// The highest accepted `seq`.
         seq: u64,
     },
+    /// (In a chat) the partner's connection dropped and the broker waits for it to resume
+    /// (`conectado: false`; the chat stays open, and lines sent meanwhile reach the partner when
+    /// it is back), or it came back (`true`). If the grace period ends first, `Fim` follows.
+    Parceiro {
+        /// Whether the partner is connected now.
+        conectado: bool,
+    },
 }
 
 /// Most earlier conversations one [`DoBroker::Anteriores`] carries.

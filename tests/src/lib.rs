@@ -64,6 +64,9 @@ pub struct Participante {
     /// The highest chat line `seq` the broker has confirmed (`Confirmada` frames are taken in
     /// here rather than handed out as events).
     pub confirmada: u64,
+    /// Whether the partner was last said to be connected (`Parceiro` frames, taken in here too:
+    /// they come whenever the partner's connection drops or resumes).
+    pub parceiro_conectado: Option<bool>,
     /// (Agents) `Anteriores` frames read while waiting for something else: they come when the
     /// history answers, so their place among the other frames is not fixed.
     anteriores: VecDeque<(u64, Vec<Anterior>)>,
@@ -121,6 +124,7 @@ impl Participante {
             conexao,
             conversa: 0,
             confirmada: 0,
+            parceiro_conectado: None,
             anteriores: VecDeque::new(),
         }
     }
@@ -150,6 +154,9 @@ impl Participante {
             match tokio::time::timeout(PACIENCIA, self.conexao.eventos.next()).await {
                 Ok(Some(Ok(DoBroker::Confirmada { seq }))) => {
                     self.confirmada = self.confirmada.max(seq);
+                }
+                Ok(Some(Ok(DoBroker::Parceiro { conectado }))) => {
+                    self.parceiro_conectado = Some(conectado);
                 }
                 Ok(Some(Ok(quadro))) => {
                     match quadro {

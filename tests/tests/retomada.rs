@@ -62,6 +62,10 @@ async fn queda_no_meio_da_conversa(banco: Option<String>) {
     let conversa = esperar_par(&mut ana, &mut yuri).await;
 
     conversar_com_queda(&mut ana, &mut yuri, &do_cliente, "cliente caiu").await;
+    // Whether Yuri heard of Ana's drop depends on who noticed first (the broker, or Ana's
+    // handle, which may resume before the broker sees the old connection go); if he did, he
+    // also heard she came back.
+    assert_ne!(yuri.parceiro_conectado, Some(false));
     conversar_com_queda(&mut yuri, &mut ana, &do_atendente, "atendente caiu").await;
     // Each side's eight lines were confirmed (the last confirmation may still be on its way
     // when the partner reads the line, so wait for the goodbye first).
@@ -150,6 +154,11 @@ async fn atendente_que_nao_volta_a_tempo_devolve_o_cliente_a_fila() {
     // (rule 9), and she is back at the head of the line.
     tomada.desligar();
     ana.esperar_fim(MotivoFim::AtendenteDesconectou).await;
+    assert_eq!(
+        ana.parceiro_conectado,
+        Some(false),
+        "Ana was told Yuri's connection dropped before the end"
+    );
     ana.esperar_posicao(1).await;
     // Yuri's app gave up: its stream ends with an error.
     match tokio::time::timeout(

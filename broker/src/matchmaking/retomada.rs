@@ -206,6 +206,12 @@ impl Matchmaker {
         }
         retomada.suspensa_ate = Some(prazo);
         let livre = matches!(sessao.estado, Estado::Livre { .. });
+        if let Estado::EmConversa { parceiro, .. } = sessao.estado {
+            efeitos.push(Efeito::Enviar {
+                para: parceiro,
+                quadro: DoBroker::Parceiro { conectado: false },
+            });
+        }
         self.prazos.push_back((prazo, id));
         if livre {
             self.ocupar_atendente(id);
@@ -296,7 +302,11 @@ impl Matchmaker {
         let Some(retomada) = sessao.retomada.as_deref_mut() else {
             return;
         };
-        retomada.suspensa_ate = None;
+        let estava_suspensa = retomada.suspensa_ate.take().is_some();
+        let parceiro = match sessao.estado {
+            Estado::EmConversa { parceiro, .. } => Some(parceiro),
+            _ => None,
+        };
         retomada.descartar_ate(pedido.recebidos);
         efeitos.push(Efeito::Retomar {
             conexao,
@@ -353,6 +363,21 @@ impl Matchmaker {
                 }
             }
             (PapelSessao::Cliente { .. }, _) => {}
+        }
+        // Each side of a chat learns whether the other is there.
+        if let Some(parceiro) = parceiro {
+            if self.suspensa(parceiro) {
+                efeitos.push(Efeito::Enviar {
+                    para: id,
+                    quadro: DoBroker::Parceiro { conectado: false },
+                });
+            }
+            if estava_suspensa {
+                efeitos.push(Efeito::Enviar {
+                    para: parceiro,
+                    quadro: DoBroker::Parceiro { conectado: true },
+                });
+            }
         }
     }
 }
@@ -446,7 +471,16 @@ mod tests {
     fn agente_que_cai_recebe_na_volta_o_que_perdeu_em_ordem() {
         let mut maquina = par();
         let efeitos = maquina.aplicar(Evento::Caiu { sessao: 1 }, SEG);
-        assert_eq!(efeitos, [Efeito::Desligar { sessao: 1 }]);
+        assert_eq!(
+            efeitos,
+            [
+                Efeito::Enviar {
+                    para: 10,
+                    quadro: DoBroker::Parceiro { conectado: false },
+                },
+                Efeito::Desligar { sessao: 1 },
+            ]
+        );
         assert!(maquina.suspensa(1));
         linha(&mut maquina, 10, "um", 1);
         linha(&mut maquina, 10, "dois", 2);
@@ -480,6 +514,10 @@ mod tests {
             ]
         );
         assert!(!maquina.suspensa(1));
+        assert!(efeitos.contains(&Efeito::Enviar {
+            para: 10,
+            quadro: DoBroker::Parceiro { conectado: true },
+        }));
         // Having received all three, he cannot ask for frames before them any more.
         maquina.aplicar(
             Evento::Recebeu {
@@ -584,6 +622,39 @@ mod tests {
             Some(Situacao::EmConversa { parceiro: 10, .. })
         ));
         maquina.checar_invariantes().expect("invariants hold");
+    }
+
+    #[test]
+    fn atendente_que_recebe_cliente_suspenso_e_avisado() {
+        let mut maquina = maquina();
+        entrar(&mut maquina, 10, Apresentacao::cliente("Ana", "geral"));
+        maquina.aplicar(Evento::Caiu { sessao: 10 }, SEG);
+        let yuri = Apresentacao::atendente("Yuri", vec!["geral".into()], "t");
+        let efeitos = maquina.aplicar(
+            Evento::Entrou {
+                sessao: 1,
+                apresentacao: yuri,
+                ficha: [1; 16],
+            },
+            SEG,
+        );
+        assert!(efeitos.contains(&Efeito::Enviar {
+            para: 1,
+            quadro: DoBroker::Parceiro { conectado: false },
+        }));
+        // When Ana is back, Yuri hears of it; she gets her `Conectado` again.
+        let efeitos = retomar(&mut maquina, 77, 10, 0, 2 * SEG);
+        assert!(efeitos.iter().any(|e| matches!(
+            e,
+            Efeito::Reenviar {
+                para: 10,
+                quadro: DoBroker::Conectado { .. }
+            }
+        )));
+        assert!(efeitos.contains(&Efeito::Enviar {
+            para: 1,
+            quadro: DoBroker::Parceiro { conectado: true },
+        }));
     }
 
     #[test]
