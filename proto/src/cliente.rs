@@ -56,8 +56,8 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transporte for T {}
 
 type QuadrosCliente = Quadros<Box<dyn Transporte>, DoBroker, ParaBroker>;
 
-/// Opens a fresh byte stream to the broker, for reconnecting.
-type Conector = Arc<
+/// Opens a fresh byte stream to the broker: how a handle connects, and connects again to resume.
+pub type Conector = Arc<
     dyn Fn() -> Pin<Box<dyn Future<Output = io::Result<Box<dyn Transporte>>> + Send>> + Send + Sync,
 >;
 
@@ -193,8 +193,8 @@ impl Conexao {
     }
 
     /// Opens a byte stream with `conector`, performs the handshake, and keeps `conector` for
-    /// reconnecting.
-    async fn com_conector(
+    /// reconnecting (over any transport: the simulated network's, in the tests).
+    pub async fn com_conector(
         conector: Conector,
         apresentacao: Apresentacao,
         tamanho_maximo: usize,

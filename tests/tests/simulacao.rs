@@ -4,6 +4,10 @@
 //! of everything every peer received must show that no message reached the wrong pair, order held
 //! within each pair, nothing was duplicated, no customer was lost or served twice, and no
 //! customer's shown position went up while it waited except when an agent dropped.
+//!
+//! The same runs go again with resumes on: then every peer's handle resumes its session after a
+//! cut instead of starting anew, and on top of the above each customer must have been one
+//! session from start to end, with every line echoed exactly once.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -12,10 +16,11 @@ use std::time::Duration;
 
 use broker::{Broker, Config, Ouvinte};
 use futures::StreamExt;
+use proto::cliente::{Conector, Transporte};
 use proto::{Apresentacao, Conexao, DoBroker, MotivoFim, ParaBroker, TAMANHO_MAXIMO_QUADRO};
 use tests::{TOKEN_DE_TESTE, config_de_teste};
 
-/// Seeds run by the suite.
+/// Seeds run by the suite, without and with resumes.
 const SEMENTES: u64 = 200;
 const PORTA: u16 = 7878;
 const CLIENTES: usize = 4;
@@ -58,7 +63,20 @@ fn anotar(diario: &Diario, quem: &str, sessao: u64, quadro: &DoBroker) {
     });
 }
 
-async fn conectar(apresentacao: Apresentacao) -> Option<Conexao> {
+/// Connects over the simulated network; with `retomar`, the handle can connect again by itself
+/// to resume the session.
+async fn conectar(apresentacao: Apresentacao, retomar: bool) -> Option<Conexao> {
+    if retomar {
+        let conector: Conector = Arc::new(|| {
+            Box::pin(async {
+                let socket = turmoil::net::TcpStream::connect(("broker", PORTA)).await?;
+                Ok(Box::new(socket) as Box<dyn Transporte>)
+            })
+        });
+        return Conexao::com_conector(conector, apresentacao, TAMANHO_MAXIMO_QUADRO)
+            .await
+            .ok();
+    }
     let socket = turmoil::net::TcpStream::connect(("broker", PORTA))
         .await
         .ok()?;
@@ -68,11 +86,11 @@ async fn conectar(apresentacao: Apresentacao) -> Option<Conexao> {
 }
 
 /// An agent: echoes every line, and ends some chats itself. Runs until the simulation ends.
-async fn atendente(nome: &'static str, diario: Diario) -> turmoil::Result {
+async fn atendente(nome: &'static str, diario: Diario, retomar: bool) -> turmoil::Result {
     let mut encerrar_depois = 0;
     loop {
         let apresentacao = Apresentacao::atendente(nome, vec!["geral".into()], TOKEN_DE_TESTE);
-        let Some(mut conexao) = conectar(apresentacao).await else {
+        let Some(mut conexao) = conectar(apresentacao, retomar).await else {
             // Refused (maybe its old session is still known) or unreachable: try again.
             tokio::time::sleep(Duration::from_millis(500)).await;
             continue;
@@ -108,10 +126,11 @@ async fn atendente(nome: &'static str, diario: Diario) -> turmoil::Result {
 /// A customer: gets an agent, sends its numbered lines one at a time waiting for each echo,
 /// then leaves. Connections that die are reopened as new sessions; lines already echoed are not
 /// sent again.
-async fn cliente(nome: String, diario: Diario) -> turmoil::Result {
+async fn cliente(nome: String, diario: Diario, retomar: bool) -> turmoil::Result {
     let mut proxima = 1;
     while proxima <= MENSAGENS {
-        let Some(mut conexao) = conectar(Apresentacao::cliente(nome.clone(), "geral")).await else {
+        let apresentacao = Apresentacao::cliente(nome.clone(), "geral");
+        let Some(mut conexao) = conectar(apresentacao, retomar).await else {
             tokio::time::sleep(Duration::from_millis(300)).await;
             continue;
         };
@@ -152,8 +171,8 @@ async fn cliente(nome: String, diario: Diario) -> turmoil::Result {
     Ok(())
 }
 
-/// Runs one seed and returns the log.
-fn simular(semente: u64) -> Vec<Registro> {
+/// Runs one seed (with resumes or not) and returns the log.
+fn simular(semente: u64, retomar: bool) -> Vec<Registro> {
     let diario: Diario = Arc::default();
     let mut acaso = semente
         .wrapping_mul(6364136223846793005)
@@ -171,12 +190,19 @@ fn simular(semente: u64) -> Vec<Registro> {
         .max_message_latency(Duration::from_millis(5 + sortear(40)))
         .build();
 
-    sim.host("broker", || async {
+    // Long enough to outlast any cut below (at most 3.3 s, then the handle's back-off).
+    let tolerancia = if retomar {
+        Duration::from_secs(10)
+    } else {
+        Duration::ZERO
+    };
+    sim.host("broker", move || async move {
         let ouvinte =
             turmoil::net::TcpListener::bind((IpAddr::V4(Ipv4Addr::UNSPECIFIED), PORTA)).await?;
         let config = Config {
             intervalo_batimento: Duration::from_millis(500),
             prazo_apresentacao: Duration::from_secs(2),
+            tolerancia_retomada: tolerancia,
             ..config_de_teste()
         };
         let endereco = SocketAddr::from((Ipv4Addr::UNSPECIFIED, PORTA));
@@ -186,11 +212,11 @@ fn simular(semente: u64) -> Vec<Registro> {
     });
     for nome in ATENDENTES {
         let diario = diario.clone();
-        sim.host(nome, move || atendente(nome, diario.clone()));
+        sim.host(nome, move || atendente(nome, diario.clone(), retomar));
     }
     for i in 1..=CLIENTES {
         let nome = format!("c{i}");
-        sim.client(nome.clone(), cliente(nome, diario.clone()));
+        sim.client(nome.clone(), cliente(nome, diario.clone(), retomar));
     }
 
     // Faults, at times drawn from the seed: a1 vanishes and comes back; one customer is cut off
@@ -239,7 +265,7 @@ fn simular(semente: u64) -> Vec<Registro> {
 }
 
 /// Checks one run's log against every property, naming the seed on failure.
-fn verificar(semente: u64, registros: &[Registro]) {
+fn verificar(semente: u64, registros: &[Registro], retomar: bool) {
     let falha = |o_que: String| -> ! { panic!("semente {semente}: {o_que}") };
     // Conversation id -> (customer name, agent name), from the Conectado frames seen. A side whose
     // connection was cut may never have read its Conectado, so one side is enough; two must agree,
@@ -381,13 +407,36 @@ fn verificar(semente: u64, registros: &[Registro]) {
         if ecos != esperados {
             falha(format!("{nome} recebeu os ecos {ecos:?}"));
         }
+        // With resumes, no cut here outlasts the grace period: a customer starts a new session
+        // only after the broker ended the previous one (its agent's `/fim`), never because a
+        // connection dropped.
+        if retomar {
+            let proprios: Vec<&Registro> = registros.iter().filter(|r| r.quem == nome).collect();
+            for par in proprios.windows(2) {
+                if par[0].sessao != par[1].sessao && !matches!(par[0].quadro, DoBroker::Fim { .. })
+                {
+                    falha(format!(
+                        "{nome} começou a sessão {} sem que a {} tivesse terminado (último quadro: {:?})",
+                        par[1].sessao, par[0].sessao, par[0].quadro
+                    ));
+                }
+            }
+        }
     }
 }
 
 #[test]
 fn muitas_sementes_de_falhas_de_rede() {
     for semente in 0..SEMENTES {
-        let registros = simular(semente);
-        verificar(semente, &registros);
+        let registros = simular(semente, false);
+        verificar(semente, &registros, false);
+    }
+}
+
+#[test]
+fn muitas_sementes_de_falhas_de_rede_com_retomada() {
+    for semente in 0..SEMENTES {
+        let registros = simular(semente, true);
+        verificar(semente, &registros, true);
     }
 }
