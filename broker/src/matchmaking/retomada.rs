@@ -108,6 +108,16 @@ impl Matchmaker {
         u64::try_from(self.parametros.tolerancia.as_millis()).unwrap_or(u64::MAX)
     }
 
+    /// The highest chat line `seq` handled from a session and the numbered frames sent to it
+    /// (when resumable), for tests and diagnostics.
+    pub fn numeracao(&self, sessao: SessaoId) -> Option<(u64, Option<u64>)> {
+        let dados = self.sessoes.get(&sessao)?;
+        Some((
+            dados.ultima_aceita,
+            dados.retomada.as_ref().map(|r| r.enviados),
+        ))
+    }
+
     /// Whether the session exists and waits for a resume.
     pub fn suspensa(&self, sessao: SessaoId) -> bool {
         self.sessoes.get(&sessao).is_some_and(Sessao::suspensa)
