@@ -17,7 +17,9 @@
 //! and when a dropped session's grace period ends.
 //!
 //! When [`Parametros::tolerancia`] is set, a session whose connection drops is suspended rather
-//! than removed, and a new connection can take it over; [`retomada`] holds that part.
+//! than removed, and a new connection can take it over; [`retomada`] holds that part. When
+//! [`Parametros::diario`] is set too, the machine also writes down what a broker restarted after
+//! a crash needs to come back with its sessions; [`diario`] holds that part.
 
 mod diario;
 mod retomada;

@@ -1,11 +1,14 @@
 //! The accept loop and the broker's lifecycle: start, serve, shut down gracefully.
 //!
-//! [`Broker::iniciar`] opens the history (when configured), binds the listener and spawns the
-//! actor, the history's writer and the accept loop; every accepted connection gets its own task. The accept loop also owns the connection counts (in
-//! all and per address) and the record of failed agent logins per address, so limits need no
-//! shared state: connection tasks report back over channels. [`Broker::encerrar`] stops accepting, has the actor
-//! tell every session `Fim` (`BrokerEncerrando`), gives connections
-//! [`Config::prazo_encerramento`] to flush, then cuts whatever is left.
+//! [`Broker::iniciar`] opens the history (when configured) and reads back the sessions a killed
+//! broker left in its journal, binds the listener and spawns the actor (with those sessions
+//! restored, suspended), the history's writer and the accept loop; every accepted connection
+//! gets its own task, numbered after every restored session. The accept loop also owns the
+//! connection counts (in all and per address) and the record of failed agent logins per
+//! address, so limits need no shared state: connection tasks report back over channels.
+//! [`Broker::encerrar`] stops accepting, has the actor tell every session `Fim`
+//! (`BrokerEncerrando`) and empty the journal, gives connections [`Config::prazo_encerramento`]
+//! to flush, then cuts whatever is left.
 
 use std::collections::HashMap;
 use std::io;
