@@ -17,9 +17,9 @@
 //! and when a dropped session's grace period ends.
 //!
 //! When [`Parametros::tolerancia`] is set, a session whose connection drops is suspended rather
-//! than removed, and a new connection can take it over; [`retomada`] holds that part. When
+//! than removed, and a new connection can take it over; the `retomada` submodule holds that part. When
 //! [`Parametros::diario`] is set too, the machine also writes down what a broker restarted after
-//! a crash needs to come back with its sessions; [`diario`] holds that part.
+//! a crash needs to come back with its sessions; the `diario` submodule holds that part.
 
 mod diario;
 mod retomada;
