@@ -7,6 +7,7 @@
 //! snapshot of each session is written.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use proto::SessaoId;
 use proto::codec::{codificar, decodificar};
@@ -45,10 +46,12 @@ impl Anotacoes {
         None
     }
 
-    /// Writes them within `transacao`.
+    /// Writes them within `transacao`, with times moved from the broker's uptime to time since
+    /// the epoch (`base_ms` is the epoch time of uptime zero).
     pub(crate) async fn gravar(
         self,
         transacao: &mut Transaction<'static, Any>,
+        base_ms: i64,
     ) -> Result<(), ErroHistorico> {
         if self.limpar {
             sqlx::query("DELETE FROM sessoes")
@@ -58,12 +61,14 @@ impl Anotacoes {
         let mut salvas = Vec::new();
         let mut idas = Vec::new();
         for (sessao, instantaneo) in self.sessoes {
-            match instantaneo {
-                Some(instantaneo) => match codificar(&*instantaneo) {
-                    Ok(bytes) => salvas.push((id_do_banco(sessao), bytes.to_vec())),
-                    Err(erro) => warn!(sessao, %erro, "sessão impossível de codificar"),
-                },
-                None => idas.push(id_do_banco(sessao)),
+            let Some(mut instantaneo) = instantaneo else {
+                idas.push(id_do_banco(sessao));
+                continue;
+            };
+            instantaneo.deslocar(base_ms);
+            match codificar(&*instantaneo) {
+                Ok(bytes) => salvas.push((id_do_banco(sessao), bytes.to_vec())),
+                Err(erro) => warn!(sessao, %erro, "sessão impossível de codificar"),
             }
         }
         for parte in em_partes(&idas) {
@@ -93,9 +98,10 @@ impl Anotacoes {
 }
 
 impl Historico {
-    /// The sessions the journal holds (left by a broker that did not shut down gracefully).
-    /// A snapshot that cannot be read (say, written by another version) is skipped with a
-    /// warning.
+    /// The sessions the journal holds (left by a broker that did not shut down gracefully),
+    /// with their times in milliseconds since the epoch ([`Instantaneo::deslocar`] moves them to
+    /// a new broker's uptime). A snapshot that cannot be read (say, written by another version)
+    /// is skipped with a warning.
     pub async fn sessoes_salvas(&self) -> Result<Vec<Instantaneo>, ErroHistorico> {
         let linhas: Vec<(i64, Vec<u8>)> =
             sqlx::query_as("SELECT id, estado FROM sessoes ORDER BY id")
@@ -153,6 +159,32 @@ impl Historico {
             .filter_map(|(conversa, seq)| Some((u64::try_from(conversa).ok()?, seq)))
             .collect())
     }
+}
+
+/// Picks the restarted broker's uptime zero, early enough that every restored customer joined
+/// after it (so their waits and the history's times stay right), and moves the snapshots' times
+/// from the epoch to that uptime. Returns the uptime zero.
+pub fn acertar_relogio(salvas: &mut [Instantaneo]) -> tokio::time::Instant {
+    let agora_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|desde| i64::try_from(desde.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    let mais_antigo = salvas
+        .iter()
+        .filter_map(Instantaneo::entrou_em_ms)
+        .min()
+        .and_then(|ms| i64::try_from(ms).ok());
+    let idade = mais_antigo.map_or(0, |ms| agora_ms.saturating_sub(ms).max(0));
+    let agora = tokio::time::Instant::now();
+    // An uptime zero before the machine's own start cannot be had: then waits come out short.
+    let inicio = agora
+        .checked_sub(Duration::from_millis(u64::try_from(idade).unwrap_or(0)))
+        .unwrap_or(agora);
+    let base_ms = agora_ms - i64::try_from(inicio.elapsed().as_millis()).unwrap_or(0);
+    for salva in salvas {
+        salva.deslocar(-base_ms);
+    }
+    inicio
 }
 
 fn id_do_banco(sessao: SessaoId) -> i64 {

@@ -391,7 +391,7 @@ impl Historico {
             }
             consulta.execute(&mut *transacao).await?;
         }
-        anotacoes.gravar(&mut transacao).await?;
+        anotacoes.gravar(&mut transacao, base_ms).await?;
         transacao.commit().await?;
         Ok(())
     }

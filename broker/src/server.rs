@@ -29,6 +29,7 @@ use tracing::{info, warn};
 use crate::actor::{self, Comando};
 use crate::config::Config;
 use crate::connection::{self, Contexto, Fluxo, Origem};
+use crate::diario;
 use crate::historico::{self, Historico};
 use crate::matchmaking::{Instantaneo, LinhaSalva};
 
@@ -218,7 +219,7 @@ async fn servir<O: Ouvinte>(
     historico: Option<Armazem>,
 ) {
     let (ator_tx, ator_rx) = mpsc::channel(config.capacidade_comandos);
-    let inicio = tokio::time::Instant::now();
+    let mut inicio = tokio::time::Instant::now();
     let mut parametros = config.parametros();
     // New connections are numbered after every session restored from the journal.
     let mut ultima_sessao: SessaoId = 0;
@@ -233,11 +234,12 @@ async fn servir<O: Ouvinte>(
             parametros.historico = true;
             parametros.diario = !parametros.tolerancia.is_zero();
             parametros.ultima_conversa = ultima_conversa;
-            let salvas = if parametros.diario {
+            let mut salvas = if parametros.diario {
                 salvas
             } else {
                 Vec::new()
             };
+            inicio = diario::acertar_relogio(&mut salvas);
             ultima_sessao = salvas.iter().map(|salva| salva.sessao).max().unwrap_or(0);
             let (gravador, gravados, tarefa) =
                 historico::iniciar_gravador(historico, inicio, ator_tx.clone());

@@ -37,6 +37,7 @@ async fn broker_morto_e_reiniciado(banco: &str) {
     // not; whatever happened, each arrives exactly once after the restart.
     ana.dizer("no ar 1").await;
     yuri.dizer("no ar 2").await;
+    let queda_ms = agora_ms();
     primeiro.matar();
     let _segundo = subir(banco, Some(endereco));
 
@@ -50,7 +51,7 @@ async fn broker_morto_e_reiniciado(banco: &str) {
     // Ana leaves: Yuri takes Bia, the next in line, and Caio moves up.
     ana.enviar(ParaBroker::Sair).await;
     yuri.esperar_fim(MotivoFim::ClienteSaiu).await;
-    esperar_par(&mut bia, &mut yuri).await;
+    let conversa_de_bia = esperar_par(&mut bia, &mut yuri).await;
     caio.esperar_posicao(1).await;
     ana.esperar_fim(MotivoFim::ClienteSaiu).await;
     assert_eq!(ana.confirmada, 3, "Ana's three lines were confirmed");
@@ -75,6 +76,26 @@ async fn broker_morto_e_reiniciado(banco: &str) {
     );
     // Her chat ended normally, after the restart.
     assert_eq!(registrada.motivo.as_deref(), Some("cliente_saiu"));
+    // Bia joined the line before the crash and was served after it: the history says so.
+    let (de_bia, _) = historico
+        .transcricao(i64::try_from(conversa_de_bia).expect("small id"))
+        .await
+        .expect("reads")
+        .expect("Bia's conversation is stored");
+    assert!(
+        de_bia.entrou_em <= queda_ms && queda_ms <= de_bia.conectada_em,
+        "Bia joined at {}, was served at {}, the broker died at {queda_ms}",
+        de_bia.entrou_em,
+        de_bia.conectada_em
+    );
+}
+
+/// Now, in milliseconds since the Unix epoch (as the history keeps times).
+fn agora_ms() -> i64 {
+    let desde = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970");
+    i64::try_from(desde.as_millis()).expect("fits")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -49,7 +49,8 @@ enum PapelSalvo {
         departamento: String,
         /// Its arrival number (its place in line).
         chegada: u64,
-        /// When it joined, in milliseconds of the broker's uptime then.
+        /// When it joined, in milliseconds of the broker's uptime (the store keeps it as
+        /// milliseconds since the Unix epoch: see [`Instantaneo::deslocar`]).
         entrou_em_ms: u64,
     },
     /// An agent.
@@ -95,6 +96,25 @@ pub struct LinhaSalva {
     pub texto: String,
     /// The sender's own number for it (0: unnumbered).
     pub seq_remetente: u64,
+}
+
+impl Instantaneo {
+    /// Moves the snapshot's times by `ms` milliseconds (saturating at zero): the store turns
+    /// the broker's uptime into time since the epoch when it writes a snapshot, and back into
+    /// the new broker's uptime when it reads one.
+    pub fn deslocar(&mut self, ms: i64) {
+        if let PapelSalvo::Cliente { entrou_em_ms, .. } = &mut self.papel {
+            *entrou_em_ms = entrou_em_ms.saturating_add_signed(ms);
+        }
+    }
+
+    /// When the session's customer joined its line, in the snapshot's time (agents: `None`).
+    pub fn entrou_em_ms(&self) -> Option<u64> {
+        match self.papel {
+            PapelSalvo::Cliente { entrou_em_ms, .. } => Some(entrou_em_ms),
+            PapelSalvo::Atendente { .. } => None,
+        }
+    }
 }
 
 impl Matchmaker {
