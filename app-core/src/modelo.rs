@@ -123,6 +123,8 @@ pub struct Modelo {
     pub editor: Editor,
     /// (Agents) customers waiting in their departments, once known.
     pub clientes_na_fila: Option<u32>,
+    /// Whether the chat partner's connection is down and the broker waits for it to come back.
+    pub parceiro_ausente: bool,
     /// (Agents) whether a pause is on.
     pub pausado: bool,
     /// Whether this person asked to leave (the app closes when the broker lets go).
@@ -144,6 +146,7 @@ impl Modelo {
             rolagem: 0,
             editor: Editor::default(),
             clientes_na_fila: None,
+            parceiro_ausente: false,
             pausado: false,
             saindo: false,
             broker_saiu: false,
@@ -327,6 +330,7 @@ impl Modelo {
                     departamento: exibicao::limpar(departamento),
                     espera_ms: *espera_ms,
                 };
+                self.parceiro_ausente = false;
                 self.avisar(hora, &exibicao::texto(&quadro, atendente));
             }
             DoBroker::Mensagem { de, texto } => self.registrar(
@@ -335,6 +339,7 @@ impl Modelo {
                 exibicao::limpar(texto),
             ),
             DoBroker::Fim { motivo } => {
+                self.parceiro_ausente = false;
                 self.broker_saiu = *motivo == MotivoFim::BrokerEncerrando;
                 self.avisar(hora, &exibicao::texto(&quadro, atendente));
                 self.situacao = match (motivo, atendente) {
@@ -361,7 +366,10 @@ impl Modelo {
             }
             DoBroker::Espera { clientes } => self.clientes_na_fila = Some(*clientes),
             DoBroker::Ping | DoBroker::Confirmada { .. } => {}
-            DoBroker::Parceiro { .. } => self.avisar(hora, &exibicao::texto(&quadro, atendente)),
+            DoBroker::Parceiro { conectado } => {
+                self.parceiro_ausente = !*conectado;
+                self.avisar(hora, &exibicao::texto(&quadro, atendente));
+            }
             // Only about the chat on screen: one that already ended is past news.
             DoBroker::Anteriores { conversa, .. } => {
                 if matches!(self.situacao, Situacao::EmConversa { conversa: atual, .. } if atual == *conversa)

@@ -129,6 +129,9 @@ pub fn texto_do_status(modelo: &Modelo) -> String {
         Situacao::Encerrada(motivo) => motivo.clone(),
     };
     let mut partes = vec![situacao];
+    if modelo.parceiro_ausente && matches!(modelo.situacao, Situacao::EmConversa { .. }) {
+        partes.push("◐ a conexão da outra pessoa caiu; aguardando que volte".to_owned());
+    }
     if modelo.pausado && matches!(modelo.situacao, Situacao::EmConversa { .. }) {
         partes.push("pausa depois desta conversa".to_owned());
     }
@@ -299,6 +302,36 @@ mod tests {
                 "> Minha conexão caiu 😢",
             ]
         );
+    }
+
+    #[test]
+    fn queda_e_volta_do_parceiro_aparecem_no_status_e_na_conversa() {
+        let mut modelo = cliente_em_conversa();
+        let ausente = DoBroker::Parceiro { conectado: false };
+        modelo.atualizar(Msg::Broker(ausente), "09:03");
+        assert!(texto_do_status(&modelo).contains("a conexão da outra pessoa caiu"));
+        assert!(tela(&modelo, 80, 12).iter().any(|linha| {
+            linha.contains("A conexão do atendente caiu. A conversa continua aberta")
+        }));
+        modelo.atualizar(Msg::Broker(DoBroker::Parceiro { conectado: true }), "09:04");
+        assert_eq!(texto_do_status(&modelo), " Conversando com Yuri");
+        assert!(
+            tela(&modelo, 80, 12)
+                .iter()
+                .any(|linha| linha.contains("O atendente voltou."))
+        );
+    }
+
+    #[test]
+    fn reconectando_aparece_no_cabecalho_e_a_digitacao_continua() {
+        let mut modelo = cliente_em_conversa();
+        modelo.atualizar(Msg::Religacao(proto::Ligacao::Reconectando), "09:03");
+        digitar(&mut modelo, "oi");
+        let linhas = tela(&modelo, 80, 12);
+        assert!(linhas[0].contains("◐ reconectando"), "{linhas:?}");
+        assert_eq!(linhas.last().map(String::as_str), Some("> oi"));
+        modelo.atualizar(Msg::Religacao(proto::Ligacao::Retomada), "09:04");
+        assert!(tela(&modelo, 80, 12)[0].contains("● conectado"));
     }
 
     #[test]
