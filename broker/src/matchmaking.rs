@@ -254,6 +254,10 @@ pub struct Matchmaker {
     /// Suspended sessions as (grace deadline, session), earliest first; an entry whose session
     /// was resumed or removed meanwhile is skipped.
     prazos: VecDeque<(Duration, SessaoId)>,
+    /// Sessions the broker ended while they were suspended (a customer whose agent ended the
+    /// chat), kept with their last frames until their grace deadline, so that a resume still
+    /// delivers the end.
+    lapides: HashMap<SessaoId, Box<Retomavel>>,
 }
 
 /// One department's two lines.
@@ -592,14 +596,18 @@ impl Matchmaker {
             let indexada = self
                 .sessoes
                 .get(id)
-                .and_then(|sessao| sessao.retomada.as_ref())
+                .and_then(|sessao| sessao.retomada.as_deref())
+                .or(self.lapides.get(id).map(|lapide| &**lapide))
                 .is_some_and(|retomada| retomada.ficha() == ficha);
             if !indexada {
                 return Err(format!("ficha da sessão {id} desatualizada"));
             }
         }
+        if self.lapides.keys().any(|id| self.sessoes.contains_key(id)) {
+            return Err("sessão encerrada ainda registrada".into());
+        }
         let retomaveis = self.sessoes.values().filter(|s| s.retomada.is_some());
-        if retomaveis.count() != self.fichas.len() {
+        if retomaveis.count() + self.lapides.len() != self.fichas.len() {
             return Err("sessão retomável fora do índice de fichas".into());
         }
         if nomes != self.nomes_atendentes {
@@ -857,7 +865,7 @@ impl Matchmaker {
                     para: id,
                     quadro: fim,
                 });
-                self.esquecer(parceiro);
+                self.encerrar_sessao(parceiro);
                 efeitos.push(Efeito::Fechar { sessao: parceiro });
                 self.liberar_atendente(id, agora, efeitos);
             }

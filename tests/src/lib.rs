@@ -253,6 +253,25 @@ impl Participante {
         }
     }
 
+    /// Waits until told that the chat partner's connection is up (`true`) or down, failing if
+    /// a chat line or an end arrives first.
+    pub async fn esperar_parceiro(&mut self, conectado: bool) {
+        while self.parceiro_conectado != Some(conectado) {
+            let quadro = match tokio::time::timeout(PACIENCIA, self.conexao.eventos.next()).await {
+                Ok(Some(Ok(quadro))) => quadro,
+                outro => panic!("{}: esperava notícia do parceiro: {outro:?}", self.nome),
+            };
+            match quadro {
+                DoBroker::Parceiro { conectado } => self.parceiro_conectado = Some(conectado),
+                DoBroker::Fila { .. } | DoBroker::Espera { .. } | DoBroker::Confirmada { .. } => {}
+                outro => panic!(
+                    "{}: esperava notícia do parceiro, chegou {outro:?}",
+                    self.nome
+                ),
+            }
+        }
+    }
+
     /// Waits for a chat line from `de` saying `texto`.
     pub async fn esperar_mensagem(&mut self, de: &str, texto: &str) {
         let esperado = DoBroker::Mensagem {
@@ -386,6 +405,8 @@ pub struct Tomada {
     endereco: SocketAddr,
     /// The links relayed now.
     elos: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+    /// Whether new connections go through (otherwise they are closed at once).
+    aberta: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// The accept loop.
     aceitador: tokio::task::JoinHandle<()>,
 }
@@ -399,8 +420,13 @@ impl Tomada {
         let endereco = ouvinte.local_addr().expect("has an address");
         let elos = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let registro = std::sync::Arc::clone(&elos);
+        let aberta = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let deixa_passar = std::sync::Arc::clone(&aberta);
         let aceitador = tokio::spawn(async move {
             while let Ok((mut peer, _)) = ouvinte.accept().await {
+                if !deixa_passar.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue;
+                }
                 let elo = tokio::spawn(async move {
                     if let Ok(mut destino) = TcpStream::connect(broker).await {
                         let _ = destino.set_nodelay(true);
@@ -417,6 +443,7 @@ impl Tomada {
         Tomada {
             endereco,
             elos,
+            aberta,
             aceitador,
         }
     }
@@ -431,6 +458,19 @@ impl Tomada {
         for elo in self.elos.lock().expect("not poisoned").drain(..) {
             elo.abort();
         }
+    }
+
+    /// Cuts every link and lets no new connection through until [`Tomada::religar`]: the broker
+    /// is out of reach for a while.
+    pub fn derrubar(&self) {
+        self.aberta
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        self.cortar();
+    }
+
+    /// Lets new connections through again.
+    pub fn religar(&self) {
+        self.aberta.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Cuts every link and accepts no more: the broker is out of reach for good.

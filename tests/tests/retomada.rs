@@ -177,6 +177,26 @@ async fn atendente_que_nao_volta_a_tempo_devolve_o_cliente_a_fila() {
 }
 
 #[tokio::test]
+async fn cliente_fora_quando_o_atendente_encerra_recebe_o_fim_ao_voltar() {
+    let broker = iniciar_broker_com(config_retomavel(None)).await;
+    let endereco = broker.endereco();
+    let tomada = Tomada::abrir(endereco).await;
+    let mut yuri = Participante::atendente(endereco, "Yuri", &["geral"]).await;
+    let mut ana = Participante::cliente(tomada.endereco(), "Ana", "geral").await;
+    esperar_par(&mut ana, &mut yuri).await;
+    // Ana is out of reach; Yuri hears of it, and ends the chat meanwhile.
+    tomada.derrubar();
+    yuri.esperar_parceiro(false).await;
+    yuri.enviar(ParaBroker::Encerrar).await;
+    yuri.esperar_fim(MotivoFim::AtendenteEncerrou).await;
+    // Back, Ana's app gets the end it missed, and the session closes normally.
+    tomada.religar();
+    ana.esperar_fim(MotivoFim::AtendenteEncerrou).await;
+    assert_eq!(ana.proximo().await, None);
+    broker.encerrar().await;
+}
+
+#[tokio::test]
 async fn retomada_com_ficha_desconhecida_e_recusada() {
     let broker = iniciar_broker_com(config_retomavel(None)).await;
     let mut apresentacao = proto::Apresentacao::cliente("Ana", "geral");

@@ -132,6 +132,19 @@ impl Matchmaker {
         Some(sessao)
     }
 
+    /// Lets go of a session the broker ended: one that is suspended is kept as a tombstone, with
+    /// its last frames, until its grace deadline.
+    pub(super) fn encerrar_sessao(&mut self, id: SessaoId) {
+        let suspensa = self.sessoes.get(&id).is_some_and(Sessao::suspensa);
+        if !suspensa {
+            self.esquecer(id);
+            return;
+        }
+        if let Some(retomada) = self.sessoes.remove(&id).and_then(|sessao| sessao.retomada) {
+            self.lapides.insert(id, retomada);
+        }
+    }
+
     /// Counts and keeps the numbered frames among `efeitos` for the sessions they go to.
     pub(super) fn reter(&mut self, efeitos: &[Efeito]) {
         if self.fichas.is_empty() {
@@ -144,11 +157,11 @@ impl Matchmaker {
             if !quadro.numerado() {
                 continue;
             }
-            if let Some(retomada) = self
-                .sessoes
-                .get_mut(para)
-                .and_then(|sessao| sessao.retomada.as_deref_mut())
-            {
+            let retomada = match self.sessoes.get_mut(para) {
+                Some(sessao) => sessao.retomada.as_deref_mut(),
+                None => self.lapides.get_mut(para).map(|lapide| &mut **lapide),
+            };
+            if let Some(retomada) = retomada {
                 retomada.enviados += 1;
                 retomada.retidos.push_back(quadro.clone());
                 if retomada.retidos.len() > RETIDOS_MAXIMO {
@@ -240,6 +253,15 @@ impl Matchmaker {
                 break;
             }
             self.prazos.pop_front();
+            if self
+                .lapides
+                .get(&id)
+                .is_some_and(|lapide| lapide.suspensa_ate == Some(prazo))
+                && let Some(lapide) = self.lapides.remove(&id)
+            {
+                self.fichas.remove(&lapide.ficha);
+                continue;
+            }
             let ainda_suspensa = self
                 .sessoes
                 .get(&id)
@@ -274,6 +296,52 @@ impl Matchmaker {
         }
     }
 
+    /// A peer comes back to a session the broker ended while it was away: it gets `BemVindo`,
+    /// the frames it missed (the last is the `Fim`), and the close.
+    fn entregar_lapide(
+        &mut self,
+        conexao: SessaoId,
+        id: SessaoId,
+        recebidos: u64,
+        efeitos: &mut Vec<Efeito>,
+    ) {
+        let Some(mut lapide) = self.lapides.remove(&id) else {
+            return;
+        };
+        self.fichas.remove(&lapide.ficha);
+        if !(lapide.primeiro_retido()..=lapide.enviados).contains(&recebidos) {
+            efeitos.push(Efeito::Enviar {
+                para: conexao,
+                quadro: DoBroker::erro(CodigoErro::RetomadaInvalida),
+            });
+            efeitos.push(Efeito::Fechar { sessao: conexao });
+            return;
+        }
+        lapide.descartar_ate(recebidos);
+        efeitos.push(Efeito::Retomar {
+            conexao,
+            sessao: id,
+        });
+        efeitos.push(Efeito::Enviar {
+            para: id,
+            quadro: DoBroker::BemVindo {
+                sessao: id,
+                batimento_ms: self.parametros.batimento_ms,
+                ficha: lapide.ficha,
+                tolerancia_ms: self.tolerancia_ms(),
+                retomada: true,
+                ultima_aceita: 0,
+            },
+        });
+        efeitos.extend(
+            lapide
+                .retidos
+                .into_iter()
+                .map(|quadro| Efeito::Reenviar { para: id, quadro }),
+        );
+        efeitos.push(Efeito::Fechar { sessao: id });
+    }
+
     /// The connection `conexao` asks to take over the session `pedido` names. It gets
     /// `BemVindo`, every kept frame after the count it gives, then the state that may have
     /// changed; or `RetomadaInvalida` and a close.
@@ -287,6 +355,11 @@ impl Matchmaker {
     ) {
         let batimento_ms = self.parametros.batimento_ms;
         let tolerancia_ms = self.tolerancia_ms();
+        if let Some(&id) = self.fichas.get(&pedido.ficha)
+            && self.lapides.contains_key(&id)
+        {
+            return self.entregar_lapide(conexao, id, pedido.recebidos, efeitos);
+        }
         let encontrada = self.fichas.get(&pedido.ficha).copied().filter(|id| {
             let Some(sessao) = self.sessoes.get(id) else {
                 return false;
@@ -665,6 +738,61 @@ mod tests {
             para: 1,
             quadro: DoBroker::Parceiro { conectado: true },
         }));
+    }
+
+    #[test]
+    fn cliente_fora_quando_o_atendente_encerra_recebe_o_fim_ao_voltar() {
+        let mut maquina = par();
+        maquina.aplicar(Evento::Caiu { sessao: 10 }, SEG);
+        maquina.aplicar(
+            Evento::Recebeu {
+                sessao: 1,
+                quadro: ParaBroker::Encerrar,
+            },
+            SEG,
+        );
+        maquina.checar_invariantes().expect("invariants hold");
+        assert_eq!(maquina.situacao(10), None);
+        // Ana had read her `Conectado`: she gets the end, then the close.
+        let efeitos = retomar(&mut maquina, 77, 10, 1, 2 * SEG);
+        let fim = DoBroker::Fim {
+            motivo: MotivoFim::AtendenteEncerrou,
+        };
+        assert_eq!(
+            efeitos[0],
+            Efeito::Retomar {
+                conexao: 77,
+                sessao: 10
+            }
+        );
+        assert_eq!(
+            efeitos[2..],
+            [
+                Efeito::Reenviar {
+                    para: 10,
+                    quadro: fim
+                },
+                Efeito::Fechar { sessao: 10 },
+            ]
+        );
+        // Only once: the tombstone is gone.
+        let de_novo = retomar(&mut maquina, 78, 10, 1, 2 * SEG);
+        assert!(de_novo.contains(&Efeito::Fechar { sessao: 78 }));
+    }
+
+    #[test]
+    fn lapide_some_no_fim_do_prazo() {
+        let mut maquina = par();
+        maquina.aplicar(Evento::Caiu { sessao: 10 }, SEG);
+        let encerrar = Evento::Recebeu {
+            sessao: 1,
+            quadro: ParaBroker::Encerrar,
+        };
+        maquina.aplicar(encerrar, SEG);
+        maquina.tick(62 * SEG);
+        maquina.checar_invariantes().expect("invariants hold");
+        let recusa = retomar(&mut maquina, 77, 10, 1, 62 * SEG);
+        assert!(recusa.contains(&Efeito::Fechar { sessao: 77 }));
     }
 
     #[test]
