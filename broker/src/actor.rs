@@ -331,16 +331,14 @@ impl Ator {
         let Some(gravacao) = &mut self.gravacao else {
             return self.executar(efeitos);
         };
-        let (registros, resto): (Vec<Efeito>, Vec<Efeito>) = efeitos
-            .into_iter()
-            .partition(|efeito| matches!(efeito, Efeito::Registrar(_)));
-        let registros: Vec<_> = registros
-            .into_iter()
-            .filter_map(|efeito| match efeito {
-                Efeito::Registrar(registro) => Some(registro),
-                _ => None,
-            })
-            .collect();
+        let mut registros = Vec::new();
+        let mut resto = Vec::with_capacity(efeitos.len());
+        for efeito in efeitos {
+            match efeito {
+                Efeito::Registrar(registro) => registros.push(registro),
+                outro => resto.push(outro),
+            }
+        }
         let gravar = !registros.is_empty();
         if gravar {
             gravacao.ultimo_lote += 1;

@@ -7,14 +7,16 @@
 //! snapshot of each session is written.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use proto::SessaoId;
 use proto::codec::{codificar, decodificar};
 use sqlx::{Any, Transaction};
 use tracing::warn;
 
-use crate::historico::{ErroHistorico, Historico, em_partes, insert_de_varias_linhas};
+use crate::historico::{
+    ErroHistorico, Historico, agora_ms, base_ms, em_partes, id_do_banco, insert_de_varias_linhas,
+};
 use crate::matchmaking::{Instantaneo, LinhaSalva, Registro};
 
 /// The journal records of one batch, coalesced.
@@ -165,10 +167,7 @@ impl Historico {
 /// after it (so their waits and the history's times stay right), and moves the snapshots' times
 /// from the epoch to that uptime. Returns the uptime zero.
 pub fn acertar_relogio(salvas: &mut [Instantaneo]) -> tokio::time::Instant {
-    let agora_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|desde| i64::try_from(desde.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
+    let agora_ms = agora_ms();
     let mais_antigo = salvas
         .iter()
         .filter_map(Instantaneo::entrou_em_ms)
@@ -180,13 +179,9 @@ pub fn acertar_relogio(salvas: &mut [Instantaneo]) -> tokio::time::Instant {
     let inicio = agora
         .checked_sub(Duration::from_millis(u64::try_from(idade).unwrap_or(0)))
         .unwrap_or(agora);
-    let base_ms = agora_ms - i64::try_from(inicio.elapsed().as_millis()).unwrap_or(0);
+    let base_ms = base_ms(inicio);
     for salva in salvas {
         salva.deslocar(-base_ms);
     }
     inicio
-}
-
-fn id_do_banco(sessao: SessaoId) -> i64 {
-    i64::try_from(sessao).unwrap_or(i64::MAX)
 }

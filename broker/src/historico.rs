@@ -456,8 +456,22 @@ fn pasta_do_sqlite(url: &str) -> Option<&Path> {
         .filter(|pasta| !pasta.as_os_str().is_empty())
 }
 
-fn id_do_banco(conversa: u64) -> i64 {
-    i64::try_from(conversa).unwrap_or(i64::MAX)
+/// An id (conversation or session) as the database stores it.
+pub(crate) fn id_do_banco(id: u64) -> i64 {
+    i64::try_from(id).unwrap_or(i64::MAX)
+}
+
+/// Now, in milliseconds since the Unix epoch (how the database keeps times).
+pub(crate) fn agora_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|desde| i64::try_from(desde.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The time since the epoch, in milliseconds, of the broker's uptime zero `inicio`.
+pub(crate) fn base_ms(inicio: Instant) -> i64 {
+    agora_ms() - i64::try_from(inicio.elapsed().as_millis()).unwrap_or(0)
 }
 
 /// How an end reason is stored.
@@ -582,11 +596,7 @@ pub fn iniciar_gravador(
     inicio: Instant,
     ator: mpsc::Sender<Comando>,
 ) -> (Gravador, watch::Receiver<u64>, JoinHandle<()>) {
-    let agora_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|desde| i64::try_from(desde.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
-    let base_ms = agora_ms - i64::try_from(inicio.elapsed().as_millis()).unwrap_or(0);
+    let base_ms = base_ms(inicio);
     let (tx, mut rx) = mpsc::channel(CAPACIDADE_GRAVADOR);
     let (gravados_tx, gravados_rx) = watch::channel(0);
     let (consultor, mut consultas_rx) =

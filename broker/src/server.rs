@@ -50,13 +50,16 @@ impl Broker {
         let historico = match &config.banco {
             None => None,
             Some(url) => {
-                let historico = Historico::abrir(url)
-                    .await
-                    .map_err(|erro| io::Error::other(format!("histórico em {url}: {erro}")))?;
                 let falha = |erro| io::Error::other(format!("histórico em {url}: {erro}"));
+                let historico = Historico::abrir(url).await.map_err(falha)?;
                 let ultima_conversa = historico.ultima_conversa().await.map_err(falha)?;
                 let salvas = historico.sessoes_salvas().await.map_err(falha)?;
-                let linhas = historico.linhas_das_abertas().await.map_err(falha)?;
+                // The open chats' lines only matter to sessions being restored.
+                let linhas = if salvas.is_empty() {
+                    Vec::new()
+                } else {
+                    historico.linhas_das_abertas().await.map_err(falha)?
+                };
                 Some(Armazem {
                     historico,
                     ultima_conversa,

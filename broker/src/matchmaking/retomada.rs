@@ -310,12 +310,7 @@ impl Matchmaker {
         };
         self.fichas.remove(&lapide.ficha);
         if !(lapide.primeiro_retido()..=lapide.enviados).contains(&recebidos) {
-            efeitos.push(Efeito::Enviar {
-                para: conexao,
-                quadro: DoBroker::erro(CodigoErro::RetomadaInvalida),
-            });
-            efeitos.push(Efeito::Fechar { sessao: conexao });
-            return;
+            return recusar_retomada(conexao, efeitos);
         }
         lapide.descartar_ate(recebidos);
         efeitos.push(Efeito::Retomar {
@@ -371,12 +366,7 @@ impl Matchmaker {
                     .is_some_and(|r| (r.primeiro_retido()..=r.enviados).contains(&pedido.recebidos))
         });
         let Some(id) = encontrada else {
-            efeitos.push(Efeito::Enviar {
-                para: conexao,
-                quadro: DoBroker::erro(CodigoErro::RetomadaInvalida),
-            });
-            efeitos.push(Efeito::Fechar { sessao: conexao });
-            return;
+            return recusar_retomada(conexao, efeitos);
         };
         let Some(sessao) = self.sessoes.get_mut(&id) else {
             return;
@@ -463,6 +453,15 @@ impl Matchmaker {
             }
         }
     }
+}
+
+/// Refuses a resume: `RetomadaInvalida`, then the close of the connection that asked.
+fn recusar_retomada(conexao: SessaoId, efeitos: &mut Vec<Efeito>) {
+    efeitos.push(Efeito::Enviar {
+        para: conexao,
+        quadro: DoBroker::erro(CodigoErro::RetomadaInvalida),
+    });
+    efeitos.push(Efeito::Fechar { sessao: conexao });
 }
 
 #[cfg(test)]
