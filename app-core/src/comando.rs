@@ -25,10 +25,10 @@ impl Comando {
     /// The frame this command sends to the broker; `None` for the ones the app handles itself.
     pub fn quadro(&self) -> Option<ParaBroker> {
         match self {
-            Comando::Sair => Some(ParaBroker::Sair),
-            Comando::Fim => Some(ParaBroker::Encerrar),
-            Comando::Pausa => Some(ParaBroker::Pausar),
-            Comando::Voltar => Some(ParaBroker::Retomar),
+            Comando::Sair => Some(ParaBroker::Sair { seq: 0 }),
+            Comando::Fim => Some(ParaBroker::Encerrar { seq: 0 }),
+            Comando::Pausa => Some(ParaBroker::Pausar { seq: 0 }),
+            Comando::Voltar => Some(ParaBroker::Retomar { seq: 0 }),
             Comando::Ajuda | Comando::Limpar | Comando::Desconhecido(_) => None,
         }
     }

@@ -327,6 +327,8 @@ mod tests {
                 tolerancia_ms: 0,
                 retomada: false,
                 ultima_aceita: 0,
+                mensagens_por_segundo: 10,
+                rajada: 20,
             }),
             r#"{"evento":"bemvindo","sessao":9}"#
         );

@@ -294,7 +294,7 @@ impl Modelo {
 
     fn sair(&mut self) -> Vec<Acao> {
         self.saindo = true;
-        vec![Acao::Enviar(ParaBroker::Sair)]
+        vec![Acao::Enviar(ParaBroker::Sair { seq: 0 })]
     }
 
     fn limpar(&mut self) {
@@ -442,6 +442,8 @@ mod tests {
             tolerancia_ms: 0,
             retomada: false,
             ultima_aceita: 0,
+            mensagens_por_segundo: 10,
+            rajada: 20,
         }
     }
 
@@ -586,7 +588,7 @@ mod tests {
         let mut modelo = cliente();
         assert_eq!(
             digitar(&mut modelo, "/sair"),
-            vec![Acao::Enviar(ParaBroker::Sair)]
+            vec![Acao::Enviar(ParaBroker::Sair { seq: 0 })]
         );
         assert_eq!(
             modelo.atualizar(Msg::ConexaoEncerrada, "10:00"),
@@ -596,7 +598,7 @@ mod tests {
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
         assert_eq!(
             modelo.atualizar(Msg::Tecla(ctrl_c), "10:00"),
-            vec![Acao::Enviar(ParaBroker::Sair)]
+            vec![Acao::Enviar(ParaBroker::Sair { seq: 0 })]
         );
     }
 
@@ -649,13 +651,13 @@ mod tests {
         modelo.atualizar(conectado("Ana"), "10:01");
         assert_eq!(
             digitar(&mut modelo, "/pausa"),
-            vec![Acao::Enviar(ParaBroker::Pausar)]
+            vec![Acao::Enviar(ParaBroker::Pausar { seq: 0 })]
         );
         modelo.atualizar(Msg::Broker(DoBroker::Pausa { pausado: true }), "10:01");
         assert!(matches!(modelo.situacao, Situacao::EmConversa { .. }));
         assert_eq!(
             digitar(&mut modelo, "/fim"),
-            vec![Acao::Enviar(ParaBroker::Encerrar)]
+            vec![Acao::Enviar(ParaBroker::Encerrar { seq: 0 })]
         );
         modelo.atualizar(
             Msg::Broker(DoBroker::Fim {
@@ -666,7 +668,7 @@ mod tests {
         assert_eq!(modelo.situacao, Situacao::Pausado);
         assert_eq!(
             digitar(&mut modelo, "/voltar"),
-            vec![Acao::Enviar(ParaBroker::Retomar)]
+            vec![Acao::Enviar(ParaBroker::Retomar { seq: 0 })]
         );
         modelo.atualizar(Msg::Broker(DoBroker::Pausa { pausado: false }), "10:03");
         assert_eq!(modelo.situacao, Situacao::Livre);

@@ -180,10 +180,10 @@ pub async fn conduzir(conexao: Conexao, opcoes: &Opcoes, terminal: &mut Terminal
                         // Nothing on screen to clear in line mode.
                         Entrada::Comando(comando) => comando.quadro(),
                     },
-                    Linha::Fim => Some(ParaBroker::Sair),
+                    Linha::Fim => Some(ParaBroker::Sair { seq: 0 }),
                 };
                 if let Some(quadro) = quadro {
-                    if quadro == ParaBroker::Sair {
+                    if matches!(quadro, ParaBroker::Sair { .. }) {
                         saindo = true;
                         despedida.as_mut().reset(tokio::time::Instant::now() + PRAZO_DESPEDIDA);
                     }

@@ -218,6 +218,8 @@ mod tests {
             tolerancia_ms: 0,
             retomada: false,
             ultima_aceita: 0,
+            mensagens_por_segundo: 10,
+            rajada: 20,
         }
     }
     use crate::modelo::Msg;

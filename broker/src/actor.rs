@@ -19,7 +19,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
-use proto::{Anterior, Apresentacao, CodigoErro, DoBroker, Ficha, MotivoFim, ParaBroker, SessaoId};
+use proto::{Anterior, Apresentacao, DoBroker, Ficha, MotivoFim, ParaBroker, SessaoId};
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior, interval};
@@ -52,11 +52,6 @@ pub enum Comando {
     },
     /// A connection was lost (or broke the protocol).
     Caiu {
-        /// Its id.
-        sessao: SessaoId,
-    },
-    /// A session sent frames faster than allowed and some were dropped: tell it so.
-    Excesso {
         /// Its id.
         sessao: SessaoId,
     },
@@ -259,16 +254,6 @@ impl Ator {
                     return;
                 };
                 Evento::Caiu { sessao }
-            }
-            Comando::Excesso { sessao } => {
-                let Some(sessao) = self.sessao_atual(sessao) else {
-                    return;
-                };
-                let aviso = Efeito::Enviar {
-                    para: sessao,
-                    quadro: DoBroker::erro(CodigoErro::MuitasMensagens),
-                };
-                return self.despachar(vec![aviso]);
             }
             Comando::Anteriores {
                 para,

@@ -34,7 +34,8 @@ pub struct Config {
     pub conexoes_maximas: usize,
     /// Most open connections from one IP address.
     pub conexoes_por_endereco: usize,
-    /// Frames per second a session may send, on average (heartbeat answers aside).
+    /// Frames per second a session may send, on average (heartbeat answers and acknowledgements
+    /// aside); a session over it is read more slowly, never refused.
     pub mensagens_por_segundo: u32,
     /// Frames a session may send at once before the rate applies.
     pub rajada_de_mensagens: u32,
@@ -109,6 +110,7 @@ impl Config {
             ultima_conversa: 0,
             tolerancia: self.tolerancia_retomada,
             diario: false,
+            ritmo: (self.mensagens_por_segundo, self.rajada_de_mensagens),
         }
     }
 

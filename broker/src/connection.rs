@@ -3,9 +3,10 @@
 //! The task reads the handshake within a deadline, checks its protocol version and, for an
 //! agent, its credential; anything else first gets an `Erro` and a close. Once registered with
 //! the actor it runs one loop over the socket (frames to the actor, rate-limited), the outbound
-//! channel (frames to the socket, batched) and one timer (a heartbeat `Ping` every interval, and
-//! the check for a silent peer). It holds no queue state: when the peer goes away or falls silent
-//! it tells the actor, and it closes when the actor lets go of its outbound channel, when the
+//! channel (frames to the socket, batched) and one timer (a heartbeat `Ping` every interval, the
+//! check for a silent peer, and the end of a pause for a peer over its rate: such a peer's
+//! socket is simply not read until its bucket has room, so nothing it sends is ever dropped). It
+//! holds no queue state: when the peer goes away or falls silent it tells the actor, and it closes when the actor lets go of its outbound channel, when the
 //! peer breaks the protocol, or at once when aborted as a slow consumer. A waiting customer's
 //! whole connection costs about 3.6 KiB of broker memory (BENCHMARKS.md says where it goes).
 
@@ -17,6 +18,7 @@ use futures::{SinkExt, StreamExt};
 use proto::codec::{
     Quadros, classificar_erro, codificar, decodificar, delimitar, tipar, versao_da_apresentacao,
 };
+use proto::ritmo::Balde;
 use proto::{
     Apresentacao, CodigoErro, DoBroker, MotivoFim, Papel, ParaBroker, SessaoId, VERSAO_PROTOCOLO,
 };
@@ -227,11 +229,16 @@ async fn conversar<S: Fluxo>(
         contexto.config.rajada_de_mensagens,
     );
     let mut ultimo_sinal = Instant::now();
+    let mut proximo_batimento = ultimo_sinal + batimento;
+    // A frame read over the session's rate, held (and the socket left unread) until the bucket
+    // has room for it; the timer goes off then too.
+    let mut retido: Option<(Box<ParaBroker>, Instant)> = None;
     let relogio = tokio::time::sleep(batimento);
     tokio::pin!(relogio);
     // Set once the peer's side has ended: the protocol error it committed, if any.
     let mut fim_do_peer: Option<Option<CodigoErro>> = None;
     loop {
+        let ler = fim_do_peer.is_none() && retido.is_none();
         let passo = tokio::select! {
             _ = abortar.cancelled() => return Desfecho::Abortada,
             quadro = rx.recv() => match quadro {
@@ -239,7 +246,7 @@ async fn conversar<S: Fluxo>(
                 None => Passo::Liberada,
             },
             () = &mut relogio => Passo::Relogio,
-            lido = quadros.next(), if fim_do_peer.is_none() => Passo::Lido(lido),
+            lido = quadros.next(), if ler => Passo::Lido(lido),
         };
         match passo {
             Passo::Liberada => {
@@ -269,54 +276,42 @@ async fn conversar<S: Fluxo>(
                     // The closing deadline passed with the actor still holding the session.
                     return Desfecho::Abortada;
                 }
-                if agora.saturating_duration_since(ultimo_sinal) >= silencio_maximo {
-                    info!(
-                        sessao,
-                        "sem resposta aos batimentos: conexão considerada perdida"
-                    );
-                    avisar_ator(contexto, Comando::Caiu { sessao }).await;
-                    return Desfecho::Abortada;
+                if let Some((quadro, quando)) = retido.take() {
+                    if agora < quando {
+                        retido = Some((quadro, quando));
+                    } else if !entregar(sessao, *quadro, &mut balde, &mut retido, contexto, abortar)
+                        .await
+                    {
+                        return Desfecho::Abortada;
+                    }
                 }
-                relogio.as_mut().reset(agora + batimento);
-                let enviado = tokio::select! {
-                    enviado = quadros.send(DoBroker::Ping) => enviado,
-                    _ = abortar.cancelled() => return Desfecho::Abortada,
-                };
-                if enviado.is_err() {
-                    avisar_ator(contexto, Comando::Caiu { sessao }).await;
-                    return Desfecho::Abortada;
-                }
-            }
-            Passo::Lido(Some(Ok(quadro))) => {
-                let agora = Instant::now();
-                ultimo_sinal = agora;
-                if quadro == ParaBroker::Pong {
-                    continue;
-                }
-                let comando = match balde.retirar(agora) {
-                    Vazao::Permitida => Comando::Quadro { sessao, quadro },
-                    Vazao::Descartada { avisar: true } => Comando::Excesso { sessao },
-                    Vazao::Descartada { avisar: false } => continue,
-                    Vazao::Abuso => {
+                if agora >= proximo_batimento {
+                    if agora.saturating_duration_since(ultimo_sinal) >= silencio_maximo {
                         info!(
                             sessao,
-                            "excesso de mensagens persistente: conexão encerrada"
+                            "sem resposta aos batimentos: conexão considerada perdida"
                         );
-                        fim_do_peer = Some(Some(CodigoErro::MuitasMensagens));
-                        relogio
-                            .as_mut()
-                            .reset(agora + contexto.config.prazo_fechamento);
                         avisar_ator(contexto, Comando::Caiu { sessao }).await;
-                        continue;
+                        return Desfecho::Abortada;
                     }
-                };
-                let entregue = tokio::select! {
-                    entregue = avisar_ator(contexto, comando) => entregue,
-                    _ = abortar.cancelled() => return Desfecho::Abortada,
-                };
-                if !entregue {
+                    proximo_batimento = agora + batimento;
+                    let enviado = tokio::select! {
+                        enviado = quadros.send(DoBroker::Ping) => enviado,
+                        _ = abortar.cancelled() => return Desfecho::Abortada,
+                    };
+                    if enviado.is_err() {
+                        avisar_ator(contexto, Comando::Caiu { sessao }).await;
+                        return Desfecho::Abortada;
+                    }
+                }
+                rearmar(relogio.as_mut(), proximo_batimento, &retido);
+            }
+            Passo::Lido(Some(Ok(quadro))) => {
+                ultimo_sinal = Instant::now();
+                if !entregar(sessao, quadro, &mut balde, &mut retido, contexto, abortar).await {
                     return Desfecho::Abortada;
                 }
+                rearmar(relogio.as_mut(), proximo_batimento, &retido);
             }
             Passo::Lido(outro) => {
                 // The peer is gone or broke the protocol: the actor decides what that means for
@@ -336,6 +331,48 @@ async fn conversar<S: Fluxo>(
             }
         }
     }
+}
+
+/// Hands a frame from the peer to the actor, within the session's rate: one over it is held in
+/// `retido` (with when the bucket has room for it) and the socket is not read until then, so
+/// the peer is slowed down, never robbed. Heartbeat answers and acknowledgements are not
+/// counted. `false` when the actor is gone or the connection was aborted.
+async fn entregar(
+    sessao: SessaoId,
+    quadro: ParaBroker,
+    balde: &mut Balde,
+    retido: &mut Option<(Box<ParaBroker>, Instant)>,
+    contexto: &Contexto,
+    abortar: &CancellationToken,
+) -> bool {
+    match quadro {
+        ParaBroker::Pong => return true,
+        ParaBroker::Recebidos { .. } => {}
+        _ => {
+            if let Err(espera) = balde.retirar(Instant::now()) {
+                debug!(sessao, ?espera, "acima do ritmo: leitura suspensa");
+                *retido = Some((Box::new(quadro), Instant::now() + espera));
+                return true;
+            }
+        }
+    }
+    tokio::select! {
+        entregue = avisar_ator(contexto, Comando::Quadro { sessao, quadro }) => entregue,
+        _ = abortar.cancelled() => false,
+    }
+}
+
+/// Sets the timer for the next heartbeat, or sooner when a held frame's time comes first.
+fn rearmar(
+    relogio: std::pin::Pin<&mut tokio::time::Sleep>,
+    proximo_batimento: Instant,
+    retido: &Option<(Box<ParaBroker>, Instant)>,
+) {
+    let prazo = match retido {
+        Some((_, quando)) => proximo_batimento.min(*quando),
+        None => proximo_batimento,
+    };
+    relogio.reset(prazo);
 }
 
 /// What one turn of [`conversar`]'s loop has to do.
@@ -391,74 +428,6 @@ enum Desfecho {
     Abortada,
 }
 
-/// A token bucket for one session's frames.
-#[derive(Debug)]
-struct Balde {
-    /// Frames that may be sent right now.
-    fichas: f64,
-    /// Most fichas the bucket holds (the burst).
-    capacidade: f64,
-    /// Fichas added per second (the rate).
-    por_segundo: f64,
-    /// When fichas were last added.
-    ultimo: Instant,
-    /// Start of the current one-second window of dropped frames.
-    janela: Instant,
-    /// Frames dropped in that window.
-    descartes: u32,
-}
-
-/// What the bucket says about one frame.
-#[derive(Debug, PartialEq, Eq)]
-enum Vazao {
-    /// Within the rate.
-    Permitida,
-    /// Over the rate: dropped; `avisar` on the first drop of a window.
-    Descartada {
-        /// Whether to tell the peer (once per window).
-        avisar: bool,
-    },
-    /// Over the rate for long: the peer is flooding.
-    Abuso,
-}
-
-impl Balde {
-    fn new(por_segundo: u32, rajada: u32) -> Balde {
-        let agora = Instant::now();
-        Balde {
-            fichas: f64::from(rajada),
-            capacidade: f64::from(rajada),
-            por_segundo: f64::from(por_segundo),
-            ultimo: agora,
-            janela: agora,
-            descartes: 0,
-        }
-    }
-
-    fn retirar(&mut self, agora: Instant) -> Vazao {
-        let passado = agora.saturating_duration_since(self.ultimo).as_secs_f64();
-        self.fichas = (self.fichas + passado * self.por_segundo).min(self.capacidade);
-        self.ultimo = agora;
-        if self.fichas >= 1.0 {
-            self.fichas -= 1.0;
-            return Vazao::Permitida;
-        }
-        if agora.saturating_duration_since(self.janela) >= Duration::from_secs(1) {
-            self.janela = agora;
-            self.descartes = 0;
-        }
-        self.descartes += 1;
-        // Dropping more than two bursts' worth within a second is no accident.
-        if f64::from(self.descartes) > self.capacidade * 2.0 {
-            Vazao::Abuso
-        } else {
-            Vazao::Descartada {
-                avisar: self.descartes == 1,
-            }
-        }
-    }
-}
-
 /// Answers a connection that is refused at once (over a limit) with one frame, and closes it.
 pub async fn recusar<S: Fluxo>(socket: S, quadro: DoBroker) {
     let mut bytes = delimitar(socket, proto::TAMANHO_MAXIMO_QUADRO);
@@ -488,31 +457,4 @@ async fn fechar<S: Fluxo>(mut socket: S, prazo: Duration) {
         }
     };
     let _ = tokio::time::timeout(prazo, descartar).await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn balde_permite_a_rajada_depois_a_taxa() {
-        let mut balde = Balde::new(10, 3);
-        let inicio = balde.ultimo;
-        for _ in 0..3 {
-            assert_eq!(balde.retirar(inicio), Vazao::Permitida);
-        }
-        assert_eq!(balde.retirar(inicio), Vazao::Descartada { avisar: true });
-        assert_eq!(balde.retirar(inicio), Vazao::Descartada { avisar: false });
-        // A tenth of a second later, one more frame fits.
-        let depois = inicio + Duration::from_millis(100);
-        assert_eq!(balde.retirar(depois), Vazao::Permitida);
-        // Keep flooding within the same second: abuse after two bursts' worth of drops.
-        for _ in 0..4 {
-            assert_eq!(balde.retirar(depois), Vazao::Descartada { avisar: false });
-        }
-        assert_eq!(balde.retirar(depois), Vazao::Abuso);
-        // Seconds later the bucket is full again.
-        let muito_depois = inicio + Duration::from_secs(5);
-        assert_eq!(balde.retirar(muito_depois), Vazao::Permitida);
-    }
 }

@@ -59,6 +59,14 @@ pub enum ErroHistorico {
     /// The data directory could not be created.
     #[error("pasta de dados: {0}")]
     Pasta(#[from] std::io::Error),
+    /// An in-memory SQLite database: each connection would see a database of its own, and
+    /// nothing would outlive the broker anyway.
+    #[error(
+        "um banco SQLite em memória não serve ao broker (some com ele, e cada conexão veria um \
+         banco diferente); use --sem-banco para não gravar nada, ou um arquivo: \
+         sqlite:///caminho/historico.db"
+    )]
+    EmMemoria,
 }
 
 /// The default database: a SQLite file in the data directory (created when missing).
@@ -135,6 +143,9 @@ impl Historico {
     pub async fn abrir(url: &str) -> Result<Historico, ErroHistorico> {
         sqlx::any::install_default_drivers();
         let sqlite = url.starts_with("sqlite:");
+        if sqlite && (url.contains(":memory:") || url.contains("mode=memory")) {
+            return Err(ErroHistorico::EmMemoria);
+        }
         if sqlite && let Some(pasta) = pasta_do_sqlite(url) {
             std::fs::create_dir_all(pasta)?;
         }

@@ -166,6 +166,12 @@ struct Argumentos {
     #[arg(long, value_name = "URL", env = "FILA_BANCO", global = true)]
     banco: Option<String>,
 
+    /// Roda sem banco de dados: nenhum histórico, nenhuma recuperação depois de uma queda do
+    /// broker (as retomadas de conexão continuam valendo enquanto ele roda). Para experimentar
+    /// ou comparar.
+    #[arg(long, conflicts_with = "banco")]
+    sem_banco: bool,
+
     #[command(subcommand)]
     consulta: Option<Consulta>,
 
@@ -257,7 +263,7 @@ impl Argumentos {
             capacidade_saida: self.capacidade_saida,
             prazo_encerramento: self.prazo_encerramento,
             tolerancia_retomada: self.tolerancia_retomada,
-            banco: Some(self.url_do_banco()),
+            banco: (!self.sem_banco).then(|| self.url_do_banco()),
             ..Config::default()
         }
     }
@@ -306,6 +312,10 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     if let Some(consulta) = &argumentos.consulta {
+        if argumentos.sem_banco {
+            eprintln!("Erro: --sem-banco não tem histórico para consultar.");
+            return ExitCode::from(2);
+        }
         return consultar(&argumentos.url_do_banco(), consulta).await;
     }
     let tls = match (&argumentos.tls_cert, &argumentos.tls_chave) {
@@ -346,10 +356,17 @@ async fn main() -> ExitCode {
         "Broker ouvindo em {} ({modo}). Ctrl-C encerra.",
         broker.endereco()
     );
-    println!(
-        "Histórico de conversas em {} (broker conversas para ver).",
-        historico::sem_senha(&argumentos.url_do_banco())
-    );
+    if argumentos.sem_banco {
+        println!(
+            "Sem banco de dados: nada é gravado, e uma queda do broker perde as filas e as \
+             conversas."
+        );
+    } else {
+        println!(
+            "Histórico de conversas em {} (broker conversas para ver).",
+            historico::sem_senha(&argumentos.url_do_banco())
+        );
+    }
     if let Err(erro) = sinal_de_encerramento().await {
         eprintln!("Não foi possível esperar pelo sinal de encerramento: {erro}");
     }

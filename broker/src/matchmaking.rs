@@ -213,6 +213,8 @@ pub struct Parametros {
     pub tolerancia: Duration,
     /// Whether to emit journal records ([`Registro::Sessao`]) so the sessions survive a crash.
     pub diario: bool,
+    /// The rate (frames a second) and burst announced in `BemVindo`; the connections enforce it.
+    pub ritmo: (u32, u32),
 }
 
 impl Default for Parametros {
@@ -226,6 +228,7 @@ impl Default for Parametros {
             ultima_conversa: 0,
             tolerancia: Duration::ZERO,
             diario: false,
+            ritmo: (10, 20),
         }
     }
 }
@@ -666,7 +669,6 @@ impl Matchmaker {
         let Parametros {
             fila_maxima,
             nome_maximo,
-            batimento_ms,
             ..
         } = self.parametros;
         let nome = match validar_nome_ate(&apresentacao.nome, nome_maximo) {
@@ -756,14 +758,13 @@ impl Matchmaker {
         );
         efeitos.push(Efeito::Enviar {
             para: id,
-            quadro: DoBroker::BemVindo {
-                sessao: id,
-                batimento_ms,
-                ficha: if retomavel { ficha } else { [0; 16] },
-                tolerancia_ms: self.tolerancia_ms(),
-                retomada: false,
-                ultima_aceita: 0,
-            },
+            quadro: retomada::bemvindo(
+                &self.parametros,
+                id,
+                if retomavel { ficha } else { [0; 16] },
+                false,
+                0,
+            ),
         });
         if cliente {
             self.colocar_cliente(id, agora, efeitos);
@@ -842,10 +843,10 @@ impl Matchmaker {
                     quadro: DoBroker::Mensagem { de: nome, texto },
                 });
             }
-            ParaBroker::Encerrar | ParaBroker::Sair if cliente => {
+            ParaBroker::Encerrar { .. } | ParaBroker::Sair { .. } if cliente => {
                 self.remover(id, true, agora, efeitos)
             }
-            ParaBroker::Encerrar => {
+            ParaBroker::Encerrar { .. } => {
                 let Estado::EmConversa { parceiro, conversa } = sessao.estado else {
                     return erro(
                         efeitos,
@@ -869,12 +870,12 @@ impl Matchmaker {
                 efeitos.push(Efeito::Fechar { sessao: parceiro });
                 self.liberar_atendente(id, agora, efeitos);
             }
-            ParaBroker::Sair => self.remover(id, true, agora, efeitos),
-            ParaBroker::Pausar | ParaBroker::Retomar if cliente => {
+            ParaBroker::Sair { .. } => self.remover(id, true, agora, efeitos),
+            ParaBroker::Pausar { .. } | ParaBroker::Retomar { .. } if cliente => {
                 let codigo = CodigoErro::ApenasAtendente;
                 erro(efeitos, codigo, codigo.descricao());
             }
-            ParaBroker::Pausar => {
+            ParaBroker::Pausar { .. } => {
                 if let PapelSessao::Atendente { pausado, .. } = &mut sessao.papel {
                     *pausado = true;
                 }
@@ -889,7 +890,7 @@ impl Matchmaker {
                     quadro: DoBroker::Pausa { pausado: true },
                 });
             }
-            ParaBroker::Retomar => {
+            ParaBroker::Retomar { .. } => {
                 if let PapelSessao::Atendente { pausado, .. } = &mut sessao.papel {
                     *pausado = false;
                 }
@@ -1291,7 +1292,7 @@ mod tests {
             texto: "olá".into(),
             seq: 0,
         };
-        for (quadro, quando) in [(linha, s(3)), (ParaBroker::Sair, s(4))] {
+        for (quadro, quando) in [(linha, s(3)), (ParaBroker::Sair { seq: 0 }, s(4))] {
             efeitos.extend(maquina.aplicar(Evento::Recebeu { sessao: 2, quadro }, quando));
         }
         efeitos

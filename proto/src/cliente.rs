@@ -10,7 +10,8 @@
 //! to connect again (it was opened with [`Conexao::conectar`] or [`Conexao::conectar_tls`]), a
 //! lost connection is not the end: the task reconnects with the session's secret until the grace
 //! period runs out, tells the broker how many numbered frames it has received, and sends again
-//! the chat lines the broker had not confirmed. [`Conexao::ligacao`] says when that happens; the
+//! the chat lines and commands the broker had not confirmed. It also keeps to the rate the broker
+//! announces, waiting before a frame rather than having the broker slow it down. [`Conexao::ligacao`] says when that happens; the
 //! stream itself just goes on, with nothing lost and nothing twice.
 
 use std::collections::VecDeque;
@@ -30,6 +31,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::codec::{Quadros, enquadrar};
+use crate::ritmo::Balde;
 use crate::{
     Apresentacao, CodigoErro, DoBroker, Ficha, Papel, ParaBroker, Retomada, SessaoId,
     TAMANHO_MAXIMO_QUADRO,
@@ -108,6 +110,10 @@ pub struct Conexao {
     pub batimento_ms: u64,
     /// How long the broker keeps this session after a drop, in milliseconds (0: no resume).
     pub tolerancia_ms: u64,
+    /// The rate the broker allows this session (frames a second; the handle keeps to it).
+    pub mensagens_por_segundo: u32,
+    /// The burst the broker allows this session.
+    pub rajada: u32,
     /// Sends frames to the broker.
     pub envio: Envio,
     /// Frames from the broker, in order (heartbeats excluded).
@@ -123,6 +129,8 @@ struct BoasVindas {
     ficha: Ficha,
     tolerancia_ms: u64,
     ultima_aceita: u64,
+    mensagens_por_segundo: u32,
+    rajada: u32,
 }
 
 impl Conexao {
@@ -135,6 +143,8 @@ impl Conexao {
             tolerancia_ms: self.tolerancia_ms,
             retomada: false,
             ultima_aceita: 0,
+            mensagens_por_segundo: self.mensagens_por_segundo,
+            rajada: self.rajada,
         }
     }
 
@@ -217,6 +227,8 @@ impl Conexao {
             sessao: boas_vindas.sessao,
             batimento_ms: boas_vindas.batimento_ms,
             tolerancia_ms: boas_vindas.tolerancia_ms,
+            mensagens_por_segundo: boas_vindas.mensagens_por_segundo,
+            rajada: boas_vindas.rajada,
             envio: Envio { tx: envio_tx },
             eventos: Eventos { rx: eventos_rx },
             ligacao: ligacao_rx,
@@ -235,6 +247,7 @@ impl Conexao {
             recebidos_confirmados: 0,
             ultima_seq: 0,
             pendentes: VecDeque::new(),
+            ritmo: Balde::new(boas_vindas.mensagens_por_segundo, boas_vindas.rajada),
             encerrada: false,
             eventos: eventos_tx,
             ligacao: ligacao_tx,
@@ -264,6 +277,8 @@ async fn apresentar(
             ficha,
             tolerancia_ms,
             ultima_aceita,
+            mensagens_por_segundo,
+            rajada,
             ..
         })) => Ok((
             quadros,
@@ -273,6 +288,8 @@ async fn apresentar(
                 ficha,
                 tolerancia_ms,
                 ultima_aceita,
+                mensagens_por_segundo,
+                rajada,
             },
         )),
         Some(Ok(DoBroker::Erro { codigo, texto })) => Err(ErroConexao::Recusada { codigo, texto }),
@@ -302,10 +319,12 @@ struct Manutencao {
     recebidos: u64,
     /// The count last sent in `Recebidos`.
     recebidos_confirmados: u64,
-    /// The `seq` of the last chat line sent.
+    /// The `seq` of the last chat line or command sent.
     ultima_seq: u64,
-    /// Chat lines sent and not yet confirmed, oldest first (only when resumable).
+    /// Chat lines and commands sent and not yet confirmed, oldest first (only when resumable).
     pendentes: VecDeque<(u64, ParaBroker)>,
+    /// The broker's rate for this session, kept to before each frame the program sends.
+    ritmo: Balde,
     /// Set once a frame that ends the session has arrived, or the program asked to leave.
     encerrada: bool,
     /// Where broker frames go.
@@ -364,6 +383,8 @@ impl Manutencao {
             tokio::select! {
                 quadro = envio.recv(), if enviando => match quadro {
                     Some(quadro) => {
+                        // Within the broker's rate, so that it never has to hold us back.
+                        self.ritmo.esperar().await;
                         let quadro = self.numerar(quadro);
                         if let Err(erro) = quadros.send(quadro).await {
                             return Queda::Perdida(erro);
@@ -419,33 +440,29 @@ impl Manutencao {
         }
     }
 
-    /// Gives a chat line its `seq` and keeps it until confirmed (when the session is
-    /// resumable); notes a request to leave.
+    /// Gives a chat line or a command its `seq` and keeps it until confirmed (when the session
+    /// is resumable), so that what the program sent while the connection was failing is sent
+    /// again after the resume; notes a request to leave.
     fn numerar(&mut self, quadro: ParaBroker) -> ParaBroker {
-        match quadro {
-            ParaBroker::Mensagem {
-                conversa,
-                texto,
-                seq: 0,
-            } if self.conector.is_some() => {
-                self.ultima_seq += 1;
-                let quadro = ParaBroker::Mensagem {
-                    conversa,
-                    texto,
-                    seq: self.ultima_seq,
-                };
-                self.pendentes.push_back((self.ultima_seq, quadro.clone()));
-                quadro
+        let sai = match &quadro {
+            ParaBroker::Sair { .. } => true,
+            ParaBroker::Encerrar { .. } => self.cliente,
+            _ => false,
+        };
+        if sai {
+            self.encerrada = true;
+        }
+        if self.conector.is_none() || quadro.seq() != 0 {
+            return quadro;
+        }
+        let proxima = self.ultima_seq + 1;
+        match quadro.com_seq(proxima) {
+            Ok(numerado) => {
+                self.ultima_seq = proxima;
+                self.pendentes.push_back((proxima, numerado.clone()));
+                numerado
             }
-            ParaBroker::Sair => {
-                self.encerrada = true;
-                quadro
-            }
-            ParaBroker::Encerrar if self.cliente => {
-                self.encerrada = true;
-                quadro
-            }
-            outro => outro,
+            Err(outro) => outro,
         }
     }
 
@@ -563,5 +580,70 @@ impl Stream for Eventos {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.rx.poll_recv(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::enquadrar;
+
+    /// On a paused clock (virtual time, nothing measured on the wall): a handle told 5 frames a
+    /// second in bursts of 2 sends 12 frames over 2 seconds, and every one arrives in order.
+    #[tokio::test(start_paused = true)]
+    async fn o_envio_segue_o_ritmo_anunciado() {
+        let (cliente, broker) = tokio::io::duplex(64 * 1024);
+        let mut broker = enquadrar::<_, ParaBroker, DoBroker>(broker, TAMANHO_MAXIMO_QUADRO);
+        let atendimento = tokio::spawn(async move {
+            let Some(Ok(ParaBroker::Apresentacao(_))) = broker.next().await else {
+                panic!("esperava a apresentação");
+            };
+            broker
+                .send(DoBroker::BemVindo {
+                    sessao: 1,
+                    batimento_ms: 60_000,
+                    ficha: [0; 16],
+                    tolerancia_ms: 0,
+                    retomada: false,
+                    ultima_aceita: 0,
+                    mensagens_por_segundo: 5,
+                    rajada: 2,
+                })
+                .await
+                .expect("sends");
+            let inicio = Instant::now();
+            let mut textos = Vec::new();
+            while textos.len() < 12 {
+                match broker.next().await {
+                    Some(Ok(ParaBroker::Mensagem { texto, .. })) => textos.push(texto),
+                    Some(Ok(_)) => continue,
+                    outro => panic!("esperava mensagens, veio {outro:?}"),
+                }
+            }
+            (inicio.elapsed(), textos)
+        });
+        let mut conexao = Conexao::sobre(
+            cliente,
+            Apresentacao::cliente("Ana", "geral"),
+            TAMANHO_MAXIMO_QUADRO,
+        )
+        .await
+        .expect("welcomed");
+        assert_eq!((conexao.mensagens_por_segundo, conexao.rajada), (5, 2));
+        for i in 0..12 {
+            conexao
+                .envio
+                .mensagem(1, format!("m{i}"))
+                .await
+                .expect("queued");
+        }
+        let (passado, textos) = atendimento.await.expect("the fake broker ends");
+        let esperados: Vec<String> = (0..12).map(|i| format!("m{i}")).collect();
+        assert_eq!(textos, esperados);
+        // Two at once, then ten at five a second.
+        assert!(
+            passado >= Duration::from_secs(2) && passado < Duration::from_millis(2_100),
+            "{passado:?}"
+        );
     }
 }

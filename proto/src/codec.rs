@@ -185,7 +185,7 @@ mod tests {
         let apresentacao = ParaBroker::Apresentacao(Apresentacao::cliente("Ana", "geral"));
         assert_eq!(
             codificar(&apresentacao).unwrap().as_ref(),
-            b"\x00\x05\x03Ana\x00\x05geral\x00\x00"
+            b"\x00\x06\x03Ana\x00\x05geral\x00\x00"
         );
 
         let atendente = ParaBroker::Apresentacao(Apresentacao::atendente(
@@ -195,7 +195,7 @@ mod tests {
         ));
         assert_eq!(
             codificar(&atendente).unwrap().as_ref(),
-            b"\x00\x05\x04Yuri\x01\x02\x05geral\x06vendas\x01\x03abc\x00"
+            b"\x00\x06\x04Yuri\x01\x02\x05geral\x06vendas\x01\x03abc\x00"
         );
         assert_eq!(
             codificar(&DoBroker::BemVindo {
@@ -205,13 +205,15 @@ mod tests {
                 tolerancia_ms: 60_000,
                 retomada: false,
                 ultima_aceita: 0,
+                mensagens_por_segundo: 10,
+                rajada: 20,
             })
             .unwrap()
             .as_ref(),
             [
                 &b"\x00\x05\x98\x75"[..],
                 &[0xab; 16],
-                b"\xe0\xd4\x03\x00\x00"
+                b"\xe0\xd4\x03\x00\x00\x0a\x14"
             ]
             .concat()
         );
@@ -225,7 +227,7 @@ mod tests {
                 .unwrap()
                 .as_ref(),
             [
-                &b"\x00\x05\x03Ana\x00\x05geral\x00\x01"[..],
+                &b"\x00\x06\x03Ana\x00\x05geral\x00\x01"[..],
                 &[1; 16],
                 b"\x03"
             ]
@@ -278,9 +280,26 @@ mod tests {
             .as_ref(),
             b"\x01\x07\x04ol\xc3\xa1\x01"
         );
-        assert_eq!(codificar(&ParaBroker::Sair).unwrap().as_ref(), b"\x03");
-        assert_eq!(codificar(&ParaBroker::Pausar).unwrap().as_ref(), b"\x04");
-        assert_eq!(codificar(&ParaBroker::Retomar).unwrap().as_ref(), b"\x05");
+        assert_eq!(
+            codificar(&ParaBroker::Encerrar { seq: 4 })
+                .unwrap()
+                .as_ref(),
+            b"\x02\x04"
+        );
+        assert_eq!(
+            codificar(&ParaBroker::Sair { seq: 0 }).unwrap().as_ref(),
+            b"\x03\x00"
+        );
+        assert_eq!(
+            codificar(&ParaBroker::Pausar { seq: 2 }).unwrap().as_ref(),
+            b"\x04\x02"
+        );
+        assert_eq!(
+            codificar(&ParaBroker::Retomar { seq: 300 })
+                .unwrap()
+                .as_ref(),
+            b"\x05\xac\x02"
+        );
         assert_eq!(
             codificar(&DoBroker::Espera { clientes: 3 })
                 .unwrap()
@@ -328,9 +347,12 @@ mod tests {
 
     #[test]
     fn fluxo_le_ate_o_primeiro_erro() {
-        let mut bytes = b"\x00\x00\x00\x01\x03\x00\x00\x00\x01\x02".to_vec();
+        let mut bytes = b"\x00\x00\x00\x02\x03\x00\x00\x00\x00\x02\x02\x00".to_vec();
         let (quadros, erro) = decodificar_fluxo::<ParaBroker>(&bytes, 64);
-        assert_eq!(quadros, vec![ParaBroker::Sair, ParaBroker::Encerrar]);
+        assert_eq!(
+            quadros,
+            vec![ParaBroker::Sair { seq: 0 }, ParaBroker::Encerrar { seq: 0 }]
+        );
         assert!(erro.is_none());
         bytes.extend_from_slice(b"\x00\x00\x00\x01\x09\x00\x00\x00\x01\x03");
         let (quadros, erro) = decodificar_fluxo::<ParaBroker>(&bytes, 64);
@@ -351,7 +373,7 @@ mod tests {
 
     #[test]
     fn bytes_a_mais_sao_recusados() {
-        let erro = decodificar::<ParaBroker>(b"\x03\x00").unwrap_err();
+        let erro = decodificar::<ParaBroker>(b"\x03\x00\x00").unwrap_err();
         assert_eq!(erro.kind(), io::ErrorKind::InvalidData);
         assert_eq!(classificar_erro(&erro), Some(CodigoErro::QuadroInvalido));
     }
@@ -377,20 +399,20 @@ mod tests {
     async fn quadro_inteiro_tem_prefixo_de_tamanho_big_endian() {
         let (a, mut b) = tokio::io::duplex(1024);
         let mut escrita = enquadrar::<_, DoBroker, ParaBroker>(a, 64);
-        escrita.send(ParaBroker::Encerrar).await.unwrap();
+        escrita.send(ParaBroker::Encerrar { seq: 0 }).await.unwrap();
         escrita
             .send(ParaBroker::Apresentacao(Apresentacao::cliente(
                 "Ana", "geral",
             )))
             .await
             .unwrap();
-        let mut lido = [0u8; 24];
+        let mut lido = [0u8; 25];
         tokio::io::AsyncReadExt::read_exact(&mut b, &mut lido)
             .await
             .unwrap();
         assert_eq!(
             lido,
-            *b"\x00\x00\x00\x01\x02\x00\x00\x00\x0f\x00\x05\x03Ana\x00\x05geral\x00\x00"
+            *b"\x00\x00\x00\x02\x02\x00\x00\x00\x00\x0f\x00\x06\x03Ana\x00\x05geral\x00\x00"
         );
     }
 

@@ -3,12 +3,13 @@
 //! Everything that crosses the network is defined here and nowhere else: the two frame enums
 //! named by direction ([`ParaBroker`], [`DoBroker`]), the postcard codec over 4-byte
 //! length-delimited frames ([`codec`]), the validation rules both sides apply to names and chat
-//! text ([`validacao`]), and a small async client handle ([`Conexao`]). `PROTOCOL.md` at the
+//! text ([`validacao`]), the rate both sides keep to ([`ritmo`]), and a small async client handle ([`Conexao`]). `PROTOCOL.md` at the
 //! repository root describes the same contract byte by byte.
 
 pub mod cliente;
 pub mod codec;
 pub mod quadros;
+pub mod ritmo;
 pub mod tls;
 pub mod validacao;
 

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the protocol this crate speaks; sent first in every handshake.
-pub const VERSAO_PROTOCOLO: u16 = 5;
+pub const VERSAO_PROTOCOLO: u16 = 6;
 
 /// Identifies one session with the broker for as long as the broker runs.
 pub type SessaoId = u64;
@@ -37,14 +37,27 @@ pub enum ParaBroker {
     },
     /// An agent ends its current chat and becomes free again (`/fim`). From a customer it means
     /// the same as [`ParaBroker::Sair`].
-    Encerrar,
+    Encerrar {
+        /// Numbered like chat lines (see [`ParaBroker::Mensagem`]): a command typed while the
+        /// connection was down is sent again after the resume and carried out once.
+        seq: u64,
+    },
     /// The peer leaves: out of the line, out of any chat. The broker confirms with `Fim` and
     /// closes the connection.
-    Sair,
+    Sair {
+        /// Numbered like chat lines.
+        seq: u64,
+    },
     /// An agent stops taking new customers (a chat in progress goes on). Confirmed by `Pausa`.
-    Pausar,
+    Pausar {
+        /// Numbered like chat lines.
+        seq: u64,
+    },
     /// A paused agent takes customers again. Confirmed by `Pausa`.
-    Retomar,
+    Retomar {
+        /// Numbered like chat lines.
+        seq: u64,
+    },
     /// The answer to the broker's `Ping`.
     Pong,
     /// How many numbered broker frames (see [`DoBroker::numerado`]) the peer has received in
@@ -145,9 +158,14 @@ pub enum DoBroker {
         tolerancia_ms: u64,
         /// Whether this connection resumed an earlier one (otherwise the session is new).
         retomada: bool,
-        /// The highest chat line `seq` the broker has handled from this session (0: none):
-        /// unconfirmed lines after it must be sent again.
+        /// The highest `seq` (chat line or command) the broker has handled from this session
+        /// (0: none): unconfirmed frames after it must be sent again.
         ultima_aceita: u64,
+        /// Frames per second this session may send, on average (`Pong` and `Recebidos` aside).
+        /// A peer that sends faster is not refused: the broker reads its frames more slowly.
+        mensagens_por_segundo: u32,
+        /// Frames that may be sent at once before that rate applies.
+        rajada: u32,
     },
     /// The customer's current 1-based place in its department's line.
     Fila {
@@ -207,8 +225,8 @@ pub enum DoBroker {
         /// The most recent earlier conversations (at most [`ANTERIORES_MAXIMO`]), newest first.
         conversas: Vec<Anterior>,
     },
-    /// The peer's chat lines up to this `seq` have been accepted: they will not be lost, and
-    /// need not be sent again after a resume.
+    /// The peer's numbered frames (chat lines and commands) up to this `seq` have been handled:
+    /// they will not be lost, and need not be sent again after a resume.
     Confirmada {
         /// The highest accepted `seq`.
         seq: u64,
@@ -299,7 +317,8 @@ pub enum CodigoErro {
     FilaCheia,
     /// Too many connections (in all, or from this address). The connection closes.
     LimiteDeConexoes,
-    /// Frames sent faster than allowed: the excess was dropped. Stays open, unless it goes on.
+    /// No longer sent (since version 6 a peer over its rate is read more slowly instead); kept
+    /// so that the codes after it keep their numbers.
     MuitasMensagens,
     /// The agent credential is missing or wrong. The connection closes.
     NaoAutorizado,
@@ -327,7 +346,7 @@ impl CodigoErro {
             CodigoErro::ApenasAtendente => "apenas atendentes podem fazer isso",
             CodigoErro::FilaCheia => "a fila deste departamento está cheia; tente mais tarde",
             CodigoErro::LimiteDeConexoes => "conexões demais; tente mais tarde",
-            CodigoErro::MuitasMensagens => "mensagens rápidas demais; algumas foram descartadas",
+            CodigoErro::MuitasMensagens => "mensagens rápidas demais",
             CodigoErro::NaoAutorizado => "credencial de atendente ausente ou inválida",
             CodigoErro::RetomadaInvalida => "a sessão expirou e não pode mais ser retomada",
         }
@@ -343,6 +362,40 @@ impl CodigoErro {
                 | CodigoErro::ApenasAtendente
                 | CodigoErro::MuitasMensagens
         )
+    }
+}
+
+impl ParaBroker {
+    /// The frame's `seq`, for the frames that are numbered (chat lines and commands); 0 for an
+    /// unnumbered one or any other frame.
+    pub fn seq(&self) -> u64 {
+        match self {
+            ParaBroker::Mensagem { seq, .. }
+            | ParaBroker::Encerrar { seq }
+            | ParaBroker::Sair { seq }
+            | ParaBroker::Pausar { seq }
+            | ParaBroker::Retomar { seq } => *seq,
+            _ => 0,
+        }
+    }
+
+    /// The same frame numbered `novo`, if it is of a kind that is numbered; otherwise the frame
+    /// back unchanged.
+    pub fn com_seq(self, novo: u64) -> Result<ParaBroker, ParaBroker> {
+        Ok(match self {
+            ParaBroker::Mensagem {
+                conversa, texto, ..
+            } => ParaBroker::Mensagem {
+                conversa,
+                texto,
+                seq: novo,
+            },
+            ParaBroker::Encerrar { .. } => ParaBroker::Encerrar { seq: novo },
+            ParaBroker::Sair { .. } => ParaBroker::Sair { seq: novo },
+            ParaBroker::Pausar { .. } => ParaBroker::Pausar { seq: novo },
+            ParaBroker::Retomar { .. } => ParaBroker::Retomar { seq: novo },
+            outro => return Err(outro),
+        })
     }
 }
 

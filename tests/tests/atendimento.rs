@@ -38,7 +38,7 @@ async fn sessao_do_sistema_original() {
     laura.esperar_mensagem("Beto", "Oi Laura").await;
 
     // Ana leaves: Yuri is told and takes Caio, the next in line.
-    ana.enviar(ParaBroker::Sair).await;
+    ana.enviar(ParaBroker::Sair { seq: 0 }).await;
     ana.esperar_fim(MotivoFim::ClienteSaiu).await;
     ana.esperar_fechamento().await;
     yuri.esperar_fim(MotivoFim::ClienteSaiu).await;
@@ -50,7 +50,7 @@ async fn sessao_do_sistema_original() {
     beto.esperar_posicao(1).await;
 
     // Yuri ends Caio's chat: Caio's session ends, and Yuri takes Beto at once.
-    yuri.enviar(ParaBroker::Encerrar).await;
+    yuri.enviar(ParaBroker::Encerrar { seq: 0 }).await;
     caio.esperar_fim(MotivoFim::AtendenteEncerrou).await;
     caio.esperar_fechamento().await;
     yuri.esperar_fim(MotivoFim::AtendenteEncerrou).await;
@@ -103,7 +103,7 @@ async fn conversa_sem_par_recebe_erro_e_continua() {
             ..
         }
     ));
-    yuri.enviar(ParaBroker::Encerrar).await;
+    yuri.enviar(ParaBroker::Encerrar { seq: 0 }).await;
     assert!(matches!(
         yuri.proximo_evento().await,
         DoBroker::Erro {
@@ -194,7 +194,7 @@ async fn atendente_que_sai_devolve_o_cliente_ao_inicio_da_fila() {
     esperar_par(&mut yuri, &mut ana).await;
     beto.esperar_posicao(1).await;
 
-    yuri.enviar(ParaBroker::Sair).await;
+    yuri.enviar(ParaBroker::Sair { seq: 0 }).await;
     yuri.esperar_fim(MotivoFim::AtendenteSaiu).await;
     yuri.esperar_fechamento().await;
     ana.esperar_fim(MotivoFim::AtendenteSaiu).await;
@@ -225,19 +225,19 @@ async fn pausa_e_clientes_na_fila() {
     yuri.esperar_espera(1).await;
 
     // Pausing mid-chat: the chat goes on; when it ends, Yuri does not take Beto.
-    yuri.enviar(ParaBroker::Pausar).await;
+    yuri.enviar(ParaBroker::Pausar { seq: 0 }).await;
     assert_eq!(
         yuri.proximo_evento().await,
         DoBroker::Pausa { pausado: true }
     );
     ana.dizer("ainda está aí?").await;
     yuri.esperar_mensagem("Ana", "ainda está aí?").await;
-    yuri.enviar(ParaBroker::Encerrar).await;
+    yuri.enviar(ParaBroker::Encerrar { seq: 0 }).await;
     yuri.esperar_fim(MotivoFim::AtendenteEncerrou).await;
     ana.esperar_fim(MotivoFim::AtendenteEncerrou).await;
 
     // A customer cannot pause.
-    beto.enviar(ParaBroker::Pausar).await;
+    beto.enviar(ParaBroker::Pausar { seq: 0 }).await;
     assert!(matches!(
         beto.proximo_evento().await,
         DoBroker::Erro {
@@ -247,7 +247,7 @@ async fn pausa_e_clientes_na_fila() {
     ));
 
     // Resuming: Yuri takes Beto at once, and learns how long he waited.
-    yuri.enviar(ParaBroker::Retomar).await;
+    yuri.enviar(ParaBroker::Retomar { seq: 0 }).await;
     assert_eq!(
         yuri.proximo_evento().await,
         DoBroker::Pausa { pausado: false }

@@ -220,7 +220,7 @@ impl Mesa {
                 };
                 self.aplicar(Evento::Recebeu {
                     sessao,
-                    quadro: ParaBroker::Encerrar,
+                    quadro: ParaBroker::Encerrar { seq: 0 },
                 });
             }
             Acao::Sai { quem } => {
@@ -229,7 +229,7 @@ impl Mesa {
                 };
                 self.aplicar(Evento::Recebeu {
                     sessao,
-                    quadro: ParaBroker::Sair,
+                    quadro: ParaBroker::Sair { seq: 0 },
                 });
             }
             Acao::Pausa { quem, pausar } => {
@@ -237,9 +237,9 @@ impl Mesa {
                     return;
                 };
                 let quadro = if pausar {
-                    ParaBroker::Pausar
+                    ParaBroker::Pausar { seq: 0 }
                 } else {
-                    ParaBroker::Retomar
+                    ParaBroker::Retomar { seq: 0 }
                 };
                 self.aplicar(Evento::Recebeu { sessao, quadro });
             }

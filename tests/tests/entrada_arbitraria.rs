@@ -67,8 +67,8 @@ fn fluxo_quase_valido() -> impl Strategy<Value = Vec<u8>> {
                 seq,
             }
         }),
-        Just(ParaBroker::Encerrar),
-        Just(ParaBroker::Pausar),
+        Just(ParaBroker::Encerrar { seq: 0 }),
+        Just(ParaBroker::Pausar { seq: 0 }),
         Just(ParaBroker::Pong),
         (0..4u64).prop_map(|total| ParaBroker::Recebidos { total }),
         any::<[u8; 2]>().prop_map(|[ficha, recebidos]| {

@@ -43,14 +43,14 @@ async fn atender_tres_clientes(url: &str, anteriores_de_ana: usize) {
     }
     par.conversar().await;
     par.conversar().await;
-    par.cliente.enviar(ParaBroker::Sair).await;
+    par.cliente.enviar(ParaBroker::Sair { seq: 0 }).await;
     par.atendente.esperar_fim(MotivoFim::ClienteSaiu).await;
     let mut yuri = par.atendente;
     let mut bia = Participante::cliente(endereco, "Bia", "vendas").await;
     esperar_par(&mut bia, &mut yuri).await;
     bia.dizer("ção 🎉").await;
     yuri.esperar_mensagem("Bia", "ção 🎉").await;
-    yuri.enviar(ParaBroker::Encerrar).await;
+    yuri.enviar(ParaBroker::Encerrar { seq: 0 }).await;
     bia.esperar_fim(MotivoFim::AtendenteEncerrou).await;
     yuri.esperar_fim(MotivoFim::AtendenteEncerrou).await;
     // Caio is still chatting when the broker shuts down.

@@ -262,8 +262,8 @@ impl Modelo {
                 }
                 _ => self.enviar(sessao, DoBroker::erro(CodigoErro::SemConversa)),
             },
-            ParaBroker::Encerrar if dados.cliente => self.sair(sessao, true),
-            ParaBroker::Encerrar => match dados.lugar {
+            ParaBroker::Encerrar { .. } if dados.cliente => self.sair(sessao, true),
+            ParaBroker::Encerrar { .. } => match dados.lugar {
                 Lugar::Conversa { parceiro, .. } => {
                     let fim = DoBroker::Fim {
                         motivo: MotivoFim::AtendenteEncerrou,
@@ -276,12 +276,12 @@ impl Modelo {
                 }
                 _ => self.enviar(sessao, DoBroker::erro(CodigoErro::SemConversa)),
             },
-            ParaBroker::Sair => self.sair(sessao, true),
+            ParaBroker::Sair { .. } => self.sair(sessao, true),
             ParaBroker::Pong => {}
-            ParaBroker::Pausar | ParaBroker::Retomar if dados.cliente => {
+            ParaBroker::Pausar { .. } | ParaBroker::Retomar { .. } if dados.cliente => {
                 self.enviar(sessao, DoBroker::erro(CodigoErro::ApenasAtendente))
             }
-            ParaBroker::Pausar => {
+            ParaBroker::Pausar { .. } => {
                 let dados = self.sessoes.get_mut(&sessao).expect("exists");
                 dados.pausado = true;
                 if dados.lugar == Lugar::Livre {
@@ -290,7 +290,7 @@ impl Modelo {
                 }
                 self.enviar(sessao, DoBroker::Pausa { pausado: true });
             }
-            ParaBroker::Retomar => {
+            ParaBroker::Retomar { .. } => {
                 let dados = self.sessoes.get_mut(&sessao).expect("exists");
                 dados.pausado = false;
                 let parado = dados.lugar == Lugar::Pausado;
@@ -374,6 +374,8 @@ impl Modelo {
                 tolerancia_ms: 0,
                 retomada: false,
                 ultima_aceita: 0,
+                mensagens_por_segundo: Parametros::default().ritmo.0,
+                rajada: Parametros::default().ritmo.1,
             },
         );
         if cliente {
@@ -449,10 +451,10 @@ impl ReferenceStateMachine for Referencia {
             prop_oneof![4 => select(vivas), 1 => sessao].boxed()
         };
         let quadro = prop_oneof![
-            2 => Just(ParaBroker::Encerrar),
-            2 => Just(ParaBroker::Sair),
-            1 => Just(ParaBroker::Pausar),
-            1 => Just(ParaBroker::Retomar),
+            2 => Just(ParaBroker::Encerrar { seq: 0 }),
+            2 => Just(ParaBroker::Sair { seq: 0 }),
+            1 => Just(ParaBroker::Pausar { seq: 0 }),
+            1 => Just(ParaBroker::Retomar { seq: 0 }),
             1 => Just(ParaBroker::Apresentacao(Apresentacao::cliente("Outra", "geral"))),
             1 => Just(ParaBroker::Pong),
         ];

@@ -49,7 +49,7 @@ async fn broker_morto_e_reiniciado(banco: &str) {
     bia.esperar_posicao(1).await;
     caio.esperar_posicao(2).await;
     // Ana leaves: Yuri takes Bia, the next in line, and Caio moves up.
-    ana.enviar(ParaBroker::Sair).await;
+    ana.enviar(ParaBroker::Sair { seq: 0 }).await;
     yuri.esperar_fim(MotivoFim::ClienteSaiu).await;
     let conversa_de_bia = esperar_par(&mut bia, &mut yuri).await;
     caio.esperar_posicao(1).await;

@@ -69,7 +69,7 @@ async fn queda_no_meio_da_conversa(banco: Option<String>) {
     conversar_com_queda(&mut yuri, &mut ana, &do_atendente, "atendente caiu").await;
     // Each side's eight lines were confirmed (the last confirmation may still be on its way
     // when the partner reads the line, so wait for the goodbye first).
-    ana.enviar(ParaBroker::Sair).await;
+    ana.enviar(ParaBroker::Sair { seq: 0 }).await;
     yuri.esperar_fim(MotivoFim::ClienteSaiu).await;
     ana.esperar_fim(MotivoFim::ClienteSaiu).await;
     assert_eq!(ana.confirmada, 8);
@@ -187,7 +187,7 @@ async fn cliente_fora_quando_o_atendente_encerra_recebe_o_fim_ao_voltar() {
     // Ana is out of reach; Yuri hears of it, and ends the chat meanwhile.
     tomada.derrubar();
     yuri.esperar_parceiro(false).await;
-    yuri.enviar(ParaBroker::Encerrar).await;
+    yuri.enviar(ParaBroker::Encerrar { seq: 0 }).await;
     yuri.esperar_fim(MotivoFim::AtendenteEncerrou).await;
     // Back, Ana's app gets the end it missed, and the session closes normally.
     tomada.religar();

@@ -113,7 +113,7 @@ async fn atendente(nome: &'static str, diario: Diario, retomar: bool) -> turmoil
                     // a2 ends every third chat after two lines; the customer starts again.
                     encerrar_depois += 1;
                     if nome == "a2" && respondidas == 2 && encerrar_depois % 3 == 0 {
-                        let _ = conexao.envio.enviar(ParaBroker::Encerrar).await;
+                        let _ = conexao.envio.enviar(ParaBroker::Encerrar { seq: 0 }).await;
                     }
                 }
                 _ => {}
@@ -157,7 +157,7 @@ async fn cliente(nome: String, diario: Diario, retomar: bool) -> turmoil::Result
             };
             if enviar && !esperando_eco {
                 if proxima > MENSAGENS {
-                    let _ = conexao.envio.enviar(ParaBroker::Sair).await;
+                    let _ = conexao.envio.enviar(ParaBroker::Sair { seq: 0 }).await;
                 } else {
                     esperando_eco = true;
                     let _ = conexao

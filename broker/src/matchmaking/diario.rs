@@ -380,7 +380,7 @@ mod tests {
         aplicar(&mut maquina, &mut diario, entrou(2, zeca));
         let pausar = Evento::Recebeu {
             sessao: 2,
-            quadro: ParaBroker::Pausar,
+            quadro: ParaBroker::Pausar { seq: 0 },
         };
         aplicar(&mut maquina, &mut diario, pausar);
         for (sessao, nome) in [(10, "Ana"), (11, "Bia"), (12, "Caio")] {
@@ -390,7 +390,7 @@ mod tests {
         // Bia leaves the line; Ana and Yuri chat.
         let sair = Evento::Recebeu {
             sessao: 11,
-            quadro: ParaBroker::Sair,
+            quadro: ParaBroker::Sair { seq: 0 },
         };
         aplicar(&mut maquina, &mut diario, sair);
         let linha = Evento::Recebeu {

@@ -9,16 +9,16 @@
 //! once, then the state that may have changed meanwhile (its place in line, the agents' waiting
 //! count). When the grace period ends first, the drop counts as leaving (rules 7 and 9).
 //!
-//! Chat lines a peer sends are numbered too (`seq`): the machine remembers the highest it has
-//! handled per session and answers `Confirmada`, so a line sent again after a resume is
-//! confirmed again but never relayed twice.
+//! Chat lines and commands a peer sends are numbered too (`seq`): the machine remembers the
+//! highest it has handled per session and answers `Confirmada`, so a line or command sent again
+//! after a resume is confirmed again but never relayed or carried out twice.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use proto::{Apresentacao, CodigoErro, DoBroker, Ficha, Papel, ParaBroker, Retomada, SessaoId};
 
-use super::{Efeito, Estado, Matchmaker, PapelSessao, Sessao, posicao_de};
+use super::{Efeito, Estado, Matchmaker, PapelSessao, Parametros, Sessao, posicao_de};
 
 /// Most numbered frames kept for one session that its peer has not acknowledged. Past it the
 /// oldest are dropped, and a resume that would need them is refused.
@@ -103,11 +103,6 @@ impl Sessao {
 }
 
 impl Matchmaker {
-    /// The grace period as `BemVindo` announces it.
-    pub(super) fn tolerancia_ms(&self) -> u64 {
-        u64::try_from(self.parametros.tolerancia.as_millis()).unwrap_or(u64::MAX)
-    }
-
     /// The highest chat line `seq` handled from a session and the numbered frames sent to it
     /// (when resumable), for tests and diagnostics.
     pub fn numeracao(&self, sessao: SessaoId) -> Option<(u64, Option<u64>)> {
@@ -182,8 +177,9 @@ impl Matchmaker {
         }
     }
 
-    /// Handles a frame, first weeding out a numbered chat line already handled (it is confirmed
-    /// again, not relayed) and confirming a new one once handled.
+    /// Handles a frame, first weeding out a numbered one (a chat line or a command) already
+    /// handled (it is confirmed again, not carried out twice) and confirming a new one once
+    /// handled.
     pub(super) fn receber_numerado(
         &mut self,
         id: SessaoId,
@@ -191,10 +187,10 @@ impl Matchmaker {
         agora: Duration,
         efeitos: &mut Vec<Efeito>,
     ) {
-        let seq = match &quadro {
-            ParaBroker::Mensagem { seq, .. } if *seq > 0 => *seq,
-            _ => return self.receber(id, quadro, agora, efeitos),
-        };
+        let seq = quadro.seq();
+        if seq == 0 {
+            return self.receber(id, quadro, agora, efeitos);
+        }
         let Some(sessao) = self.sessoes.get_mut(&id) else {
             return;
         };
@@ -319,14 +315,7 @@ impl Matchmaker {
         });
         efeitos.push(Efeito::Enviar {
             para: id,
-            quadro: DoBroker::BemVindo {
-                sessao: id,
-                batimento_ms: self.parametros.batimento_ms,
-                ficha: lapide.ficha,
-                tolerancia_ms: self.tolerancia_ms(),
-                retomada: true,
-                ultima_aceita: 0,
-            },
+            quadro: bemvindo(&self.parametros, id, lapide.ficha, true, 0),
         });
         efeitos.extend(
             lapide
@@ -348,8 +337,6 @@ impl Matchmaker {
         agora: Duration,
         efeitos: &mut Vec<Efeito>,
     ) {
-        let batimento_ms = self.parametros.batimento_ms;
-        let tolerancia_ms = self.tolerancia_ms();
         if let Some(&id) = self.fichas.get(&pedido.ficha)
             && self.lapides.contains_key(&id)
         {
@@ -387,14 +374,7 @@ impl Matchmaker {
         });
         efeitos.push(Efeito::Enviar {
             para: id,
-            quadro: DoBroker::BemVindo {
-                sessao: id,
-                batimento_ms,
-                ficha: retomada.ficha,
-                tolerancia_ms,
-                retomada: true,
-                ultima_aceita,
-            },
+            quadro: bemvindo(&self.parametros, id, retomada.ficha, true, ultima_aceita),
         });
         efeitos.extend(retomada.retidos.iter().map(|quadro| Efeito::Reenviar {
             para: id,
@@ -462,6 +442,33 @@ fn recusar_retomada(conexao: SessaoId, efeitos: &mut Vec<Efeito>) {
         quadro: DoBroker::erro(CodigoErro::RetomadaInvalida),
     });
     efeitos.push(Efeito::Fechar { sessao: conexao });
+}
+
+/// The grace period as `BemVindo` announces it.
+fn tolerancia_ms(parametros: &Parametros) -> u64 {
+    u64::try_from(parametros.tolerancia.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The welcome of session `id`, new or `retomada`, with its secret and the highest `seq`
+/// handled from it.
+pub(super) fn bemvindo(
+    parametros: &Parametros,
+    id: SessaoId,
+    ficha: Ficha,
+    retomada: bool,
+    ultima_aceita: u64,
+) -> DoBroker {
+    let (mensagens_por_segundo, rajada) = parametros.ritmo;
+    DoBroker::BemVindo {
+        sessao: id,
+        batimento_ms: parametros.batimento_ms,
+        ficha,
+        tolerancia_ms: tolerancia_ms(parametros),
+        retomada,
+        ultima_aceita,
+        mensagens_por_segundo,
+        rajada,
+    }
 }
 
 #[cfg(test)]
@@ -746,7 +753,7 @@ mod tests {
         maquina.aplicar(
             Evento::Recebeu {
                 sessao: 1,
-                quadro: ParaBroker::Encerrar,
+                quadro: ParaBroker::Encerrar { seq: 0 },
             },
             SEG,
         );
@@ -785,7 +792,7 @@ mod tests {
         maquina.aplicar(Evento::Caiu { sessao: 10 }, SEG);
         let encerrar = Evento::Recebeu {
             sessao: 1,
-            quadro: ParaBroker::Encerrar,
+            quadro: ParaBroker::Encerrar { seq: 0 },
         };
         maquina.aplicar(encerrar, SEG);
         maquina.tick(62 * SEG);

@@ -193,7 +193,7 @@ async fn cliente(endereco: SocketAddr, i: usize, mensagens: usize) -> Result<Amo
     }
     conexao
         .envio
-        .enviar(ParaBroker::Sair)
+        .enviar(ParaBroker::Sair { seq: 0 })
         .await
         .map_err(|e| e.to_string())?;
     while conexao.eventos.next().await.is_some() {}

@@ -181,7 +181,11 @@ async fn cliente(
 async fn atender(mut conexao: Conexao) {
     while let Some(Ok(quadro)) = conexao.eventos.next().await {
         if let DoBroker::Conectado { .. } = quadro
-            && conexao.envio.enviar(ParaBroker::Encerrar).await.is_err()
+            && conexao
+                .envio
+                .enviar(ParaBroker::Encerrar { seq: 0 })
+                .await
+                .is_err()
         {
             return;
         }
