@@ -356,6 +356,30 @@ impl Par {
     }
 }
 
+/// Builds the apps (`cliente`, `atendente`) with the cargo that runs the test, and returns the
+/// folder their binaries are in.
+pub fn construir_apps() -> std::path::PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let raiz = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let saida = std::process::Command::new(cargo)
+        .args(["build", "-p", "cliente", "-p", "atendente"])
+        .current_dir(&raiz)
+        .output()
+        .expect("cargo runs");
+    assert!(
+        saida.status.success(),
+        "não foi possível construir os apps:\n{}",
+        String::from_utf8_lossy(&saida.stderr)
+    );
+    // A test runs from target/<perfil>/deps; the binaries are in target/<perfil>.
+    let teste = std::env::current_exe().expect("the test knows where it is");
+    teste
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the test runs from target/<perfil>/deps")
+        .to_path_buf()
+}
+
 /// A peer that writes raw bytes and reads broker frames: for bad input.
 pub struct Bruto {
     /// The framed connection, for reading the broker's answers.
@@ -397,6 +421,32 @@ impl Bruto {
     }
 }
 
+/// Copies one direction of a relayed link until either side closes; while `congelada`, what is
+/// read is counted in `engolidos` and thrown away.
+async fn repassar(
+    mut de: tokio::net::tcp::OwnedReadHalf,
+    mut para: tokio::net::tcp::OwnedWriteHalf,
+    congelada: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    engolidos: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let lidos = match de.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(lidos) => lidos,
+        };
+        if congelada.load(std::sync::atomic::Ordering::SeqCst) {
+            engolidos.fetch_add(lidos, std::sync::atomic::Ordering::SeqCst);
+            continue;
+        }
+        if para.write_all(&buffer[..lidos]).await.is_err() {
+            break;
+        }
+    }
+    let _ = para.shutdown().await;
+}
+
 /// A TCP relay between peers and a broker whose links a test can cut at will, as a tunnel or a
 /// flaky Wi-Fi would: both ends see their connection drop, and new connections go through as
 /// long as the relay accepts them.
@@ -407,6 +457,11 @@ pub struct Tomada {
     elos: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
     /// Whether new connections go through (otherwise they are closed at once).
     aberta: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Whether the links swallow what they read instead of passing it on (a dead route that
+    /// still accepts writes).
+    congelada: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Bytes swallowed while frozen.
+    engolidos: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// The accept loop.
     aceitador: tokio::task::JoinHandle<()>,
 }
@@ -422,16 +477,26 @@ impl Tomada {
         let registro = std::sync::Arc::clone(&elos);
         let aberta = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
         let deixa_passar = std::sync::Arc::clone(&aberta);
+        let congelada = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let engolidos = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (congela, engole) = (congelada.clone(), engolidos.clone());
         let aceitador = tokio::spawn(async move {
-            while let Ok((mut peer, _)) = ouvinte.accept().await {
+            while let Ok((peer, _)) = ouvinte.accept().await {
                 if !deixa_passar.load(std::sync::atomic::Ordering::SeqCst) {
                     continue;
                 }
+                let congelada = std::sync::Arc::clone(&congela);
+                let engolidos = std::sync::Arc::clone(&engole);
                 let elo = tokio::spawn(async move {
-                    if let Ok(mut destino) = TcpStream::connect(broker).await {
+                    if let Ok(destino) = TcpStream::connect(broker).await {
                         let _ = destino.set_nodelay(true);
                         let _ = peer.set_nodelay(true);
-                        let _ = tokio::io::copy_bidirectional(&mut peer, &mut destino).await;
+                        let (de_peer, para_peer) = peer.into_split();
+                        let (do_broker, para_broker) = destino.into_split();
+                        let ida =
+                            repassar(de_peer, para_broker, congelada.clone(), engolidos.clone());
+                        let volta = repassar(do_broker, para_peer, congelada, engolidos);
+                        tokio::join!(ida, volta);
                     }
                 });
                 registro
@@ -444,6 +509,8 @@ impl Tomada {
             endereco,
             elos,
             aberta,
+            congelada,
+            engolidos,
             aceitador,
         }
     }
@@ -453,8 +520,11 @@ impl Tomada {
         self.endereco
     }
 
-    /// Cuts every link relayed now (both sockets close); new connections still go through.
+    /// Cuts every link relayed now (both sockets close); new connections still go through, and
+    /// are not frozen.
     pub fn cortar(&self) {
+        self.congelada
+            .store(false, std::sync::atomic::Ordering::SeqCst);
         for elo in self.elos.lock().expect("not poisoned").drain(..) {
             elo.abort();
         }
@@ -466,6 +536,18 @@ impl Tomada {
         self.aberta
             .store(false, std::sync::atomic::Ordering::SeqCst);
         self.cortar();
+    }
+
+    /// Freezes every link: what either side writes is accepted and thrown away, and nothing
+    /// closes, as on a route that died without a word. [`Tomada::cortar`] ends it.
+    pub fn congelar(&self) {
+        self.congelada
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Bytes thrown away by frozen links so far.
+    pub fn engolidos(&self) -> usize {
+        self.engolidos.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Lets new connections through again.

@@ -280,3 +280,44 @@ async fn linha_reenviada_depois_da_queda_chega_uma_vez() {
     yuri.esperar_mensagem("Ana", "outra").await;
     broker.encerrar().await;
 }
+
+#[tokio::test]
+async fn comando_escrito_durante_a_queda_e_cumprido_uma_vez_depois_da_retomada() {
+    let broker = iniciar_broker_com(config_retomavel(None)).await;
+    let endereco = broker.endereco();
+    let tomada = Tomada::abrir(endereco).await;
+    let mut yuri = Participante::atendente(tomada.endereco(), "Yuri", &["geral"]).await;
+    let mut ana = Participante::cliente(endereco, "Ana", "geral").await;
+    esperar_par(&mut ana, &mut yuri).await;
+    // Yuri's route dies without a word: his /pausa and /fim are written into a connection that
+    // swallows them. Only once they are gone does the link visibly drop.
+    tomada.congelar();
+    yuri.enviar(ParaBroker::Pausar { seq: 0 }).await;
+    yuri.enviar(ParaBroker::Encerrar { seq: 0 }).await;
+    let prazo = tokio::time::Instant::now() + tests::PACIENCIA;
+    while tomada.engolidos() < 4 {
+        assert!(
+            tokio::time::Instant::now() < prazo,
+            "the commands never reached the frozen link"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tomada.cortar();
+    // After the resume, both commands are carried out, each once and in order: paused, then the
+    // chat ends, and no new customer is given to the paused agent.
+    assert_eq!(
+        yuri.proximo_evento().await,
+        DoBroker::Pausa { pausado: true }
+    );
+    yuri.esperar_fim(MotivoFim::AtendenteEncerrou).await;
+    ana.esperar_fim(MotivoFim::AtendenteEncerrou).await;
+    let mut bia = Participante::cliente(endereco, "Bia", "geral").await;
+    bia.esperar_posicao(1).await;
+    yuri.enviar(ParaBroker::Retomar { seq: 0 }).await;
+    assert_eq!(
+        yuri.proximo_evento().await,
+        DoBroker::Pausa { pausado: false }
+    );
+    esperar_par(&mut bia, &mut yuri).await;
+    broker.encerrar().await;
+}

@@ -9,33 +9,10 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use tests::iniciar_broker;
+use tests::{construir_apps, iniciar_broker};
 
 /// How long a screen may take to show what is expected before the test fails.
 const PACIENCIA: Duration = Duration::from_secs(15);
-
-/// Builds the apps and returns the folder their binaries are in.
-fn construir_apps() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let raiz = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let saida = Command::new(cargo)
-        .args(["build", "-p", "cliente", "-p", "atendente"])
-        .current_dir(&raiz)
-        .output()
-        .expect("cargo runs");
-    assert!(
-        saida.status.success(),
-        "não foi possível construir os apps:\n{}",
-        String::from_utf8_lossy(&saida.stderr)
-    );
-    // This test runs from target/<perfil>/deps; the binaries are in target/<perfil>.
-    let teste = std::env::current_exe().expect("the test knows where it is");
-    teste
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the test runs from target/<perfil>/deps")
-        .to_path_buf()
-}
 
 /// A private tmux server, killed when the test ends (even when it fails).
 struct Tmux {

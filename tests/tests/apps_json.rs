@@ -1,0 +1,158 @@
+//! The apps driven by a script, as `--json` promises: one JSON object per event on stdout, lines
+//! and commands on stdin. Nothing a script writes may be lost, however fast it writes: a peer over
+//! the broker's rate is slowed down, not robbed.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use broker::Config;
+use serde_json::Value;
+use tests::{TOKEN_DE_TESTE, config_de_teste, construir_apps, iniciar_broker_com};
+
+/// How long one event may take to show before the test fails.
+const PACIENCIA: Duration = Duration::from_secs(20);
+
+/// One app under `--json`: its stdin, and its stdout's events as they come.
+struct App {
+    processo: Child,
+    entrada: Option<ChildStdin>,
+    eventos: mpsc::Receiver<Value>,
+}
+
+impl App {
+    fn iniciar(pasta: &Path, binario: &str, argumentos: &[&str]) -> App {
+        let mut processo = Command::new(pasta.join(binario))
+            .arg("--json")
+            .args(argumentos)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the app starts");
+        let saida = processo.stdout.take().expect("piped");
+        let (tx, eventos) = mpsc::channel();
+        std::thread::spawn(move || {
+            for linha in BufReader::new(saida).lines() {
+                let Ok(linha) = linha else { break };
+                let evento: Value = serde_json::from_str(&linha)
+                    .unwrap_or_else(|erro| panic!("not JSON ({erro}): {linha}"));
+                if tx.send(evento).is_err() {
+                    break;
+                }
+            }
+        });
+        App {
+            entrada: processo.stdin.take(),
+            processo,
+            eventos,
+        }
+    }
+
+    /// The next event named `nome`, skipping the others; fails on an `erro` event.
+    fn esperar(&self, nome: &str) -> Value {
+        loop {
+            let evento = self
+                .eventos
+                .recv_timeout(PACIENCIA)
+                .unwrap_or_else(|_| panic!("no `{nome}` event in time"));
+            if evento["evento"] == "erro" {
+                panic!("the app reported an error while waiting for `{nome}`: {evento}");
+            }
+            if evento["evento"] == nome {
+                return evento;
+            }
+        }
+    }
+
+    fn escrever(&mut self, texto: &str) {
+        let entrada = self.entrada.as_mut().expect("stdin still open");
+        entrada.write_all(texto.as_bytes()).expect("writes");
+        entrada.flush().expect("flushes");
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        drop(self.entrada.take());
+        let _ = self.processo.kill();
+        let _ = self.processo.wait();
+    }
+}
+
+fn endereco(broker: SocketAddr) -> String {
+    broker.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn duzentas_linhas_de_uma_vez_chegam_todas_em_ordem() {
+    let pasta = tokio::task::spawn_blocking(construir_apps)
+        .await
+        .expect("builds");
+    // A rate well below what the script writes: 200 lines at once against 50 a second.
+    let broker = iniciar_broker_com(Config {
+        mensagens_por_segundo: 50,
+        rajada_de_mensagens: 20,
+        tolerancia_retomada: Duration::from_secs(30),
+        ..config_de_teste()
+    })
+    .await;
+    let servidor = endereco(broker.endereco());
+    let teste = tokio::task::spawn_blocking(move || {
+        let atendente = App::iniciar(
+            &pasta,
+            "atendente",
+            &[
+                "--nome",
+                "Yuri",
+                "--departamentos",
+                "geral",
+                "--token",
+                TOKEN_DE_TESTE,
+                "--servidor",
+                &servidor,
+            ],
+        );
+        atendente.esperar("bemvindo");
+        let mut cliente = App::iniciar(
+            &pasta,
+            "cliente",
+            &[
+                "--nome",
+                "Ana",
+                "--departamento",
+                "geral",
+                "--servidor",
+                &servidor,
+            ],
+        );
+        cliente.esperar("conectado");
+        atendente.esperar("conectado");
+        const LINHAS: usize = 200;
+        let mut todas = String::new();
+        for i in 1..=LINHAS {
+            todas.push_str(&format!("linha {i:03}\n"));
+        }
+        cliente.escrever(&todas);
+        for i in 1..=LINHAS {
+            let mensagem = atendente.esperar("mensagem");
+            assert_eq!(mensagem["de"], "Ana");
+            assert_eq!(mensagem["texto"], format!("linha {i:03}"), "in order, once");
+        }
+        // The last word goes through after the flood, and nothing came twice before it.
+        cliente.escrever("/sair\n");
+        assert_eq!(atendente.esperar("fim")["motivo"], "cliente_saiu");
+        assert!(
+            atendente
+                .eventos
+                .try_iter()
+                .all(|evento| evento["evento"] != "mensagem"),
+            "no line arrived twice"
+        );
+    });
+    teste.await.expect("the scripted chat goes as expected");
+    broker.encerrar().await;
+}
