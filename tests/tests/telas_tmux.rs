@@ -5,7 +5,6 @@
 //! Needs tmux (CI installs it). The two binaries are built by the test itself, with the same
 //! cargo that runs it.
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
