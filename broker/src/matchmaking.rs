@@ -252,7 +252,8 @@ pub struct Matchmaker {
     proximo_ocio: u64,
     /// The last conversation id given out.
     proxima_conversa: u64,
-    /// Resumable sessions by their secret (only when [`Parametros::tolerancia`] is set).
+    /// Resumable sessions by their secret's digest (`retomada::resumo`; only when
+    /// [`Parametros::tolerancia`] is set).
     fichas: HashMap<Ficha, SessaoId>,
     /// Suspended sessions as (grace deadline, session), earliest first; an entry whose session
     /// was resumed or removed meanwhile is skipped.
@@ -739,11 +740,12 @@ impl Matchmaker {
         };
         let cliente = matches!(papel, PapelSessao::Cliente { .. });
         // An all-zero secret means the actor had no randomness: that session is not resumable.
+        let chave = retomada::resumo(&ficha);
         let retomavel = self.parametros.tolerancia > Duration::ZERO
             && ficha != [0; 16]
-            && !self.fichas.contains_key(&ficha);
+            && !self.fichas.contains_key(&chave);
         if retomavel {
-            self.fichas.insert(ficha, id);
+            self.fichas.insert(chave, id);
         }
         self.sessoes.insert(
             id,
@@ -753,7 +755,7 @@ impl Matchmaker {
                 estado: Estado::Aguardando,
                 ultima_aceita: 0,
                 linhas: 0,
-                retomada: retomavel.then(|| Box::new(Retomavel::new(ficha))),
+                retomada: retomavel.then(|| Box::new(Retomavel::new(chave))),
             },
         );
         efeitos.push(Efeito::Enviar {

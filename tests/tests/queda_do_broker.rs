@@ -10,7 +10,7 @@ use proto::{MotivoFim, ParaBroker};
 use tests::bancos::{banco_postgres, banco_sqlite, largar_esquema};
 use tests::carga::TOKEN_EMBUTIDO;
 use tests::carga::processo::BrokerFilho;
-use tests::{Participante, esperar_par};
+use tests::{Participante, Tomada, esperar_par};
 
 fn subir(banco: &str, escutar: Option<std::net::SocketAddr>) -> BrokerFilho {
     BrokerFilho::iniciar(Path::new(env!("CARGO_BIN_EXE_carga")), Some(banco), escutar)
@@ -88,6 +88,30 @@ async fn broker_morto_e_reiniciado(banco: &str) {
         de_bia.entrou_em,
         de_bia.conectada_em
     );
+}
+
+/// Ana is away when Yuri ends their chat, and the broker dies before she is back: the restarted
+/// broker still has her end, and her app gets it when it resumes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cliente_ausente_recebe_o_fim_de_um_broker_reiniciado() {
+    let banco = banco_sqlite("lapide");
+    let mut primeiro = subir(&banco, None);
+    let endereco = primeiro.endereco();
+    let tomada = Tomada::abrir(endereco).await;
+    let mut yuri =
+        Participante::atendente_com_token(endereco, "Yuri", &["geral"], TOKEN_EMBUTIDO).await;
+    let mut ana = Participante::cliente(tomada.endereco(), "Ana", "geral").await;
+    esperar_par(&mut ana, &mut yuri).await;
+    tomada.derrubar();
+    yuri.esperar_parceiro(false).await;
+    yuri.enviar(ParaBroker::Encerrar { seq: 0 }).await;
+    // Yuri hears the end only once it is stored, tombstone and all.
+    yuri.esperar_fim(MotivoFim::AtendenteEncerrou).await;
+    primeiro.matar();
+    let _segundo = subir(&banco, Some(endereco));
+    tomada.religar();
+    ana.esperar_fim(MotivoFim::AtendenteEncerrou).await;
+    assert_eq!(ana.proximo().await, None, "then the session closes");
 }
 
 /// Now, in milliseconds since the Unix epoch (as the history keeps times).

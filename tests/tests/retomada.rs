@@ -321,3 +321,44 @@ async fn comando_escrito_durante_a_queda_e_cumprido_uma_vez_depois_da_retomada()
     esperar_par(&mut bia, &mut yuri).await;
     broker.encerrar().await;
 }
+
+#[tokio::test]
+async fn o_diario_nao_guarda_a_ficha_de_ninguem() {
+    let banco = banco_sqlite("ficha");
+    let broker = iniciar_broker_com(config_retomavel(Some(banco.clone()))).await;
+    let mut bruto = Bruto::conectar(broker.endereco()).await;
+    let ana = proto::Apresentacao::cliente("Ana", "geral");
+    bruto.enviar(ParaBroker::Apresentacao(ana.clone())).await;
+    let Some(DoBroker::BemVindo { ficha, .. }) = bruto.proximo().await else {
+        panic!("Ana should be welcome");
+    };
+    // BemVindo goes out only once her session is in the journal.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&banco).await.expect("opens");
+    let estados: Vec<(Vec<u8>,)> = sqlx::query_as("SELECT estado FROM sessoes")
+        .fetch_all(&pool)
+        .await
+        .expect("reads the journal");
+    assert_eq!(estados.len(), 1, "Ana's session is journaled");
+    assert!(
+        !estados[0]
+            .0
+            .windows(ficha.len())
+            .any(|janela| janela == ficha),
+        "the journal must not hold the secret itself"
+    );
+    // The secret still resumes her session.
+    drop(bruto);
+    let mut volta = Bruto::conectar(broker.endereco()).await;
+    let mut retomada = ana;
+    retomada.retomar = Some(proto::Retomada {
+        ficha,
+        recebidos: 0,
+    });
+    volta.enviar(ParaBroker::Apresentacao(retomada)).await;
+    assert!(matches!(
+        volta.proximo().await,
+        Some(DoBroker::BemVindo { retomada: true, ficha: devolvida, .. }) if devolvida == ficha
+    ));
+    broker.encerrar().await;
+}

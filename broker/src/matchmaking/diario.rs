@@ -12,7 +12,9 @@
 //! the conversation, and a snapshot records how many lines its chat had. So the snapshots, plus
 //! the lines stored after them ([`LinhaSalva`]), describe the machine as of the last event
 //! stored. [`Matchmaker::restaurar`] builds a machine back from them, with every session
-//! suspended: its peer has the grace period to resume it, as after any drop.
+//! suspended: its peer has the grace period to resume it, as after any drop. Tombstones (a
+//! customer whose agent ended the chat while it was away) are journaled too, so such a customer
+//! still gets its `Fim` from a restarted broker. Secrets are journaled as their digest only.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -78,6 +80,9 @@ enum EstadoSalvo {
         /// Lines relayed in it so far (both ways).
         linhas: u64,
     },
+    /// A tombstone: a customer the broker ended while its connection was down, kept only so
+    /// that its resume still gets the end (its name and role are not kept).
+    Encerrada,
 }
 
 /// A chat line of an open conversation, as the history stored it: what a restored machine
@@ -108,11 +113,29 @@ impl Instantaneo {
         }
     }
 
-    /// When the session's customer joined its line, in the snapshot's time (agents: `None`).
+    /// When the session's customer joined its line, in the snapshot's time (agents and
+    /// tombstones: `None`).
     pub fn entrou_em_ms(&self) -> Option<u64> {
         match self.papel {
+            _ if self.estado == EstadoSalvo::Encerrada => None,
             PapelSalvo::Cliente { entrou_em_ms, .. } => Some(entrou_em_ms),
             PapelSalvo::Atendente { .. } => None,
+        }
+    }
+
+    /// A tombstone's snapshot: only what delivering its end needs.
+    fn de_lapide(id: SessaoId, lapide: &Retomavel) -> Instantaneo {
+        Instantaneo {
+            sessao: id,
+            nome: String::new(),
+            papel: PapelSalvo::Cliente {
+                departamento: String::new(),
+                chegada: 0,
+                entrou_em_ms: 0,
+            },
+            estado: EstadoSalvo::Encerrada,
+            ultima_aceita: 0,
+            retomada: Some(lapide.salvar()),
         }
     }
 }
@@ -149,9 +172,12 @@ impl Matchmaker {
             })
             .collect();
         for id in tocadas {
-            let registro = match self.sessoes.get(&id) {
-                Some(sessao) => Registro::Sessao(Box::new(instantaneo(id, sessao))),
-                None => Registro::SessaoSaiu { sessao: id },
+            let registro = match (self.sessoes.get(&id), self.lapides.get(&id)) {
+                (Some(sessao), _) => Registro::Sessao(Box::new(instantaneo(id, sessao))),
+                (None, Some(lapide)) => {
+                    Registro::Sessao(Box::new(Instantaneo::de_lapide(id, lapide)))
+                }
+                (None, None) => Registro::SessaoSaiu { sessao: id },
             };
             efeitos.push(Efeito::Registrar(registro));
         }
@@ -179,6 +205,10 @@ impl Matchmaker {
             }
         }
         for salva in salvas {
+            if salva.estado == EstadoSalvo::Encerrada {
+                maquina.restaurar_lapide(salva, prazo);
+                continue;
+            }
             let Instantaneo {
                 sessao: id,
                 nome,
@@ -282,6 +312,19 @@ impl Matchmaker {
             );
         }
         maquina
+    }
+
+    /// Brings back a tombstone from its snapshot, until `prazo`.
+    fn restaurar_lapide(&mut self, salva: Instantaneo, prazo: Duration) {
+        let Some((ficha, enviados, retidos)) = salva.retomada else {
+            return;
+        };
+        self.fichas.insert(ficha, salva.sessao);
+        self.prazos.push_back((prazo, salva.sessao));
+        self.lapides.insert(
+            salva.sessao,
+            Box::new(Retomavel::restaurada(ficha, enviados, retidos, prazo)),
+        );
     }
 }
 

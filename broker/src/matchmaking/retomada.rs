@@ -18,16 +18,28 @@ use std::time::Duration;
 
 use proto::{Apresentacao, CodigoErro, DoBroker, Ficha, Papel, ParaBroker, Retomada, SessaoId};
 
-use super::{Efeito, Estado, Matchmaker, PapelSessao, Parametros, Sessao, posicao_de};
+use super::{Efeito, Estado, Matchmaker, PapelSessao, Parametros, Registro, Sessao, posicao_de};
 
 /// Most numbered frames kept for one session that its peer has not acknowledged. Past it the
 /// oldest are dropped, and a resume that would need them is refused.
 pub const RETIDOS_MAXIMO: usize = 4096;
 
+/// What the machine keeps of a session's secret: the first 16 bytes of its SHA-256. The secret
+/// itself goes to the peer in `BemVindo` and is never kept, in memory or in the journal, so
+/// whoever reads the database cannot take over a live session (a secret is 128 random bits:
+/// a fast hash is enough).
+pub(super) fn resumo(ficha: &Ficha) -> Ficha {
+    use sha2::{Digest, Sha256};
+    let completo = Sha256::digest(ficha);
+    let mut resumo = [0; 16];
+    resumo.copy_from_slice(&completo[..16]);
+    resumo
+}
+
 /// What resuming one session needs.
 #[derive(Debug)]
 pub(super) struct Retomavel {
-    /// The secret a resume must present.
+    /// The [`resumo`] of the secret a resume must present.
     ficha: Ficha,
     /// Numbered frames sent to the session so far.
     enviados: u64,
@@ -39,7 +51,7 @@ pub(super) struct Retomavel {
 }
 
 impl Retomavel {
-    /// A new session's bookkeeping.
+    /// A new session's bookkeeping, given its secret's [`resumo`].
     pub(super) fn new(ficha: Ficha) -> Self {
         Retomavel {
             ficha,
@@ -66,7 +78,7 @@ impl Retomavel {
         }
     }
 
-    /// What the journal keeps of it: the secret, the count, the kept frames.
+    /// What the journal keeps of it: the secret's [`resumo`], the count, the kept frames.
     pub(super) fn salvar(&self) -> (Ficha, u64, Vec<DoBroker>) {
         (
             self.ficha,
@@ -75,7 +87,7 @@ impl Retomavel {
         )
     }
 
-    /// The session's secret.
+    /// The [`resumo`] of the session's secret.
     pub(super) fn ficha(&self) -> &Ficha {
         &self.ficha
     }
@@ -256,6 +268,9 @@ impl Matchmaker {
                 && let Some(lapide) = self.lapides.remove(&id)
             {
                 self.fichas.remove(&lapide.ficha);
+                if self.parametros.diario {
+                    efeitos.push(Efeito::Registrar(Registro::SessaoSaiu { sessao: id }));
+                }
                 continue;
             }
             let ainda_suspensa = self
@@ -298,9 +313,10 @@ impl Matchmaker {
         &mut self,
         conexao: SessaoId,
         id: SessaoId,
-        recebidos: u64,
+        pedido: &Retomada,
         efeitos: &mut Vec<Efeito>,
     ) {
+        let recebidos = pedido.recebidos;
         let Some(mut lapide) = self.lapides.remove(&id) else {
             return;
         };
@@ -315,7 +331,7 @@ impl Matchmaker {
         });
         efeitos.push(Efeito::Enviar {
             para: id,
-            quadro: bemvindo(&self.parametros, id, lapide.ficha, true, 0),
+            quadro: bemvindo(&self.parametros, id, pedido.ficha, true, 0),
         });
         efeitos.extend(
             lapide
@@ -337,12 +353,13 @@ impl Matchmaker {
         agora: Duration,
         efeitos: &mut Vec<Efeito>,
     ) {
-        if let Some(&id) = self.fichas.get(&pedido.ficha)
+        let chave = resumo(&pedido.ficha);
+        if let Some(&id) = self.fichas.get(&chave)
             && self.lapides.contains_key(&id)
         {
-            return self.entregar_lapide(conexao, id, pedido.recebidos, efeitos);
+            return self.entregar_lapide(conexao, id, pedido, efeitos);
         }
-        let encontrada = self.fichas.get(&pedido.ficha).copied().filter(|id| {
+        let encontrada = self.fichas.get(&chave).copied().filter(|id| {
             let Some(sessao) = self.sessoes.get(id) else {
                 return false;
             };
@@ -374,7 +391,7 @@ impl Matchmaker {
         });
         efeitos.push(Efeito::Enviar {
             para: id,
-            quadro: bemvindo(&self.parametros, id, retomada.ficha, true, ultima_aceita),
+            quadro: bemvindo(&self.parametros, id, pedido.ficha, true, ultima_aceita),
         });
         efeitos.extend(retomada.retidos.iter().map(|quadro| Efeito::Reenviar {
             para: id,
