@@ -6,11 +6,14 @@
 //! state machine treats it as dropped, so nobody else ever waits for it. Position updates (and
 //! the end of suspended sessions' grace periods) go out on a fixed tick.
 //!
-//! When the history is kept, the records of each event go to the writer as one lot (kept in
-//! order by the actor while the writer's queue is full: it never waits on the disk). With the
-//! journal on, the frames an event causes are held back until its lot is stored: nothing a peer
-//! sees (a `Confirmada` above all) can be lost to a crash, and a restarted broker's journal
-//! agrees with what every peer was told.
+//! When the history is kept, the records of each event, and the lookups of earlier
+//! conversations it asks for, go to the writer as one lot (kept in order by the actor while the
+//! writer's queue is full: it never waits on the disk). With the journal on, the frames an event
+//! causes are held back until its lot is stored: nothing a peer sees (a `Confirmada` above all)
+//! can be lost to a crash, and a restarted broker's journal agrees with what every peer was told.
+//! The frames of an event with a lookup are held back too, journal or not, so that the answer
+//! goes out in its place, right after the agent's `Conectado`: every chat gets its
+//! `Anteriores`.
 //!
 //! A session and the connection carrying it usually share an id. After a resume a new
 //! connection carries an older session: the actor maps the connection to it, sends the
@@ -21,15 +24,12 @@ use std::time::Duration;
 
 use proto::{Anterior, Apresentacao, DoBroker, Ficha, MotivoFim, ParaBroker, SessaoId};
 use tokio::sync::mpsc::{self, error::TrySendError};
-use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior, interval};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::historico::{Gravador, Lote, Vaga};
-use crate::matchmaking::{
-    Efeito, Evento, Instantaneo, LinhaSalva, Matchmaker, Parametros, Situacao,
-};
+use crate::armazenamento::{Consulta, Gravado, Gravador, Lote, Vaga};
+use crate::matchmaking::{Efeito, Evento, Instantaneo, LinhaSalva, Matchmaker, Parametros};
 
 /// What a connection task asks of the actor.
 #[derive(Debug)]
@@ -55,16 +55,6 @@ pub enum Comando {
         /// Its id.
         sessao: SessaoId,
     },
-    /// The history's answer to [`Efeito::ConsultarAnteriores`]: deliver it if the agent is
-    /// still in that chat.
-    Anteriores {
-        /// The agent.
-        para: SessaoId,
-        /// The chat it is about.
-        conversa: u64,
-        /// The customer's earlier conversations, newest first.
-        conversas: Vec<Anterior>,
-    },
     /// The broker is shutting down: tell everyone and let go of every session.
     Encerrar,
 }
@@ -85,8 +75,8 @@ pub struct Saida {
 pub struct Escrita {
     /// The writer's inbox.
     pub gravador: Gravador,
-    /// The highest lot the writer has stored.
-    pub gravados: watch::Receiver<u64>,
+    /// The writer's reports: up to which lot is stored, and the lookups' answers.
+    pub gravados: mpsc::UnboundedReceiver<Gravado>,
     /// Sessions left in the journal by a broker that did not shut down gracefully; they come
     /// back suspended.
     pub salvas: Vec<Instantaneo>,
@@ -127,6 +117,7 @@ pub async fn executar(
                 ultimo_lote: 0,
                 em_espera: VecDeque::new(),
                 atrasados: VecDeque::new(),
+                respostas: HashMap::new(),
             };
             (maquina, Some(gravacao), Some(gravados))
         }
@@ -150,7 +141,7 @@ pub async fn executar(
         };
         tokio::select! {
             biased;
-            Some(ate) = gravado(&mut gravados) => ator.liberar(ate),
+            Some(gravado) = gravado(&mut gravados) => ator.liberar(gravado),
             Some(vaga) = vaga_para(com_atraso) => {
                 if let Some(lote) = ator.gravacao.as_mut().and_then(|g| g.atrasados.pop_front()) {
                     vaga.entregar(lote);
@@ -177,12 +168,12 @@ async fn vaga_para(gravador: Option<Gravador>) -> Option<Vaga> {
     }
 }
 
-/// The next highest lot stored; never, without a history (or once the writer is gone).
-async fn gravado(gravados: &mut Option<watch::Receiver<u64>>) -> Option<u64> {
+/// The writer's next report; never, without a history (or once the writer is gone).
+async fn gravado(gravados: &mut Option<mpsc::UnboundedReceiver<Gravado>>) -> Option<Gravado> {
     if let Some(gravados) = gravados
-        && gravados.changed().await.is_ok()
+        && let Some(gravado) = gravados.recv().await
     {
-        return Some(*gravados.borrow_and_update());
+        return Some(gravado);
     }
     std::future::pending().await
 }
@@ -200,6 +191,8 @@ struct Gravacao {
     em_espera: VecDeque<(u64, Vec<Efeito>)>,
     /// Lots the writer had no room for, in order, delivered as room appears.
     atrasados: VecDeque<Lote>,
+    /// Answers to lookups whose lot is stored, until the frames held with it go out.
+    respostas: HashMap<(SessaoId, u64), Vec<Anterior>>,
 }
 
 /// The actor's state.
@@ -255,24 +248,6 @@ impl Ator {
                 };
                 Evento::Caiu { sessao }
             }
-            Comando::Anteriores {
-                para,
-                conversa,
-                conversas,
-            } => {
-                let na_conversa = matches!(
-                    self.maquina.situacao(para),
-                    Some(Situacao::EmConversa { conversa: atual, .. }) if atual == conversa
-                );
-                if na_conversa {
-                    let quadro = DoBroker::Anteriores {
-                        conversa,
-                        conversas,
-                    };
-                    self.despachar(vec![Efeito::Enviar { para, quadro }]);
-                }
-                return;
-            }
             Comando::Encerrar => return,
         };
         let efeitos = self.maquina.aplicar(evento, self.inicio.elapsed());
@@ -317,27 +292,52 @@ impl Ator {
             return self.executar(efeitos);
         };
         let mut registros = Vec::new();
+        let mut consultas = Vec::new();
         let mut resto = Vec::with_capacity(efeitos.len());
         for efeito in efeitos {
             match efeito {
                 Efeito::Registrar(registro) => registros.push(registro),
+                Efeito::ConsultarAnteriores {
+                    para,
+                    cliente,
+                    conversa,
+                } => {
+                    // Stays in place: its answer goes out there, once the lot is stored.
+                    resto.push(Efeito::ConsultarAnteriores {
+                        para,
+                        cliente: String::new(),
+                        conversa,
+                    });
+                    consultas.push(Consulta {
+                        para,
+                        cliente,
+                        conversa,
+                    });
+                }
                 outro => resto.push(outro),
             }
         }
-        let gravar = !registros.is_empty();
+        let consulta = !consultas.is_empty();
+        let gravar = consulta || !registros.is_empty();
         if gravar {
             gravacao.ultimo_lote += 1;
-            let lote = gravacao.ultimo_lote;
+            let lote = Lote {
+                numero: gravacao.ultimo_lote,
+                registros,
+                consultas,
+            };
             if gravacao.atrasados.is_empty() {
-                if let Err(atrasado) = gravacao.gravador.gravar(registros, lote) {
+                if let Err(atrasado) = gravacao.gravador.gravar(lote) {
                     gravacao.atrasados.push_back(atrasado);
                 }
             } else {
                 // Behind the lots still waiting for room, to keep the order.
-                gravacao.atrasados.push_back(Lote::new(registros, lote));
+                gravacao.atrasados.push_back(lote);
             }
         }
-        if gravacao.antes_de_enviar && (gravar || !gravacao.em_espera.is_empty()) {
+        let segurar =
+            (gravacao.antes_de_enviar && gravar) || consulta || !gravacao.em_espera.is_empty();
+        if segurar {
             if !resto.is_empty() {
                 gravacao.em_espera.push_back((gravacao.ultimo_lote, resto));
             }
@@ -346,8 +346,17 @@ impl Ator {
         self.executar(resto);
     }
 
-    /// Carries out the effects held for lots up to `ate`, now stored.
-    fn liberar(&mut self, ate: u64) {
+    /// Carries out the effects held for lots up to `gravado.ate`, now stored, with the answers
+    /// to their lookups.
+    fn liberar(&mut self, gravado: Gravado) {
+        let ate = gravado.ate;
+        if let Some(gravacao) = &mut self.gravacao {
+            for resposta in gravado.respostas {
+                gravacao
+                    .respostas
+                    .insert((resposta.para, resposta.conversa), resposta.conversas);
+            }
+        }
         while let Some(gravacao) = &mut self.gravacao
             && gravacao
                 .em_espera
@@ -368,21 +377,7 @@ impl Ator {
         for efeito in efeitos {
             match efeito {
                 Efeito::Enviar { para, quadro } | Efeito::Reenviar { para, quadro } => {
-                    let Some((_, saida)) = self.saidas.get(&para) else {
-                        continue;
-                    };
-                    registrar(para, &quadro);
-                    if let Err(erro) = saida.quadros.try_send(Box::new(quadro)) {
-                        if let TrySendError::Full(_) = erro {
-                            warn!(sessao = para, "consumidor lento: conexão cortada");
-                            saida.abortar.cancel();
-                        }
-                        self.soltar(para);
-                        quedas.extend(
-                            self.maquina
-                                .aplicar(Evento::Caiu { sessao: para }, self.inicio.elapsed()),
-                        );
-                    }
+                    self.enviar(para, quadro, &mut quedas);
                 }
                 Efeito::Retomar { conexao, sessao } => {
                     info!(sessao, conexao, "sessão retomada");
@@ -401,15 +396,17 @@ impl Ator {
                     self.soltar(sessao);
                 }
                 Efeito::Registrar(_) => {}
-                Efeito::ConsultarAnteriores {
-                    para,
-                    cliente,
-                    conversa,
-                } => {
-                    if let Some(gravacao) = &self.gravacao {
-                        gravacao
-                            .gravador
-                            .consultar_anteriores(para, cliente, conversa);
+                Efeito::ConsultarAnteriores { para, conversa, .. } => {
+                    let resposta = self
+                        .gravacao
+                        .as_mut()
+                        .and_then(|gravacao| gravacao.respostas.remove(&(para, conversa)));
+                    if let Some(conversas) = resposta {
+                        let quadro = DoBroker::Anteriores {
+                            conversa,
+                            conversas,
+                        };
+                        self.enviar(para, quadro, &mut quedas);
                     }
                 }
                 Efeito::Fechar { sessao } => {
@@ -420,6 +417,26 @@ impl Ator {
         }
         if !quedas.is_empty() {
             self.despachar(quedas);
+        }
+    }
+
+    /// Hands a frame to a session's connection; a session found slow or gone is dropped, with
+    /// the effects of that added to `quedas`.
+    fn enviar(&mut self, para: SessaoId, quadro: DoBroker, quedas: &mut Vec<Efeito>) {
+        let Some((_, saida)) = self.saidas.get(&para) else {
+            return;
+        };
+        registrar(para, &quadro);
+        if let Err(erro) = saida.quadros.try_send(Box::new(quadro)) {
+            if let TrySendError::Full(_) = erro {
+                warn!(sessao = para, "consumidor lento: conexão cortada");
+                saida.abortar.cancel();
+            }
+            self.soltar(para);
+            quedas.extend(
+                self.maquina
+                    .aplicar(Evento::Caiu { sessao: para }, self.inicio.elapsed()),
+            );
         }
     }
 
@@ -443,10 +460,12 @@ impl Ator {
                     _ => None,
                 })
                 .collect();
-            if let Err(lote) = gravacao
-                .gravador
-                .gravar(registros, gravacao.ultimo_lote + 1)
-            {
+            let ultimo = Lote {
+                numero: gravacao.ultimo_lote + 1,
+                registros,
+                consultas: Vec::new(),
+            };
+            if let Err(lote) = gravacao.gravador.gravar(ultimo) {
                 gravacao.gravador.esperar(lote).await;
             }
         }

@@ -4,17 +4,16 @@
 //! From the outside in: [`server`] accepts connections and owns shutdown; each connection runs in
 //! [`connection`]; every session's state lives in one [`actor`] task that owns the pure
 //! [`matchmaking`] state machine. [`config`] holds every limit and interval;
-//! [`arquivos`] makes room for them in the open-file limit. [`historico`] keeps every
-//! conversation in a database, and [`relatorio`] prints it back; [`diario`] keeps the live
-//! sessions there too, so a broker killed without warning restarts with them.
+//! [`arquivos`] makes room for them in the open-file limit. [`armazenamento`] keeps every
+//! conversation in a database, and the live sessions too, so a broker killed without warning
+//! restarts with them; [`relatorio`] prints the history back.
 
 pub mod actor;
+pub mod armazenamento;
 pub mod arquivos;
 pub mod config;
 pub mod connection;
 pub mod credenciais;
-pub mod diario;
-pub mod historico;
 pub mod matchmaking;
 pub mod relatorio;
 pub mod server;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use broker::historico::{self, Historico};
+use broker::armazenamento::{self, Banco};
 use broker::{Broker, Config, arquivos, credenciais, relatorio};
 use clap::{ArgAction, Parser, Subcommand};
 use proto::tls::{self, rustls::ServerConfig};
@@ -241,7 +241,7 @@ impl Argumentos {
     fn url_do_banco(&self) -> String {
         self.banco
             .clone()
-            .unwrap_or_else(|| historico::url_padrao(&self.pasta_de_dados()))
+            .unwrap_or_else(|| armazenamento::url_padrao(&self.pasta_de_dados()))
     }
 
     fn config(&self, tokens_atendente: Vec<String>, tls: Option<Arc<ServerConfig>>) -> Config {
@@ -364,7 +364,7 @@ async fn main() -> ExitCode {
     } else {
         println!(
             "Histórico de conversas em {} (broker conversas para ver).",
-            historico::sem_senha(&argumentos.url_do_banco())
+            armazenamento::sem_senha(&argumentos.url_do_banco())
         );
     }
     if let Err(erro) = sinal_de_encerramento().await {
@@ -378,7 +378,7 @@ async fn main() -> ExitCode {
 
 /// Answers `broker conversas` and `broker conversa ID` from the history at `url`.
 async fn consultar(url: &str, consulta: &Consulta) -> ExitCode {
-    let historico = match Historico::abrir(url).await {
+    let historico = match Banco::abrir(url).await {
         Ok(historico) => historico,
         Err(erro) => {
             eprintln!("Não foi possível abrir o histórico ({url}): {erro}");
@@ -408,7 +408,7 @@ async fn consultar(url: &str, consulta: &Consulta) -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let filtro = historico::Filtro {
+            let filtro = armazenamento::Filtro {
                 desde,
                 ate,
                 departamento: departamento.clone(),

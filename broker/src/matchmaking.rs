@@ -69,7 +69,8 @@ pub enum Efeito {
     Registrar(Registro),
     /// Look up the customer's earlier conversations in the history and send them to the agent
     /// `para` as `Anteriores` (only when [`Parametros::historico`]; after the `Registrar` of the
-    /// chat's start, so the lookup can leave this chat out).
+    /// chat's start, so the lookup can leave this chat out, and right after the agent's
+    /// `Conectado`, where the answer belongs).
     ConsultarAnteriores {
         /// The agent.
         para: SessaoId,
@@ -1152,11 +1153,6 @@ impl Matchmaker {
                 entrou_em,
                 conectada_em: agora,
             }));
-            efeitos.push(Efeito::ConsultarAnteriores {
-                para: atendente,
-                cliente: nome_cliente.clone(),
-                conversa,
-            });
         }
         efeitos.push(Efeito::Enviar {
             para: cliente,
@@ -1170,12 +1166,19 @@ impl Matchmaker {
         efeitos.push(Efeito::Enviar {
             para: atendente,
             quadro: DoBroker::Conectado {
-                com: nome_cliente,
+                com: nome_cliente.clone(),
                 conversa,
                 departamento,
                 espera_ms,
             },
         });
+        if self.parametros.historico {
+            efeitos.push(Efeito::ConsultarAnteriores {
+                para: atendente,
+                cliente: nome_cliente,
+                conversa,
+            });
+        }
         // A waiting customer may be suspended (its place is kept): its agent should know.
         if self.suspensa(cliente) {
             efeitos.push(Efeito::Enviar {

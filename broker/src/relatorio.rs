@@ -1,9 +1,9 @@
 //! How `broker conversas` and `broker conversa ID` print the history, in Portuguese, with times
-//! in the machine's local time zone. Pure text from what [`crate::historico`] read.
+//! in the machine's local time zone. Pure text from what [`crate::armazenamento`] read.
 
 use chrono::{DateTime, Local, NaiveDate, TimeZone};
 
-use crate::historico::{Conversa, Mensagem};
+use crate::armazenamento::{Conversa, Mensagem};
 
 /// A stored end reason, as a person reads it.
 pub fn descrever_motivo(motivo: Option<&str>) -> &'static str {
@@ -42,14 +42,17 @@ pub fn linha(conversa: &Conversa) -> String {
     let duracao = conversa.encerrada_em.map_or_else(String::new, |fim| {
         format!(", {}", duracao(fim - conversa.conectada_em))
     });
+    let mensagens = match conversa.mensagens {
+        1 => "1 mensagem".to_owned(),
+        n => format!("{n} mensagens"),
+    };
     format!(
-        "#{}  {}  {}: {} com {}  ({} mensagens{duracao}; {})",
+        "#{}  {}  {}: {} com {}  ({mensagens}{duracao}; {})",
         conversa.id,
         data_e_hora(conversa.conectada_em),
         conversa.departamento,
         conversa.cliente,
         conversa.atendente,
-        conversa.mensagens,
         descrever_motivo(conversa.motivo.as_deref()),
     )
 }
@@ -136,6 +139,16 @@ mod tests {
         assert_eq!(
             linha(&conversa()),
             "#7  2026-11-22 00:00:12  vendas: Ana com Yuri  (2 mensagens, 3 min 5 s; o cliente saiu)"
+        );
+        let uma = Conversa {
+            mensagens: 1,
+            encerrada_em: None,
+            motivo: None,
+            ..conversa()
+        };
+        assert_eq!(
+            linha(&uma),
+            "#7  2026-11-22 00:00:12  vendas: Ana com Yuri  (1 mensagem; em andamento)"
         );
     }
 

@@ -27,11 +27,9 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::actor::{self, Comando};
+use crate::armazenamento::{Banco, ErroBanco, diario};
 use crate::config::Config;
 use crate::connection::{self, Contexto, Fluxo, Origem};
-use crate::diario;
-use crate::historico::{self, Historico};
-use crate::matchmaking::{Instantaneo, LinhaSalva};
 
 /// A running broker.
 pub struct Broker {
@@ -51,21 +49,7 @@ impl Broker {
             None => None,
             Some(url) => {
                 let falha = |erro| io::Error::other(format!("histórico em {url}: {erro}"));
-                let historico = Historico::abrir(url).await.map_err(falha)?;
-                let ultima_conversa = historico.ultima_conversa().await.map_err(falha)?;
-                let salvas = historico.sessoes_salvas().await.map_err(falha)?;
-                // The open chats' lines only matter to sessions being restored.
-                let linhas = if salvas.is_empty() {
-                    Vec::new()
-                } else {
-                    historico.linhas_das_abertas().await.map_err(falha)?
-                };
-                Some(Armazem {
-                    historico,
-                    ultima_conversa,
-                    salvas,
-                    linhas,
-                })
+                Some(Armazem::abrir(url, &config).await.map_err(falha)?)
             }
         };
         let ouvinte = TcpListener::bind(config.escutar).await.map_err(|erro| {
@@ -113,16 +97,49 @@ impl Broker {
     }
 }
 
-/// The history, opened, with what the broker needs from it to start.
+/// The store, opened and its writer started, with what the broker needs from it to start.
 struct Armazem {
-    /// The database.
-    historico: Historico,
     /// The highest conversation id stored.
     ultima_conversa: u64,
-    /// Sessions left in the journal by a broker that did not shut down gracefully.
-    salvas: Vec<Instantaneo>,
-    /// The stored lines of the conversations still open.
-    linhas: Vec<LinhaSalva>,
+    /// The broker's uptime zero: early enough that every restored customer joined after it.
+    inicio: tokio::time::Instant,
+    /// What the actor needs: the writer, and the sessions to restore.
+    escrita: actor::Escrita,
+    /// The writer, which ends once it has stored everything the actor gave it.
+    gravacao: JoinHandle<()>,
+}
+
+impl Armazem {
+    /// Opens the database at `url`, reads what a killed broker left in its journal (when resumes
+    /// are on: otherwise nothing could be resumed), and starts the writer.
+    async fn abrir(url: &str, config: &Config) -> Result<Armazem, ErroBanco> {
+        let banco = Banco::abrir(url).await?;
+        let ultima_conversa = banco.ultima_conversa().await?;
+        let mut salvas = if config.tolerancia_retomada.is_zero() {
+            Vec::new()
+        } else {
+            banco.sessoes_salvas().await?
+        };
+        // The open chats' lines only matter to sessions being restored.
+        let linhas = if salvas.is_empty() {
+            Vec::new()
+        } else {
+            banco.linhas_das_abertas().await?
+        };
+        let inicio = diario::acertar_relogio(&mut salvas);
+        let (gravador, gravados, gravacao) = banco.iniciar_gravador(inicio).await?;
+        Ok(Armazem {
+            ultima_conversa,
+            inicio,
+            escrita: actor::Escrita {
+                gravador,
+                gravados,
+                salvas,
+                linhas,
+            },
+            gravacao,
+        })
+    }
 }
 
 /// Where connections come from: a TCP listener, or a simulated network's.
@@ -228,31 +245,19 @@ async fn servir<O: Ouvinte>(
     let mut ultima_sessao: SessaoId = 0;
     let (escrita, gravacao) = match historico {
         None => (None, None),
-        Some(Armazem {
-            historico,
-            ultima_conversa,
-            salvas,
-            linhas,
-        }) => {
+        Some(armazem) => {
             parametros.historico = true;
             parametros.diario = !parametros.tolerancia.is_zero();
-            parametros.ultima_conversa = ultima_conversa;
-            let mut salvas = if parametros.diario {
-                salvas
-            } else {
-                Vec::new()
-            };
-            inicio = diario::acertar_relogio(&mut salvas);
-            ultima_sessao = salvas.iter().map(|salva| salva.sessao).max().unwrap_or(0);
-            let (gravador, gravados, tarefa) =
-                historico::iniciar_gravador(historico, inicio, ator_tx.clone());
-            let escrita = actor::Escrita {
-                gravador,
-                gravados,
-                salvas,
-                linhas,
-            };
-            (Some(escrita), Some(tarefa))
+            parametros.ultima_conversa = armazem.ultima_conversa;
+            inicio = armazem.inicio;
+            ultima_sessao = armazem
+                .escrita
+                .salvas
+                .iter()
+                .map(|salva| salva.sessao)
+                .max()
+                .unwrap_or(0);
+            (Some(armazem.escrita), Some(armazem.gravacao))
         }
     };
     let ator = tokio::spawn(actor::executar(

@@ -13,7 +13,7 @@ pub fn banco_sqlite(nome: &str) -> String {
         .join(format!("fila-historico-{}", std::process::id()))
         .join(nome);
     let _ = std::fs::remove_dir_all(&pasta);
-    broker::historico::url_padrao(&pasta)
+    broker::armazenamento::url_padrao(&pasta)
 }
 
 /// The schema a test called `nome` uses on the PostgreSQL server.

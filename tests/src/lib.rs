@@ -158,6 +158,11 @@ impl Participante {
                 Ok(Some(Ok(DoBroker::Parceiro { conectado }))) => {
                     self.parceiro_conectado = Some(conectado);
                 }
+                // Kept for `esperar_anteriores`: every chat of a broker with a history has one.
+                Ok(Some(Ok(DoBroker::Anteriores {
+                    conversa,
+                    conversas,
+                }))) => self.anteriores.push_back((conversa, conversas)),
                 Ok(Some(Ok(quadro))) => {
                     match quadro {
                         DoBroker::Conectado { conversa, .. } => self.conversa = conversa,
@@ -180,10 +185,6 @@ impl Participante {
         loop {
             match self.proximo().await {
                 Some(DoBroker::Fila { .. } | DoBroker::Espera { .. }) => continue,
-                Some(DoBroker::Anteriores {
-                    conversa,
-                    conversas,
-                }) => self.anteriores.push_back((conversa, conversas)),
                 Some(quadro) => return quadro,
                 None => panic!("{}: conexão fechada antes do próximo evento", self.nome),
             }
@@ -208,16 +209,20 @@ impl Participante {
     /// (Agents) waits for the history's `Anteriores` and returns it (the chat it is about, and
     /// the earlier conversations), failing if anything but a status update arrives first.
     pub async fn esperar_anteriores(&mut self) -> (u64, Vec<Anterior>) {
-        if let Some(anteriores) = self.anteriores.pop_front() {
-            return anteriores;
-        }
         loop {
-            match self.proximo().await {
-                Some(DoBroker::Anteriores {
+            if let Some(anteriores) = self.anteriores.pop_front() {
+                return anteriores;
+            }
+            let quadro = match tokio::time::timeout(PACIENCIA, self.conexao.eventos.next()).await {
+                Ok(Some(Ok(quadro))) => quadro,
+                outro => panic!("{}: esperava Anteriores: {outro:?}", self.nome),
+            };
+            match quadro {
+                DoBroker::Anteriores {
                     conversa,
                     conversas,
-                }) => return (conversa, conversas),
-                Some(DoBroker::Fila { .. } | DoBroker::Espera { .. }) => continue,
+                } => return (conversa, conversas),
+                DoBroker::Fila { .. } | DoBroker::Espera { .. } | DoBroker::Confirmada { .. } => {}
                 outro => panic!("{}: esperava Anteriores, chegou {outro:?}", self.nome),
             }
         }
@@ -263,6 +268,10 @@ impl Participante {
             };
             match quadro {
                 DoBroker::Parceiro { conectado } => self.parceiro_conectado = Some(conectado),
+                DoBroker::Anteriores {
+                    conversa,
+                    conversas,
+                } => self.anteriores.push_back((conversa, conversas)),
                 DoBroker::Fila { .. } | DoBroker::Espera { .. } | DoBroker::Confirmada { .. } => {}
                 outro => panic!(
                     "{}: esperava notícia do parceiro, chegou {outro:?}",

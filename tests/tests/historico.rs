@@ -2,13 +2,13 @@
 //! machine's PostgreSQL server (each test in a schema of its own).
 
 use broker::Config;
-use broker::historico::{Conversa, Filtro, Historico};
+use broker::armazenamento::{Banco, Conversa, Filtro};
 use proto::{MotivoFim, ParaBroker};
 use tests::bancos::{banco_postgres, banco_sqlite, largar_esquema};
 use tests::{Par, Participante, config_de_teste, esperar_par, iniciar_broker_com};
 
 /// The conversations that pass `filtro`.
-async fn listar(historico: &Historico, filtro: Filtro) -> Vec<Conversa> {
+async fn listar(historico: &Banco, filtro: Filtro) -> Vec<Conversa> {
     historico.conversas(&filtro).await.expect("lists")
 }
 
@@ -61,7 +61,7 @@ async fn atender_tres_clientes(url: &str, anteriores_de_ana: usize) {
 
 async fn grava_e_le_de_volta(url: &str) {
     atender_tres_clientes(url, 0).await;
-    let historico = Historico::abrir(url).await.expect("the history opens");
+    let historico = Banco::abrir(url).await.expect("the history opens");
     let conversas = listar(
         &historico,
         Filtro {

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use broker::historico::Historico;
+use broker::armazenamento::Banco;
 use proto::{MotivoFim, ParaBroker};
 use tests::bancos::{banco_postgres, banco_sqlite, largar_esquema};
 use tests::carga::TOKEN_EMBUTIDO;
@@ -56,7 +56,7 @@ async fn broker_morto_e_reiniciado(banco: &str) {
     ana.esperar_fim(MotivoFim::ClienteSaiu).await;
     assert_eq!(ana.confirmada, 3, "Ana's three lines were confirmed");
 
-    let historico = Historico::abrir(banco).await.expect("the history opens");
+    let historico = Banco::abrir(banco).await.expect("the history opens");
     let (registrada, linhas) = historico
         .transcricao(i64::try_from(conversa).expect("small id"))
         .await

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use broker::Config;
-use broker::historico::{Filtro, Historico};
+use broker::armazenamento::{Banco, Filtro};
 use proto::{CodigoErro, DoBroker, MotivoFim, ParaBroker};
 use tests::bancos::{banco_postgres, banco_sqlite, largar_esquema};
 use tests::{Bruto, Participante, Tomada, config_de_teste, esperar_par, iniciar_broker_com};
@@ -76,7 +76,7 @@ async fn queda_no_meio_da_conversa(banco: Option<String>) {
     broker.encerrar().await;
 
     let Some(url) = banco else { return };
-    let historico = Historico::abrir(&url).await.expect("the history opens");
+    let historico = Banco::abrir(&url).await.expect("the history opens");
     let (_, linhas) = historico
         .transcricao(i64::try_from(conversa).expect("small id"))
         .await

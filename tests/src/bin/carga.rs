@@ -35,10 +35,14 @@ struct Argumentos {
     #[arg(long, value_name = "TOKEN", env = "FILA_TOKEN", global = true)]
     token: Option<String>,
 
-    /// Histórico ligado no broker que a carga sobe, neste banco (sqlite://ARQUIVO?mode=rwc ou
-    /// postgres://...). Sem ele, o broker da carga não grava histórico.
+    /// Banco do broker que a carga sobe (sqlite://ARQUIVO?mode=rwc ou postgres://...). Padrão:
+    /// como o broker, um arquivo SQLite novo (numa pasta temporária, apagada no fim).
     #[arg(long, value_name = "URL", global = true)]
     banco: Option<String>,
+
+    /// O broker da carga roda sem banco (como broker --sem-banco).
+    #[arg(long, global = true, conflicts_with = "banco")]
+    sem_banco: bool,
 
     /// Escreve os números também como JSON neste arquivo.
     #[arg(long, value_name = "ARQUIVO", global = true)]
@@ -170,6 +174,18 @@ fn main() -> ExitCode {
     if let Cenario::BrokerFilho { escutar } = argumentos.cenario {
         return runtime.block_on(servir_como_filho(argumentos.banco.clone(), escutar));
     }
+    let temporario = std::env::temp_dir().join(format!("carga-{}", std::process::id()));
+    let banco = match (
+        &argumentos.banco,
+        argumentos.sem_banco || argumentos.servidor.is_some(),
+    ) {
+        (Some(banco), _) => Some(banco.clone()),
+        (None, true) => None,
+        (None, false) => {
+            let _ = std::fs::remove_dir_all(&temporario);
+            Some(broker::armazenamento::url_padrao(&temporario))
+        }
+    };
     // An embedded broker holds the other end of every connection in this same process.
     let por_conexao = if argumentos.servidor.is_none() && !argumentos.cenario.processo_proprio() {
         2
@@ -182,7 +198,8 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     runtime.block_on(async {
-        let resultado = carregar(&argumentos).await;
+        let resultado = carregar(&argumentos, banco.as_deref()).await;
+        let _ = std::fs::remove_dir_all(&temporario);
         match resultado {
             Ok((resumo, json)) => {
                 println!("{resumo}");
@@ -204,7 +221,10 @@ fn main() -> ExitCode {
 
 /// Starts the broker to load (unless one is given), runs the scenario, and returns its summary
 /// line and its figures as JSON.
-async fn carregar(argumentos: &Argumentos) -> Result<(String, serde_json::Value), String> {
+async fn carregar(
+    argumentos: &Argumentos,
+    banco: Option<&str>,
+) -> Result<(String, serde_json::Value), String> {
     let (alvo, token) = match argumentos.servidor {
         Some(endereco) => (
             Alvo::Externo(endereco),
@@ -212,12 +232,12 @@ async fn carregar(argumentos: &Argumentos) -> Result<(String, serde_json::Value)
         ),
         None if argumentos.cenario.processo_proprio() => {
             let executavel = std::env::current_exe().map_err(|erro| erro.to_string())?;
-            let filho = BrokerFilho::iniciar(&executavel, argumentos.banco.as_deref(), None)
+            let filho = BrokerFilho::iniciar(&executavel, banco, None)
                 .map_err(|e| format!("não foi possível subir o broker: {e}"))?;
             (Alvo::Filho(filho), TOKEN_EMBUTIDO.to_owned())
         }
         None => {
-            let broker = Broker::iniciar(config_de_carga(argumentos.banco.clone()))
+            let broker = Broker::iniciar(config_de_carga(banco.map(str::to_owned)))
                 .await
                 .map_err(|e| format!("não foi possível subir o broker embutido: {e}"))?;
             (Alvo::Embutido(broker), TOKEN_EMBUTIDO.to_owned())
@@ -279,10 +299,33 @@ async fn carregar(argumentos: &Argumentos) -> Result<(String, serde_json::Value)
         }
         Cenario::BrokerFilho { .. } => Err("subcomando interno".into()),
     };
-    if let Alvo::Embutido(broker) = alvo {
-        broker.encerrar().await;
+    match alvo {
+        Alvo::Embutido(broker) => broker.encerrar().await,
+        Alvo::Filho(filho) => drop(filho),
+        Alvo::Externo(_) => {}
     }
-    resultado
+    let (resumo, json) = resultado?;
+    match banco {
+        Some(url) if argumentos.servidor.is_none() => {
+            let (conversas, linhas) = contar(url).await?;
+            Ok((
+                format!("{resumo} | gravadas: {conversas} conversas, {linhas} linhas"),
+                json,
+            ))
+        }
+        _ => Ok((format!("{resumo} | sem banco"), json)),
+    }
+}
+
+/// What the broker's database holds once the run is over.
+async fn contar(url: &str) -> Result<(i64, i64), String> {
+    let banco = broker::armazenamento::Banco::abrir(url)
+        .await
+        .map_err(|e| format!("não foi possível abrir o banco para contar: {e}"))?;
+    banco
+        .contagem()
+        .await
+        .map_err(|e| format!("não foi possível contar o que foi gravado: {e}"))
 }
 
 fn resumir(resumo: String, figuras: &impl Serialize) -> (String, serde_json::Value) {

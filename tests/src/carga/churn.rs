@@ -4,6 +4,8 @@
 //! through a splice that pairs each customer connection with the next agent connection.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -37,6 +39,9 @@ pub struct Medida {
     pub espera: Latencias,
     /// Chat round trips.
     pub ida_e_volta: Latencias,
+    /// Chats whose agent got the customer's earlier conversations (`Anteriores`; only a broker
+    /// with a history sends them).
+    pub anteriores: usize,
 }
 
 /// A churn run, broker and floor.
@@ -56,7 +61,8 @@ impl Resultado {
         let (b, p) = (&self.broker, &self.piso);
         format!(
             "churn: {} atendentes, {} clientes x {} mensagens | broker {:.0} sessões/s, espera p50 {} µs p99 {} µs, ida e volta p50 {} µs p99 {} µs \
-             | piso {:.0} sessões/s, espera p50 {} µs p99 {} µs, ida e volta p50 {} µs p99 {} µs | razão sessões/s {:.2}",
+             | piso {:.0} sessões/s, espera p50 {} µs p99 {} µs, ida e volta p50 {} µs p99 {} µs | razão sessões/s {:.2} \
+             | Anteriores em {} de {} conversas",
             self.forma.atendentes,
             self.forma.clientes,
             self.forma.mensagens,
@@ -71,6 +77,8 @@ impl Resultado {
             p.ida_e_volta.p50_us,
             p.ida_e_volta.p99_us,
             b.sessoes_por_segundo / p.sessoes_por_segundo,
+            b.anteriores,
+            self.forma.clientes,
         )
     }
 }
@@ -82,7 +90,7 @@ struct Amostra {
     idas_e_voltas: Vec<u64>,
 }
 
-fn medir(amostras: Vec<Amostra>, clientes: usize, duracao: Duration) -> Medida {
+fn medir(amostras: Vec<Amostra>, clientes: usize, duracao: Duration, anteriores: usize) -> Medida {
     let mut espera = novo_histograma();
     let mut ida_e_volta = novo_histograma();
     for amostra in amostras {
@@ -95,6 +103,7 @@ fn medir(amostras: Vec<Amostra>, clientes: usize, duracao: Duration) -> Medida {
         sessoes_por_segundo: clientes as f64 / duracao.as_secs_f64(),
         espera: Latencias::de(&espera),
         ida_e_volta: Latencias::de(&ida_e_volta),
+        anteriores,
     }
 }
 
@@ -118,18 +127,24 @@ pub async fn executar(
 }
 
 async fn pelo_broker(endereco: SocketAddr, token: &str, forma: Forma) -> Result<Medida, String> {
+    let anteriores = Arc::new(AtomicUsize::new(0));
     for i in 0..forma.atendentes {
         let apresentacao =
             Apresentacao::atendente(format!("churn-a{i}"), vec!["churn".into()], token);
         let mut atendente = Conexao::conectar(endereco, apresentacao)
             .await
             .map_err(|e| format!("atendente {i}: {e}"))?;
+        let anteriores = Arc::clone(&anteriores);
         tokio::spawn(async move {
             let mut conversa = 0;
             while let Some(Ok(quadro)) = atendente.eventos.next().await {
                 let texto = match quadro {
                     DoBroker::Conectado { conversa: nova, .. } => {
                         conversa = nova;
+                        continue;
+                    }
+                    DoBroker::Anteriores { .. } => {
+                        anteriores.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
                     DoBroker::Mensagem { texto, .. } => texto,
@@ -152,7 +167,11 @@ async fn pelo_broker(endereco: SocketAddr, token: &str, forma: Forma) -> Result<
         progresso.inc(1);
     }
     progresso.finish_and_clear();
-    Ok(medir(amostras, forma.clientes, inicio.elapsed()))
+    let duracao = inicio.elapsed();
+    // The last chats' Anteriores may still be on their way to agents that are idle now.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let anteriores = anteriores.load(Ordering::Relaxed);
+    Ok(medir(amostras, forma.clientes, duracao, anteriores))
 }
 
 async fn cliente(endereco: SocketAddr, i: usize, mensagens: usize) -> Result<Amostra, String> {
@@ -261,7 +280,7 @@ async fn pelo_piso(forma: Forma) -> std::io::Result<Medida> {
         progresso.inc(1);
     }
     progresso.finish_and_clear();
-    Ok(medir(amostras, forma.clientes, inicio.elapsed()))
+    Ok(medir(amostras, forma.clientes, inicio.elapsed(), 0))
 }
 
 /// One customer's session through the floor: connect, then `mensagens` echoed lines (the

@@ -2,21 +2,18 @@
 //! snapshots ([`Instantaneo`]) are kept so that a broker killed without warning restarts with
 //! its lines and open chats (see [`crate::matchmaking::Instantaneo`] for what a snapshot holds).
 //!
-//! Snapshots are written by the history's writer in the same transaction as the history
-//! records of the same events, so the two always agree; within one batch only the latest
-//! snapshot of each session is written.
+//! Snapshots are written by the writer in the same transaction as the history records of the
+//! same events, so the two always agree; within one batch only the latest snapshot of each
+//! session is written ([`Anotacoes`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use proto::SessaoId;
 use proto::codec::{codificar, decodificar};
-use sqlx::{Any, Transaction};
 use tracing::warn;
 
-use crate::historico::{
-    ErroHistorico, Historico, agora_ms, base_ms, em_partes, id_do_banco, insert_de_varias_linhas,
-};
+use super::{Banco, ErroBanco, agora_ms, base_ms, id_do_banco};
 use crate::matchmaking::{Instantaneo, LinhaSalva, Registro};
 
 /// The journal records of one batch, coalesced.
@@ -28,16 +25,26 @@ pub(crate) struct Anotacoes {
     sessoes: BTreeMap<SessaoId, Option<Box<Instantaneo>>>,
 }
 
+/// The journal's rows of one transaction.
+#[derive(Debug)]
+pub(crate) struct PartesDoDiario {
+    /// Whether to empty the table first.
+    pub limpar: bool,
+    /// The sessions to delete.
+    pub idas: Vec<i64>,
+    /// The sessions to insert or replace, with their encoded snapshots.
+    pub salvas: Vec<(i64, Vec<u8>)>,
+}
+
 impl Anotacoes {
-    /// Takes in a record if it is a journal one; returns the others back.
-    pub(crate) fn anotar<'a>(&mut self, registro: &'a Registro) -> Option<&'a Registro> {
+    /// Takes in a record if it is a journal one; gives the others back.
+    pub(crate) fn anotar(&mut self, registro: Registro) -> Option<Registro> {
         match registro {
             Registro::Sessao(instantaneo) => {
-                self.sessoes
-                    .insert(instantaneo.sessao, Some(instantaneo.clone()));
+                self.sessoes.insert(instantaneo.sessao, Some(instantaneo));
             }
             Registro::SessaoSaiu { sessao } => {
-                self.sessoes.insert(*sessao, None);
+                self.sessoes.insert(sessao, None);
             }
             Registro::SemSessoes => {
                 self.limpar = true;
@@ -48,18 +55,9 @@ impl Anotacoes {
         None
     }
 
-    /// Writes them within `transacao`, with times moved from the broker's uptime to time since
-    /// the epoch (`base_ms` is the epoch time of uptime zero).
-    pub(crate) async fn gravar(
-        self,
-        transacao: &mut Transaction<'static, Any>,
-        base_ms: i64,
-    ) -> Result<(), ErroHistorico> {
-        if self.limpar {
-            sqlx::query("DELETE FROM sessoes")
-                .execute(&mut **transacao)
-                .await?;
-        }
+    /// What to write, with times moved from the broker's uptime to time since the epoch
+    /// (`base_ms` is the epoch time of uptime zero).
+    pub(crate) fn partes(self, base_ms: i64) -> PartesDoDiario {
         let mut salvas = Vec::new();
         let mut idas = Vec::new();
         for (sessao, instantaneo) in self.sessoes {
@@ -73,38 +71,20 @@ impl Anotacoes {
                 Err(erro) => warn!(sessao, %erro, "sessão impossível de codificar"),
             }
         }
-        for parte in em_partes(&idas) {
-            let lista = insert_de_varias_linhas("", 1, parte.len());
-            let sql = format!(
-                "DELETE FROM sessoes WHERE id IN ({})",
-                lista.replace(['(', ')'], "")
-            );
-            let mut consulta = sqlx::query(&sql);
-            for id in parte {
-                consulta = consulta.bind(*id);
-            }
-            consulta.execute(&mut **transacao).await?;
+        PartesDoDiario {
+            limpar: self.limpar,
+            idas,
+            salvas,
         }
-        for parte in em_partes(&salvas) {
-            let sql =
-                insert_de_varias_linhas("INSERT INTO sessoes (id, estado) VALUES ", 2, parte.len())
-                    + " ON CONFLICT (id) DO UPDATE SET estado = excluded.estado";
-            let mut consulta = sqlx::query(&sql);
-            for (id, estado) in parte {
-                consulta = consulta.bind(*id).bind(estado.clone());
-            }
-            consulta.execute(&mut **transacao).await?;
-        }
-        Ok(())
     }
 }
 
-impl Historico {
+impl Banco {
     /// The sessions the journal holds (left by a broker that did not shut down gracefully),
     /// with their times in milliseconds since the epoch ([`Instantaneo::deslocar`] moves them to
     /// a new broker's uptime). A snapshot that cannot be read (say, written by another version)
     /// is skipped with a warning.
-    pub async fn sessoes_salvas(&self) -> Result<Vec<Instantaneo>, ErroHistorico> {
+    pub async fn sessoes_salvas(&self) -> Result<Vec<Instantaneo>, ErroBanco> {
         let linhas: Vec<(i64, Vec<u8>)> =
             sqlx::query_as("SELECT id, estado FROM sessoes ORDER BY id")
                 .fetch_all(&self.pool)
@@ -123,7 +103,7 @@ impl Historico {
 
     /// The lines of the conversations still open, in order: a restarted broker brings the
     /// sessions' snapshots up to date with them (see [`LinhaSalva`]).
-    pub async fn linhas_das_abertas(&self) -> Result<Vec<LinhaSalva>, ErroHistorico> {
+    pub async fn linhas_das_abertas(&self) -> Result<Vec<LinhaSalva>, ErroBanco> {
         let linhas: Vec<(i64, i64, String, String, String, i64)> = sqlx::query_as(
             "SELECT m.conversa, m.seq, m.papel, m.autor, m.texto, m.seq_remetente \
              FROM mensagens m JOIN conversas c ON c.id = m.conversa \
@@ -148,7 +128,7 @@ impl Historico {
 
     /// The number of the last line stored in each open conversation, so a restarted writer
     /// goes on numbering them.
-    pub(crate) async fn seqs_das_abertas(&self) -> Result<HashMap<u64, i64>, ErroHistorico> {
+    pub async fn seqs_das_abertas(&self) -> Result<HashMap<u64, i64>, ErroBanco> {
         let linhas: Vec<(i64, i64)> = sqlx::query_as(
             "SELECT m.conversa, MAX(m.seq) FROM mensagens m \
              JOIN conversas c ON c.id = m.conversa \

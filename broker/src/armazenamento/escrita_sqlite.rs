@@ -1,0 +1,185 @@
+//! The SQLite writer: one rusqlite connection on a thread of the runtime's blocking pool, off
+//! the async workers. Each transaction takes every lot queued (group commit), runs statements
+//! prepared once and kept in the connection's cache, and commits in WAL mode with
+//! `synchronous = NORMAL`: a commit survives a crash of the broker (the log is in the operating
+//! system's hands) without waiting for the disk, and costs microseconds. The lookups of the
+//! lots are answered right after, on the same connection.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, params};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::error;
+
+use super::consultas::{Conversa, SELECIONAR_CONVERSAS, anterior};
+use super::gravador::{Consulta, Gravado, Lote, Resposta, juntar};
+use super::linhas::Linhas;
+use super::{ErroBanco, id_do_banco};
+use proto::ANTERIORES_MAXIMO;
+
+/// Opens the writer's connection to the SQLite file at `caminho` (whose schema is already up to
+/// date) and starts the writer: lots from `lotes`, reports to `avisos`.
+pub(super) fn iniciar(
+    caminho: &Path,
+    base_ms: i64,
+    seqs: HashMap<u64, i64>,
+    lotes: mpsc::Receiver<Lote>,
+    avisos: mpsc::UnboundedSender<Gravado>,
+) -> Result<JoinHandle<()>, ErroBanco> {
+    let conexao = Connection::open(caminho)?;
+    conexao.busy_timeout(Duration::from_secs(5))?;
+    conexao.pragma_update(None, "journal_mode", "WAL")?;
+    conexao.pragma_update(None, "synchronous", "NORMAL")?;
+    conexao.set_prepared_statement_cache_capacity(32);
+    let escritor = Escritor {
+        conexao,
+        base_ms,
+        seqs,
+    };
+    Ok(tokio::task::spawn_blocking(move || {
+        escritor.executar(lotes, avisos)
+    }))
+}
+
+/// The writer's connection and what it keeps across transactions.
+struct Escritor {
+    conexao: Connection,
+    /// The epoch time, in milliseconds, of the broker's uptime zero.
+    base_ms: i64,
+    /// The number of the last line stored in each open conversation.
+    seqs: HashMap<u64, i64>,
+}
+
+impl Escritor {
+    /// Stores lots until the actor is gone and the queue is empty.
+    fn executar(mut self, mut lotes: mpsc::Receiver<Lote>, avisos: mpsc::UnboundedSender<Gravado>) {
+        while let Some(juntos) = juntar(lotes.blocking_recv(), &mut lotes) {
+            let ate = juntos.last().map_or(0, |lote| lote.numero);
+            let mut registros = Vec::new();
+            let mut consultas = Vec::new();
+            for lote in juntos {
+                registros.extend(lote.registros);
+                consultas.extend(lote.consultas);
+            }
+            if !registros.is_empty() {
+                let quantos = registros.len();
+                let linhas = Linhas::de(registros, self.base_ms, &mut self.seqs);
+                if let Err(erro) = self.gravar(linhas) {
+                    error!(%erro, registros = quantos, "não foi possível gravar no histórico");
+                }
+            }
+            let respostas = consultas
+                .into_iter()
+                .filter_map(|consulta| self.responder(consulta))
+                .collect();
+            // The actor may be gone (shutting down): the rest is still stored.
+            let _ = avisos.send(Gravado { ate, respostas });
+        }
+    }
+
+    /// Writes one transaction's rows.
+    fn gravar(&mut self, linhas: Linhas) -> rusqlite::Result<()> {
+        let transacao = self.conexao.transaction()?;
+        {
+            let mut inserir = transacao.prepare_cached(
+                "INSERT INTO conversas \
+                 (id, departamento, cliente, atendente, entrou_em, conectada_em) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for i in &linhas.inicios {
+                inserir.execute(params![
+                    i.id,
+                    i.departamento,
+                    i.cliente,
+                    i.atendente,
+                    i.entrou_em,
+                    i.conectada_em
+                ])?;
+            }
+            let mut inserir = transacao.prepare_cached(
+                "INSERT INTO mensagens \
+                 (conversa, seq, papel, autor, texto, enviada_em, seq_remetente) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for m in &linhas.mensagens {
+                inserir.execute(params![
+                    m.conversa,
+                    m.seq,
+                    m.papel,
+                    m.autor,
+                    m.texto,
+                    m.enviada_em,
+                    m.seq_remetente
+                ])?;
+            }
+            let mut encerrar = transacao.prepare_cached(
+                "UPDATE conversas SET encerrada_em = ?2, motivo = ?3 WHERE id = ?1",
+            )?;
+            for f in &linhas.fins {
+                encerrar.execute(params![f.conversa, f.em, f.motivo])?;
+            }
+            let super::diario::PartesDoDiario {
+                limpar,
+                idas,
+                salvas,
+            } = linhas.diario.partes(self.base_ms);
+            if limpar {
+                transacao.execute("DELETE FROM sessoes", [])?;
+            }
+            let mut apagar = transacao.prepare_cached("DELETE FROM sessoes WHERE id = ?1")?;
+            for id in idas {
+                apagar.execute([id])?;
+            }
+            let mut salvar = transacao.prepare_cached(
+                "INSERT INTO sessoes (id, estado) VALUES (?1, ?2) \
+                 ON CONFLICT (id) DO UPDATE SET estado = excluded.estado",
+            )?;
+            for (id, estado) in salvas {
+                salvar.execute(params![id, estado])?;
+            }
+        }
+        transacao.commit()
+    }
+
+    /// Answers a lookup (`None`, logged, if the database fails).
+    fn responder(&self, consulta: Consulta) -> Option<Resposta> {
+        match self.anteriores(&consulta.cliente, consulta.conversa) {
+            Ok(conversas) => Some(Resposta {
+                para: consulta.para,
+                conversa: consulta.conversa,
+                conversas,
+            }),
+            Err(erro) => {
+                error!(%erro, "não foi possível consultar o histórico");
+                None
+            }
+        }
+    }
+
+    /// `cliente`'s most recent conversations before `conversa`, newest first.
+    fn anteriores(&self, cliente: &str, conversa: u64) -> rusqlite::Result<Vec<proto::Anterior>> {
+        let mut consulta = self.conexao.prepare_cached(&format!(
+            "{SELECIONAR_CONVERSAS} WHERE c.cliente = ?1 AND c.id < ?2 \
+             ORDER BY c.conectada_em DESC, c.id DESC LIMIT ?3"
+        ))?;
+        let limite = i64::try_from(ANTERIORES_MAXIMO).unwrap_or(i64::MAX);
+        let linhas =
+            consulta.query_map(params![cliente, id_do_banco(conversa), limite], |linha| {
+                Ok(Conversa {
+                    id: linha.get(0)?,
+                    departamento: linha.get(1)?,
+                    cliente: linha.get(2)?,
+                    atendente: linha.get(3)?,
+                    entrou_em: linha.get(4)?,
+                    conectada_em: linha.get(5)?,
+                    encerrada_em: linha.get(6)?,
+                    motivo: linha.get(7)?,
+                    mensagens: linha.get(8)?,
+                })
+            })?;
+        linhas.map(|linha| linha.map(anterior)).collect()
+    }
+}

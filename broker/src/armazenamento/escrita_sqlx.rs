@@ -1,0 +1,218 @@
+//! The writer over sqlx, for PostgreSQL: a task on the runtime (the driver is async). Each
+//! transaction takes every lot queued (group commit) and stores its rows with multi-row inserts
+//! of a few fixed sizes, so a transaction costs a few round trips to the server rather than one
+//! per record, and the statements stay prepared in sqlx's cache. The lots' lookups are answered
+//! right after the commit.
+
+use std::collections::HashMap;
+
+use sqlx::{Any, Transaction};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::error;
+
+use super::gravador::{Gravado, Lote, Resposta, juntar};
+use super::linhas::Linhas;
+use super::{Banco, ErroBanco};
+
+/// Starts the writer on `banco`: lots from `lotes`, reports to `avisos`.
+pub(super) fn iniciar(
+    banco: Banco,
+    base_ms: i64,
+    mut seqs: HashMap<u64, i64>,
+    mut lotes: mpsc::Receiver<Lote>,
+    avisos: mpsc::UnboundedSender<Gravado>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some(juntos) = juntar(lotes.recv().await, &mut lotes) {
+            let ate = juntos.last().map_or(0, |lote| lote.numero);
+            let mut registros = Vec::new();
+            let mut consultas = Vec::new();
+            for lote in juntos {
+                registros.extend(lote.registros);
+                consultas.extend(lote.consultas);
+            }
+            if !registros.is_empty() {
+                let quantos = registros.len();
+                let linhas = Linhas::de(registros, base_ms, &mut seqs);
+                if let Err(erro) = gravar(&banco, linhas, base_ms).await {
+                    error!(%erro, registros = quantos, "não foi possível gravar no histórico");
+                }
+            }
+            let mut respostas = Vec::with_capacity(consultas.len());
+            for consulta in consultas {
+                match banco.anteriores(&consulta.cliente, consulta.conversa).await {
+                    Ok(conversas) => respostas.push(Resposta {
+                        para: consulta.para,
+                        conversa: consulta.conversa,
+                        conversas,
+                    }),
+                    Err(erro) => error!(%erro, "não foi possível consultar o histórico"),
+                }
+            }
+            let _ = avisos.send(Gravado { ate, respostas });
+        }
+    })
+}
+
+/// Stores one transaction's rows.
+async fn gravar(banco: &Banco, linhas: Linhas, base_ms: i64) -> Result<(), ErroBanco> {
+    let mut transacao = banco.pool.begin().await?;
+    for parte in em_partes(&linhas.inicios) {
+        let sql = insert_de_varias_linhas(
+            "INSERT INTO conversas \
+             (id, departamento, cliente, atendente, entrou_em, conectada_em) VALUES ",
+            6,
+            parte.len(),
+        );
+        let mut consulta = sqlx::query(&sql);
+        for i in parte {
+            consulta = consulta
+                .bind(i.id)
+                .bind(i.departamento.clone())
+                .bind(i.cliente.clone())
+                .bind(i.atendente.clone())
+                .bind(i.entrou_em)
+                .bind(i.conectada_em);
+        }
+        consulta.execute(&mut *transacao).await?;
+    }
+    for parte in em_partes(&linhas.mensagens) {
+        let sql = insert_de_varias_linhas(
+            "INSERT INTO mensagens \
+             (conversa, seq, papel, autor, texto, enviada_em, seq_remetente) VALUES ",
+            7,
+            parte.len(),
+        );
+        let mut consulta = sqlx::query(&sql);
+        for m in parte {
+            consulta = consulta
+                .bind(m.conversa)
+                .bind(m.seq)
+                .bind(m.papel)
+                .bind(m.autor.clone())
+                .bind(m.texto.clone())
+                .bind(m.enviada_em)
+                .bind(m.seq_remetente);
+        }
+        consulta.execute(&mut *transacao).await?;
+    }
+    // One statement per part, not per conversation: each is a round trip. (A VALUES list names
+    // its columns column1, column2, ... in both databases.)
+    for parte in em_partes(&linhas.fins) {
+        let sql = insert_de_varias_linhas(
+            "UPDATE conversas SET encerrada_em = v.column2, motivo = v.column3 FROM (VALUES ",
+            3,
+            parte.len(),
+        ) + ") AS v WHERE conversas.id = v.column1";
+        let mut consulta = sqlx::query(&sql);
+        for f in parte {
+            consulta = consulta.bind(f.conversa).bind(f.em).bind(f.motivo);
+        }
+        consulta.execute(&mut *transacao).await?;
+    }
+    gravar_diario(&mut transacao, linhas, base_ms).await?;
+    transacao.commit().await?;
+    Ok(())
+}
+
+/// The journal's part of a transaction.
+async fn gravar_diario(
+    transacao: &mut Transaction<'static, Any>,
+    linhas: Linhas,
+    base_ms: i64,
+) -> Result<(), ErroBanco> {
+    let super::diario::PartesDoDiario {
+        limpar,
+        idas,
+        salvas,
+    } = linhas.diario.partes(base_ms);
+    if limpar {
+        sqlx::query("DELETE FROM sessoes")
+            .execute(&mut **transacao)
+            .await?;
+    }
+    for parte in em_partes(&idas) {
+        let lista = insert_de_varias_linhas("", 1, parte.len());
+        let sql = format!(
+            "DELETE FROM sessoes WHERE id IN ({})",
+            lista.replace(['(', ')'], "")
+        );
+        let mut consulta = sqlx::query(&sql);
+        for id in parte {
+            consulta = consulta.bind(*id);
+        }
+        consulta.execute(&mut **transacao).await?;
+    }
+    for parte in em_partes(&salvas) {
+        let sql =
+            insert_de_varias_linhas("INSERT INTO sessoes (id, estado) VALUES ", 2, parte.len())
+                + " ON CONFLICT (id) DO UPDATE SET estado = excluded.estado";
+        let mut consulta = sqlx::query(&sql);
+        for (id, estado) in parte {
+            consulta = consulta.bind(*id).bind(estado.clone());
+        }
+        consulta.execute(&mut **transacao).await?;
+    }
+    Ok(())
+}
+
+/// Rows per multi-row insert. Only these sizes are used, so that the few statements they make
+/// stay prepared in sqlx's statement cache (PostgreSQL pays a round trip to prepare one). 7
+/// parameters a row stays far under the server's limit.
+const TAMANHOS_DE_INSERT: [usize; 5] = [256, 64, 16, 4, 1];
+
+/// Splits `linhas` into consecutive parts whose lengths are all in [`TAMANHOS_DE_INSERT`].
+fn em_partes<T>(mut linhas: &[T]) -> Vec<&[T]> {
+    let mut partes = Vec::new();
+    for tamanho in TAMANHOS_DE_INSERT {
+        while linhas.len() >= tamanho {
+            let (parte, resto) = linhas.split_at(tamanho);
+            partes.push(parte);
+            linhas = resto;
+        }
+    }
+    partes
+}
+
+/// `inicio` followed by `linhas` groups of `colunas` numbered parameters: `($1, $2), ($3, $4)`.
+fn insert_de_varias_linhas(inicio: &str, colunas: usize, linhas: usize) -> String {
+    let mut sql = String::from(inicio);
+    for linha in 0..linhas {
+        if linha > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for coluna in 0..colunas {
+            if coluna > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", linha * colunas + coluna + 1));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_de_varias_linhas_numera_os_parametros_em_ordem() {
+        assert_eq!(
+            insert_de_varias_linhas("INSERT INTO t (a, b) VALUES ", 2, 3),
+            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4), ($5, $6)"
+        );
+    }
+
+    #[test]
+    fn partes_de_tamanhos_fixos_e_em_ordem() {
+        let linhas: Vec<usize> = (0..343).collect();
+        let partes = em_partes(&linhas);
+        let tamanhos: Vec<usize> = partes.iter().map(|p| p.len()).collect();
+        assert_eq!(tamanhos, [256, 64, 16, 4, 1, 1, 1]);
+        assert_eq!(partes.concat(), linhas);
+        assert!(em_partes::<u8>(&[]).is_empty());
+    }
+}

@@ -1,0 +1,250 @@
+//! The store: the conversation history and the journal of live sessions, in one database that
+//! this module alone opens, migrates, writes and reads.
+//!
+//! SQLite is the default (a file in the broker's data directory, created on first start);
+//! PostgreSQL serves larger sites. The schema is one set of migrations (`broker/migrations`), in
+//! SQL both understand, applied through sqlx's `Any` driver, which also answers the reading
+//! commands ([`consultas`]: `broker conversas`, `broker conversa ID`) and the reads at start
+//! ([`diario`]: the sessions a killed broker left). While the broker runs, one writer stores the
+//! state machine's records ([`gravador`] is the actor's side of it): on SQLite a rusqlite
+//! connection on a blocking thread ([`escrita_sqlite`]), on PostgreSQL an sqlx task
+//! ([`escrita_sqlx`]). Both turn a batch of records into the same rows ([`linhas`]).
+
+pub mod consultas;
+pub mod diario;
+mod escrita_sqlite;
+mod escrita_sqlx;
+pub mod gravador;
+mod linhas;
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use proto::MotivoFim;
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use thiserror::Error;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+pub use consultas::{Conversa, Filtro, Mensagem};
+pub use gravador::{CAPACIDADE_GRAVADOR, Consulta, Gravado, Gravador, Lote, Resposta, Vaga};
+
+/// The SQLite file's name inside the data directory.
+pub const ARQUIVO: &str = "historico.db";
+
+/// Why the store could not be opened, read or written.
+#[derive(Debug, Error)]
+pub enum ErroBanco {
+    /// The database refused or failed.
+    #[error("banco de dados: {0}")]
+    Banco(#[from] sqlx::Error),
+    /// The SQLite writer's connection refused or failed.
+    #[error("banco de dados: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The schema could not be brought up to date.
+    #[error("migração do banco de dados: {0}")]
+    Migracao(#[from] sqlx::migrate::MigrateError),
+    /// The data directory could not be created.
+    #[error("pasta de dados: {0}")]
+    Pasta(#[from] std::io::Error),
+    /// An in-memory SQLite database: each connection would see a database of its own, and
+    /// nothing would outlive the broker anyway.
+    #[error(
+        "um banco SQLite em memória não serve ao broker (some com ele, e cada conexão veria um \
+         banco diferente); use --sem-banco para não gravar nada, ou um arquivo: \
+         sqlite:///caminho/historico.db"
+    )]
+    EmMemoria,
+}
+
+/// The default database: a SQLite file in the data directory (created when missing).
+pub fn url_padrao(dados: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", dados.join(ARQUIVO).display())
+}
+
+/// An open database, its schema up to date.
+#[derive(Debug, Clone)]
+pub struct Banco {
+    /// The connections for reading (and, on PostgreSQL, writing).
+    pool: AnyPool,
+    /// The SQLite file, when it is one.
+    arquivo: Option<PathBuf>,
+}
+
+impl Banco {
+    /// Opens (creating, for SQLite) the database at `url` and brings its schema up to date.
+    pub async fn abrir(url: &str) -> Result<Banco, ErroBanco> {
+        sqlx::any::install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        if sqlite && (url.contains(":memory:") || url.contains("mode=memory")) {
+            return Err(ErroBanco::EmMemoria);
+        }
+        let arquivo = arquivo_do_sqlite(url);
+        if let Some(pasta) = arquivo.as_deref().and_then(Path::parent)
+            && !pasta.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(pasta)?;
+        }
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 2 } else { 4 })
+            .connect(url)
+            .await?;
+        if sqlite {
+            // Readers (`broker conversas`) never block the broker's writer. In WAL mode,
+            // synchronous = NORMAL keeps every commit through a crash of the broker (the log is
+            // in the operating system's hands); only a crash of the machine itself can lose
+            // the last commits. It saves an fsync per commit.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
+            sqlx::query("PRAGMA synchronous = NORMAL")
+                .execute(&pool)
+                .await?;
+        }
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Banco { pool, arquivo })
+    }
+
+    /// Starts the writer, with `inicio` as the actor's uptime zero: the actor's [`Gravador`],
+    /// the writer's reports ([`Gravado`]), and the writer itself, which ends after storing
+    /// everything queued once every `Gravador` is dropped.
+    pub async fn iniciar_gravador(
+        self,
+        inicio: Instant,
+    ) -> Result<(Gravador, mpsc::UnboundedReceiver<Gravado>, JoinHandle<()>), ErroBanco> {
+        // Conversations left open by a broker that was killed go on numbering their lines.
+        let seqs = self.seqs_das_abertas().await?;
+        let base_ms = base_ms(inicio);
+        let (lotes_tx, lotes) = mpsc::channel(CAPACIDADE_GRAVADOR);
+        let (avisos, avisos_rx) = mpsc::unbounded_channel();
+        let tarefa = match &self.arquivo {
+            Some(arquivo) => escrita_sqlite::iniciar(arquivo, base_ms, seqs, lotes, avisos)?,
+            None => escrita_sqlx::iniciar(self, base_ms, seqs, lotes, avisos),
+        };
+        Ok((Gravador { lotes: lotes_tx }, avisos_rx, tarefa))
+    }
+}
+
+/// A database URL fit to print: any password in it replaced by `***`.
+pub fn sem_senha(url: &str) -> String {
+    let Some((esquema, resto)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credenciais, endereco)) = resto.split_once('@') else {
+        return url.to_owned();
+    };
+    match credenciais.split_once(':') {
+        Some((usuario, _)) => format!("{esquema}://{usuario}:***@{endereco}"),
+        None => url.to_owned(),
+    }
+}
+
+/// The file of a `sqlite://PATH?...` (or `sqlite:PATH`) URL; `None` for any other database.
+fn arquivo_do_sqlite(url: &str) -> Option<PathBuf> {
+    let resto = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let caminho = resto.split('?').next()?;
+    (!caminho.is_empty()).then(|| PathBuf::from(caminho))
+}
+
+/// An id (conversation or session) as the database stores it.
+pub(crate) fn id_do_banco(id: u64) -> i64 {
+    i64::try_from(id).unwrap_or(i64::MAX)
+}
+
+/// Now, in milliseconds since the Unix epoch (how the database keeps times).
+pub(crate) fn agora_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|desde| i64::try_from(desde.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The time since the epoch, in milliseconds, of the broker's uptime zero `inicio`.
+pub(crate) fn base_ms(inicio: Instant) -> i64 {
+    agora_ms() - i64::try_from(inicio.elapsed().as_millis()).unwrap_or(0)
+}
+
+/// How an end reason is stored.
+pub fn nome_do_motivo(motivo: MotivoFim) -> &'static str {
+    match motivo {
+        MotivoFim::ClienteSaiu => "cliente_saiu",
+        MotivoFim::ClienteDesconectou => "cliente_desconectou",
+        MotivoFim::AtendenteEncerrou => "atendente_encerrou",
+        MotivoFim::AtendenteSaiu => "atendente_saiu",
+        MotivoFim::AtendenteDesconectou => "atendente_desconectou",
+        MotivoFim::BrokerEncerrando => "broker_encerrando",
+    }
+}
+
+/// The stored name of an end reason, back as the reason.
+pub fn motivo_do_nome(nome: &str) -> Option<MotivoFim> {
+    [
+        MotivoFim::ClienteSaiu,
+        MotivoFim::ClienteDesconectou,
+        MotivoFim::AtendenteEncerrou,
+        MotivoFim::AtendenteSaiu,
+        MotivoFim::AtendenteDesconectou,
+        MotivoFim::BrokerEncerrando,
+    ]
+    .into_iter()
+    .find(|motivo| nome_do_motivo(*motivo) == nome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn motivos_gravados_voltam_como_eram() {
+        for motivo in [MotivoFim::ClienteSaiu, MotivoFim::BrokerEncerrando] {
+            assert_eq!(motivo_do_nome(nome_do_motivo(motivo)), Some(motivo));
+        }
+        assert_eq!(motivo_do_nome("outro"), None);
+    }
+
+    #[test]
+    fn senhas_nao_aparecem() {
+        assert_eq!(
+            sem_senha("postgres://fila:segredo@db.local/fila"),
+            "postgres://fila:***@db.local/fila"
+        );
+        assert_eq!(
+            sem_senha("postgres://fila@db.local/fila"),
+            "postgres://fila@db.local/fila"
+        );
+        assert_eq!(
+            sem_senha("sqlite:///tmp/h.db?mode=rwc"),
+            "sqlite:///tmp/h.db?mode=rwc"
+        );
+    }
+
+    #[test]
+    fn o_arquivo_do_sqlite() {
+        assert_eq!(
+            arquivo_do_sqlite("sqlite:///var/lib/fila/historico.db?mode=rwc"),
+            Some(PathBuf::from("/var/lib/fila/historico.db"))
+        );
+        assert_eq!(
+            arquivo_do_sqlite("sqlite://historico.db"),
+            Some(PathBuf::from("historico.db"))
+        );
+        assert_eq!(
+            arquivo_do_sqlite("sqlite:h.db"),
+            Some(PathBuf::from("h.db"))
+        );
+        assert_eq!(arquivo_do_sqlite("postgres://localhost/fila"), None);
+    }
+
+    #[tokio::test]
+    async fn sqlite_em_memoria_e_recusado_com_motivo() {
+        for url in ["sqlite::memory:", "sqlite://x.db?mode=memory"] {
+            let erro = Banco::abrir(url).await.expect_err("refused");
+            assert!(matches!(erro, ErroBanco::EmMemoria), "{url}: {erro}");
+            assert!(erro.to_string().contains("--sem-banco"));
+        }
+    }
+}
