@@ -4,6 +4,12 @@
 //! `synchronous = NORMAL`: a commit survives a crash of the broker (the log is in the operating
 //! system's hands) without waiting for the disk, and costs microseconds. The lookups of the
 //! lots are answered right after, on the same connection.
+//!
+//! The one wait for the disk SQLite still has in WAL mode is the checkpoint (copying the log
+//! into the database file, with an fsync), which it would otherwise run inside a commit every
+//! thousand pages, holding every chat up for milliseconds. The writer's connection never
+//! checkpoints; a second connection on a thread of its own does, every second, in the mode that
+//! never blocks the writer (`PASSIVE`).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -33,15 +39,51 @@ pub(super) fn iniciar(
     conexao.busy_timeout(Duration::from_secs(5))?;
     conexao.pragma_update(None, "journal_mode", "WAL")?;
     conexao.pragma_update(None, "synchronous", "NORMAL")?;
+    conexao.pragma_update(None, "wal_autocheckpoint", 0)?;
     conexao.set_prepared_statement_cache_capacity(32);
+    let checkpoints = iniciar_checkpoints(caminho)?;
     let escritor = Escritor {
         conexao,
         base_ms,
         seqs,
     };
     Ok(tokio::task::spawn_blocking(move || {
-        escritor.executar(lotes, avisos)
+        escritor.executar(lotes, avisos);
+        // Dropping the sender ends the checkpoints, after a last one.
+        drop(checkpoints);
     }))
+}
+
+/// How often the log is copied into the database file.
+const INTERVALO_DE_CHECKPOINT: Duration = Duration::from_secs(1);
+
+/// Starts the thread that checkpoints the database at `caminho` every
+/// [`INTERVALO_DE_CHECKPOINT`] until the returned sender is dropped (then once more).
+fn iniciar_checkpoints(caminho: &Path) -> Result<std::sync::mpsc::Sender<()>, ErroBanco> {
+    let conexao = Connection::open(caminho)?;
+    conexao.busy_timeout(Duration::from_secs(5))?;
+    let (parar, parada) = std::sync::mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("fila-checkpoint".into())
+        .spawn(move || {
+            loop {
+                let fim = !matches!(
+                    parada.recv_timeout(INTERVALO_DE_CHECKPOINT),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+                );
+                let resultado: rusqlite::Result<(i64, i64, i64)> =
+                    conexao.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |linha| {
+                        Ok((linha.get(0)?, linha.get(1)?, linha.get(2)?))
+                    });
+                if let Err(erro) = resultado {
+                    error!(%erro, "checkpoint do histórico falhou");
+                }
+                if fim {
+                    return;
+                }
+            }
+        })?;
+    Ok(parar)
 }
 
 /// The writer's connection and what it keeps across transactions.
