@@ -73,10 +73,11 @@ pub struct Saida {
 
 /// Where the actor's records go, when the history is kept.
 pub struct Escrita {
-    /// The writer's inbox.
+    /// The writer.
     pub gravador: Gravador,
-    /// The writer's reports: up to which lot is stored, and the lookups' answers.
-    pub gravados: mpsc::UnboundedReceiver<Gravado>,
+    /// A writer task's reports: up to which lot is stored, and the lookups' answers (none when
+    /// the actor commits itself).
+    pub gravados: Option<mpsc::UnboundedReceiver<Gravado>>,
     /// Sessions left in the journal by a broker that did not shut down gracefully; they come
     /// back suspended.
     pub salvas: Vec<Instantaneo>,
@@ -119,7 +120,7 @@ pub async fn executar(
                 atrasados: VecDeque::new(),
                 respostas: HashMap::new(),
             };
-            (maquina, Some(gravacao), Some(gravados))
+            (maquina, Some(gravacao), gravados)
         }
     };
     let mut ator = Ator {
@@ -136,7 +137,7 @@ pub async fn executar(
         // Lots the writer had no room for wait, in order, for room in its queue; meanwhile the
         // actor goes on (only the frames of those lots' events wait with them).
         let com_atraso = match &ator.gravacao {
-            Some(gravacao) if !gravacao.atrasados.is_empty() => Some(gravacao.gravador.clone()),
+            Some(gravacao) if !gravacao.atrasados.is_empty() => gravacao.gravador.fila(),
             _ => None,
         };
         tokio::select! {
@@ -153,17 +154,27 @@ pub async fn executar(
             }
             comando = comandos.recv() => match comando {
                 Some(Comando::Encerrar) | None => break,
-                Some(comando) => ator.tratar(comando),
+                Some(comando) => {
+                    ator.tratar(comando);
+                    // Whatever else is already waiting joins the same commit.
+                    if !ator.tratar_os_que_esperam(&mut comandos) {
+                        break;
+                    }
+                }
             },
         }
+        ator.descarregar();
     }
     ator.encerrar().await;
 }
 
+/// Commands handled one after another before the actor commits what they caused.
+const COMANDOS_POR_COMMIT: usize = 256;
+
 /// Room in the writer's queue, when there are lots waiting for it; never, otherwise.
-async fn vaga_para(gravador: Option<Gravador>) -> Option<Vaga> {
-    match gravador {
-        Some(gravador) => gravador.vaga().await,
+async fn vaga_para(fila: Option<mpsc::Sender<Lote>>) -> Option<Vaga> {
+    match fila {
+        Some(fila) => Vaga::em(fila).await,
         None => std::future::pending().await,
     }
 }
@@ -215,6 +226,33 @@ struct Ator {
 }
 
 impl Ator {
+    /// Handles the commands already waiting in `comandos`, up to [`COMANDOS_POR_COMMIT`];
+    /// `false` when one of them is the order to shut down (or every sender is gone).
+    fn tratar_os_que_esperam(&mut self, comandos: &mut mpsc::Receiver<Comando>) -> bool {
+        for _ in 0..COMANDOS_POR_COMMIT {
+            match comandos.try_recv() {
+                Ok(Comando::Encerrar) | Err(mpsc::error::TryRecvError::Disconnected) => {
+                    return false;
+                }
+                Ok(comando) => self.tratar(comando),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+            }
+        }
+        true
+    }
+
+    /// When the actor commits itself, commits every pending lot and carries out what waited
+    /// for them (which may cause more lots: those too).
+    fn descarregar(&mut self) {
+        while let Some(gravado) = self
+            .gravacao
+            .as_mut()
+            .and_then(|gravacao| gravacao.gravador.descarregar())
+        {
+            self.liberar(gravado);
+        }
+    }
+
     fn tratar(&mut self, comando: Comando) {
         let evento = match comando {
             Comando::Entrar {
@@ -443,6 +481,7 @@ impl Ator {
     /// Tells every session the broker is going away and lets go of all of them, so that each
     /// connection flushes that last frame and closes.
     async fn encerrar(&mut self) {
+        self.descarregar();
         if let Some(mut gravacao) = self.gravacao.take() {
             // What was held back goes out first; the writer still stores every queued lot.
             for (_, efeitos) in std::mem::take(&mut gravacao.em_espera) {
@@ -468,6 +507,8 @@ impl Ator {
             if let Err(lote) = gravacao.gravador.gravar(ultimo) {
                 gravacao.gravador.esperar(lote).await;
             }
+            // When the actor commits itself, that last lot is committed here.
+            let _ = gravacao.gravador.descarregar();
         }
         info!(
             sessoes = self.saidas.len(),

@@ -105,8 +105,9 @@ struct Armazem {
     inicio: tokio::time::Instant,
     /// What the actor needs: the writer, and the sessions to restore.
     escrita: actor::Escrita,
-    /// The writer, which ends once it has stored everything the actor gave it.
-    gravacao: JoinHandle<()>,
+    /// A writer task, which ends once it has stored everything the actor gave it (PostgreSQL;
+    /// on SQLite the actor commits itself).
+    gravacao: Option<JoinHandle<()>>,
 }
 
 impl Armazem {
@@ -127,12 +128,13 @@ impl Armazem {
             banco.linhas_das_abertas().await?
         };
         let inicio = diario::acertar_relogio(&mut salvas);
-        let (gravador, gravados, gravacao) = banco.iniciar_gravador(inicio).await?;
+        let escrita = banco.iniciar_gravador(inicio).await?;
+        let (gravados, gravacao) = escrita.tarefa.unzip();
         Ok(Armazem {
             ultima_conversa,
             inicio,
             escrita: actor::Escrita {
-                gravador,
+                gravador: escrita.gravador,
                 gravados,
                 salvas,
                 linhas,
@@ -257,7 +259,7 @@ async fn servir<O: Ouvinte>(
                 .map(|salva| salva.sessao)
                 .max()
                 .unwrap_or(0);
-            (Some(armazem.escrita), Some(armazem.gravacao))
+            (Some(armazem.escrita), armazem.gravacao)
         }
     };
     let ator = tokio::spawn(actor::executar(

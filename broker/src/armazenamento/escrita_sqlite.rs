@@ -1,9 +1,10 @@
-//! The SQLite writer: one rusqlite connection on a thread of the runtime's blocking pool, off
-//! the async workers. Each transaction takes every lot queued (group commit), runs statements
-//! prepared once and kept in the connection's cache, and commits in WAL mode with
-//! `synchronous = NORMAL`: a commit survives a crash of the broker (the log is in the operating
-//! system's hands) without waiting for the disk, and costs microseconds. The lookups of the
-//! lots are answered right after, on the same connection.
+//! The SQLite writer: one rusqlite connection the actor commits through itself, between batches
+//! of commands, with no hand-off to another thread. Each transaction takes every lot of the
+//! batch (group commit), runs statements prepared once and kept in the connection's cache, and
+//! commits in WAL mode with `synchronous = NORMAL`: a commit survives a crash of the broker (the
+//! log is in the operating system's hands) without waiting for the disk, and costs tens of
+//! microseconds, less than a hand-off to a writer thread and back (measured: BENCHMARKS.md).
+//! The lookups of the lots are answered right after, on the same connection.
 //!
 //! The one wait for the disk SQLite still has in WAL mode is the checkpoint (copying the log
 //! into the database file, with an fsync), which it would otherwise run inside a commit every
@@ -16,25 +17,21 @@ use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::{Connection, params};
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tracing::error;
 
 use super::consultas::{Conversa, SELECIONAR_CONVERSAS, anterior};
-use super::gravador::{Consulta, Gravado, Lote, Resposta, juntar};
+use super::gravador::{Consulta, Gravado, Lote, Resposta};
 use super::linhas::Linhas;
 use super::{ErroBanco, id_do_banco};
 use proto::ANTERIORES_MAXIMO;
 
 /// Opens the writer's connection to the SQLite file at `caminho` (whose schema is already up to
-/// date) and starts the writer: lots from `lotes`, reports to `avisos`.
-pub(super) fn iniciar(
+/// date), and starts its checkpoints.
+pub(super) fn abrir(
     caminho: &Path,
     base_ms: i64,
     seqs: HashMap<u64, i64>,
-    lotes: mpsc::Receiver<Lote>,
-    avisos: mpsc::UnboundedSender<Gravado>,
-) -> Result<JoinHandle<()>, ErroBanco> {
+) -> Result<EscritorSqlite, ErroBanco> {
     let conexao = Connection::open(caminho)?;
     conexao.busy_timeout(Duration::from_secs(5))?;
     conexao.pragma_update(None, "journal_mode", "WAL")?;
@@ -42,16 +39,12 @@ pub(super) fn iniciar(
     conexao.pragma_update(None, "wal_autocheckpoint", 0)?;
     conexao.set_prepared_statement_cache_capacity(32);
     let checkpoints = iniciar_checkpoints(caminho)?;
-    let escritor = Escritor {
+    Ok(EscritorSqlite {
         conexao,
         base_ms,
         seqs,
-    };
-    Ok(tokio::task::spawn_blocking(move || {
-        escritor.executar(lotes, avisos);
-        // Dropping the sender ends the checkpoints, after a last one.
-        drop(checkpoints);
-    }))
+        _checkpoints: checkpoints,
+    })
 }
 
 /// How often the log is copied into the database file.
@@ -87,18 +80,26 @@ fn iniciar_checkpoints(caminho: &Path) -> Result<std::sync::mpsc::Sender<()>, Er
 }
 
 /// The writer's connection and what it keeps across transactions.
-struct Escritor {
+pub struct EscritorSqlite {
     conexao: Connection,
     /// The epoch time, in milliseconds, of the broker's uptime zero.
     base_ms: i64,
     /// The number of the last line stored in each open conversation.
     seqs: HashMap<u64, i64>,
+    /// Dropped with the writer: the checkpoints then stop, after a last one.
+    _checkpoints: std::sync::mpsc::Sender<()>,
 }
 
-impl Escritor {
-    /// Stores lots until the actor is gone and the queue is empty.
-    fn executar(mut self, mut lotes: mpsc::Receiver<Lote>, avisos: mpsc::UnboundedSender<Gravado>) {
-        while let Some(juntos) = juntar(lotes.blocking_recv(), &mut lotes) {
+impl std::fmt::Debug for EscritorSqlite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EscritorSqlite").finish_non_exhaustive()
+    }
+}
+
+impl EscritorSqlite {
+    /// Stores `juntos` in one transaction and answers their lookups.
+    pub(super) fn gravar_lotes(&mut self, juntos: Vec<Lote>) -> Gravado {
+        {
             let ate = juntos.last().map_or(0, |lote| lote.numero);
             let mut registros = Vec::new();
             let mut consultas = Vec::new();
@@ -117,8 +118,7 @@ impl Escritor {
                 .into_iter()
                 .filter_map(|consulta| self.responder(consulta))
                 .collect();
-            // The actor may be gone (shutting down): the rest is still stored.
-            let _ = avisos.send(Gravado { ate, respostas });
+            Gravado { ate, respostas }
         }
     }
 

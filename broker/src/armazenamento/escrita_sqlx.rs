@@ -2,7 +2,7 @@
 //! transaction takes every lot queued (group commit) and stores its rows with multi-row inserts
 //! of a few fixed sizes, so a transaction costs a few round trips to the server rather than one
 //! per record, and the statements stay prepared in sqlx's cache. The lots' lookups are answered
-//! right after the commit.
+//! right after the commit, all at once over the pool's connections.
 
 use std::collections::HashMap;
 
@@ -39,17 +39,27 @@ pub(super) fn iniciar(
                     error!(%erro, registros = quantos, "não foi possível gravar no histórico");
                 }
             }
-            let mut respostas = Vec::with_capacity(consultas.len());
-            for consulta in consultas {
-                match banco.anteriores(&consulta.cliente, consulta.conversa).await {
-                    Ok(conversas) => respostas.push(Resposta {
-                        para: consulta.para,
-                        conversa: consulta.conversa,
-                        conversas,
-                    }),
-                    Err(erro) => error!(%erro, "não foi possível consultar o histórico"),
+            // The lookups run at once, each on a connection of the pool.
+            let respostas = futures::future::join_all(consultas.into_iter().map(|consulta| {
+                let banco = &banco;
+                async move {
+                    match banco.anteriores(&consulta.cliente, consulta.conversa).await {
+                        Ok(conversas) => Some(Resposta {
+                            para: consulta.para,
+                            conversa: consulta.conversa,
+                            conversas,
+                        }),
+                        Err(erro) => {
+                            error!(%erro, "não foi possível consultar o histórico");
+                            None
+                        }
+                    }
                 }
-            }
+            }))
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
             let _ = avisos.send(Gravado { ate, respostas });
         }
     })

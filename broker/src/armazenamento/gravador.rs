@@ -2,16 +2,20 @@
 //! conversations the event asks for, to a writer as one numbered [`Lote`], and hears back
 //! ([`Gravado`]) up to which lot everything is stored, with the lookups' answers.
 //!
-//! The writer composes one transaction from whatever lots are queued (group commit), so the cost
-//! of a commit is shared by every event that waited for it. Nothing is dropped and the actor
-//! never waits on the disk: when the writer is a whole queue behind, [`Gravador::gravar`] gives
-//! the lot back and the actor keeps it, in order, until there is room ([`Gravador::vaga`]).
+//! Every transaction is composed from whatever lots are waiting (group commit), so the cost of
+//! a commit is shared by every event that waited for it. With SQLite the actor commits itself
+//! ([`Gravador::descarregar`], between batches of commands): a commit writes only to the
+//! operating system's cache, quicker than handing the lots to another thread and hearing back.
+//! With PostgreSQL a task writes, over the network: when it is a whole queue behind,
+//! [`Gravador::gravar`] gives the lot back and the actor keeps it, in order, until there is room
+//! ([`Gravador::fila`]); the actor never waits on the database.
 //! Lookups are answered right after their lot is committed, on the writer's own connection, so
 //! the answer is there by the time the lot's frames go out: every chat gets its `Anteriores`.
 
 use proto::{Anterior, SessaoId};
 use tokio::sync::mpsc::{self, error::TrySendError};
 
+use super::escrita_sqlite::EscritorSqlite;
 use crate::matchmaking::Registro;
 
 /// Lots that may wait for the writer before the actor keeps them itself.
@@ -63,43 +67,103 @@ pub struct Gravado {
     pub respostas: Vec<Resposta>,
 }
 
-/// Room for one lot in the writer's queue ([`Gravador::vaga`]).
+/// Room for one lot in the writer's queue (from [`Gravador::fila`]).
 #[derive(Debug)]
 pub struct Vaga(mpsc::OwnedPermit<Lote>);
 
 impl Vaga {
+    /// Waits for room in `fila`; `None` once the writer is gone.
+    pub async fn em(fila: mpsc::Sender<Lote>) -> Option<Vaga> {
+        fila.reserve_owned().await.ok().map(Vaga)
+    }
+
     /// Delivers `lote` into the room.
     pub fn entregar(self, lote: Lote) {
         self.0.send(lote);
     }
 }
 
-/// The actor's handle on the writer; the writer ends, after storing everything queued, once
-/// every `Gravador` is dropped.
-#[derive(Debug, Clone)]
+/// The actor's handle on the writer.
+#[derive(Debug)]
 pub struct Gravador {
-    pub(super) lotes: mpsc::Sender<Lote>,
+    destino: Destino,
+}
+
+/// Where lots go.
+#[derive(Debug)]
+enum Destino {
+    /// SQLite: kept here until the actor commits them itself.
+    Aqui {
+        escritor: Box<EscritorSqlite>,
+        pendentes: Vec<Lote>,
+    },
+    /// PostgreSQL: the queue of the writer's task, which ends, after storing everything
+    /// queued, once the sender is dropped.
+    Tarefa(mpsc::Sender<Lote>),
 }
 
 impl Gravador {
-    /// Queues a lot; gives it back when the writer is a whole queue behind (then it must be
-    /// delivered, with [`Gravador::esperar`] or into a [`Vaga`], before any later lot).
-    pub fn gravar(&self, lote: Lote) -> Result<(), Lote> {
-        match self.lotes.try_send(lote) {
-            Ok(()) | Err(TrySendError::Closed(_)) => Ok(()),
-            Err(TrySendError::Full(lote)) => Err(lote),
+    /// The actor commits through `escritor` itself.
+    pub(super) fn aqui(escritor: EscritorSqlite) -> Gravador {
+        Gravador {
+            destino: Destino::Aqui {
+                escritor: Box::new(escritor),
+                pendentes: Vec::new(),
+            },
         }
     }
 
-    /// Waits for room in the writer's queue and delivers `lote`.
-    pub async fn esperar(&self, lote: Lote) {
-        let _ = self.lotes.send(lote).await;
+    /// Lots go to a writer task's queue.
+    pub(super) fn tarefa(lotes: mpsc::Sender<Lote>) -> Gravador {
+        Gravador {
+            destino: Destino::Tarefa(lotes),
+        }
     }
 
-    /// Waits for room in the writer's queue, for a lot to be delivered later without waiting;
-    /// `None` once the writer is gone.
-    pub async fn vaga(self) -> Option<Vaga> {
-        self.lotes.reserve_owned().await.ok().map(Vaga)
+    /// Queues a lot; gives it back when a writer task is a whole queue behind (then it must be
+    /// delivered, with [`Gravador::esperar`] or into a [`Vaga`], before any later lot).
+    pub fn gravar(&mut self, lote: Lote) -> Result<(), Lote> {
+        match &mut self.destino {
+            Destino::Aqui { pendentes, .. } => {
+                pendentes.push(lote);
+                Ok(())
+            }
+            Destino::Tarefa(lotes) => match lotes.try_send(lote) {
+                Ok(()) | Err(TrySendError::Closed(_)) => Ok(()),
+                Err(TrySendError::Full(lote)) => Err(lote),
+            },
+        }
+    }
+
+    /// Delivers `lote`, waiting for room in a writer task's queue.
+    pub async fn esperar(&mut self, lote: Lote) {
+        match &mut self.destino {
+            Destino::Aqui { pendentes, .. } => pendentes.push(lote),
+            Destino::Tarefa(lotes) => {
+                let _ = lotes.send(lote).await;
+            }
+        }
+    }
+
+    /// A writer task's queue, to wait for room in it ([`Vaga::em`]); `None` when the actor
+    /// commits itself.
+    pub fn fila(&self) -> Option<mpsc::Sender<Lote>> {
+        match &self.destino {
+            Destino::Aqui { .. } => None,
+            Destino::Tarefa(lotes) => Some(lotes.clone()),
+        }
+    }
+
+    /// When the actor commits itself and lots are pending: stores them all in one transaction
+    /// and says so. `None` otherwise (a writer task reports on its own).
+    pub fn descarregar(&mut self) -> Option<Gravado> {
+        match &mut self.destino {
+            Destino::Aqui {
+                escritor,
+                pendentes,
+            } if !pendentes.is_empty() => Some(escritor.gravar_lotes(std::mem::take(pendentes))),
+            _ => None,
+        }
     }
 }
 

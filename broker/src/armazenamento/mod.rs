@@ -88,7 +88,7 @@ impl Banco {
             std::fs::create_dir_all(pasta)?;
         }
         let pool = AnyPoolOptions::new()
-            .max_connections(if sqlite { 2 } else { 4 })
+            .max_connections(if sqlite { 2 } else { 8 })
             .connect(url)
             .await?;
         if sqlite {
@@ -108,23 +108,37 @@ impl Banco {
     }
 
     /// Starts the writer, with `inicio` as the actor's uptime zero: the actor's [`Gravador`],
-    /// the writer's reports ([`Gravado`]), and the writer itself, which ends after storing
-    /// everything queued once every `Gravador` is dropped.
-    pub async fn iniciar_gravador(
-        self,
-        inicio: Instant,
-    ) -> Result<(Gravador, mpsc::UnboundedReceiver<Gravado>, JoinHandle<()>), ErroBanco> {
+    /// and, on PostgreSQL, the writer task's reports ([`Gravado`]) and the task itself, which
+    /// ends after storing everything queued once the `Gravador` is dropped. (On SQLite the actor
+    /// commits through the `Gravador` itself.)
+    pub async fn iniciar_gravador(self, inicio: Instant) -> Result<Escrita, ErroBanco> {
         // Conversations left open by a broker that was killed go on numbering their lines.
         let seqs = self.seqs_das_abertas().await?;
         let base_ms = base_ms(inicio);
+        if let Some(arquivo) = &self.arquivo {
+            let escritor = escrita_sqlite::abrir(arquivo, base_ms, seqs)?;
+            return Ok(Escrita {
+                gravador: Gravador::aqui(escritor),
+                tarefa: None,
+            });
+        }
         let (lotes_tx, lotes) = mpsc::channel(CAPACIDADE_GRAVADOR);
         let (avisos, avisos_rx) = mpsc::unbounded_channel();
-        let tarefa = match &self.arquivo {
-            Some(arquivo) => escrita_sqlite::iniciar(arquivo, base_ms, seqs, lotes, avisos)?,
-            None => escrita_sqlx::iniciar(self, base_ms, seqs, lotes, avisos),
-        };
-        Ok((Gravador { lotes: lotes_tx }, avisos_rx, tarefa))
+        let tarefa = escrita_sqlx::iniciar(self, base_ms, seqs, lotes, avisos);
+        Ok(Escrita {
+            gravador: Gravador::tarefa(lotes_tx),
+            tarefa: Some((avisos_rx, tarefa)),
+        })
     }
+}
+
+/// A started writer.
+#[derive(Debug)]
+pub struct Escrita {
+    /// The actor's side.
+    pub gravador: Gravador,
+    /// A writer task's reports and the task itself (PostgreSQL).
+    pub tarefa: Option<(mpsc::UnboundedReceiver<Gravado>, JoinHandle<()>)>,
 }
 
 /// A database URL fit to print: any password in it replaced by `***`.
