@@ -276,15 +276,6 @@ async fn conversar<S: Fluxo>(
                     // The closing deadline passed with the actor still holding the session.
                     return Desfecho::Abortada;
                 }
-                if let Some((quadro, quando)) = retido.take() {
-                    if agora < quando {
-                        retido = Some((quadro, quando));
-                    } else if !entregar(sessao, *quadro, &mut balde, &mut retido, contexto, abortar)
-                        .await
-                    {
-                        return Desfecho::Abortada;
-                    }
-                }
                 if agora >= proximo_batimento {
                     if agora.saturating_duration_since(ultimo_sinal) >= silencio_maximo {
                         info!(
@@ -304,12 +295,32 @@ async fn conversar<S: Fluxo>(
                         return Desfecho::Abortada;
                     }
                 }
+                // A frame held over the rate goes on once its time has come.
+                let devido = retido.as_ref().is_some_and(|(_, quando)| *quando <= agora);
+                let liberado = devido.then(|| retido.take()).flatten();
+                if let Some((quadro, _)) = liberado
+                    && let Some(comando) = dentro_do_ritmo(sessao, *quadro, &mut balde, &mut retido)
+                {
+                    let entregue = tokio::select! {
+                        entregue = avisar_ator(contexto, comando) => entregue,
+                        _ = abortar.cancelled() => return Desfecho::Abortada,
+                    };
+                    if !entregue {
+                        return Desfecho::Abortada;
+                    }
+                }
                 rearmar(relogio.as_mut(), proximo_batimento, &retido);
             }
             Passo::Lido(Some(Ok(quadro))) => {
                 ultimo_sinal = Instant::now();
-                if !entregar(sessao, quadro, &mut balde, &mut retido, contexto, abortar).await {
-                    return Desfecho::Abortada;
+                if let Some(comando) = dentro_do_ritmo(sessao, quadro, &mut balde, &mut retido) {
+                    let entregue = tokio::select! {
+                        entregue = avisar_ator(contexto, comando) => entregue,
+                        _ = abortar.cancelled() => return Desfecho::Abortada,
+                    };
+                    if !entregue {
+                        return Desfecho::Abortada;
+                    }
                 }
                 rearmar(relogio.as_mut(), proximo_batimento, &retido);
             }
@@ -333,33 +344,30 @@ async fn conversar<S: Fluxo>(
     }
 }
 
-/// Hands a frame from the peer to the actor, within the session's rate: one over it is held in
-/// `retido` (with when the bucket has room for it) and the socket is not read until then, so
-/// the peer is slowed down, never robbed. Heartbeat answers and acknowledgements are not
-/// counted. `false` when the actor is gone or the connection was aborted.
-async fn entregar(
+/// A frame from the peer, as the command for the actor if it is within the session's rate.
+/// One over it is held in `retido` (with when the bucket has room for it) and the socket is
+/// not read until then, so the peer is slowed down, never robbed. Heartbeat answers (which the
+/// actor never needs) and acknowledgements are not counted. (A plain function, not an async
+/// one: the frame waiting in an async one would sit in every connection's task for its whole
+/// life.)
+fn dentro_do_ritmo(
     sessao: SessaoId,
     quadro: ParaBroker,
     balde: &mut Balde,
     retido: &mut Option<(Box<ParaBroker>, Instant)>,
-    contexto: &Contexto,
-    abortar: &CancellationToken,
-) -> bool {
+) -> Option<Comando> {
     match quadro {
-        ParaBroker::Pong => return true,
+        ParaBroker::Pong => return None,
         ParaBroker::Recebidos { .. } => {}
         _ => {
             if let Err(espera) = balde.retirar(Instant::now()) {
                 debug!(sessao, ?espera, "acima do ritmo: leitura suspensa");
                 *retido = Some((Box::new(quadro), Instant::now() + espera));
-                return true;
+                return None;
             }
         }
     }
-    tokio::select! {
-        entregue = avisar_ator(contexto, Comando::Quadro { sessao, quadro }) => entregue,
-        _ = abortar.cancelled() => false,
-    }
+    Some(Comando::Quadro { sessao, quadro })
 }
 
 /// Sets the timer for the next heartbeat, or sooner when a held frame's time comes first.
