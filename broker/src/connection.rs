@@ -248,7 +248,8 @@ async fn conversar<S: Fluxo>(
             () = &mut relogio => Passo::Relogio,
             lido = quadros.next(), if ler => Passo::Lido(lido),
         };
-        match passo {
+        // A frame from the peer to hand to the actor, within the session's rate.
+        let do_peer = match passo {
             Passo::Liberada => {
                 if quadros.flush().await.is_err() {
                     return Desfecho::Abortada;
@@ -269,6 +270,7 @@ async fn conversar<S: Fluxo>(
                     avisar_ator(contexto, Comando::Caiu { sessao }).await;
                     return Desfecho::Abortada;
                 }
+                None
             }
             Passo::Relogio => {
                 let agora = Instant::now();
@@ -295,34 +297,17 @@ async fn conversar<S: Fluxo>(
                         return Desfecho::Abortada;
                     }
                 }
+                rearmar(relogio.as_mut(), proximo_batimento, &retido);
                 // A frame held over the rate goes on once its time has come.
                 let devido = retido.as_ref().is_some_and(|(_, quando)| *quando <= agora);
-                let liberado = devido.then(|| retido.take()).flatten();
-                if let Some((quadro, _)) = liberado
-                    && let Some(comando) = dentro_do_ritmo(sessao, *quadro, &mut balde, &mut retido)
-                {
-                    let entregue = tokio::select! {
-                        entregue = avisar_ator(contexto, comando) => entregue,
-                        _ = abortar.cancelled() => return Desfecho::Abortada,
-                    };
-                    if !entregue {
-                        return Desfecho::Abortada;
-                    }
-                }
-                rearmar(relogio.as_mut(), proximo_batimento, &retido);
+                devido
+                    .then(|| retido.take())
+                    .flatten()
+                    .map(|(quadro, _)| *quadro)
             }
             Passo::Lido(Some(Ok(quadro))) => {
                 ultimo_sinal = Instant::now();
-                if let Some(comando) = dentro_do_ritmo(sessao, quadro, &mut balde, &mut retido) {
-                    let entregue = tokio::select! {
-                        entregue = avisar_ator(contexto, comando) => entregue,
-                        _ = abortar.cancelled() => return Desfecho::Abortada,
-                    };
-                    if !entregue {
-                        return Desfecho::Abortada;
-                    }
-                }
-                rearmar(relogio.as_mut(), proximo_batimento, &retido);
+                Some(quadro)
             }
             Passo::Lido(outro) => {
                 // The peer is gone or broke the protocol: the actor decides what that means for
@@ -339,7 +324,20 @@ async fn conversar<S: Fluxo>(
                     .as_mut()
                     .reset(Instant::now() + contexto.config.prazo_fechamento);
                 avisar_ator(contexto, Comando::Caiu { sessao }).await;
+                None
             }
+        };
+        if let Some(quadro) = do_peer {
+            if let Some(comando) = dentro_do_ritmo(sessao, quadro, &mut balde, &mut retido) {
+                let entregue = tokio::select! {
+                    entregue = avisar_ator(contexto, comando) => entregue,
+                    _ = abortar.cancelled() => return Desfecho::Abortada,
+                };
+                if !entregue {
+                    return Desfecho::Abortada;
+                }
+            }
+            rearmar(relogio.as_mut(), proximo_batimento, &retido);
         }
     }
 }

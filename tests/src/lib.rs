@@ -365,6 +365,18 @@ impl Par {
     }
 }
 
+/// The customer's route (`tomada`) goes down; its agent hears of it and ends the chat, and is
+/// told the chat ended: the customer is now a tombstone that only its resume can reach.
+pub async fn encerrar_com_o_cliente_fora(atendente: &mut Participante, tomada: &Tomada) {
+    tomada.derrubar();
+    atendente.esperar_parceiro(false).await;
+    atendente.enviar(ParaBroker::Encerrar { seq: 0 }).await;
+    // The agent hears the end only once it is stored (with the journal on).
+    atendente
+        .esperar_fim(proto::MotivoFim::AtendenteEncerrou)
+        .await;
+}
+
 /// Builds the apps (`cliente`, `atendente`) with the cargo that runs the test, and returns the
 /// folder their binaries are in.
 pub fn construir_apps() -> std::path::PathBuf {

@@ -10,7 +10,7 @@ use proto::{MotivoFim, ParaBroker};
 use tests::bancos::{banco_postgres, banco_sqlite, largar_esquema};
 use tests::carga::TOKEN_EMBUTIDO;
 use tests::carga::processo::BrokerFilho;
-use tests::{Participante, Tomada, esperar_par};
+use tests::{Participante, Tomada, encerrar_com_o_cliente_fora, esperar_par};
 
 fn subir(banco: &str, escutar: Option<std::net::SocketAddr>) -> BrokerFilho {
     BrokerFilho::iniciar(Path::new(env!("CARGO_BIN_EXE_carga")), Some(banco), escutar)
@@ -102,11 +102,7 @@ async fn cliente_ausente_recebe_o_fim_de_um_broker_reiniciado() {
         Participante::atendente_com_token(endereco, "Yuri", &["geral"], TOKEN_EMBUTIDO).await;
     let mut ana = Participante::cliente(tomada.endereco(), "Ana", "geral").await;
     esperar_par(&mut ana, &mut yuri).await;
-    tomada.derrubar();
-    yuri.esperar_parceiro(false).await;
-    yuri.enviar(ParaBroker::Encerrar { seq: 0 }).await;
-    // Yuri hears the end only once it is stored, tombstone and all.
-    yuri.esperar_fim(MotivoFim::AtendenteEncerrou).await;
+    encerrar_com_o_cliente_fora(&mut yuri, &tomada).await;
     primeiro.matar();
     let _segundo = subir(&banco, Some(endereco));
     tomada.religar();

@@ -9,7 +9,10 @@ use broker::Config;
 use broker::armazenamento::{Banco, Filtro};
 use proto::{CodigoErro, DoBroker, MotivoFim, ParaBroker};
 use tests::bancos::{banco_postgres, banco_sqlite, largar_esquema};
-use tests::{Bruto, Participante, Tomada, config_de_teste, esperar_par, iniciar_broker_com};
+use tests::{
+    Bruto, Participante, Tomada, config_de_teste, encerrar_com_o_cliente_fora, esperar_par,
+    iniciar_broker_com,
+};
 
 /// The test broker with resumes on (and the history in `banco`, if given).
 fn config_retomavel(banco: Option<String>) -> Config {
@@ -185,10 +188,7 @@ async fn cliente_fora_quando_o_atendente_encerra_recebe_o_fim_ao_voltar() {
     let mut ana = Participante::cliente(tomada.endereco(), "Ana", "geral").await;
     esperar_par(&mut ana, &mut yuri).await;
     // Ana is out of reach; Yuri hears of it, and ends the chat meanwhile.
-    tomada.derrubar();
-    yuri.esperar_parceiro(false).await;
-    yuri.enviar(ParaBroker::Encerrar { seq: 0 }).await;
-    yuri.esperar_fim(MotivoFim::AtendenteEncerrou).await;
+    encerrar_com_o_cliente_fora(&mut yuri, &tomada).await;
     // Back, Ana's app gets the end it missed, and the session closes normally.
     tomada.religar();
     ana.esperar_fim(MotivoFim::AtendenteEncerrou).await;

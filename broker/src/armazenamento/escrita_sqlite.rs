@@ -20,7 +20,7 @@ use rusqlite::{Connection, params};
 use tracing::error;
 
 use super::consultas::{Conversa, SELECIONAR_CONVERSAS, anterior};
-use super::gravador::{Consulta, Gravado, Lote, Resposta};
+use super::gravador::{Consulta, Gravado, Juntos, Lote, Resposta};
 use super::linhas::Linhas;
 use super::{ErroBanco, id_do_banco};
 use proto::ANTERIORES_MAXIMO;
@@ -98,15 +98,13 @@ impl std::fmt::Debug for EscritorSqlite {
 
 impl EscritorSqlite {
     /// Stores `juntos` in one transaction and answers their lookups.
-    pub(super) fn gravar_lotes(&mut self, juntos: Vec<Lote>) -> Gravado {
+    pub(super) fn gravar_lotes(&mut self, lotes: Vec<Lote>) -> Gravado {
         {
-            let ate = juntos.last().map_or(0, |lote| lote.numero);
-            let mut registros = Vec::new();
-            let mut consultas = Vec::new();
-            for lote in juntos {
-                registros.extend(lote.registros);
-                consultas.extend(lote.consultas);
-            }
+            let Juntos {
+                ate,
+                registros,
+                consultas,
+            } = Juntos::de(lotes);
             if !registros.is_empty() {
                 let quantos = registros.len();
                 let linhas = Linhas::de(registros, self.base_ms, &mut self.seqs);
@@ -188,17 +186,10 @@ impl EscritorSqlite {
 
     /// Answers a lookup (`None`, logged, if the database fails).
     fn responder(&self, consulta: Consulta) -> Option<Resposta> {
-        match self.anteriores(&consulta.cliente, consulta.conversa) {
-            Ok(conversas) => Some(Resposta {
-                para: consulta.para,
-                conversa: consulta.conversa,
-                conversas,
-            }),
-            Err(erro) => {
-                error!(%erro, "não foi possível consultar o histórico");
-                None
-            }
-        }
+        Resposta::a(
+            &consulta,
+            self.anteriores(&consulta.cliente, consulta.conversa),
+        )
     }
 
     /// `cliente`'s most recent conversations before `conversa`, newest first.

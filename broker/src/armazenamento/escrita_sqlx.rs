@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::error;
 
-use super::gravador::{Gravado, Lote, Resposta, juntar};
+use super::gravador::{Gravado, Juntos, Lote, Resposta, juntar};
 use super::linhas::Linhas;
 use super::{Banco, ErroBanco};
 
@@ -25,13 +25,11 @@ pub(super) fn iniciar(
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         while let Some(juntos) = juntar(lotes.recv().await, &mut lotes) {
-            let ate = juntos.last().map_or(0, |lote| lote.numero);
-            let mut registros = Vec::new();
-            let mut consultas = Vec::new();
-            for lote in juntos {
-                registros.extend(lote.registros);
-                consultas.extend(lote.consultas);
-            }
+            let Juntos {
+                ate,
+                registros,
+                consultas,
+            } = Juntos::de(juntos);
             if !registros.is_empty() {
                 let quantos = registros.len();
                 let linhas = Linhas::de(registros, base_ms, &mut seqs);
@@ -43,17 +41,8 @@ pub(super) fn iniciar(
             let respostas = futures::future::join_all(consultas.into_iter().map(|consulta| {
                 let banco = &banco;
                 async move {
-                    match banco.anteriores(&consulta.cliente, consulta.conversa).await {
-                        Ok(conversas) => Some(Resposta {
-                            para: consulta.para,
-                            conversa: consulta.conversa,
-                            conversas,
-                        }),
-                        Err(erro) => {
-                            error!(%erro, "não foi possível consultar o histórico");
-                            None
-                        }
-                    }
+                    let resultado = banco.anteriores(&consulta.cliente, consulta.conversa).await;
+                    Resposta::a(&consulta, resultado)
                 }
             }))
             .await

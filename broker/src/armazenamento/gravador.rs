@@ -57,6 +57,26 @@ pub struct Resposta {
     pub conversas: Vec<Anterior>,
 }
 
+impl Resposta {
+    /// The answer to `consulta` from what the database said (`None`, logged, when it failed).
+    pub(super) fn a(
+        consulta: &Consulta,
+        resultado: Result<Vec<Anterior>, impl std::fmt::Display>,
+    ) -> Option<Resposta> {
+        match resultado {
+            Ok(conversas) => Some(Resposta {
+                para: consulta.para,
+                conversa: consulta.conversa,
+                conversas,
+            }),
+            Err(erro) => {
+                tracing::error!(%erro, "não foi possível consultar o histórico");
+                None
+            }
+        }
+    }
+}
+
 /// What the writer reports after each transaction.
 #[derive(Debug, Default)]
 pub struct Gravado {
@@ -187,4 +207,30 @@ pub(super) fn juntar(
         }
     }
     Some(juntos)
+}
+
+/// The lots of one transaction, merged: up to which lot it goes, every record, every lookup.
+pub(super) struct Juntos {
+    /// The last lot's number.
+    pub ate: u64,
+    /// Every lot's records, in order.
+    pub registros: Vec<Registro>,
+    /// Every lot's lookups, in order.
+    pub consultas: Vec<Consulta>,
+}
+
+impl Juntos {
+    /// Merges `lotes` (in order).
+    pub(super) fn de(lotes: Vec<Lote>) -> Juntos {
+        let mut juntos = Juntos {
+            ate: lotes.last().map_or(0, |lote| lote.numero),
+            registros: Vec::new(),
+            consultas: Vec::new(),
+        };
+        for lote in lotes {
+            juntos.registros.extend(lote.registros);
+            juntos.consultas.extend(lote.consultas);
+        }
+        juntos
+    }
 }
