@@ -125,6 +125,12 @@ impl Matchmaker {
         ))
     }
 
+    /// How many numbered frames a tombstone (a session ended while away) was sent: what its
+    /// resume must say it received. For tests and diagnostics.
+    pub fn enviados_a_lapide(&self, sessao: SessaoId) -> Option<u64> {
+        self.lapides.get(&sessao).map(|lapide| lapide.enviados)
+    }
+
     /// Whether the session exists and waits for a resume.
     pub fn suspensa(&self, sessao: SessaoId) -> bool {
         self.sessoes.get(&sessao).is_some_and(Sessao::suspensa)

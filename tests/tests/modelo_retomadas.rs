@@ -1,0 +1,537 @@
+//! The state machine with resumes on, against a reference model of where every session is.
+//!
+//! Connections drop and come back (or do not, and their grace period runs out); agents log in
+//! again under the name of a suspended one; agents end chats with customers who are away. After
+//! every step each session must be where the model says (in which line and at which place, free,
+//! stopped, or in which chat), suspended exactly when the model says, with the lines and the free
+//! agents in the model's order, and the machine's own invariants must hold. (The frames a resume
+//! replays are checked by the unit tests of `matchmaking::retomada` and the end-to-end tests.)
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use broker::matchmaking::{Evento, Matchmaker, Parametros, Situacao};
+use proptest::prelude::*;
+use proptest::sample::select;
+use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
+use proto::{Apresentacao, Papel, ParaBroker, Retomada, SessaoId};
+
+/// How much time passes between two steps.
+const PASSO_MS: u64 = 1000;
+
+/// The grace period: a dropped session that has not come back after this many milliseconds is
+/// gone (at the next tick).
+const TOLERANCIA_MS: u64 = 3500;
+
+const DEPARTAMENTOS: &[&str] = &["geral", "vendas"];
+const ATENDENTES: &[&str] = &["Yuri", "yuri", "Zoe"];
+
+/// One step of a test.
+#[derive(Debug, Clone)]
+enum Passo {
+    /// A customer joins a department's line.
+    EntraCliente { departamento: String },
+    /// An agent logs in (perhaps under the name of a suspended one).
+    EntraAtendente {
+        nome: String,
+        departamentos: Vec<String>,
+    },
+    /// A connected session sends a command.
+    Envia {
+        sessao: SessaoId,
+        quadro: ParaBroker,
+    },
+    /// A session's connection drops.
+    Cai { sessao: SessaoId },
+    /// A new connection resumes a session (or a tombstone) with everything received.
+    Volta { sessao: SessaoId, cliente: bool },
+    /// The tick: grace periods end, positions go out.
+    Tick,
+}
+
+/// Where a session is, in the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lugar {
+    Aguardando,
+    Livre,
+    /// An agent taking no customer: paused on purpose, or away with no chat.
+    Parado,
+    Conversa {
+        parceiro: SessaoId,
+        conversa: u64,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct SessaoModelo {
+    nome: String,
+    cliente: bool,
+    departamentos: Vec<String>,
+    chegada: u64,
+    lugar: Lugar,
+    pausado: bool,
+    /// The end of its grace period, while its connection is gone.
+    suspensa_ate: Option<u64>,
+}
+
+/// The reference model.
+#[derive(Debug, Clone, Default)]
+struct Modelo {
+    agora_ms: u64,
+    ultima_sessao: SessaoId,
+    ultima_chegada: u64,
+    ultima_conversa: u64,
+    sessoes: BTreeMap<SessaoId, SessaoModelo>,
+    /// Waiting customers per department, in the order they are served.
+    filas: BTreeMap<String, Vec<SessaoId>>,
+    /// Free agents, longest idle first.
+    livres: Vec<SessaoId>,
+    /// Customers ended while away, with the end of their grace period.
+    lapides: BTreeMap<SessaoId, u64>,
+}
+
+impl Modelo {
+    fn parear(&mut self, cliente: SessaoId, atendente: SessaoId) {
+        self.ultima_conversa += 1;
+        let conversa = self.ultima_conversa;
+        for (um, outro) in [(cliente, atendente), (atendente, cliente)] {
+            self.sessoes.get_mut(&um).expect("exists").lugar = Lugar::Conversa {
+                parceiro: outro,
+                conversa,
+            };
+        }
+    }
+
+    /// Rules 1, 3 and 9: a customer takes the longest-idle free agent of its department, or
+    /// joins its line at the place its arrival gives it.
+    fn colocar(&mut self, cliente: SessaoId) {
+        let departamento = self.sessoes[&cliente].departamentos[0].clone();
+        let livre = self
+            .livres
+            .iter()
+            .position(|a| self.sessoes[a].departamentos.contains(&departamento));
+        if let Some(indice) = livre {
+            let atendente = self.livres.remove(indice);
+            return self.parear(cliente, atendente);
+        }
+        let chegada = self.sessoes[&cliente].chegada;
+        let fila = self.filas.entry(departamento).or_default();
+        let indice = fila
+            .iter()
+            .position(|s| self.sessoes[s].chegada > chegada)
+            .unwrap_or(fila.len());
+        fila.insert(indice, cliente);
+        self.sessoes.get_mut(&cliente).expect("exists").lugar = Lugar::Aguardando;
+    }
+
+    /// Rules 1, 3, 7 and 8: an agent takes the longest-waiting customer of its departments, or
+    /// becomes free; one that is paused or away only stops.
+    fn liberar(&mut self, atendente: SessaoId) {
+        let dados = &self.sessoes[&atendente];
+        if dados.pausado || dados.suspensa_ate.is_some() {
+            self.sessoes.get_mut(&atendente).expect("exists").lugar = Lugar::Parado;
+            return;
+        }
+        let proximo = dados
+            .departamentos
+            .iter()
+            .filter_map(|d| self.filas.get(d)?.first().copied())
+            .min_by_key(|c| self.sessoes[c].chegada);
+        match proximo {
+            Some(cliente) => {
+                for fila in self.filas.values_mut() {
+                    fila.retain(|&s| s != cliente);
+                }
+                self.parear(cliente, atendente);
+            }
+            None => {
+                self.livres.push(atendente);
+                self.sessoes.get_mut(&atendente).expect("exists").lugar = Lugar::Livre;
+            }
+        }
+    }
+
+    /// A session leaves (or its grace period ran out): its partner is freed or sent back.
+    fn remover(&mut self, sessao: SessaoId) {
+        let Some(dados) = self.sessoes.remove(&sessao) else {
+            return;
+        };
+        for fila in self.filas.values_mut() {
+            fila.retain(|&s| s != sessao);
+        }
+        self.livres.retain(|&s| s != sessao);
+        if let Lugar::Conversa { parceiro, .. } = dados.lugar {
+            if dados.cliente {
+                self.liberar(parceiro);
+            } else {
+                self.colocar(parceiro);
+            }
+        }
+    }
+
+    fn entrar_cliente(&mut self, departamento: &str) {
+        self.ultima_sessao += 1;
+        self.ultima_chegada += 1;
+        let sessao = self.ultima_sessao;
+        self.sessoes.insert(
+            sessao,
+            SessaoModelo {
+                nome: format!("C{sessao}"),
+                cliente: true,
+                departamentos: vec![departamento.to_owned()],
+                chegada: self.ultima_chegada,
+                lugar: Lugar::Aguardando,
+                pausado: false,
+                suspensa_ate: None,
+            },
+        );
+        self.colocar(sessao);
+    }
+
+    fn entrar_atendente(&mut self, nome: &str, departamentos: &[String]) {
+        self.ultima_sessao += 1;
+        let sessao = self.ultima_sessao;
+        let chave = nome.to_lowercase();
+        let mesmo_nome =
+            |dados: &SessaoModelo| !dados.cliente && dados.nome.to_lowercase() == chave;
+        // An agent logging in afresh replaces a suspended agent of the same name.
+        let suspenso = self
+            .sessoes
+            .iter()
+            .find(|(_, dados)| mesmo_nome(dados) && dados.suspensa_ate.is_some())
+            .map(|(&id, _)| id);
+        if let Some(antigo) = suspenso {
+            self.remover(antigo);
+        }
+        if self.sessoes.values().any(mesmo_nome) {
+            return; // NomeEmUso: the connection is refused.
+        }
+        self.sessoes.insert(
+            sessao,
+            SessaoModelo {
+                nome: nome.to_owned(),
+                cliente: false,
+                departamentos: departamentos.to_vec(),
+                chegada: 0,
+                lugar: Lugar::Parado,
+                pausado: false,
+                suspensa_ate: None,
+            },
+        );
+        self.liberar(sessao);
+    }
+
+    fn receber(&mut self, sessao: SessaoId, quadro: &ParaBroker) {
+        let Some(dados) = self.sessoes.get(&sessao).cloned() else {
+            return;
+        };
+        match quadro {
+            ParaBroker::Sair { .. } => self.remover(sessao),
+            ParaBroker::Encerrar { .. } if dados.cliente => self.remover(sessao),
+            ParaBroker::Encerrar { .. } => {
+                if let Lugar::Conversa { parceiro, .. } = dados.lugar {
+                    // A customer ended while away is kept as a tombstone for its resume.
+                    if let Some(prazo) = self.sessoes[&parceiro].suspensa_ate {
+                        self.lapides.insert(parceiro, prazo);
+                    }
+                    self.sessoes.remove(&parceiro);
+                    self.liberar(sessao);
+                }
+            }
+            _ if dados.cliente => {}
+            ParaBroker::Pausar { .. } => {
+                let dados = self.sessoes.get_mut(&sessao).expect("exists");
+                dados.pausado = true;
+                if dados.lugar == Lugar::Livre {
+                    dados.lugar = Lugar::Parado;
+                    self.livres.retain(|&s| s != sessao);
+                }
+            }
+            ParaBroker::Retomar { .. } => {
+                let dados = self.sessoes.get_mut(&sessao).expect("exists");
+                dados.pausado = false;
+                if dados.lugar == Lugar::Parado {
+                    self.liberar(sessao);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn cair(&mut self, sessao: SessaoId) {
+        let prazo = self.agora_ms + TOLERANCIA_MS;
+        let Some(dados) = self.sessoes.get_mut(&sessao) else {
+            return;
+        };
+        if dados.suspensa_ate.is_some() {
+            return;
+        }
+        dados.suspensa_ate = Some(prazo);
+        if dados.lugar == Lugar::Livre {
+            dados.lugar = Lugar::Parado;
+            self.livres.retain(|&s| s != sessao);
+        }
+    }
+
+    fn voltar(&mut self, sessao: SessaoId) {
+        self.ultima_sessao += 1;
+        if self.lapides.remove(&sessao).is_some() {
+            return; // It gets its end, and the session closes.
+        }
+        let Some(dados) = self.sessoes.get_mut(&sessao) else {
+            return;
+        };
+        dados.suspensa_ate = None;
+        if !dados.cliente && !dados.pausado && dados.lugar == Lugar::Parado {
+            self.liberar(sessao);
+        }
+    }
+
+    fn tick(&mut self) {
+        let mut vencidos: Vec<(u64, SessaoId)> = self
+            .sessoes
+            .iter()
+            .filter_map(|(&id, dados)| Some((dados.suspensa_ate?, id)))
+            .chain(self.lapides.iter().map(|(&id, &prazo)| (prazo, id)))
+            .filter(|(prazo, _)| *prazo <= self.agora_ms)
+            .collect();
+        vencidos.sort_unstable();
+        for (_, id) in vencidos {
+            if self.lapides.remove(&id).is_none() {
+                self.remover(id);
+            }
+        }
+    }
+}
+
+struct Referencia;
+
+impl ReferenceStateMachine for Referencia {
+    type State = Modelo;
+    type Transition = Passo;
+
+    fn init_state() -> BoxedStrategy<Modelo> {
+        Just(Modelo::default()).boxed()
+    }
+
+    fn transitions(estado: &Modelo) -> BoxedStrategy<Passo> {
+        let departamento = select(DEPARTAMENTOS).prop_map(str::to_owned);
+        let entra_cliente = departamento
+            .clone()
+            .prop_map(|departamento| Passo::EntraCliente { departamento });
+        let entra_atendente = (
+            select(ATENDENTES),
+            proptest::collection::btree_set(departamento, 1..3),
+        )
+            .prop_map(|(nome, departamentos)| Passo::EntraAtendente {
+                nome: nome.to_owned(),
+                departamentos: departamentos.into_iter().collect(),
+            });
+        let conectadas: Vec<SessaoId> = estado
+            .sessoes
+            .iter()
+            .filter(|(_, dados)| dados.suspensa_ate.is_none())
+            .map(|(&id, _)| id)
+            .collect();
+        let retomaveis: Vec<(SessaoId, bool)> = estado
+            .sessoes
+            .iter()
+            .map(|(&id, dados)| (id, dados.cliente))
+            .chain(estado.lapides.keys().map(|&id| (id, true)))
+            .collect();
+        let mut passos: Vec<(u32, BoxedStrategy<Passo>)> = vec![
+            (3, entra_cliente.boxed()),
+            (2, entra_atendente.boxed()),
+            (3, Just(Passo::Tick).boxed()),
+        ];
+        if !conectadas.is_empty() {
+            let quadro = prop_oneof![
+                3 => Just(ParaBroker::Encerrar { seq: 0 }),
+                1 => Just(ParaBroker::Sair { seq: 0 }),
+                1 => Just(ParaBroker::Pausar { seq: 0 }),
+                1 => Just(ParaBroker::Retomar { seq: 0 }),
+            ];
+            let envia = (select(conectadas.clone()), quadro)
+                .prop_map(|(sessao, quadro)| Passo::Envia { sessao, quadro });
+            passos.push((3, envia.boxed()));
+            let cai = select(conectadas).prop_map(|sessao| Passo::Cai { sessao });
+            passos.push((3, cai.boxed()));
+        }
+        if !retomaveis.is_empty() {
+            let volta =
+                select(retomaveis).prop_map(|(sessao, cliente)| Passo::Volta { sessao, cliente });
+            passos.push((2, volta.boxed()));
+        }
+        proptest::strategy::Union::new_weighted(passos).boxed()
+    }
+
+    fn apply(mut estado: Modelo, passo: &Passo) -> Modelo {
+        estado.agora_ms += PASSO_MS;
+        match passo {
+            Passo::EntraCliente { departamento } => estado.entrar_cliente(departamento),
+            Passo::EntraAtendente {
+                nome,
+                departamentos,
+            } => estado.entrar_atendente(nome, departamentos),
+            Passo::Envia { sessao, quadro } => estado.receber(*sessao, quadro),
+            Passo::Cai { sessao } => estado.cair(*sessao),
+            Passo::Volta { sessao, .. } => estado.voltar(*sessao),
+            Passo::Tick => estado.tick(),
+        }
+        estado
+    }
+}
+
+/// The state machine under test, with the id the next connection gets and the current time.
+struct Sistema {
+    maquina: Matchmaker,
+    ultima_sessao: SessaoId,
+    agora: Duration,
+}
+
+impl Sistema {
+    /// A new connection's handshake.
+    fn entrar(&mut self, apresentacao: Apresentacao) {
+        self.ultima_sessao += 1;
+        let evento = Evento::Entrou {
+            sessao: self.ultima_sessao,
+            apresentacao,
+            ficha: ficha(self.ultima_sessao),
+        };
+        self.maquina.aplicar(evento, self.agora);
+    }
+}
+
+/// The secret the test gives session `id`.
+fn ficha(id: SessaoId) -> proto::Ficha {
+    [u8::try_from(id).unwrap_or(u8::MAX); 16]
+}
+
+impl StateMachineTest for Sistema {
+    type SystemUnderTest = Sistema;
+    type Reference = Referencia;
+
+    fn init_test(_: &Modelo) -> Sistema {
+        Sistema {
+            maquina: Matchmaker::com_parametros(Parametros {
+                tolerancia: Duration::from_millis(TOLERANCIA_MS),
+                ..Parametros::default()
+            }),
+            ultima_sessao: 0,
+            agora: Duration::ZERO,
+        }
+    }
+
+    fn apply(mut sistema: Sistema, _: &Modelo, passo: Passo) -> Sistema {
+        sistema.agora += Duration::from_millis(PASSO_MS);
+        let agora = sistema.agora;
+        match passo {
+            Passo::EntraCliente { departamento } => {
+                let nome = format!("C{}", sistema.ultima_sessao + 1);
+                sistema.entrar(Apresentacao::cliente(nome, departamento));
+            }
+            Passo::EntraAtendente {
+                nome,
+                departamentos,
+            } => sistema.entrar(Apresentacao::atendente(nome, departamentos, "t")),
+            Passo::Envia { sessao, quadro } => {
+                sistema
+                    .maquina
+                    .aplicar(Evento::Recebeu { sessao, quadro }, agora);
+            }
+            Passo::Cai { sessao } => {
+                sistema.maquina.aplicar(Evento::Caiu { sessao }, agora);
+            }
+            Passo::Volta { sessao, cliente } => {
+                // Everything sent to it was received (a tombstone's count is kept apart).
+                let recebidos = sistema
+                    .maquina
+                    .numeracao(sessao)
+                    .and_then(|(_, enviados)| enviados)
+                    .or_else(|| sistema.maquina.enviados_a_lapide(sessao))
+                    .unwrap_or(0);
+                let papel = if cliente {
+                    Papel::Cliente {
+                        departamento: "geral".into(),
+                    }
+                } else {
+                    Papel::Atendente {
+                        departamentos: vec!["geral".into()],
+                    }
+                };
+                let apresentacao = Apresentacao {
+                    versao: proto::VERSAO_PROTOCOLO,
+                    nome: "Volta".into(),
+                    papel,
+                    token: Some("t".into()),
+                    retomar: Some(Retomada {
+                        ficha: ficha(sessao),
+                        recebidos,
+                    }),
+                };
+                sistema.entrar(apresentacao);
+            }
+            Passo::Tick => {
+                sistema.maquina.tick(agora);
+            }
+        }
+        sistema
+    }
+
+    fn check_invariants(sistema: &Sistema, modelo: &Modelo) {
+        if let Err(problema) = sistema.maquina.checar_invariantes() {
+            panic!("invariante violado: {problema}");
+        }
+        assert_eq!(sistema.maquina.sessoes(), modelo.sessoes.len());
+        for (&sessao, dados) in &modelo.sessoes {
+            let esperado = match dados.lugar {
+                Lugar::Aguardando => Situacao::Aguardando {
+                    departamento: &dados.departamentos[0],
+                    posicao: 1 + modelo.filas[&dados.departamentos[0]]
+                        .iter()
+                        .position(|&s| s == sessao)
+                        .expect("in its line"),
+                },
+                Lugar::Livre => Situacao::Livre,
+                Lugar::Parado => Situacao::Pausado,
+                Lugar::Conversa { parceiro, conversa } => {
+                    Situacao::EmConversa { parceiro, conversa }
+                }
+            };
+            assert_eq!(
+                sistema.maquina.situacao(sessao),
+                Some(esperado),
+                "sessão {sessao}"
+            );
+            assert_eq!(
+                sistema.maquina.suspensa(sessao),
+                dados.suspensa_ate.is_some(),
+                "sessão {sessao} suspensa?"
+            );
+        }
+        for (departamento, fila) in &modelo.filas {
+            assert_eq!(&sistema.maquina.fila_clientes(departamento), fila);
+        }
+        assert_eq!(sistema.maquina.fila_atendentes(), modelo.livres);
+        for sessao in 1..=modelo.ultima_sessao {
+            assert_eq!(
+                sistema.maquina.enviados_a_lapide(sessao).is_some(),
+                modelo.lapides.contains_key(&sessao),
+                "sessão {sessao} guardada como lápide?"
+            );
+        }
+    }
+}
+
+prop_state_machine! {
+    #![proptest_config(ProptestConfig {
+        cases: 512,
+        max_shrink_iters: 4096,
+        .. ProptestConfig::default()
+    })]
+
+    /// Random sequences of up to 60 steps with drops, resumes, expiries and replacements put
+    /// every session where the model says.
+    #[test]
+    fn com_retomadas_segue_o_modelo(sequential 1..60 => Sistema);
+}
