@@ -7,10 +7,14 @@
 //! the end of suspended sessions' grace periods) go out on a fixed tick.
 //!
 //! When the history is kept, the records of each event, and the lookups of earlier
-//! conversations it asks for, go to the writer as one lot (kept in order by the actor while the
-//! writer's queue is full: it never waits on the disk). With the journal on, the frames an event
-//! causes are held back until its lot is stored: nothing a peer sees (a `Confirmada` above all)
-//! can be lost to a crash, and a restarted broker's journal agrees with what every peer was told.
+//! conversations it asks for, go to the writer as one lot. With SQLite the actor commits them
+//! itself, after handling every command already waiting (one transaction for all of them; a
+//! commit writes to the operating system's cache, and the checkpoints that wait for the disk run
+//! on a thread of their own). With PostgreSQL a writer task commits them, and the actor keeps the
+//! lots in order while the task's queue is full: it never waits on the database. With the
+//! journal on, the frames an event causes are held back until its lot is stored: nothing a peer
+//! sees (a `Confirmada` above all) can be lost to a crash, and a restarted broker's journal
+//! agrees with what every peer was told.
 //! The frames of an event with a lookup are held back too, journal or not, so that the answer
 //! goes out in its place, right after the agent's `Conectado`: every chat gets its
 //! `Anteriores`.
