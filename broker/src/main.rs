@@ -364,7 +364,7 @@ async fn main() -> ExitCode {
     } else {
         println!(
             "Histórico de conversas em {} (broker conversas para ver).",
-            armazenamento::sem_senha(&argumentos.url_do_banco())
+            armazenamento::descrever(&argumentos.url_do_banco())
         );
     }
     if let Err(erro) = sinal_de_encerramento().await {

@@ -48,7 +48,7 @@ impl Broker {
         let historico = match &config.banco {
             None => None,
             Some(url) => {
-                let falha = |erro| io::Error::other(format!("histórico em {url}: {erro}"));
+                let falha = |erro| io::Error::other(format!("histórico ({url}): {erro}"));
                 Some(Armazem::abrir(url, &config).await.map_err(falha)?)
             }
         };

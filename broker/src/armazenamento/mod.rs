@@ -155,6 +155,14 @@ pub fn sem_senha(url: &str) -> String {
     }
 }
 
+/// A database URL as a person reads it: a SQLite file's path, or the URL without any password.
+pub fn descrever(url: &str) -> String {
+    match arquivo_do_sqlite(url) {
+        Some(arquivo) if !url.contains(":memory:") => arquivo.display().to_string(),
+        _ => sem_senha(url),
+    }
+}
+
 /// The file of a `sqlite://PATH?...` (or `sqlite:PATH`) URL; `None` for any other database.
 fn arquivo_do_sqlite(url: &str) -> Option<PathBuf> {
     let resto = url
@@ -251,6 +259,18 @@ mod tests {
             Some(PathBuf::from("h.db"))
         );
         assert_eq!(arquivo_do_sqlite("postgres://localhost/fila"), None);
+    }
+
+    #[test]
+    fn bancos_descritos_para_gente() {
+        assert_eq!(
+            descrever("sqlite:///var/lib/fila/historico.db?mode=rwc"),
+            "/var/lib/fila/historico.db"
+        );
+        assert_eq!(
+            descrever("postgres://fila:segredo@db.local/fila"),
+            "postgres://fila:***@db.local/fila"
+        );
     }
 
     #[tokio::test]
