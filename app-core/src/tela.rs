@@ -78,9 +78,13 @@ async fn laco(
     let mut teclado = EventStream::new();
     let mut pendentes: VecDeque<Msg> = VecDeque::new();
     loop {
-        if terminal
-            .draw(|quadro| visao::desenhar(quadro, &modelo))
-            .is_err()
+        recolher_teclas(&mut pendentes);
+        // Keys already typed are all handled before the screen is drawn again: a long text
+        // typed at once costs one redraw, not one per character.
+        if pendentes.is_empty()
+            && terminal
+                .draw(|quadro| visao::desenhar(quadro, &modelo))
+                .is_err()
         {
             return (ExitCode::FAILURE, None);
         }
@@ -88,10 +92,11 @@ async fn laco(
             Some(msg) => msg,
             None => tokio::select! {
                 evento = teclado.next() => match evento {
-                    Some(Ok(Event::Key(tecla))) => Msg::Tecla(tecla),
-                    Some(Ok(Event::Paste(texto))) => Msg::Colar(texto),
-                    // A resize (or anything else) only needs the redraw at the top of the loop.
-                    Some(Ok(_)) => continue,
+                    Some(Ok(evento)) => match msg_do_teclado(evento) {
+                        Some(msg) => msg,
+                        // A resize (or anything else) only needs the redraw at the top.
+                        None => continue,
+                    },
                     Some(Err(_)) | None => return (ExitCode::FAILURE, None),
                 },
                 msg = da_ligacao(&mut ligacao) => {
@@ -120,6 +125,25 @@ async fn laco(
                 },
                 Acao::Sair => return (ExitCode::SUCCESS, modelo.ultimo_aviso()),
             }
+        }
+    }
+}
+
+/// What a terminal event means to the app (`None`: nothing but a redraw).
+fn msg_do_teclado(evento: Event) -> Option<Msg> {
+    match evento {
+        Event::Key(tecla) => Some(Msg::Tecla(tecla)),
+        Event::Paste(texto) => Some(Msg::Colar(texto)),
+        _ => None,
+    }
+}
+
+/// Takes every key already typed, without waiting.
+fn recolher_teclas(pendentes: &mut VecDeque<Msg>) {
+    while matches!(crossterm::event::poll(std::time::Duration::ZERO), Ok(true)) {
+        match crossterm::event::read() {
+            Ok(evento) => pendentes.extend(msg_do_teclado(evento)),
+            Err(_) => break,
         }
     }
 }

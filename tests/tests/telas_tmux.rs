@@ -198,6 +198,16 @@ async fn cliente_e_atendente_em_terminais_reais() {
         "{tela}"
     );
 
+    // A long text arriving at once (as a paste does in a terminal without bracketed paste)
+    // goes out whole with the Enter that follows it, without waiting for another key.
+    let longo = "palavra ".repeat(400) + "FIMDOTEXTO";
+    tmux.digitar("cliente", &longo);
+    tmux.tecla("cliente", "Enter");
+    tmux.esperar_texto("atendente", "FIMDOTEXTO");
+    tmux.esperar("cliente", "a linha de entrada vazia", |tela| {
+        ultimas_linhas(tela).1 == ">"
+    });
+
     // The customer leaves: its app closes, and the agent sees the end and is free again.
     tmux.digitar("cliente", "/sair");
     tmux.tecla("cliente", "Enter");
