@@ -6,9 +6,10 @@
 //! channel (frames to the socket, batched) and one timer (a heartbeat `Ping` every interval, the
 //! check for a silent peer, and the end of a pause for a peer over its rate: such a peer's
 //! socket is simply not read until its bucket has room, so nothing it sends is ever dropped). It
-//! holds no queue state: when the peer goes away or falls silent it tells the actor, and it closes when the actor lets go of its outbound channel, when the
-//! peer breaks the protocol, or at once when aborted as a slow consumer. A waiting customer's
-//! whole connection costs about 3.6 KiB of broker memory (BENCHMARKS.md says where it goes).
+//! holds no queue state: when the peer goes away or falls silent it tells the actor, and it
+//! closes when the actor lets go of its outbound channel, when the peer breaks the protocol, or
+//! at once when aborted as a slow consumer. A waiting customer's whole connection costs about
+//! 4 KiB of broker memory (BENCHMARKS.md says where it goes).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -358,9 +359,10 @@ fn dentro_do_ritmo(
         ParaBroker::Pong => return None,
         ParaBroker::Recebidos { .. } => {}
         _ => {
-            if let Err(espera) = balde.retirar(Instant::now()) {
+            let agora = Instant::now();
+            if let Err(espera) = balde.retirar(agora) {
                 debug!(sessao, ?espera, "acima do ritmo: leitura suspensa");
-                *retido = Some((Box::new(quadro), Instant::now() + espera));
+                *retido = Some((Box::new(quadro), agora + espera));
                 return None;
             }
         }

@@ -10,9 +10,11 @@
 //! to connect again (it was opened with [`Conexao::conectar`] or [`Conexao::conectar_tls`]), a
 //! lost connection is not the end: the task reconnects with the session's secret until the grace
 //! period runs out, tells the broker how many numbered frames it has received, and sends again
-//! the chat lines and commands the broker had not confirmed. It also keeps to the rate the broker
-//! announces, waiting before a frame rather than having the broker slow it down. [`Conexao::ligacao`] says when that happens; the
-//! stream itself just goes on, with nothing lost and nothing twice.
+//! the chat lines and commands the broker had not confirmed. [`Conexao::ligacao`] says when that
+//! happens; the stream itself just goes on, with nothing lost and nothing twice.
+//!
+//! The task also keeps to the rate the broker announces in `BemVindo`, waiting before a frame
+//! rather than having the broker slow it down.
 
 use std::collections::VecDeque;
 use std::future::Future;

@@ -5,6 +5,7 @@
 pub mod arbitrario;
 pub mod bancos;
 pub mod carga;
+pub mod modelo;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

@@ -15,6 +15,7 @@ use proptest::sample::select;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
 use proto::validacao::{normalizar_departamento, validar_nome, validar_texto};
 use proto::{Apresentacao, CodigoErro, DoBroker, MotivoFim, Papel, ParaBroker, SessaoId};
+use tests::modelo::Filas;
 
 /// One step of a test.
 #[derive(Debug, Clone)]
@@ -72,10 +73,8 @@ struct Modelo {
     ultima_chegada: u64,
     ultima_conversa: u64,
     sessoes: BTreeMap<SessaoId, SessaoModelo>,
-    /// Waiting customers per department, in the order they are served.
-    filas: BTreeMap<String, Vec<SessaoId>>,
-    /// Free agents, longest idle first.
-    livres: Vec<SessaoId>,
+    /// The lines and the free agents.
+    linhas: Filas,
     /// What every session received in the last step.
     recebido: BTreeMap<SessaoId, Vec<Recebido>>,
 }
@@ -107,7 +106,7 @@ impl Modelo {
 
     fn posicao(&self, sessao: SessaoId) -> Option<u32> {
         let dados = &self.sessoes[&sessao];
-        let fila = self.filas.get(&dados.departamentos[0])?;
+        let fila = self.linhas.filas.get(&dados.departamentos[0])?;
         fila.iter().position(|&s| s == sessao).map(|i| i as u32 + 1)
     }
 
@@ -149,21 +148,17 @@ impl Modelo {
     /// A customer joins (or rejoins) its line, or takes the longest-idle free agent.
     fn colocar(&mut self, cliente: SessaoId) {
         let departamento = self.sessoes[&cliente].departamentos[0].clone();
+        let sessoes = &self.sessoes;
         let livre = self
-            .livres
-            .iter()
-            .position(|a| self.sessoes[a].departamentos.contains(&departamento));
-        if let Some(indice) = livre {
-            let atendente = self.livres.remove(indice);
+            .linhas
+            .tomar_livre(|a| sessoes[&a].departamentos.contains(&departamento));
+        if let Some(atendente) = livre {
             return self.parear(cliente, atendente);
         }
         let chegada = self.sessoes[&cliente].chegada;
-        let fila = self.filas.entry(departamento).or_default();
-        let indice = fila
-            .iter()
-            .position(|s| self.sessoes[s].chegada > chegada)
-            .unwrap_or(fila.len());
-        fila.insert(indice, cliente);
+        let indice = self
+            .linhas
+            .entrar(&departamento, cliente, chegada, |s| sessoes[&s].chegada);
         let sessao = self.sessoes.get_mut(&cliente).expect("exists");
         sessao.lugar = Lugar::Aguardando;
         sessao.posicao_informada = indice as u32 + 1;
@@ -182,20 +177,14 @@ impl Modelo {
             self.sessoes.get_mut(&atendente).expect("exists").lugar = Lugar::Pausado;
             return;
         }
-        let proximo = self.sessoes[&atendente]
-            .departamentos
-            .iter()
-            .filter_map(|d| self.filas.get(d)?.first().copied())
-            .min_by_key(|c| self.sessoes[c].chegada);
+        let sessoes = &self.sessoes;
+        let proximo = self
+            .linhas
+            .tomar_cliente(&sessoes[&atendente].departamentos, |c| sessoes[&c].chegada);
         match proximo {
-            Some(cliente) => {
-                for fila in self.filas.values_mut() {
-                    fila.retain(|&s| s != cliente);
-                }
-                self.parear(cliente, atendente);
-            }
+            Some(cliente) => self.parear(cliente, atendente),
             None => {
-                self.livres.push(atendente);
+                self.linhas.livres.push(atendente);
                 self.sessoes.get_mut(&atendente).expect("exists").lugar = Lugar::Livre;
             }
         }
@@ -205,10 +194,7 @@ impl Modelo {
         let Some(dados) = self.sessoes.remove(&sessao) else {
             return;
         };
-        for fila in self.filas.values_mut() {
-            fila.retain(|&s| s != sessao);
-        }
-        self.livres.retain(|&s| s != sessao);
+        self.linhas.retirar(sessao);
         if let Lugar::Conversa { parceiro, .. } = dados.lugar {
             let motivo = match (dados.cliente, por_vontade) {
                 (true, true) => MotivoFim::ClienteSaiu,
@@ -286,7 +272,7 @@ impl Modelo {
                 dados.pausado = true;
                 if dados.lugar == Lugar::Livre {
                     dados.lugar = Lugar::Pausado;
-                    self.livres.retain(|&s| s != sessao);
+                    self.linhas.livres.retain(|&s| s != sessao);
                 }
                 self.enviar(sessao, DoBroker::Pausa { pausado: true });
             }
@@ -307,7 +293,7 @@ impl Modelo {
         self.sessoes[&atendente]
             .departamentos
             .iter()
-            .filter_map(|d| self.filas.get(d))
+            .filter_map(|d| self.linhas.filas.get(d))
             .map(|f| f.len() as u32)
             .sum()
     }
@@ -335,6 +321,7 @@ impl Modelo {
             return self.recusar(sessao, CodigoErro::DepartamentoInvalido);
         }
         let cheia = self
+            .linhas
             .filas
             .get(&departamentos[0])
             .is_some_and(|fila| fila.len() >= FILA_MAXIMA);
@@ -392,7 +379,7 @@ impl Modelo {
     }
 
     fn tick(&mut self) {
-        let aguardando: Vec<SessaoId> = self.filas.values().flatten().copied().collect();
+        let aguardando: Vec<SessaoId> = self.linhas.filas.values().flatten().copied().collect();
         for sessao in aguardando {
             let posicao = self.posicao(sessao).expect("waiting");
             let dados = self.sessoes.get_mut(&sessao).expect("exists");
@@ -611,10 +598,10 @@ impl StateMachineTest for Sistema {
                 "sessão {sessao}"
             );
         }
-        for (departamento, fila) in &modelo.filas {
+        for (departamento, fila) in &modelo.linhas.filas {
             assert_eq!(&sistema.maquina.fila_clientes(departamento), fila);
         }
-        assert_eq!(sistema.maquina.fila_atendentes(), modelo.livres);
+        assert_eq!(sistema.maquina.fila_atendentes(), modelo.linhas.livres);
         // Every frame went to a session that exists or just left.
         for sessao in modelo.recebido.keys() {
             assert!(*sessao <= modelo.ultima_sessao);

@@ -15,6 +15,7 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
 use proto::{Apresentacao, Papel, ParaBroker, Retomada, SessaoId};
+use tests::modelo::Filas;
 
 /// How much time passes between two steps.
 const PASSO_MS: u64 = 1000;
@@ -82,10 +83,8 @@ struct Modelo {
     ultima_chegada: u64,
     ultima_conversa: u64,
     sessoes: BTreeMap<SessaoId, SessaoModelo>,
-    /// Waiting customers per department, in the order they are served.
-    filas: BTreeMap<String, Vec<SessaoId>>,
-    /// Free agents, longest idle first.
-    livres: Vec<SessaoId>,
+    /// The lines and the free agents.
+    linhas: Filas,
     /// Customers ended while away, with the end of their grace period.
     lapides: BTreeMap<SessaoId, u64>,
 }
@@ -106,21 +105,16 @@ impl Modelo {
     /// joins its line at the place its arrival gives it.
     fn colocar(&mut self, cliente: SessaoId) {
         let departamento = self.sessoes[&cliente].departamentos[0].clone();
+        let sessoes = &self.sessoes;
         let livre = self
-            .livres
-            .iter()
-            .position(|a| self.sessoes[a].departamentos.contains(&departamento));
-        if let Some(indice) = livre {
-            let atendente = self.livres.remove(indice);
+            .linhas
+            .tomar_livre(|a| sessoes[&a].departamentos.contains(&departamento));
+        if let Some(atendente) = livre {
             return self.parear(cliente, atendente);
         }
         let chegada = self.sessoes[&cliente].chegada;
-        let fila = self.filas.entry(departamento).or_default();
-        let indice = fila
-            .iter()
-            .position(|s| self.sessoes[s].chegada > chegada)
-            .unwrap_or(fila.len());
-        fila.insert(indice, cliente);
+        self.linhas
+            .entrar(&departamento, cliente, chegada, |s| sessoes[&s].chegada);
         self.sessoes.get_mut(&cliente).expect("exists").lugar = Lugar::Aguardando;
     }
 
@@ -132,20 +126,14 @@ impl Modelo {
             self.sessoes.get_mut(&atendente).expect("exists").lugar = Lugar::Parado;
             return;
         }
-        let proximo = dados
-            .departamentos
-            .iter()
-            .filter_map(|d| self.filas.get(d)?.first().copied())
-            .min_by_key(|c| self.sessoes[c].chegada);
+        let sessoes = &self.sessoes;
+        let proximo = self
+            .linhas
+            .tomar_cliente(&dados.departamentos, |c| sessoes[&c].chegada);
         match proximo {
-            Some(cliente) => {
-                for fila in self.filas.values_mut() {
-                    fila.retain(|&s| s != cliente);
-                }
-                self.parear(cliente, atendente);
-            }
+            Some(cliente) => self.parear(cliente, atendente),
             None => {
-                self.livres.push(atendente);
+                self.linhas.livres.push(atendente);
                 self.sessoes.get_mut(&atendente).expect("exists").lugar = Lugar::Livre;
             }
         }
@@ -156,10 +144,7 @@ impl Modelo {
         let Some(dados) = self.sessoes.remove(&sessao) else {
             return;
         };
-        for fila in self.filas.values_mut() {
-            fila.retain(|&s| s != sessao);
-        }
-        self.livres.retain(|&s| s != sessao);
+        self.linhas.retirar(sessao);
         if let Lugar::Conversa { parceiro, .. } = dados.lugar {
             if dados.cliente {
                 self.liberar(parceiro);
@@ -244,7 +229,7 @@ impl Modelo {
                 dados.pausado = true;
                 if dados.lugar == Lugar::Livre {
                     dados.lugar = Lugar::Parado;
-                    self.livres.retain(|&s| s != sessao);
+                    self.linhas.livres.retain(|&s| s != sessao);
                 }
             }
             ParaBroker::Retomar { .. } => {
@@ -269,7 +254,7 @@ impl Modelo {
         dados.suspensa_ate = Some(prazo);
         if dados.lugar == Lugar::Livre {
             dados.lugar = Lugar::Parado;
-            self.livres.retain(|&s| s != sessao);
+            self.linhas.livres.retain(|&s| s != sessao);
         }
     }
 
@@ -487,7 +472,7 @@ impl StateMachineTest for Sistema {
             let esperado = match dados.lugar {
                 Lugar::Aguardando => Situacao::Aguardando {
                     departamento: &dados.departamentos[0],
-                    posicao: 1 + modelo.filas[&dados.departamentos[0]]
+                    posicao: 1 + modelo.linhas.filas[&dados.departamentos[0]]
                         .iter()
                         .position(|&s| s == sessao)
                         .expect("in its line"),
@@ -509,10 +494,10 @@ impl StateMachineTest for Sistema {
                 "sessão {sessao} suspensa?"
             );
         }
-        for (departamento, fila) in &modelo.filas {
+        for (departamento, fila) in &modelo.linhas.filas {
             assert_eq!(&sistema.maquina.fila_clientes(departamento), fila);
         }
-        assert_eq!(sistema.maquina.fila_atendentes(), modelo.livres);
+        assert_eq!(sistema.maquina.fila_atendentes(), modelo.linhas.livres);
         for sessao in 1..=modelo.ultima_sessao {
             assert_eq!(
                 sistema.maquina.enviados_a_lapide(sessao).is_some(),

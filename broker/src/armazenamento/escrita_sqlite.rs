@@ -97,27 +97,25 @@ impl std::fmt::Debug for EscritorSqlite {
 }
 
 impl EscritorSqlite {
-    /// Stores `juntos` in one transaction and answers their lookups.
+    /// Stores `lotes` in one transaction and answers their lookups.
     pub(super) fn gravar_lotes(&mut self, lotes: Vec<Lote>) -> Gravado {
-        {
-            let Juntos {
-                ate,
-                registros,
-                consultas,
-            } = Juntos::de(lotes);
-            if !registros.is_empty() {
-                let quantos = registros.len();
-                let linhas = Linhas::de(registros, self.base_ms, &mut self.seqs);
-                if let Err(erro) = self.gravar(linhas) {
-                    error!(%erro, registros = quantos, "não foi possível gravar no histórico");
-                }
+        let Juntos {
+            ate,
+            registros,
+            consultas,
+        } = Juntos::de(lotes);
+        if !registros.is_empty() {
+            let quantos = registros.len();
+            let linhas = Linhas::de(registros, self.base_ms, &mut self.seqs);
+            if let Err(erro) = self.gravar(linhas) {
+                error!(%erro, registros = quantos, "não foi possível gravar no histórico");
             }
-            let respostas = consultas
-                .into_iter()
-                .filter_map(|consulta| self.responder(consulta))
-                .collect();
-            Gravado { ate, respostas }
         }
+        let respostas = consultas
+            .into_iter()
+            .filter_map(|consulta| self.responder(consulta))
+            .collect();
+        Gravado { ate, respostas }
     }
 
     /// Writes one transaction's rows.

@@ -167,11 +167,15 @@ async fn pelo_broker(endereco: SocketAddr, token: &str, forma: Forma) -> Result<
         progresso.inc(1);
     }
     progresso.finish_and_clear();
-    let duracao = inicio.elapsed();
-    // The last chats' Anteriores may still be on their way to agents that are idle now.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // An agent reads a chat's Anteriores right after its Conectado, before it can echo the
+    // customer's first line: every chat that ended has been counted.
     let anteriores = anteriores.load(Ordering::Relaxed);
-    Ok(medir(amostras, forma.clientes, duracao, anteriores))
+    Ok(medir(
+        amostras,
+        forma.clientes,
+        inicio.elapsed(),
+        anteriores,
+    ))
 }
 
 async fn cliente(endereco: SocketAddr, i: usize, mensagens: usize) -> Result<Amostra, String> {
