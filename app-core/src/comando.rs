@@ -28,7 +28,7 @@ impl Comando {
             Comando::Sair => Some(ParaBroker::Sair { seq: 0 }),
             Comando::Fim => Some(ParaBroker::Encerrar { seq: 0 }),
             Comando::Pausa => Some(ParaBroker::Pausar { seq: 0 }),
-            Comando::Voltar => Some(ParaBroker::Retomar { seq: 0 }),
+            Comando::Voltar => Some(ParaBroker::Voltar { seq: 0 }),
             Comando::Ajuda | Comando::Limpar | Comando::Desconhecido(_) => None,
         }
     }

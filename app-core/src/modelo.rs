@@ -668,7 +668,7 @@ mod tests {
         assert_eq!(modelo.situacao, Situacao::Pausado);
         assert_eq!(
             digitar(&mut modelo, "/voltar"),
-            vec![Acao::Enviar(ParaBroker::Retomar { seq: 0 })]
+            vec![Acao::Enviar(ParaBroker::Voltar { seq: 0 })]
         );
         modelo.atualizar(Msg::Broker(DoBroker::Pausa { pausado: false }), "10:03");
         assert_eq!(modelo.situacao, Situacao::Livre);

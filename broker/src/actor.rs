@@ -169,7 +169,7 @@ pub async fn executar(
         }
         ator.descarregar();
     }
-    ator.encerrar().await;
+    ator.parar().await;
 }
 
 /// Commands handled one after another before the actor commits what they caused.
@@ -484,7 +484,7 @@ impl Ator {
 
     /// Tells every session the broker is going away and lets go of all of them, so that each
     /// connection flushes that last frame and closes.
-    async fn encerrar(&mut self) {
+    async fn parar(&mut self) {
         self.descarregar();
         if let Some(mut gravacao) = self.gravacao.take() {
             // What was held back goes out first; the writer still stores every queued lot.
@@ -496,7 +496,7 @@ impl Ator {
             }
             let registros = self
                 .maquina
-                .encerrar(self.inicio.elapsed())
+                .parar(self.inicio.elapsed())
                 .into_iter()
                 .filter_map(|efeito| match efeito {
                     Efeito::Registrar(registro) => Some(registro),

@@ -371,7 +371,7 @@ async fn main() -> ExitCode {
         eprintln!("Não foi possível esperar pelo sinal de encerramento: {erro}");
     }
     println!("Encerrando: avisando todos os participantes...");
-    broker.encerrar().await;
+    broker.parar().await;
     println!("Broker encerrado.");
     ExitCode::SUCCESS
 }

@@ -1,40 +1,97 @@
 //! The matchmaking state machine: lines, pairs and chat routing, with no I/O at all.
 //!
-//! [`Matchmaker`] implements the rules of the design (DESIGN.md, "The rules of the state
-//! machine"). Every input is an [`Evento`]; applying it returns the [`Efeito`]s it causes: frames
-//! to send to a session, and sessions to close. The actor turns those into channel sends; the
-//! property tests compare them with a reference model; a benchmark can time them alone.
+//! Every input is an [`Evento`]; applying it to the [`Matchmaker`] returns the [`Efeito`]s it
+//! causes: frames to send to a session, sessions to close, records for the history and the
+//! journal. The actor turns those into channel sends and writes; the property tests compare
+//! them with a reference model; a benchmark can time them alone. Time enters only as an argument
+//! (the broker's uptime when an event happens), so the machine stays deterministic.
 //!
-//! Each department keeps its waiting customers in arrival order and its free agents in idle
-//! order. A customer whose agent drops goes back into its line by its original arrival number,
-//! which puts it ahead of everyone who arrived after it: it keeps its turn (rule 9) and the line
-//! stays sorted by arrival. Positions that change are sent on the next [`Matchmaker::tick`],
-//! coalesced to the latest value per customer (rule 5); a customer's own joining position is sent
-//! at once. Agents are likewise told how many customers wait in their departments.
+//! # Rooms
 //!
-//! Time enters only as an argument (the broker's uptime when an event happens), so the machine
-//! stays deterministic: it is used to tell both sides of a new chat how long the customer waited,
-//! and when a dropped session's grace period ends.
+//! The state is split by owner; each room alone changes its data and keeps its indexes right:
 //!
-//! When [`Parametros::tolerancia`] is set, a session whose connection drops is suspended rather
-//! than removed, and a new connection can take it over; the `retomada` submodule holds that part. When
-//! [`Parametros::diario`] is set too, the machine also writes down what a broker restarted after
-//! a crash needs to come back with its sessions; the `diario` submodule holds that part.
+//! - [`filas`]: per department, the customers waiting in arrival order, the free agents in idle
+//!   order, the agents serving it, and the positions that changed since the last tick;
+//! - [`sessoes`]: every session with its role and state, agents' names, resume secrets,
+//!   tombstones and grace deadlines;
+//! - [`conversas`]: the open chats, who is in each, how many lines each has had;
+//! - `regras` and `retomada`: the rules, which move sessions between the rooms;
+//! - `diario`: the journal a crashed broker comes back from;
+//! - `invariantes`: what must hold after every event, room by room and across them.
+//!
+//! # The rules
+//!
+//! 1. **Joining.** A customer joins its department's line by its arrival number; an agent
+//!    joins the free lines of every department it serves ([`Matchmaker::colocar_cliente`],
+//!    [`Matchmaker::liberar_atendente`]).
+//! 2. **Work conservation.** After every event no department has both a waiting customer and a
+//!    free agent ([`filas::Filas::checar`]).
+//! 3. **Who is paired.** An agent who becomes free takes the customer waiting longest among
+//!    its departments ([`filas::Filas::chamar`]); an arriving customer gets the free agent of its
+//!    department idle the longest ([`filas::Filas::primeiro_livre`]).
+//! 4. **A new chat.** Both sides get `Conectado` with the other's name, the conversation's id,
+//!    the department and how long the customer waited ([`Matchmaker::parear`]).
+//! 5. **Positions.** A customer learns its place at once when it joins; later changes go out on
+//!    the next [`Matchmaker::tick`], the latest value per customer. Agents learn how many wait in
+//!    their departments the same way ([`Matchmaker::informar_espera`]).
+//! 6. **Chat routing.** A line goes to the other side of its conversation only, in order; a line
+//!    from a session in no chat, or for a chat that ended, gets `SemConversa` and the connection
+//!    stays open ([`Matchmaker::repassar`]).
+//! 7. **The customer leaves** (says so or drops): the agent gets `Fim` with the reason and is
+//!    free again ([`Matchmaker::remover`]).
+//! 8. **The agent ends the chat:** the customer gets `Fim` and its session ends; the agent is
+//!    free again ([`Matchmaker::encerrar_conversa`]).
+//! 9. **The agent leaves mid-chat:** the customer gets `Fim` and goes back to its line at the
+//!    place its arrival gives it, ahead of everyone who came after ([`Matchmaker::remover`]).
+//! 10. **Names.** Trimmed, non-empty, within the limit, no control characters; two agents never
+//!     share a name, in any case ([`Matchmaker::entrar`], [`sessoes::Sessoes::nome_em_uso`]).
+//! 11. **A full line.** A department with [`Parametros::fila_maxima`] customers waiting refuses
+//!     one more with `FilaCheia`; a customer going back by rule 9 is always taken
+//!     ([`Matchmaker::validar_papel`]).
+//! 12. **Pause.** A paused agent leaves the free lines and gets no customer until it comes back;
+//!     a chat in course goes on, and the pause takes effect when it ends
+//!     ([`Matchmaker::pausar`], [`Matchmaker::voltar`], [`Matchmaker::liberar_atendente`]).
+//! 13. **Grace.** With [`Parametros::tolerancia`], a session whose connection drops is
+//!     suspended: a waiting customer keeps its place (and may still be given an agent, who is
+//!     told its partner is away), a chat stays open and the partner is told, a free agent stops.
+//!     A resume within the grace period takes the session back with every frame it missed;
+//!     otherwise rules 7 and 9 apply when it ends ([`Matchmaker::suspender`],
+//!     [`Matchmaker::retomar`], [`Matchmaker::expirar`]).
+//! 14. **Tombstones.** A suspended customer whose agent ends the chat is kept, with its last
+//!     frames, until its grace deadline, so its resume still gets the `Fim`
+//!     ([`sessoes::Sessoes::sepultar`], [`Matchmaker::entregar_lapide`]).
+//! 15. **A replaced agent.** An agent who logs in under the name of a suspended agent replaces
+//!     it: the old session counts as gone (rule 9 for its customer)
+//!     ([`Matchmaker::liberar_nome_de_suspenso`]).
+//! 16. **Numbered input.** Lines and commands carry a `seq`; one at or below the highest handled
+//!     from its session is confirmed again but never carried out twice
+//!     ([`Matchmaker::receber_numerado`]).
+//! 17. **Kept output.** Numbered frames to a resumable session are counted and kept until its
+//!     peer acknowledges them (`Recebidos`), so a resume can replay what was lost
+//!     ([`sessoes::Sessoes::reter`]).
+//!
+//! With [`Parametros::diario`] the machine also writes down what a broker restarted after a
+//! crash needs to come back with its sessions (see [`Matchmaker::restaurar`]).
 
+mod conversas;
 mod diario;
+mod filas;
+mod invariantes;
+mod regras;
 mod retomada;
+mod sessoes;
 
 pub use diario::{Instantaneo, LinhaSalva};
+pub use sessoes::RETIDOS_MAXIMO;
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
-use proto::validacao::{
-    NOME_MAXIMO, TEXTO_MAXIMO, normalizar_departamento_ate, validar_nome_ate, validar_texto_ate,
-};
-use proto::{Apresentacao, CodigoErro, DoBroker, Ficha, MotivoFim, Papel, ParaBroker, SessaoId};
+use proto::validacao::{NOME_MAXIMO, TEXTO_MAXIMO};
+use proto::{Apresentacao, DoBroker, Ficha, MotivoFim, ParaBroker, SessaoId};
 
-use retomada::Retomavel;
+use conversas::Conversas;
+use filas::Filas;
+use sessoes::{Estado, Sessoes};
 
 /// Something that happened to a session, as the state machine sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,8 +238,9 @@ pub enum Situacao<'a> {
     },
     /// An agent waiting for a customer.
     Livre,
-    /// An agent who paused and is in no chat: it gets no customer until it resumes.
-    Pausado,
+    /// An agent in no line and in no chat: it paused (and gets no customer until it comes
+    /// back), or its connection is gone and it waits for a resume.
+    Parado,
     /// In a chat.
     EmConversa {
         /// The other side of the chat.
@@ -234,114 +292,21 @@ impl Default for Parametros {
     }
 }
 
-/// The matchmaking state: every session, every line, every pair.
+/// The matchmaking state: every session, every line, every chat.
 #[derive(Debug, Default)]
 pub struct Matchmaker {
     /// The limits in force.
     parametros: Parametros,
-    /// Every registered session.
-    sessoes: HashMap<SessaoId, Sessao>,
-    /// Lines per department; a department exists while someone waits in it or an agent serves it.
-    departamentos: HashMap<String, Departamento>,
-    /// Lowercased names of connected agents (rule 10: no two agents share a name).
-    nomes_atendentes: HashSet<String>,
-    /// Departments whose line changed since the last tick (positions or length).
-    departamentos_alterados: HashSet<String>,
-    /// Next customer arrival number (orders customers).
-    proxima_chegada: u64,
-    /// Next idle number (orders free agents).
-    proximo_ocio: u64,
-    /// The last conversation id given out.
-    proxima_conversa: u64,
-    /// Resumable sessions by their secret's digest (`retomada::resumo`; only when
-    /// [`Parametros::tolerancia`] is set).
-    fichas: HashMap<Ficha, SessaoId>,
-    /// Suspended sessions as (grace deadline, session), earliest first; an entry whose session
-    /// was resumed or removed meanwhile is skipped.
-    prazos: VecDeque<(Duration, SessaoId)>,
-    /// Sessions the broker ended while they were suspended (a customer whose agent ended the
-    /// chat), kept with their last frames until their grace deadline, so that a resume still
-    /// delivers the end.
-    lapides: HashMap<SessaoId, Box<Retomavel>>,
-}
-
-/// One department's two lines.
-#[derive(Debug, Default)]
-struct Departamento {
-    /// Waiting customers as (arrival number, session), sorted by arrival number.
-    fila_clientes: VecDeque<(u64, SessaoId)>,
-    /// Free agents serving this department as (idle number, session); the first is the one idle
-    /// the longest.
-    fila_atendentes: BTreeSet<(u64, SessaoId)>,
-    /// The smallest index in `fila_clientes` whose position may have changed since the last tick.
-    alterada_desde: Option<usize>,
-    /// Every connected agent who serves this department (free, paused or chatting).
-    atendentes: BTreeSet<SessaoId>,
-}
-
-/// One registered session.
-#[derive(Debug)]
-struct Sessao {
-    /// The trimmed name, shown to partners.
-    nome: String,
-    /// Customer or agent, with what that role needs.
-    papel: PapelSessao,
-    /// Waiting, free or chatting.
-    estado: Estado,
-    /// The highest chat line `seq` handled from this session (duplicates at or below it are
-    /// confirmed again, never relayed twice).
-    ultima_aceita: u64,
-    /// Lines relayed so far in its current chat (both ways), which is also the number the
-    /// history gives the last of them.
-    linhas: u64,
-    /// What resuming the session needs (only when [`Parametros::tolerancia`] is set).
-    retomada: Option<Box<Retomavel>>,
-}
-
-/// The role-specific part of a session.
-#[derive(Debug)]
-enum PapelSessao {
-    /// A customer.
-    Cliente {
-        /// Its (normalized) department.
-        departamento: String,
-        /// Its arrival number, kept across re-queues so it never loses its turn.
-        chegada: u64,
-        /// When it joined (broker uptime), to tell how long it waited.
-        entrou_em: Duration,
-        /// The last position sent to it (0: none yet).
-        posicao_informada: u32,
-    },
-    /// An agent.
-    Atendente {
-        /// The (normalized, distinct) departments it serves.
-        departamentos: Vec<String>,
-        /// Whether it asked to pause (it takes no new customer until it resumes).
-        pausado: bool,
-        /// The last count of waiting customers sent to it.
-        espera_informada: u32,
-    },
-}
-
-/// Where a session is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Estado {
-    /// A customer in its department's line.
-    Aguardando,
-    /// An agent in the free lines of its departments since the given idle number.
-    Livre {
-        /// Its idle number.
-        ocio: u64,
-    },
-    /// A paused agent in no chat, or a suspended agent who is not chatting: in no line at all.
-    Pausado,
-    /// In a chat.
-    EmConversa {
-        /// The other side.
-        parceiro: SessaoId,
-        /// The conversation's id.
-        conversa: u64,
-    },
+    /// The lines of every department.
+    filas: Filas,
+    /// Every session and its indexes.
+    sessoes: Sessoes,
+    /// The open chats.
+    conversas: Conversas,
+    /// The last customer arrival number given (orders customers).
+    ultima_chegada: u64,
+    /// The last idle number given (orders free agents).
+    ultimo_ocio: u64,
 }
 
 impl Matchmaker {
@@ -353,7 +318,7 @@ impl Matchmaker {
     /// An empty broker with the given limits.
     pub fn com_parametros(parametros: Parametros) -> Self {
         Matchmaker {
-            proxima_conversa: parametros.ultima_conversa,
+            conversas: Conversas::depois_de(parametros.ultima_conversa),
             parametros,
             ..Self::default()
         }
@@ -384,69 +349,32 @@ impl Matchmaker {
             }
             Evento::Caiu { sessao } => self.remover(sessao, false, agora, &mut efeitos),
         }
-        self.reter(&efeitos);
-        self.anotar(&mut efeitos);
-        efeitos
+        self.concluir(efeitos)
     }
 
     /// Ends the grace period of every suspended session whose deadline is past `agora` (rules 7
     /// and 9 then apply), then sends every waiting customer whose position changed since the
     /// last tick its new position, and every agent whose departments' waiting count changed
-    /// the new count.
+    /// the new count (rule 5).
     pub fn tick(&mut self, agora: Duration) -> Vec<Efeito> {
         let mut efeitos = Vec::new();
         self.expirar(agora, &mut efeitos);
-        let mut atendentes = BTreeSet::new();
-        for nome in self.departamentos_alterados.drain() {
-            let Some(departamento) = self.departamentos.get_mut(&nome) else {
-                continue;
-            };
-            atendentes.extend(departamento.atendentes.iter().copied());
-            let Some(desde) = departamento.alterada_desde.take() else {
-                continue;
-            };
-            for (indice, &(_, cliente)) in departamento.fila_clientes.iter().enumerate().skip(desde)
-            {
-                let posicao = posicao_de(indice);
-                if let Some(Sessao {
-                    papel:
-                        PapelSessao::Cliente {
-                            posicao_informada, ..
-                        },
-                    ..
-                }) = self.sessoes.get_mut(&cliente)
-                    && *posicao_informada != posicao
-                {
-                    *posicao_informada = posicao;
-                    efeitos.push(Efeito::Enviar {
-                        para: cliente,
-                        quadro: DoBroker::Fila { posicao },
-                    });
-                }
-            }
+        let alteracoes = self.filas.alteracoes();
+        for (cliente, posicao) in alteracoes.posicoes {
+            self.informar_posicao(cliente, posicao, false, &mut efeitos);
         }
-        for atendente in atendentes {
+        for atendente in alteracoes.atendentes {
             self.informar_espera(atendente, false, &mut efeitos);
         }
-        self.reter(&efeitos);
-        self.anotar(&mut efeitos);
-        efeitos
+        self.concluir(efeitos)
     }
 
-    /// The broker is shutting down at `agora`: records the end of every open conversation in the
-    /// history (when it is kept), and that no session is left (when journaled). The sessions
-    /// themselves are the caller's to tell and close.
-    pub fn encerrar(&self, agora: Duration) -> Vec<Efeito> {
+    /// The broker stops at `agora`: records the end of every open conversation in the history
+    /// (when it is kept), and that no session is left (when journaled). The sessions themselves
+    /// are the caller's to tell and close.
+    pub fn parar(&self, agora: Duration) -> Vec<Efeito> {
         let mut efeitos = Vec::new();
-        let mut abertas: Vec<u64> = self
-            .sessoes
-            .values()
-            .filter(|sessao| matches!(sessao.papel, PapelSessao::Cliente { .. }))
-            .filter_map(|sessao| match sessao.estado {
-                Estado::EmConversa { conversa, .. } => Some(conversa),
-                _ => None,
-            })
-            .collect();
+        let mut abertas: Vec<u64> = self.conversas.ids().collect();
         abertas.sort_unstable();
         for conversa in abertas {
             self.registrar_fim(conversa, MotivoFim::BrokerEncerrando, agora, &mut efeitos);
@@ -460,27 +388,29 @@ impl Matchmaker {
 
     /// Where a session stands, or `None` if the machine does not know it.
     pub fn situacao(&self, sessao: SessaoId) -> Option<Situacao<'_>> {
-        let dados = self.sessoes.get(&sessao)?;
+        let dados = self.sessoes.get(sessao)?;
         Some(match (dados.estado, &dados.papel) {
             (
                 Estado::Aguardando,
-                PapelSessao::Cliente {
+                sessoes::PapelSessao::Cliente {
                     departamento,
                     chegada,
                     ..
                 },
             ) => Situacao::Aguardando {
                 departamento,
-                posicao: self.departamentos[departamento]
-                    .indice_de(*chegada)
-                    .map_or(0, |i| i + 1),
+                posicao: self
+                    .filas
+                    .posicao(departamento, *chegada)
+                    .map_or(0, |p| p as usize),
             },
             (Estado::Livre { .. }, _) => Situacao::Livre,
-            (Estado::Pausado, _) => Situacao::Pausado,
-            (Estado::EmConversa { parceiro, conversa }, _) => {
-                Situacao::EmConversa { parceiro, conversa }
-            }
-            (Estado::Aguardando, PapelSessao::Atendente { .. }) => {
+            (Estado::Parado, _) => Situacao::Parado,
+            (Estado::EmConversa { conversa }, _) => Situacao::EmConversa {
+                parceiro: self.parceiro(sessao, conversa)?,
+                conversa,
+            },
+            (Estado::Aguardando, sessoes::PapelSessao::Atendente { .. }) => {
                 unreachable!("agents never wait in a customer line")
             }
         })
@@ -488,10 +418,7 @@ impl Matchmaker {
 
     /// The customers waiting in a department's line, head first.
     pub fn fila_clientes(&self, departamento: &str) -> Vec<SessaoId> {
-        self.departamentos
-            .get(departamento)
-            .map(|d| d.fila_clientes.iter().map(|&(_, s)| s).collect())
-            .unwrap_or_default()
+        self.filas.clientes(departamento).collect()
     }
 
     /// Every free agent, the one idle the longest first.
@@ -499,7 +426,7 @@ impl Matchmaker {
         let mut livres: Vec<(u64, SessaoId)> = self
             .sessoes
             .iter()
-            .filter_map(|(&id, s)| match s.estado {
+            .filter_map(|(id, s)| match s.estado {
                 Estado::Livre { ocio } => Some((ocio, id)),
                 _ => None,
             })
@@ -513,753 +440,18 @@ impl Matchmaker {
         self.sessoes.len()
     }
 
-    /// Checks that the internal indexes agree with each other and with the design's invariants;
-    /// returns the first disagreement found. Meant for tests, after every event.
-    pub fn checar_invariantes(&self) -> Result<(), String> {
-        let mut nomes = HashSet::new();
-        for (&id, sessao) in &self.sessoes {
-            match (&sessao.papel, sessao.estado) {
-                (
-                    PapelSessao::Cliente {
-                        departamento,
-                        chegada,
-                        ..
-                    },
-                    Estado::Aguardando,
-                ) => {
-                    let linha = self
-                        .departamentos
-                        .get(departamento)
-                        .ok_or(format!("cliente {id} numa fila inexistente"))?;
-                    if linha.fila_clientes.iter().filter(|e| e.1 == id).count() != 1
-                        || linha.indice_de(*chegada).is_none()
-                    {
-                        return Err(format!("cliente {id} não está uma vez na sua fila"));
-                    }
-                }
-                (PapelSessao::Cliente { .. }, Estado::Livre { .. } | Estado::Pausado) => {
-                    return Err(format!("cliente {id} marcado como atendente livre"));
-                }
-                (PapelSessao::Atendente { .. }, Estado::Aguardando) => {
-                    return Err(format!("atendente {id} marcado como aguardando"));
-                }
-                (
-                    PapelSessao::Atendente {
-                        departamentos,
-                        pausado,
-                        ..
-                    },
-                    estado,
-                ) => {
-                    if !nomes.insert(sessao.nome.to_lowercase()) {
-                        return Err(format!("nome de atendente repetido: {}", sessao.nome));
-                    }
-                    if estado == Estado::Pausado && !*pausado && !sessao.suspensa() {
-                        return Err(format!("atendente {id} parado sem ter pedido pausa"));
-                    }
-                    if *pausado && matches!(estado, Estado::Livre { .. }) {
-                        return Err(format!("atendente {id} pausado entre os livres"));
-                    }
-                    for departamento in departamentos {
-                        let linha = self
-                            .departamentos
-                            .get(departamento)
-                            .ok_or(format!("atendente {id} sem departamento {departamento}"))?;
-                        if !linha.atendentes.contains(&id) {
-                            return Err(format!("{departamento} não conhece o atendente {id}"));
-                        }
-                        let livre = matches!(estado, Estado::Livre { ocio }
-                            if linha.fila_atendentes.contains(&(ocio, id)));
-                        if livre != matches!(estado, Estado::Livre { .. }) {
-                            return Err(format!("atendente {id} fora da fila de livres"));
-                        }
-                    }
-                }
-                (PapelSessao::Cliente { .. }, Estado::EmConversa { .. }) => {}
-            }
-            if let Estado::EmConversa { parceiro, conversa } = sessao.estado {
-                let outro = self
-                    .sessoes
-                    .get(&parceiro)
-                    .ok_or(format!("{id} conversa com {parceiro}, que não existe"))?;
-                if outro.estado
-                    != (Estado::EmConversa {
-                        parceiro: id,
-                        conversa,
-                    })
-                {
-                    return Err(format!("par {id}-{parceiro} não é simétrico"));
-                }
-                if matches!(outro.papel, PapelSessao::Cliente { .. })
-                    == matches!(sessao.papel, PapelSessao::Cliente { .. })
-                {
-                    return Err(format!("par {id}-{parceiro} não é cliente com atendente"));
-                }
-            }
-        }
-        for (ficha, id) in &self.fichas {
-            let indexada = self
-                .sessoes
-                .get(id)
-                .and_then(|sessao| sessao.retomada.as_deref())
-                .or(self.lapides.get(id).map(|lapide| &**lapide))
-                .is_some_and(|retomada| retomada.ficha() == ficha);
-            if !indexada {
-                return Err(format!("ficha da sessão {id} desatualizada"));
-            }
-        }
-        if self.lapides.keys().any(|id| self.sessoes.contains_key(id)) {
-            return Err("sessão encerrada ainda registrada".into());
-        }
-        let retomaveis = self.sessoes.values().filter(|s| s.retomada.is_some());
-        if retomaveis.count() + self.lapides.len() != self.fichas.len() {
-            return Err("sessão retomável fora do índice de fichas".into());
-        }
-        if nomes != self.nomes_atendentes {
-            return Err("índice de nomes de atendentes desatualizado".into());
-        }
-        for (nome, linha) in &self.departamentos {
-            if !linha.fila_clientes.is_empty() && !linha.fila_atendentes.is_empty() {
-                return Err(format!("{nome}: cliente esperando com atendente livre"));
-            }
-            if linha.fila_clientes.is_empty() && linha.atendentes.is_empty() {
-                return Err(format!("{nome}: departamento vazio não foi removido"));
-            }
-            if !linha.fila_clientes.iter().is_sorted_by_key(|e| e.0) {
-                return Err(format!("{nome}: fila fora da ordem de chegada"));
-            }
-            for &(_, id) in &linha.fila_clientes {
-                if self.sessoes.get(&id).map(|s| s.estado) != Some(Estado::Aguardando) {
-                    return Err(format!("{nome}: {id} na fila sem estar aguardando"));
-                }
-            }
-            for &(ocio, id) in &linha.fila_atendentes {
-                if self.sessoes.get(&id).map(|s| s.estado) != Some(Estado::Livre { ocio }) {
-                    return Err(format!("{nome}: {id} entre os livres sem estar livre"));
-                }
-            }
-            for id in &linha.atendentes {
-                let serve = matches!(self.sessoes.get(id), Some(Sessao {
-                    papel: PapelSessao::Atendente { departamentos, .. }, ..
-                }) if departamentos.contains(nome));
-                if !serve {
-                    return Err(format!("{nome}: {id} listado sem atender o departamento"));
-                }
-            }
-        }
-        Ok(())
+    /// Counts and keeps the numbered frames among `efeitos` (rule 17), then adds the journal's
+    /// records of what they changed.
+    fn concluir(&mut self, mut efeitos: Vec<Efeito>) -> Vec<Efeito> {
+        self.sessoes.reter(&efeitos);
+        self.anotar(&mut efeitos);
+        efeitos
     }
 
-    fn entrar(
-        &mut self,
-        id: SessaoId,
-        apresentacao: Apresentacao,
-        ficha: Ficha,
-        agora: Duration,
-        efeitos: &mut Vec<Efeito>,
-    ) {
-        if self.sessoes.contains_key(&id) {
-            return;
-        }
-        let recusar = |efeitos: &mut Vec<Efeito>, codigo: CodigoErro, texto: String| {
-            efeitos.push(Efeito::Enviar {
-                para: id,
-                quadro: DoBroker::Erro { codigo, texto },
-            });
-            efeitos.push(Efeito::Fechar { sessao: id });
-        };
-        let Parametros {
-            fila_maxima,
-            nome_maximo,
-            ..
-        } = self.parametros;
-        let nome = match validar_nome_ate(&apresentacao.nome, nome_maximo) {
-            Ok(nome) => nome,
-            Err(erro) => return recusar(efeitos, CodigoErro::NomeInvalido, erro.to_string()),
-        };
-        let papel = match apresentacao.papel {
-            Papel::Cliente { departamento } => {
-                match normalizar_departamento_ate(&departamento, nome_maximo) {
-                    Ok(departamento)
-                        if self
-                            .departamentos
-                            .get(&departamento)
-                            .is_some_and(|d| d.fila_clientes.len() >= fila_maxima) =>
-                    {
-                        let codigo = CodigoErro::FilaCheia;
-                        return recusar(efeitos, codigo, codigo.descricao().to_owned());
-                    }
-                    Ok(departamento) => {
-                        self.proxima_chegada += 1;
-                        PapelSessao::Cliente {
-                            departamento,
-                            chegada: self.proxima_chegada,
-                            entrou_em: agora,
-                            posicao_informada: 0,
-                        }
-                    }
-                    Err(erro) => {
-                        let texto = format!("departamento inválido: {erro}");
-                        return recusar(efeitos, CodigoErro::DepartamentoInvalido, texto);
-                    }
-                }
-            }
-            Papel::Atendente { departamentos } => {
-                let mut normalizados: Vec<String> = Vec::with_capacity(departamentos.len());
-                for departamento in &departamentos {
-                    match normalizar_departamento_ate(departamento, nome_maximo) {
-                        Ok(d) if !normalizados.contains(&d) => normalizados.push(d),
-                        Ok(_) => {}
-                        Err(erro) => {
-                            let texto = format!("departamento inválido: {erro}");
-                            return recusar(efeitos, CodigoErro::DepartamentoInvalido, texto);
-                        }
-                    }
-                }
-                if normalizados.is_empty() {
-                    let texto = "informe ao menos um departamento".to_owned();
-                    return recusar(efeitos, CodigoErro::DepartamentoInvalido, texto);
-                }
-                self.liberar_nome_de_suspenso(&nome, agora, efeitos);
-                if !self.nomes_atendentes.insert(nome.to_lowercase()) {
-                    let texto = format!("já existe um atendente conectado com o nome {nome}");
-                    return recusar(efeitos, CodigoErro::NomeEmUso, texto);
-                }
-                for departamento in &normalizados {
-                    self.departamentos
-                        .entry(departamento.clone())
-                        .or_default()
-                        .atendentes
-                        .insert(id);
-                }
-                PapelSessao::Atendente {
-                    departamentos: normalizados,
-                    pausado: false,
-                    espera_informada: 0,
-                }
-            }
-        };
-        let cliente = matches!(papel, PapelSessao::Cliente { .. });
-        // An all-zero secret means the actor had no randomness: that session is not resumable.
-        let chave = retomada::resumo(&ficha);
-        let retomavel = self.parametros.tolerancia > Duration::ZERO
-            && ficha != [0; 16]
-            && !self.fichas.contains_key(&chave);
-        if retomavel {
-            self.fichas.insert(chave, id);
-        }
-        self.sessoes.insert(
-            id,
-            Sessao {
-                nome,
-                papel,
-                estado: Estado::Aguardando,
-                ultima_aceita: 0,
-                linhas: 0,
-                retomada: retomavel.then(|| Box::new(Retomavel::new(chave))),
-            },
-        );
-        efeitos.push(Efeito::Enviar {
-            para: id,
-            quadro: retomada::bemvindo(
-                &self.parametros,
-                id,
-                if retomavel { ficha } else { [0; 16] },
-                false,
-                0,
-            ),
-        });
-        if cliente {
-            self.colocar_cliente(id, agora, efeitos);
-        } else {
-            self.informar_espera(id, true, efeitos);
-            self.liberar_atendente(id, agora, efeitos);
-        }
+    /// The other side of `id`'s conversation `conversa`.
+    fn parceiro(&self, id: SessaoId, conversa: u64) -> Option<SessaoId> {
+        self.conversas.get(conversa)?.parceiro_de(id)
     }
-
-    fn receber(
-        &mut self,
-        id: SessaoId,
-        quadro: ParaBroker,
-        agora: Duration,
-        efeitos: &mut Vec<Efeito>,
-    ) {
-        let Some(sessao) = self.sessoes.get_mut(&id) else {
-            return;
-        };
-        let erro = |efeitos: &mut Vec<Efeito>, codigo: CodigoErro, texto: &str| {
-            efeitos.push(Efeito::Enviar {
-                para: id,
-                quadro: DoBroker::Erro {
-                    codigo,
-                    texto: texto.to_owned(),
-                },
-            });
-        };
-        let cliente = matches!(sessao.papel, PapelSessao::Cliente { .. });
-        match quadro {
-            ParaBroker::Apresentacao(_) => {
-                let codigo = CodigoErro::ApresentacaoRepetida;
-                erro(efeitos, codigo, codigo.descricao());
-            }
-            // Heartbeats are the connection's business; one that reaches here changes nothing.
-            ParaBroker::Pong => {}
-            // Acknowledgements are taken before this point.
-            ParaBroker::Recebidos { .. } => {}
-            ParaBroker::Mensagem {
-                conversa,
-                texto,
-                seq,
-            } => {
-                let Estado::EmConversa {
-                    parceiro,
-                    conversa: atual,
-                } = sessao.estado
-                else {
-                    let texto = "você não está em uma conversa; a mensagem não foi entregue";
-                    return erro(efeitos, CodigoErro::SemConversa, texto);
-                };
-                if conversa != atual {
-                    let texto = "essa conversa já terminou; a mensagem não foi entregue";
-                    return erro(efeitos, CodigoErro::SemConversa, texto);
-                }
-                if let Err(invalido) = validar_texto_ate(&texto, self.parametros.texto_maximo) {
-                    return erro(efeitos, CodigoErro::TextoInvalido, &invalido.to_string());
-                }
-                sessao.linhas += 1;
-                let nome = sessao.nome.clone();
-                if let Some(outro) = self.sessoes.get_mut(&parceiro) {
-                    outro.linhas += 1;
-                }
-                if self.parametros.historico {
-                    efeitos.push(Efeito::Registrar(Registro::Mensagem {
-                        conversa,
-                        seq,
-                        do_atendente: !cliente,
-                        autor: nome.clone(),
-                        texto: texto.clone(),
-                        em: agora,
-                    }));
-                }
-                efeitos.push(Efeito::Enviar {
-                    para: parceiro,
-                    quadro: DoBroker::Mensagem { de: nome, texto },
-                });
-            }
-            ParaBroker::Encerrar { .. } | ParaBroker::Sair { .. } if cliente => {
-                self.remover(id, true, agora, efeitos)
-            }
-            ParaBroker::Encerrar { .. } => {
-                let Estado::EmConversa { parceiro, conversa } = sessao.estado else {
-                    return erro(
-                        efeitos,
-                        CodigoErro::SemConversa,
-                        "não há conversa para encerrar",
-                    );
-                };
-                self.registrar_fim(conversa, MotivoFim::AtendenteEncerrou, agora, efeitos);
-                let fim = DoBroker::Fim {
-                    motivo: MotivoFim::AtendenteEncerrou,
-                };
-                efeitos.push(Efeito::Enviar {
-                    para: parceiro,
-                    quadro: fim.clone(),
-                });
-                efeitos.push(Efeito::Enviar {
-                    para: id,
-                    quadro: fim,
-                });
-                self.encerrar_sessao(parceiro);
-                efeitos.push(Efeito::Fechar { sessao: parceiro });
-                self.liberar_atendente(id, agora, efeitos);
-            }
-            ParaBroker::Sair { .. } => self.remover(id, true, agora, efeitos),
-            ParaBroker::Pausar { .. } | ParaBroker::Retomar { .. } if cliente => {
-                let codigo = CodigoErro::ApenasAtendente;
-                erro(efeitos, codigo, codigo.descricao());
-            }
-            ParaBroker::Pausar { .. } => {
-                if let PapelSessao::Atendente { pausado, .. } = &mut sessao.papel {
-                    *pausado = true;
-                }
-                if let Estado::Livre { .. } = sessao.estado {
-                    self.ocupar_atendente(id);
-                    if let Some(sessao) = self.sessoes.get_mut(&id) {
-                        sessao.estado = Estado::Pausado;
-                    }
-                }
-                efeitos.push(Efeito::Enviar {
-                    para: id,
-                    quadro: DoBroker::Pausa { pausado: true },
-                });
-            }
-            ParaBroker::Retomar { .. } => {
-                if let PapelSessao::Atendente { pausado, .. } = &mut sessao.papel {
-                    *pausado = false;
-                }
-                let parado = sessao.estado == Estado::Pausado;
-                efeitos.push(Efeito::Enviar {
-                    para: id,
-                    quadro: DoBroker::Pausa { pausado: false },
-                });
-                if parado {
-                    self.liberar_atendente(id, agora, efeitos);
-                }
-            }
-        }
-    }
-
-    /// Takes a session out of the machine: it left (`por_vontade`) or its connection was lost.
-    /// Its partner, if any, is told why and becomes free again (an agent, rule 7) or goes back
-    /// to the head of its line (a customer, rule 9); one who left on purpose is told goodbye.
-    fn remover(
-        &mut self,
-        id: SessaoId,
-        por_vontade: bool,
-        agora: Duration,
-        efeitos: &mut Vec<Efeito>,
-    ) {
-        let Some(sessao) = self.esquecer(id) else {
-            return;
-        };
-        let (cliente, departamentos) = match sessao.papel {
-            PapelSessao::Cliente {
-                departamento,
-                chegada,
-                ..
-            } => {
-                if sessao.estado == Estado::Aguardando {
-                    self.tirar_da_fila(&departamento, chegada);
-                }
-                (true, vec![departamento])
-            }
-            PapelSessao::Atendente { departamentos, .. } => {
-                self.nomes_atendentes.remove(&sessao.nome.to_lowercase());
-                for nome in &departamentos {
-                    if let Some(departamento) = self.departamentos.get_mut(nome) {
-                        departamento.atendentes.remove(&id);
-                        if let Estado::Livre { ocio } = sessao.estado {
-                            departamento.fila_atendentes.remove(&(ocio, id));
-                        }
-                    }
-                }
-                (false, departamentos)
-            }
-        };
-        let motivo = match (cliente, por_vontade) {
-            (true, true) => MotivoFim::ClienteSaiu,
-            (true, false) => MotivoFim::ClienteDesconectou,
-            (false, true) => MotivoFim::AtendenteSaiu,
-            (false, false) => MotivoFim::AtendenteDesconectou,
-        };
-        if let Estado::EmConversa { parceiro, conversa } = sessao.estado {
-            self.registrar_fim(conversa, motivo, agora, efeitos);
-            efeitos.push(Efeito::Enviar {
-                para: parceiro,
-                quadro: DoBroker::Fim { motivo },
-            });
-            if cliente {
-                self.liberar_atendente(parceiro, agora, efeitos);
-            } else {
-                self.colocar_cliente(parceiro, agora, efeitos);
-            }
-        }
-        for nome in &departamentos {
-            self.remover_departamento_vazio(nome);
-        }
-        if por_vontade {
-            efeitos.push(Efeito::Enviar {
-                para: id,
-                quadro: DoBroker::Fim { motivo },
-            });
-        }
-        efeitos.push(Efeito::Fechar { sessao: id });
-    }
-
-    /// Puts a customer (new, or back after its agent left) into its line, or straight into a
-    /// chat with the longest-idle free agent of its department (rules 1, 3 and 9).
-    fn colocar_cliente(&mut self, id: SessaoId, agora: Duration, efeitos: &mut Vec<Efeito>) {
-        let Some(Sessao {
-            papel:
-                PapelSessao::Cliente {
-                    departamento,
-                    chegada,
-                    posicao_informada,
-                    ..
-                },
-            estado,
-            ..
-        }) = self.sessoes.get_mut(&id)
-        else {
-            return;
-        };
-        let linha = self.departamentos.entry(departamento.clone()).or_default();
-        if let Some((_, atendente)) = linha.fila_atendentes.first().copied() {
-            self.ocupar_atendente(atendente);
-            self.parear(id, atendente, agora, efeitos);
-            return;
-        }
-        *estado = Estado::Aguardando;
-        let indice = linha.fila_clientes.partition_point(|e| e.0 < *chegada);
-        linha.fila_clientes.insert(indice, (*chegada, id));
-        if indice + 1 < linha.fila_clientes.len() {
-            linha.marcar_alterada(indice + 1);
-        }
-        self.departamentos_alterados.insert(departamento.clone());
-        let posicao = posicao_de(indice);
-        *posicao_informada = posicao;
-        efeitos.push(Efeito::Enviar {
-            para: id,
-            quadro: DoBroker::Fila { posicao },
-        });
-    }
-
-    /// Makes an agent free: it takes the longest-waiting customer among its departments, or
-    /// joins the free lines of all of them (rules 1, 3, 7 and 8). A paused agent only stops, and
-    /// so does a suspended one: nobody is paired with an agent whose connection is gone.
-    fn liberar_atendente(&mut self, id: SessaoId, agora: Duration, efeitos: &mut Vec<Efeito>) {
-        let suspensa = self
-            .sessoes
-            .get(&id)
-            .is_some_and(|sessao| sessao.suspensa());
-        let Some(Sessao {
-            papel:
-                PapelSessao::Atendente {
-                    departamentos,
-                    pausado,
-                    ..
-                },
-            estado,
-            ..
-        }) = self.sessoes.get_mut(&id)
-        else {
-            return;
-        };
-        if *pausado || suspensa {
-            *estado = Estado::Pausado;
-            return;
-        }
-        let mais_antigo = departamentos
-            .iter()
-            .filter_map(|nome| {
-                let cabeca = self.departamentos.get(nome)?.fila_clientes.front()?;
-                Some((cabeca.0, nome))
-            })
-            .min();
-        if let Some((_, nome)) = mais_antigo {
-            let nome = nome.clone();
-            let linha = self
-                .departamentos
-                .get_mut(&nome)
-                .expect("the department was just found");
-            let (_, cliente) = linha
-                .fila_clientes
-                .pop_front()
-                .expect("the line was just seen non-empty");
-            if !linha.fila_clientes.is_empty() {
-                linha.marcar_alterada(0);
-            }
-            self.departamentos_alterados.insert(nome);
-            self.parear(cliente, id, agora, efeitos);
-            return;
-        }
-        self.proximo_ocio += 1;
-        let ocio = self.proximo_ocio;
-        *estado = Estado::Livre { ocio };
-        for nome in departamentos.iter() {
-            if let Some(linha) = self.departamentos.get_mut(nome) {
-                linha.fila_atendentes.insert((ocio, id));
-            }
-        }
-    }
-
-    /// Takes a free agent out of the free lines of all its departments.
-    fn ocupar_atendente(&mut self, id: SessaoId) {
-        let Some(Sessao {
-            papel: PapelSessao::Atendente { departamentos, .. },
-            estado: Estado::Livre { ocio },
-            ..
-        }) = self.sessoes.get(&id)
-        else {
-            return;
-        };
-        for nome in departamentos {
-            if let Some(linha) = self.departamentos.get_mut(nome) {
-                linha.fila_atendentes.remove(&(*ocio, id));
-            }
-        }
-    }
-
-    /// Records the end of a conversation in the history, when it is kept.
-    fn registrar_fim(
-        &self,
-        conversa: u64,
-        motivo: MotivoFim,
-        agora: Duration,
-        efeitos: &mut Vec<Efeito>,
-    ) {
-        if self.parametros.historico {
-            efeitos.push(Efeito::Registrar(Registro::Fim {
-                conversa,
-                motivo,
-                em: agora,
-            }));
-        }
-    }
-
-    /// Starts a chat between a customer and an agent who are in no line (rule 4). Both learn
-    /// the customer's department and how long it waited.
-    fn parear(
-        &mut self,
-        cliente: SessaoId,
-        atendente: SessaoId,
-        agora: Duration,
-        efeitos: &mut Vec<Efeito>,
-    ) {
-        self.proxima_conversa += 1;
-        let conversa = self.proxima_conversa;
-        let Some(Sessao {
-            nome: nome_cliente,
-            papel:
-                PapelSessao::Cliente {
-                    departamento,
-                    entrou_em,
-                    ..
-                },
-            ..
-        }) = self.sessoes.get(&cliente)
-        else {
-            return;
-        };
-        let (nome_cliente, departamento, entrou_em) =
-            (nome_cliente.clone(), departamento.clone(), *entrou_em);
-        let espera_ms =
-            u64::try_from(agora.saturating_sub(entrou_em).as_millis()).unwrap_or(u64::MAX);
-        let Some(nome_atendente) = self.sessoes.get(&atendente).map(|s| s.nome.clone()) else {
-            return;
-        };
-        for (id, parceiro) in [(cliente, atendente), (atendente, cliente)] {
-            if let Some(sessao) = self.sessoes.get_mut(&id) {
-                sessao.estado = Estado::EmConversa { parceiro, conversa };
-                sessao.linhas = 0;
-            }
-        }
-        if self.parametros.historico {
-            efeitos.push(Efeito::Registrar(Registro::Inicio {
-                conversa,
-                departamento: departamento.clone(),
-                cliente: nome_cliente.clone(),
-                atendente: nome_atendente.clone(),
-                entrou_em,
-                conectada_em: agora,
-            }));
-        }
-        efeitos.push(Efeito::Enviar {
-            para: cliente,
-            quadro: DoBroker::Conectado {
-                com: nome_atendente,
-                conversa,
-                departamento: departamento.clone(),
-                espera_ms,
-            },
-        });
-        efeitos.push(Efeito::Enviar {
-            para: atendente,
-            quadro: DoBroker::Conectado {
-                com: nome_cliente.clone(),
-                conversa,
-                departamento,
-                espera_ms,
-            },
-        });
-        if self.parametros.historico {
-            efeitos.push(Efeito::ConsultarAnteriores {
-                para: atendente,
-                cliente: nome_cliente,
-                conversa,
-            });
-        }
-        // A waiting customer may be suspended (its place is kept): its agent should know.
-        if self.suspensa(cliente) {
-            efeitos.push(Efeito::Enviar {
-                para: atendente,
-                quadro: DoBroker::Parceiro { conectado: false },
-            });
-        }
-    }
-
-    /// Sends an agent how many customers wait in its departments, if that changed since it was
-    /// last told (or always, when `sempre`).
-    fn informar_espera(&mut self, id: SessaoId, sempre: bool, efeitos: &mut Vec<Efeito>) {
-        let Some(Sessao {
-            papel:
-                PapelSessao::Atendente {
-                    departamentos,
-                    espera_informada,
-                    ..
-                },
-            ..
-        }) = self.sessoes.get_mut(&id)
-        else {
-            return;
-        };
-        let clientes: usize = departamentos
-            .iter()
-            .filter_map(|nome| self.departamentos.get(nome))
-            .map(|linha| linha.fila_clientes.len())
-            .sum();
-        let clientes = u32::try_from(clientes).unwrap_or(u32::MAX);
-        if sempre || *espera_informada != clientes {
-            *espera_informada = clientes;
-            efeitos.push(Efeito::Enviar {
-                para: id,
-                quadro: DoBroker::Espera { clientes },
-            });
-        }
-    }
-
-    /// Removes a waiting customer from its line; everyone behind it moves up.
-    fn tirar_da_fila(&mut self, departamento: &str, chegada: u64) {
-        let Some(linha) = self.departamentos.get_mut(departamento) else {
-            return;
-        };
-        if let Some(indice) = linha.indice_de(chegada) {
-            linha.fila_clientes.remove(indice);
-            if indice < linha.fila_clientes.len() {
-                linha.marcar_alterada(indice);
-            }
-            self.departamentos_alterados.insert(departamento.to_owned());
-        }
-    }
-
-    /// Forgets a department nobody waits in and no agent serves.
-    fn remover_departamento_vazio(&mut self, nome: &str) {
-        if self
-            .departamentos
-            .get(nome)
-            .is_some_and(|d| d.fila_clientes.is_empty() && d.atendentes.is_empty())
-        {
-            self.departamentos.remove(nome);
-        }
-    }
-}
-
-impl Departamento {
-    /// The index of the waiting customer with this arrival number.
-    fn indice_de(&self, chegada: u64) -> Option<usize> {
-        let indice = self.fila_clientes.partition_point(|e| e.0 < chegada);
-        (self.fila_clientes.get(indice)?.0 == chegada).then_some(indice)
-    }
-
-    /// Notes that positions from `indice` on may have changed.
-    fn marcar_alterada(&mut self, indice: usize) {
-        self.alterada_desde = Some(self.alterada_desde.map_or(indice, |i| i.min(indice)));
-    }
-}
-
-/// The 1-based position of a line index.
-fn posicao_de(indice: usize) -> u32 {
-    u32::try_from(indice + 1).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -1357,7 +549,7 @@ mod tests {
     }
 
     #[test]
-    fn encerrar_registra_o_fim_das_conversas_abertas() {
+    fn parar_registra_o_fim_das_conversas_abertas() {
         let mut maquina = Matchmaker::com_parametros(Parametros {
             historico: true,
             ..Parametros::default()
@@ -1379,7 +571,7 @@ mod tests {
         );
         // Ana chats, Bia waits: only Ana's conversation is open.
         assert_eq!(
-            registros(&maquina.encerrar(Duration::from_secs(9))),
+            registros(&maquina.parar(Duration::from_secs(9))),
             [Registro::Fim {
                 conversa: 1,
                 motivo: MotivoFim::BrokerEncerrando,

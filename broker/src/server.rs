@@ -6,7 +6,7 @@
 //! gets its own task, numbered after every restored session. The accept loop also owns the
 //! connection counts (in all and per address) and the record of failed agent logins per
 //! address, so limits need no shared state: connection tasks report back over channels.
-//! [`Broker::encerrar`] stops accepting, has the actor tell every session `Fim`
+//! [`Broker::parar`] stops accepting, has the actor tell every session `Fim`
 //! (`BrokerEncerrando`) and empty the journal, gives connections [`Config::prazo_encerramento`]
 //! to flush, then cuts whatever is left.
 
@@ -91,7 +91,7 @@ impl Broker {
     }
 
     /// Shuts the broker down gracefully and waits until it has.
-    pub async fn encerrar(self) {
+    pub async fn parar(self) {
         self.desligar.cancel();
         let _ = self.tarefa.await;
     }

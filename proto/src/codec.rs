@@ -295,7 +295,7 @@ mod tests {
             b"\x04\x02"
         );
         assert_eq!(
-            codificar(&ParaBroker::Retomar { seq: 300 })
+            codificar(&ParaBroker::Voltar { seq: 300 })
                 .unwrap()
                 .as_ref(),
             b"\x05\xac\x02"

@@ -53,8 +53,8 @@ pub enum ParaBroker {
         /// Numbered like chat lines.
         seq: u64,
     },
-    /// A paused agent takes customers again. Confirmed by `Pausa`.
-    Retomar {
+    /// A paused agent comes back and takes customers again (`/voltar`). Confirmed by `Pausa`.
+    Voltar {
         /// Numbered like chat lines.
         seq: u64,
     },
@@ -208,7 +208,7 @@ pub enum DoBroker {
         /// Customers waiting in all the agent's departments together.
         clientes: u32,
     },
-    /// (To agents) whether the agent is now paused; the answer to `Pausar` and `Retomar`.
+    /// (To agents) whether the agent is now paused; the answer to `Pausar` and `Voltar`.
     Pausa {
         /// `true` once paused, `false` once taking customers again.
         pausado: bool,
@@ -310,7 +310,7 @@ pub enum CodigoErro {
     TextoInvalido,
     /// A second handshake on the same connection. The connection stays open.
     ApresentacaoRepetida,
-    /// A customer sent a command only agents have (`Pausar`, `Retomar`). The connection stays
+    /// A customer sent a command only agents have (`Pausar`, `Voltar`). The connection stays
     /// open.
     ApenasAtendente,
     /// The department's line is full; try again later. The connection closes.
@@ -374,7 +374,7 @@ impl ParaBroker {
             | ParaBroker::Encerrar { seq }
             | ParaBroker::Sair { seq }
             | ParaBroker::Pausar { seq }
-            | ParaBroker::Retomar { seq } => *seq,
+            | ParaBroker::Voltar { seq } => *seq,
             _ => 0,
         }
     }
@@ -393,7 +393,7 @@ impl ParaBroker {
             ParaBroker::Encerrar { .. } => ParaBroker::Encerrar { seq: novo },
             ParaBroker::Sair { .. } => ParaBroker::Sair { seq: novo },
             ParaBroker::Pausar { .. } => ParaBroker::Pausar { seq: novo },
-            ParaBroker::Retomar { .. } => ParaBroker::Retomar { seq: novo },
+            ParaBroker::Voltar { .. } => ParaBroker::Voltar { seq: novo },
             outro => return Err(outro),
         })
     }

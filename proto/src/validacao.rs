@@ -40,7 +40,7 @@ pub enum TextoInvalido {
     Controle,
 }
 
-/// Trims a person's name and checks it (rule 10 of the design): non-empty, at most
+/// Trims a person's name and checks it (rule 10 of the matchmaking): non-empty, at most
 /// [`NOME_MAXIMO`] characters, no control characters. Returns the trimmed name.
 pub fn validar_nome(bruto: &str) -> Result<String, NomeInvalido> {
     validar_nome_ate(bruto, NOME_MAXIMO)

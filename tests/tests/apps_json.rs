@@ -154,5 +154,5 @@ async fn duzentas_linhas_de_uma_vez_chegam_todas_em_ordem() {
         );
     });
     teste.await.expect("the scripted chat goes as expected");
-    broker.encerrar().await;
+    broker.parar().await;
 }

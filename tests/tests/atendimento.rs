@@ -70,7 +70,7 @@ async fn sessao_do_sistema_original() {
     beto.dizer("Voltei!").await;
     yuri.esperar_mensagem("Beto", "Voltei!").await;
 
-    broker.encerrar().await;
+    broker.parar().await;
     beto.esperar_fim(MotivoFim::BrokerEncerrando).await;
     beto.esperar_fechamento().await;
     yuri.esperar_fim(MotivoFim::BrokerEncerrando).await;
@@ -117,7 +117,7 @@ async fn conversa_sem_par_recebe_erro_e_continua() {
     esperar_par(&mut laura, &mut ana).await;
     ana.dizer("agora sim").await;
     laura.esperar_mensagem("Ana", "agora sim").await;
-    broker.encerrar().await;
+    broker.parar().await;
 }
 
 /// Departments keep separate lines; an agent serving several takes the customer who has waited
@@ -150,7 +150,7 @@ async fn departamentos_e_ordem_de_chegada() {
     drop(vendas1);
     ambos.esperar_fim(MotivoFim::ClienteDesconectou).await;
     esperar_par(&mut ambos, &mut vendas2).await;
-    broker.encerrar().await;
+    broker.parar().await;
 }
 
 /// Two connected agents never share a name (rule 10); customers may.
@@ -177,7 +177,7 @@ async fn nomes_de_atendentes_sao_unicos() {
     ana1.esperar_posicao(1).await;
     let mut ana2 = Participante::cliente(endereco, "Ana", "vendas").await;
     ana2.esperar_posicao(2).await;
-    broker.encerrar().await;
+    broker.parar().await;
 }
 
 /// An agent who leaves mid-chat is told goodbye, and its customer keeps its turn.
@@ -204,7 +204,7 @@ async fn atendente_que_sai_devolve_o_cliente_ao_inicio_da_fila() {
     let mut laura = Participante::atendente(endereco, "Laura", &["geral"]).await;
     esperar_par(&mut laura, &mut ana).await;
     beto.esperar_posicao(1).await;
-    broker.encerrar().await;
+    broker.parar().await;
 }
 
 /// An agent sees how many customers wait in its departments, and a paused agent gets no new
@@ -247,7 +247,7 @@ async fn pausa_e_clientes_na_fila() {
     ));
 
     // Resuming: Yuri takes Beto at once, and learns how long he waited.
-    yuri.enviar(ParaBroker::Retomar { seq: 0 }).await;
+    yuri.enviar(ParaBroker::Voltar { seq: 0 }).await;
     assert_eq!(
         yuri.proximo_evento().await,
         DoBroker::Pausa { pausado: false }
@@ -266,5 +266,5 @@ async fn pausa_e_clientes_na_fila() {
     }
     beto.esperar_conexao_com("Yuri").await;
     yuri.esperar_espera(0).await;
-    broker.encerrar().await;
+    broker.parar().await;
 }

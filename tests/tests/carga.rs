@@ -27,7 +27,7 @@ async fn relay_mede_broker_e_piso() {
     assert!(resultado.piso.idas_e_voltas > 0, "{resultado:?}");
     let resumo = resultado.resumo();
     assert!(resumo.starts_with("relay: 3 pares"), "{resumo}");
-    broker.encerrar().await;
+    broker.parar().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -54,7 +54,7 @@ async fn churn_atende_todos_os_clientes() {
             .resumo()
             .starts_with("churn: 3 atendentes, 20 clientes x 3 mensagens")
     );
-    broker.encerrar().await;
+    broker.parar().await;
 }
 
 /// Runs the `carga` binary with `argumentos`, and returns the figures it wrote as JSON.

@@ -239,7 +239,7 @@ impl Mesa {
                 let quadro = if pausar {
                     ParaBroker::Pausar { seq: 0 }
                 } else {
-                    ParaBroker::Retomar { seq: 0 }
+                    ParaBroker::Voltar { seq: 0 }
                 };
                 self.aplicar(Evento::Recebeu { sessao, quadro });
             }
@@ -301,7 +301,7 @@ impl Mesa {
             let viva = self.maquina.situacao(id);
             let volta = restaurada.situacao(id);
             let esperada = match viva {
-                Some(Situacao::Livre | Situacao::Pausado) => Some(Situacao::Pausado),
+                Some(Situacao::Livre | Situacao::Parado) => Some(Situacao::Parado),
                 outra => outra,
             };
             assert_eq!(volta, esperada, "sessão {id} restaurada em outro lugar");

@@ -165,6 +165,6 @@ fn bytes_quaisquer_num_broker_de_verdade() {
         atendente.esperar_mensagem("Ana", "ainda aí?").await;
         atendente.dizer("sempre").await;
         cliente.esperar_mensagem("Yuri", "sempre").await;
-        broker.encerrar().await;
+        broker.parar().await;
     });
 }

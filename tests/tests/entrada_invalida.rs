@@ -107,7 +107,7 @@ async fn apresentacoes_invalidas_sao_recusadas() {
     )
     .await;
     par.conversar().await;
-    broker.encerrar().await;
+    broker.parar().await;
 }
 
 #[tokio::test]
@@ -143,7 +143,7 @@ async fn lixo_e_quadros_grandes_sao_recusados() {
     let enorme = quadro(&vec![b'a'; proto::TAMANHO_MAXIMO_QUADRO + 1]);
     recusa(endereco, &enorme, CodigoErro::QuadroGrande).await;
     par.conversar().await;
-    broker.encerrar().await;
+    broker.parar().await;
 }
 
 /// A registered session that starts sending garbage is closed with an error and counts as
@@ -221,7 +221,7 @@ async fn lixo_no_meio_da_conversa_encerra_so_aquela_sessao() {
         }
     ));
     par.conversar().await;
-    broker.encerrar().await;
+    broker.parar().await;
 }
 
 /// A connection that never introduces itself is told so and closed once the deadline passes.
@@ -238,7 +238,7 @@ async fn prazo_de_apresentacao() {
     // Half a frame is no better.
     recusa(endereco, b"\x00\x00\x00\x10\x00", CodigoErro::PrazoEsgotado).await;
     par.conversar().await;
-    broker.encerrar().await;
+    broker.parar().await;
 }
 
 /// A peer that never reads is cut off once its outbound buffer is full; its partner is told and
@@ -281,5 +281,5 @@ async fn consumidor_lento_e_desconectado() {
     beto.esperar_posicao(1).await;
     par.conversar().await;
     drop(laura);
-    broker.encerrar().await;
+    broker.parar().await;
 }

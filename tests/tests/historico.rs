@@ -56,7 +56,7 @@ async fn atender_tres_clientes(url: &str, anteriores_de_ana: usize) {
     // Caio is still chatting when the broker shuts down.
     let mut caio = Participante::cliente(endereco, "Caio", "vendas").await;
     esperar_par(&mut caio, &mut yuri).await;
-    broker.encerrar().await;
+    broker.parar().await;
 }
 
 async fn grava_e_le_de_volta(url: &str) {

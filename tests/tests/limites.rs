@@ -66,7 +66,7 @@ async fn so_quem_tem_o_token_e_atendente() {
     let mut dora = Participante::cliente(endereco, "Dora", "geral").await;
     dora.esperar_posicao(2).await;
     par.conversar().await;
-    broker.encerrar().await;
+    broker.parar().await;
 }
 
 #[tokio::test]
@@ -107,7 +107,7 @@ async fn quem_para_de_responder_aos_batimentos_cai() {
 
     // The pair, whose handles answer every Ping, lived through many intervals.
     par.conversar().await;
-    broker.encerrar().await;
+    broker.parar().await;
 }
 
 #[tokio::test]
@@ -217,7 +217,7 @@ async fn acima_do_ritmo_o_broker_freia_e_nada_se_perde() {
     laura.esperar_fim(MotivoFim::ClienteSaiu).await;
     // The pair on the same broker kept its own rate and lost nothing.
     par.conversar().await;
-    broker.encerrar().await;
+    broker.parar().await;
 }
 
 #[tokio::test]
@@ -246,7 +246,7 @@ async fn fila_cheia_recusa_com_aviso_claro() {
     let mut tres = Participante::cliente(endereco, "Três", "vendas").await;
     tres.esperar_posicao(2).await;
     par.conversar().await;
-    broker.encerrar().await;
+    broker.parar().await;
 }
 
 /// Opens a raw connection from a given local address.
@@ -300,5 +300,5 @@ async fn limites_de_conexoes_por_endereco_e_no_total() {
         })
     ));
     par.conversar().await;
-    broker.encerrar().await;
+    broker.parar().await;
 }

@@ -264,7 +264,7 @@ impl Modelo {
             },
             ParaBroker::Sair { .. } => self.sair(sessao, true),
             ParaBroker::Pong => {}
-            ParaBroker::Pausar { .. } | ParaBroker::Retomar { .. } if dados.cliente => {
+            ParaBroker::Pausar { .. } | ParaBroker::Voltar { .. } if dados.cliente => {
                 self.enviar(sessao, DoBroker::erro(CodigoErro::ApenasAtendente))
             }
             ParaBroker::Pausar { .. } => {
@@ -276,7 +276,7 @@ impl Modelo {
                 }
                 self.enviar(sessao, DoBroker::Pausa { pausado: true });
             }
-            ParaBroker::Retomar { .. } => {
+            ParaBroker::Voltar { .. } => {
                 let dados = self.sessoes.get_mut(&sessao).expect("exists");
                 dados.pausado = false;
                 let parado = dados.lugar == Lugar::Pausado;
@@ -441,7 +441,7 @@ impl ReferenceStateMachine for Referencia {
             2 => Just(ParaBroker::Encerrar { seq: 0 }),
             2 => Just(ParaBroker::Sair { seq: 0 }),
             1 => Just(ParaBroker::Pausar { seq: 0 }),
-            1 => Just(ParaBroker::Retomar { seq: 0 }),
+            1 => Just(ParaBroker::Voltar { seq: 0 }),
             1 => Just(ParaBroker::Apresentacao(Apresentacao::cliente("Outra", "geral"))),
             1 => Just(ParaBroker::Pong),
         ];
@@ -587,7 +587,7 @@ impl StateMachineTest for Sistema {
                     posicao: modelo.posicao(sessao).expect("waiting") as usize,
                 },
                 Lugar::Livre => Situacao::Livre,
-                Lugar::Pausado => Situacao::Pausado,
+                Lugar::Pausado => Situacao::Parado,
                 Lugar::Conversa { parceiro, conversa } => {
                     Situacao::EmConversa { parceiro, conversa }
                 }

@@ -232,7 +232,7 @@ impl Modelo {
                     self.linhas.livres.retain(|&s| s != sessao);
                 }
             }
-            ParaBroker::Retomar { .. } => {
+            ParaBroker::Voltar { .. } => {
                 let dados = self.sessoes.get_mut(&sessao).expect("exists");
                 dados.pausado = false;
                 if dados.lugar == Lugar::Parado {
@@ -334,7 +334,7 @@ impl ReferenceStateMachine for Referencia {
                 3 => Just(ParaBroker::Encerrar { seq: 0 }),
                 1 => Just(ParaBroker::Sair { seq: 0 }),
                 1 => Just(ParaBroker::Pausar { seq: 0 }),
-                1 => Just(ParaBroker::Retomar { seq: 0 }),
+                1 => Just(ParaBroker::Voltar { seq: 0 }),
             ];
             let envia = (select(conectadas.clone()), quadro)
                 .prop_map(|(sessao, quadro)| Passo::Envia { sessao, quadro });
@@ -478,7 +478,7 @@ impl StateMachineTest for Sistema {
                         .expect("in its line"),
                 },
                 Lugar::Livre => Situacao::Livre,
-                Lugar::Parado => Situacao::Pausado,
+                Lugar::Parado => Situacao::Parado,
                 Lugar::Conversa { parceiro, conversa } => {
                     Situacao::EmConversa { parceiro, conversa }
                 }

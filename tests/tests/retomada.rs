@@ -76,7 +76,7 @@ async fn queda_no_meio_da_conversa(banco: Option<String>) {
     yuri.esperar_fim(MotivoFim::ClienteSaiu).await;
     ana.esperar_fim(MotivoFim::ClienteSaiu).await;
     assert_eq!(ana.confirmada, 8);
-    broker.encerrar().await;
+    broker.parar().await;
 
     let Some(url) = banco else { return };
     let historico = Banco::abrir(&url).await.expect("the history opens");
@@ -138,7 +138,7 @@ async fn cliente_que_cai_na_fila_mantem_o_lugar() {
     let mut yuri = Participante::atendente(endereco, "Yuri", &["geral"]).await;
     esperar_par(&mut ana, &mut yuri).await;
     bia.esperar_posicao(1).await;
-    broker.encerrar().await;
+    broker.parar().await;
 }
 
 #[tokio::test]
@@ -176,7 +176,7 @@ async fn atendente_que_nao_volta_a_tempo_devolve_o_cliente_a_fila() {
     // The name is free again at once for Yuri's next login.
     let mut yuri = Participante::atendente(endereco, "Yuri", &["geral"]).await;
     esperar_par(&mut ana, &mut yuri).await;
-    broker.encerrar().await;
+    broker.parar().await;
 }
 
 #[tokio::test]
@@ -193,7 +193,7 @@ async fn cliente_fora_quando_o_atendente_encerra_recebe_o_fim_ao_voltar() {
     tomada.religar();
     ana.esperar_fim(MotivoFim::AtendenteEncerrou).await;
     assert_eq!(ana.proximo().await, None);
-    broker.encerrar().await;
+    broker.parar().await;
 }
 
 #[tokio::test]
@@ -211,7 +211,7 @@ async fn retomada_com_ficha_desconhecida_e_recusada() {
         Err(outro) => panic!("wrong refusal: {outro}"),
         Ok(_) => panic!("an unknown secret must not resume anything"),
     }
-    broker.encerrar().await;
+    broker.parar().await;
 }
 
 #[tokio::test]
@@ -230,7 +230,7 @@ async fn sem_tolerancia_nao_ha_retomada() {
         }
     ));
     assert_eq!(ana.confirmada, 0);
-    broker.encerrar().await;
+    broker.parar().await;
 }
 
 #[tokio::test]
@@ -278,7 +278,7 @@ async fn linha_reenviada_depois_da_queda_chega_uma_vez() {
     assert_eq!(volta.proximo().await, Some(DoBroker::Confirmada { seq: 2 }));
     // Yuri gets the next line, not the first one twice.
     yuri.esperar_mensagem("Ana", "outra").await;
-    broker.encerrar().await;
+    broker.parar().await;
 }
 
 #[tokio::test]
@@ -313,13 +313,13 @@ async fn comando_escrito_durante_a_queda_e_cumprido_uma_vez_depois_da_retomada()
     ana.esperar_fim(MotivoFim::AtendenteEncerrou).await;
     let mut bia = Participante::cliente(endereco, "Bia", "geral").await;
     bia.esperar_posicao(1).await;
-    yuri.enviar(ParaBroker::Retomar { seq: 0 }).await;
+    yuri.enviar(ParaBroker::Voltar { seq: 0 }).await;
     assert_eq!(
         yuri.proximo_evento().await,
         DoBroker::Pausa { pausado: false }
     );
     esperar_par(&mut bia, &mut yuri).await;
-    broker.encerrar().await;
+    broker.parar().await;
 }
 
 #[tokio::test]
@@ -360,5 +360,5 @@ async fn o_diario_nao_guarda_a_ficha_de_ninguem() {
         volta.proximo().await,
         Some(DoBroker::BemVindo { retomada: true, ficha: devolvida, .. }) if devolvida == ficha
     ));
-    broker.encerrar().await;
+    broker.parar().await;
 }

@@ -226,5 +226,5 @@ async fn cliente_e_atendente_em_terminais_reais() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    broker.encerrar().await;
+    broker.parar().await;
 }

@@ -127,7 +127,7 @@ async fn conversa_sobre_tls() {
             ..
         })
     ));
-    broker.encerrar().await;
+    broker.parar().await;
 }
 
 #[tokio::test]
@@ -160,5 +160,5 @@ async fn sem_tls_ou_sem_confianca_nao_entra() {
     )
     .await;
     assert!(outro_nome.is_err());
-    broker.encerrar().await;
+    broker.parar().await;
 }

@@ -22,8 +22,9 @@ use std::time::Duration;
 use proto::{DoBroker, Ficha, SessaoId};
 use serde::{Deserialize, Serialize};
 
-use super::retomada::Retomavel;
-use super::{Efeito, Estado, Matchmaker, PapelSessao, Parametros, Registro, Sessao};
+use super::conversas::Conversa;
+use super::sessoes::{Estado, PapelSessao, Retomavel, Sessao};
+use super::{Efeito, Matchmaker, Parametros, Registro};
 
 /// One session as the journal keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,34 +147,10 @@ impl Matchmaker {
         if !self.parametros.diario {
             return;
         }
-        let tocadas: BTreeSet<SessaoId> = efeitos
-            .iter()
-            .filter_map(|efeito| match efeito {
-                // Positions, waiting counts and errors change nothing a snapshot holds (a
-                // place in line is kept as the arrival number): leaving them out keeps a
-                // line's every move from rewriting every customer in it.
-                // Chat lines and their confirmations are rebuilt from the history instead.
-                Efeito::Enviar {
-                    quadro:
-                        DoBroker::Fila { .. }
-                        | DoBroker::Espera { .. }
-                        | DoBroker::Erro { .. }
-                        | DoBroker::Anteriores { .. }
-                        | DoBroker::Ping
-                        | DoBroker::Mensagem { .. }
-                        | DoBroker::Confirmada { .. },
-                    ..
-                } => None,
-                Efeito::Enviar { para, .. } | Efeito::Reenviar { para, .. } => Some(*para),
-                Efeito::Fechar { sessao }
-                | Efeito::Desligar { sessao }
-                | Efeito::Retomar { sessao, .. } => Some(*sessao),
-                Efeito::Registrar(_) | Efeito::ConsultarAnteriores { .. } => None,
-            })
-            .collect();
+        let tocadas: BTreeSet<SessaoId> = efeitos.iter().filter_map(tocada).collect();
         for id in tocadas {
-            let registro = match (self.sessoes.get(&id), self.lapides.get(&id)) {
-                (Some(sessao), _) => Registro::Sessao(Box::new(instantaneo(id, sessao))),
+            let registro = match (self.sessoes.get(id), self.sessoes.lapide(id)) {
+                (Some(sessao), _) => Registro::Sessao(Box::new(self.instantaneo(id, sessao))),
                 (None, Some(lapide)) => {
                     Registro::Sessao(Box::new(Instantaneo::de_lapide(id, lapide)))
                 }
@@ -195,177 +172,200 @@ impl Matchmaker {
     ) -> Self {
         let mut maquina = Matchmaker::com_parametros(parametros);
         let prazo = agora.saturating_add(parametros.tolerancia);
-        let mut conversas = BTreeSet::new();
-        for salva in &salvas {
-            if let EstadoSalvo::EmConversa {
-                parceiro, conversa, ..
-            } = salva.estado
-            {
-                conversas.insert((salva.sessao, parceiro, conversa));
-            }
-        }
-        for salva in salvas {
+        let conversas: BTreeSet<(SessaoId, SessaoId, u64)> = salvas
+            .iter()
+            .filter_map(|salva| match salva.estado {
+                EstadoSalvo::EmConversa {
+                    parceiro, conversa, ..
+                } => Some((salva.sessao, parceiro, conversa)),
+                _ => None,
+            })
+            .collect();
+        for mut salva in salvas {
+            let retomada = salva.retomada.take().map(|(ficha, enviados, retidos)| {
+                Retomavel::restaurada(ficha, enviados, retidos, prazo)
+            });
             if salva.estado == EstadoSalvo::Encerrada {
-                maquina.restaurar_lapide(salva, prazo);
+                if let Some(lapide) = retomada {
+                    maquina.sessoes.restaurar_lapide(salva.sessao, lapide);
+                }
                 continue;
             }
-            let Instantaneo {
-                sessao: id,
-                nome,
-                papel,
-                estado,
-                mut ultima_aceita,
-                mut retomada,
-            } = salva;
-            let mut vistas = 0;
-            let estado = match estado {
+            let em_conversa = match salva.estado {
                 EstadoSalvo::EmConversa {
-                    parceiro,
-                    conversa,
-                    linhas: ja_vistas,
-                } if conversas.contains(&(parceiro, id, conversa)) => {
-                    maquina.proxima_conversa = maquina.proxima_conversa.max(conversa);
-                    let atendente = matches!(papel, PapelSalvo::Atendente { .. });
-                    vistas = ja_vistas;
-                    let depois = linhas
-                        .iter()
-                        .filter(|linha| linha.conversa == conversa && linha.seq > ja_vistas);
-                    for linha in depois {
-                        vistas = vistas.max(linha.seq);
-                        if linha.do_atendente == atendente {
-                            ultima_aceita = ultima_aceita.max(linha.seq_remetente);
-                        } else if let Some((_, enviados, retidos)) = &mut retomada {
-                            *enviados += 1;
-                            retidos.push(DoBroker::Mensagem {
-                                de: linha.autor.clone(),
-                                texto: linha.texto.clone(),
-                            });
-                        }
-                    }
-                    Estado::EmConversa { parceiro, conversa }
-                }
-                EstadoSalvo::Parado => Estado::Pausado,
-                // A customer in line, or one whose chat lost its other side.
-                _ => Estado::Aguardando,
+                    parceiro, conversa, ..
+                } => conversas.contains(&(parceiro, salva.sessao, conversa)),
+                _ => false,
             };
-            let papel = match papel {
-                PapelSalvo::Cliente {
-                    departamento,
-                    chegada,
-                    entrou_em_ms,
-                } => {
-                    maquina.proxima_chegada = maquina.proxima_chegada.max(chegada);
-                    let linha = maquina
-                        .departamentos
-                        .entry(departamento.clone())
-                        .or_default();
-                    if estado == Estado::Aguardando {
-                        let indice = linha.fila_clientes.partition_point(|e| e.0 < chegada);
-                        linha.fila_clientes.insert(indice, (chegada, id));
-                        maquina.departamentos_alterados.insert(departamento.clone());
-                    }
-                    PapelSessao::Cliente {
-                        departamento,
-                        chegada,
-                        entrou_em: Duration::from_millis(entrou_em_ms),
-                        posicao_informada: 0,
-                    }
-                }
-                PapelSalvo::Atendente {
-                    departamentos,
-                    pausado,
-                } => {
-                    maquina.nomes_atendentes.insert(nome.to_lowercase());
-                    for departamento in &departamentos {
-                        let linha = maquina
-                            .departamentos
-                            .entry(departamento.clone())
-                            .or_default();
-                        linha.atendentes.insert(id);
-                    }
-                    PapelSessao::Atendente {
-                        departamentos,
-                        pausado,
-                        espera_informada: 0,
-                    }
-                }
-            };
-            let estado = match (&papel, estado) {
-                (PapelSessao::Atendente { .. }, Estado::Aguardando) => Estado::Pausado,
-                (_, estado) => estado,
-            };
-            let retomada = retomada.map(|(ficha, enviados, retidos)| {
-                maquina.fichas.insert(ficha, id);
-                maquina.prazos.push_back((prazo, id));
-                Box::new(Retomavel::restaurada(ficha, enviados, retidos, prazo))
-            });
-            maquina.sessoes.insert(
-                id,
-                Sessao {
-                    nome,
-                    papel,
-                    estado,
-                    ultima_aceita,
-                    linhas: vistas,
-                    retomada,
-                },
-            );
+            maquina.restaurar_sessao(salva, em_conversa, retomada, linhas);
         }
         maquina
     }
 
-    /// Brings back a tombstone from its snapshot, until `prazo`.
-    fn restaurar_lapide(&mut self, salva: Instantaneo, prazo: Duration) {
-        let Some((ficha, enviados, retidos)) = salva.retomada else {
-            return;
+    /// Brings back one session from its snapshot (`em_conversa`: its chat's other side is in
+    /// the journal too), replaying the lines its chat had after the snapshot.
+    fn restaurar_sessao(
+        &mut self,
+        salva: Instantaneo,
+        em_conversa: bool,
+        mut retomada: Option<Retomavel>,
+        linhas: &[LinhaSalva],
+    ) {
+        let Instantaneo {
+            sessao: id,
+            nome,
+            papel,
+            estado,
+            mut ultima_aceita,
+            ..
+        } = salva;
+        let atendente = matches!(papel, PapelSalvo::Atendente { .. });
+        let estado = match estado {
+            EstadoSalvo::EmConversa {
+                parceiro,
+                conversa,
+                linhas: ja_vistas,
+            } if em_conversa => {
+                let depois = linhas
+                    .iter()
+                    .filter(|linha| linha.conversa == conversa && linha.seq > ja_vistas);
+                let mut vistas = ja_vistas;
+                for linha in depois {
+                    vistas = vistas.max(linha.seq);
+                    if linha.do_atendente == atendente {
+                        ultima_aceita = ultima_aceita.max(linha.seq_remetente);
+                    } else if let Some(retomada) = &mut retomada {
+                        retomada.reter(&DoBroker::Mensagem {
+                            de: linha.autor.clone(),
+                            texto: linha.texto.clone(),
+                        });
+                    }
+                }
+                let (cliente, atendente) = if atendente {
+                    (parceiro, id)
+                } else {
+                    (id, parceiro)
+                };
+                let linhas = vistas;
+                let aberta = Conversa {
+                    cliente,
+                    atendente,
+                    linhas,
+                };
+                self.conversas.reabrir(conversa, aberta);
+                Estado::EmConversa { conversa }
+            }
+            // An agent in no chat, or whose chat lost its other side, stops; such a customer
+            // goes back to its line.
+            _ if atendente => Estado::Parado,
+            _ => Estado::Aguardando,
         };
-        self.fichas.insert(ficha, salva.sessao);
-        self.prazos.push_back((prazo, salva.sessao));
-        self.lapides.insert(
-            salva.sessao,
-            Box::new(Retomavel::restaurada(ficha, enviados, retidos, prazo)),
-        );
+        let papel = self.restaurar_papel(id, papel, estado);
+        let sessao = Sessao::restaurada(nome, papel, estado, ultima_aceita, retomada);
+        self.sessoes.restaurar(id, sessao);
+    }
+
+    /// Brings back a session's role, putting a waiting customer in its line and an agent among
+    /// those who serve its departments.
+    fn restaurar_papel(&mut self, id: SessaoId, papel: PapelSalvo, estado: Estado) -> PapelSessao {
+        match papel {
+            PapelSalvo::Cliente {
+                departamento,
+                chegada,
+                entrou_em_ms,
+            } => {
+                self.ultima_chegada = self.ultima_chegada.max(chegada);
+                if estado == Estado::Aguardando {
+                    self.filas.enfileirar(&departamento, chegada, id);
+                }
+                PapelSessao::Cliente {
+                    departamento,
+                    chegada,
+                    entrou_em: Duration::from_millis(entrou_em_ms),
+                    posicao_informada: 0,
+                }
+            }
+            PapelSalvo::Atendente {
+                departamentos,
+                pausado,
+            } => {
+                self.filas.servir(&departamentos, id);
+                PapelSessao::Atendente {
+                    departamentos,
+                    pausado,
+                    espera_informada: 0,
+                }
+            }
+        }
+    }
+
+    /// A session's snapshot.
+    fn instantaneo(&self, id: SessaoId, sessao: &Sessao) -> Instantaneo {
+        let papel = match &sessao.papel {
+            PapelSessao::Cliente {
+                departamento,
+                chegada,
+                entrou_em,
+                ..
+            } => PapelSalvo::Cliente {
+                departamento: departamento.clone(),
+                chegada: *chegada,
+                entrou_em_ms: u64::try_from(entrou_em.as_millis()).unwrap_or(u64::MAX),
+            },
+            PapelSessao::Atendente {
+                departamentos,
+                pausado,
+                ..
+            } => PapelSalvo::Atendente {
+                departamentos: departamentos.clone(),
+                pausado: *pausado,
+            },
+        };
+        let conversa = sessao
+            .conversa()
+            .and_then(|id_conversa| Some((id_conversa, self.conversas.get(id_conversa)?)));
+        let estado = match (sessao.estado, conversa) {
+            (Estado::Aguardando, _) => EstadoSalvo::Aguardando,
+            (Estado::EmConversa { .. }, Some((conversa, aberta))) => EstadoSalvo::EmConversa {
+                parceiro: aberta.parceiro_de(id).unwrap_or(id),
+                conversa,
+                linhas: aberta.linhas,
+            },
+            _ => EstadoSalvo::Parado,
+        };
+        Instantaneo {
+            sessao: id,
+            nome: sessao.nome().to_owned(),
+            papel,
+            estado,
+            ultima_aceita: sessao.ultima_aceita,
+            retomada: sessao.retomada().map(Retomavel::salvar),
+        }
     }
 }
 
-/// A session's snapshot.
-fn instantaneo(id: SessaoId, sessao: &Sessao) -> Instantaneo {
-    let papel = match &sessao.papel {
-        PapelSessao::Cliente {
-            departamento,
-            chegada,
-            entrou_em,
+/// The session an effect tells of a change to, if it does. Positions, waiting counts and
+/// errors change nothing a snapshot holds (a place in line is kept as the arrival number):
+/// leaving them out keeps a line's every move from rewriting every customer in it. Chat lines
+/// and their confirmations are rebuilt from the history instead.
+fn tocada(efeito: &Efeito) -> Option<SessaoId> {
+    match efeito {
+        Efeito::Enviar {
+            quadro:
+                DoBroker::Fila { .. }
+                | DoBroker::Espera { .. }
+                | DoBroker::Erro { .. }
+                | DoBroker::Anteriores { .. }
+                | DoBroker::Ping
+                | DoBroker::Mensagem { .. }
+                | DoBroker::Confirmada { .. },
             ..
-        } => PapelSalvo::Cliente {
-            departamento: departamento.clone(),
-            chegada: *chegada,
-            entrou_em_ms: u64::try_from(entrou_em.as_millis()).unwrap_or(u64::MAX),
-        },
-        PapelSessao::Atendente {
-            departamentos,
-            pausado,
-            ..
-        } => PapelSalvo::Atendente {
-            departamentos: departamentos.clone(),
-            pausado: *pausado,
-        },
-    };
-    let estado = match sessao.estado {
-        Estado::Aguardando => EstadoSalvo::Aguardando,
-        Estado::Livre { .. } | Estado::Pausado => EstadoSalvo::Parado,
-        Estado::EmConversa { parceiro, conversa } => EstadoSalvo::EmConversa {
-            parceiro,
-            conversa,
-            linhas: sessao.linhas,
-        },
-    };
-    Instantaneo {
-        sessao: id,
-        nome: sessao.nome.clone(),
-        papel,
-        estado,
-        ultima_aceita: sessao.ultima_aceita,
-        retomada: sessao.retomada.as_ref().map(|r| r.salvar()),
+        } => None,
+        Efeito::Enviar { para, .. } | Efeito::Reenviar { para, .. } => Some(*para),
+        Efeito::Fechar { sessao }
+        | Efeito::Desligar { sessao }
+        | Efeito::Retomar { sessao, .. } => Some(*sessao),
+        Efeito::Registrar(_) | Efeito::ConsultarAnteriores { .. } => None,
     }
 }
 
@@ -472,14 +472,13 @@ mod tests {
             restaurada.situacao(12),
             Some(Situacao::Aguardando { posicao: 1, .. })
         ));
-        assert_eq!(restaurada.situacao(2), Some(Situacao::Pausado));
+        assert_eq!(restaurada.situacao(2), Some(Situacao::Parado));
         assert_eq!(restaurada.situacao(11), None);
         for sessao in [1, 2, 10, 12] {
             assert!(restaurada.suspensa(sessao), "{sessao} waits for its peer");
         }
         // Yuri's kept frames (his `Conectado` and Ana's line) are there for his resume.
-        let yuri = restaurada.sessoes.get(&1).and_then(|s| s.retomada.as_ref());
-        assert_eq!(yuri.map(|r| r.salvar().1), Some(2));
-        assert_eq!(restaurada.sessoes[&10].ultima_aceita, 1);
+        assert_eq!(restaurada.numeracao(1), Some((0, Some(2))));
+        assert_eq!(restaurada.numeracao(10).map(|n| n.0), Some(1));
     }
 }

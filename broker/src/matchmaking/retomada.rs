@@ -1,4 +1,5 @@
-//! Suspending a session whose connection dropped, and resuming it on a new connection.
+//! The rules of suspending a session whose connection dropped, and of resuming it on a new
+//! connection (rules 13 to 17 of the [module docs](super)).
 //!
 //! With [`Parametros::tolerancia`](super::Parametros::tolerancia) set, every session gets a
 //! secret ([`Ficha`]) in its `BemVindo`. Each numbered frame sent to it ([`DoBroker::numerado`])
@@ -13,16 +14,12 @@
 //! highest it has handled per session and answers `Confirmada`, so a line or command sent again
 //! after a resume is confirmed again but never relayed or carried out twice.
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use proto::{Apresentacao, CodigoErro, DoBroker, Ficha, Papel, ParaBroker, Retomada, SessaoId};
 
-use super::{Efeito, Estado, Matchmaker, PapelSessao, Parametros, Registro, Sessao, posicao_de};
-
-/// Most numbered frames kept for one session that its peer has not acknowledged. Past it the
-/// oldest are dropped, and a resume that would need them is refused.
-pub const RETIDOS_MAXIMO: usize = 4096;
+use super::sessoes::{Estado, PapelSessao, Sessao, Vencida};
+use super::{Efeito, Matchmaker, Parametros, Registro};
 
 /// What the machine keeps of a session's secret: the first 16 bytes of its SHA-256. The secret
 /// itself goes to the peer in `BemVindo` and is never kept, in memory or in the journal, so
@@ -36,168 +33,35 @@ pub(super) fn resumo(ficha: &Ficha) -> Ficha {
     resumo
 }
 
-/// What resuming one session needs.
-#[derive(Debug)]
-pub(super) struct Retomavel {
-    /// The [`resumo`] of the secret a resume must present.
-    ficha: Ficha,
-    /// Numbered frames sent to the session so far.
-    enviados: u64,
-    /// The last numbered frames sent, not yet acknowledged (the last `retidos.len()` of
-    /// `enviados`).
-    retidos: VecDeque<DoBroker>,
-    /// When suspended, the end of its grace period.
-    suspensa_ate: Option<Duration>,
-}
-
-impl Retomavel {
-    /// A new session's bookkeeping, given its secret's [`resumo`].
-    pub(super) fn new(ficha: Ficha) -> Self {
-        Retomavel {
-            ficha,
-            enviados: 0,
-            retidos: VecDeque::new(),
-            suspensa_ate: None,
-        }
-    }
-
-    /// A restored session's bookkeeping, suspended until `prazo`.
-    pub(super) fn restaurada(
-        ficha: Ficha,
-        enviados: u64,
-        retidos: Vec<DoBroker>,
-        prazo: Duration,
-    ) -> Self {
-        let mut retidos = VecDeque::from(retidos);
-        retidos.drain(..retidos.len().saturating_sub(RETIDOS_MAXIMO));
-        Retomavel {
-            ficha,
-            enviados,
-            retidos,
-            suspensa_ate: Some(prazo),
-        }
-    }
-
-    /// What the journal keeps of it: the secret's [`resumo`], the count, the kept frames.
-    pub(super) fn salvar(&self) -> (Ficha, u64, Vec<DoBroker>) {
-        (
-            self.ficha,
-            self.enviados,
-            self.retidos.iter().cloned().collect(),
-        )
-    }
-
-    /// The [`resumo`] of the session's secret.
-    pub(super) fn ficha(&self) -> &Ficha {
-        &self.ficha
-    }
-
-    /// The number of the first kept frame minus one: what the peer must have received at least.
-    fn primeiro_retido(&self) -> u64 {
-        self.enviados - self.retidos.len() as u64
-    }
-
-    /// Forgets the kept frames the peer says it has received (up to frame `total`).
-    fn descartar_ate(&mut self, total: u64) {
-        let excesso = total.saturating_sub(self.primeiro_retido());
-        let excesso = usize::try_from(excesso).unwrap_or(usize::MAX);
-        self.retidos.drain(..excesso.min(self.retidos.len()));
-    }
-}
-
-impl Sessao {
-    /// Whether the session's connection is gone and it waits for a resume.
-    pub(super) fn suspensa(&self) -> bool {
-        self.retomada
-            .as_ref()
-            .is_some_and(|r| r.suspensa_ate.is_some())
-    }
-}
-
 impl Matchmaker {
-    /// The highest chat line `seq` handled from a session and the numbered frames sent to it
-    /// (when resumable), for tests and diagnostics.
+    /// The highest `seq` handled from a session and the numbered frames sent to it (when
+    /// resumable), for tests and diagnostics.
     pub fn numeracao(&self, sessao: SessaoId) -> Option<(u64, Option<u64>)> {
-        let dados = self.sessoes.get(&sessao)?;
-        Some((
-            dados.ultima_aceita,
-            dados.retomada.as_ref().map(|r| r.enviados),
-        ))
+        let dados = self.sessoes.get(sessao)?;
+        Some((dados.ultima_aceita, dados.retomada().map(|r| r.enviados)))
     }
 
     /// How many numbered frames a tombstone (a session ended while away) was sent: what its
     /// resume must say it received. For tests and diagnostics.
     pub fn enviados_a_lapide(&self, sessao: SessaoId) -> Option<u64> {
-        self.lapides.get(&sessao).map(|lapide| lapide.enviados)
+        self.sessoes.lapide(sessao).map(|lapide| lapide.enviados)
     }
 
     /// Whether the session exists and waits for a resume.
     pub fn suspensa(&self, sessao: SessaoId) -> bool {
-        self.sessoes.get(&sessao).is_some_and(Sessao::suspensa)
-    }
-
-    /// Removes a session from the session table and the secrets index.
-    pub(super) fn esquecer(&mut self, id: SessaoId) -> Option<Sessao> {
-        let sessao = self.sessoes.remove(&id)?;
-        if let Some(retomada) = &sessao.retomada {
-            self.fichas.remove(&retomada.ficha);
-        }
-        Some(sessao)
-    }
-
-    /// Lets go of a session the broker ended: one that is suspended is kept as a tombstone, with
-    /// its last frames, until its grace deadline.
-    pub(super) fn encerrar_sessao(&mut self, id: SessaoId) {
-        let suspensa = self.sessoes.get(&id).is_some_and(Sessao::suspensa);
-        if !suspensa {
-            self.esquecer(id);
-            return;
-        }
-        if let Some(retomada) = self.sessoes.remove(&id).and_then(|sessao| sessao.retomada) {
-            self.lapides.insert(id, retomada);
-        }
-    }
-
-    /// Counts and keeps the numbered frames among `efeitos` for the sessions they go to.
-    pub(super) fn reter(&mut self, efeitos: &[Efeito]) {
-        if self.fichas.is_empty() {
-            return;
-        }
-        for efeito in efeitos {
-            let Efeito::Enviar { para, quadro } = efeito else {
-                continue;
-            };
-            if !quadro.numerado() {
-                continue;
-            }
-            let retomada = match self.sessoes.get_mut(para) {
-                Some(sessao) => sessao.retomada.as_deref_mut(),
-                None => self.lapides.get_mut(para).map(|lapide| &mut **lapide),
-            };
-            if let Some(retomada) = retomada {
-                retomada.enviados += 1;
-                retomada.retidos.push_back(quadro.clone());
-                if retomada.retidos.len() > RETIDOS_MAXIMO {
-                    retomada.retidos.pop_front();
-                }
-            }
-        }
+        self.sessoes.get(sessao).is_some_and(Sessao::suspensa)
     }
 
     /// The peer has received `total` numbered frames: stop keeping them.
     pub(super) fn confirmar_recebidos(&mut self, id: SessaoId, total: u64) {
-        if let Some(retomada) = self
-            .sessoes
-            .get_mut(&id)
-            .and_then(|sessao| sessao.retomada.as_deref_mut())
-        {
+        if let Some(retomada) = self.sessoes.get_mut(id).and_then(Sessao::retomada_mut) {
             retomada.descartar_ate(total);
         }
     }
 
     /// Handles a frame, first weeding out a numbered one (a chat line or a command) already
     /// handled (it is confirmed again, not carried out twice) and confirming a new one once
-    /// handled.
+    /// handled (rule 16).
     pub(super) fn receber_numerado(
         &mut self,
         id: SessaoId,
@@ -209,128 +73,89 @@ impl Matchmaker {
         if seq == 0 {
             return self.receber(id, quadro, agora, efeitos);
         }
-        let Some(sessao) = self.sessoes.get_mut(&id) else {
+        let Some(sessao) = self.sessoes.get_mut(id) else {
             return;
         };
-        if seq <= sessao.ultima_aceita {
-            let seq = sessao.ultima_aceita;
-            efeitos.push(Efeito::Enviar {
-                para: id,
-                quadro: DoBroker::Confirmada { seq },
-            });
-            return;
+        let repetido = seq <= sessao.ultima_aceita;
+        sessao.ultima_aceita = sessao.ultima_aceita.max(seq);
+        let confirmada = sessao.ultima_aceita;
+        if !repetido {
+            self.receber(id, quadro, agora, efeitos);
         }
-        sessao.ultima_aceita = seq;
-        self.receber(id, quadro, agora, efeitos);
         efeitos.push(Efeito::Enviar {
             para: id,
-            quadro: DoBroker::Confirmada { seq },
+            quadro: DoBroker::Confirmada { seq: confirmada },
         });
     }
 
     /// A session's connection dropped: suspend it for the grace period (or remove it, if it
-    /// cannot be resumed).
+    /// cannot be resumed). Its partner learns it is away; a free agent stops (rule 13).
     pub(super) fn suspender(&mut self, id: SessaoId, agora: Duration, efeitos: &mut Vec<Efeito>) {
-        let prazo = agora.saturating_add(self.parametros.tolerancia);
-        let Some(sessao) = self.sessoes.get_mut(&id) else {
+        let Some(sessao) = self.sessoes.get(id) else {
             return;
         };
-        let Some(retomada) = sessao.retomada.as_deref_mut() else {
+        if sessao.retomada().is_none() {
             return self.remover(id, false, agora, efeitos);
-        };
-        if retomada.suspensa_ate.is_some() {
+        }
+        let conversa = sessao.conversa();
+        let prazo = agora.saturating_add(self.parametros.tolerancia);
+        if !self.sessoes.suspender(id, prazo) {
             return;
         }
-        retomada.suspensa_ate = Some(prazo);
-        let livre = matches!(sessao.estado, Estado::Livre { .. });
-        if let Estado::EmConversa { parceiro, .. } = sessao.estado {
+        if let Some(parceiro) = conversa.and_then(|conversa| self.parceiro(id, conversa)) {
             efeitos.push(Efeito::Enviar {
                 para: parceiro,
                 quadro: DoBroker::Parceiro { conectado: false },
             });
         }
-        self.prazos.push_back((prazo, id));
-        if livre {
-            self.ocupar_atendente(id);
-            if let Some(sessao) = self.sessoes.get_mut(&id) {
-                sessao.estado = Estado::Pausado;
-            }
-        }
+        self.parar_atendente(id);
         efeitos.push(Efeito::Desligar { sessao: id });
     }
 
     /// Removes every suspended session whose grace period ended by `agora`, as if it had left
-    /// the moment its connection dropped (rules 7 and 9).
+    /// the moment its connection dropped (rules 7 and 9), and forgets tombstones whose time is
+    /// up.
     pub(super) fn expirar(&mut self, agora: Duration, efeitos: &mut Vec<Efeito>) {
-        while let Some(&(prazo, id)) = self.prazos.front() {
-            if prazo > agora {
-                break;
-            }
-            self.prazos.pop_front();
-            if self
-                .lapides
-                .get(&id)
-                .is_some_and(|lapide| lapide.suspensa_ate == Some(prazo))
-                && let Some(lapide) = self.lapides.remove(&id)
-            {
-                self.fichas.remove(&lapide.ficha);
-                if self.parametros.diario {
-                    efeitos.push(Efeito::Registrar(Registro::SessaoSaiu { sessao: id }));
+        for vencida in self.sessoes.vencer(agora) {
+            match vencida {
+                Vencida::Lapide(sessao) if self.parametros.diario => {
+                    efeitos.push(Efeito::Registrar(Registro::SessaoSaiu { sessao }));
                 }
-                continue;
-            }
-            let ainda_suspensa = self
-                .sessoes
-                .get(&id)
-                .and_then(|sessao| sessao.retomada.as_ref())
-                .is_some_and(|r| r.suspensa_ate == Some(prazo));
-            if ainda_suspensa {
-                self.remover(id, false, agora, efeitos);
+                Vencida::Lapide(_) => {}
+                Vencida::Sessao(id) => self.remover(id, false, agora, efeitos),
             }
         }
     }
 
     /// An agent logs in with the name of a suspended agent (say, the app was restarted and lost
-    /// its secret): that old session counts as gone, so the name is free.
+    /// its secret): that old session counts as gone, so the name is free (rule 15).
     pub(super) fn liberar_nome_de_suspenso(
         &mut self,
         nome: &str,
         agora: Duration,
         efeitos: &mut Vec<Efeito>,
     ) {
-        let chave = nome.to_lowercase();
-        if !self.nomes_atendentes.contains(&chave) {
-            return;
-        }
-        let antigo = self.sessoes.iter().find_map(|(&id, sessao)| {
-            (matches!(sessao.papel, PapelSessao::Atendente { .. })
-                && sessao.suspensa()
-                && sessao.nome.to_lowercase() == chave)
-                .then_some(id)
-        });
-        if let Some(antigo) = antigo {
+        if let Some(antigo) = self.sessoes.atendente_suspenso(nome) {
             self.remover(antigo, false, agora, efeitos);
         }
     }
 
-    /// A peer comes back to a session the broker ended while it was away: it gets `BemVindo`,
-    /// the frames it missed (the last is the `Fim`), and the close.
-    fn entregar_lapide(
+    /// A peer comes back to a session the broker ended while it was away (rule 14): it gets
+    /// `BemVindo`, the frames it missed (the last is the `Fim`), and the close.
+    pub(super) fn entregar_lapide(
         &mut self,
         conexao: SessaoId,
         id: SessaoId,
         pedido: &Retomada,
         efeitos: &mut Vec<Efeito>,
     ) {
-        let recebidos = pedido.recebidos;
-        let Some(mut lapide) = self.lapides.remove(&id) else {
+        let Some(mut lapide) = self.sessoes.tirar_lapide(id) else {
             return;
         };
-        self.fichas.remove(&lapide.ficha);
-        if !(lapide.primeiro_retido()..=lapide.enviados).contains(&recebidos) {
+        if !lapide.aceita(pedido.recebidos) {
             return recusar_retomada(conexao, efeitos);
         }
-        lapide.descartar_ate(recebidos);
+        lapide.descartar_ate(pedido.recebidos);
         efeitos.push(Efeito::Retomar {
             conexao,
             sessao: id,
@@ -342,13 +167,13 @@ impl Matchmaker {
         efeitos.extend(
             lapide
                 .retidos
-                .into_iter()
+                .drain(..)
                 .map(|quadro| Efeito::Reenviar { para: id, quadro }),
         );
         efeitos.push(Efeito::Fechar { sessao: id });
     }
 
-    /// The connection `conexao` asks to take over the session `pedido` names. It gets
+    /// The connection `conexao` asks to take over the session `pedido` names (rule 13). It gets
     /// `BemVindo`, every kept frame after the count it gives, then the state that may have
     /// changed; or `RetomadaInvalida` and a close.
     pub(super) fn retomar(
@@ -360,36 +185,30 @@ impl Matchmaker {
         efeitos: &mut Vec<Efeito>,
     ) {
         let chave = resumo(&pedido.ficha);
-        if let Some(&id) = self.fichas.get(&chave)
-            && self.lapides.contains_key(&id)
-        {
+        let dona = self.sessoes.por_ficha(&chave);
+        if let Some(id) = dona.filter(|&id| self.sessoes.lapide(id).is_some()) {
             return self.entregar_lapide(conexao, id, pedido, efeitos);
         }
-        let encontrada = self.fichas.get(&chave).copied().filter(|id| {
-            let Some(sessao) = self.sessoes.get(id) else {
-                return false;
-            };
-            let cliente = matches!(sessao.papel, PapelSessao::Cliente { .. });
-            let retomada = sessao.retomada.as_ref();
-            cliente == matches!(apresentacao.papel, Papel::Cliente { .. })
-                && retomada
-                    .is_some_and(|r| (r.primeiro_retido()..=r.enviados).contains(&pedido.recebidos))
+        let cliente = matches!(apresentacao.papel, Papel::Cliente { .. });
+        let encontrada = dona.filter(|&id| {
+            self.sessoes.get(id).is_some_and(|sessao| {
+                sessao.cliente() == cliente
+                    && sessao
+                        .retomada()
+                        .is_some_and(|r| r.aceita(pedido.recebidos))
+            })
         });
         let Some(id) = encontrada else {
             return recusar_retomada(conexao, efeitos);
         };
-        let Some(sessao) = self.sessoes.get_mut(&id) else {
+        let Some(sessao) = self.sessoes.get_mut(id) else {
             return;
         };
         let ultima_aceita = sessao.ultima_aceita;
-        let Some(retomada) = sessao.retomada.as_deref_mut() else {
+        let Some(retomada) = sessao.retomada_mut() else {
             return;
         };
         let estava_suspensa = retomada.suspensa_ate.take().is_some();
-        let parceiro = match sessao.estado {
-            Estado::EmConversa { parceiro, .. } => Some(parceiro),
-            _ => None,
-        };
         retomada.descartar_ate(pedido.recebidos);
         efeitos.push(Efeito::Retomar {
             conexao,
@@ -403,31 +222,38 @@ impl Matchmaker {
             para: id,
             quadro: quadro.clone(),
         }));
-        match (&mut sessao.papel, sessao.estado) {
+        self.devolver_estado(id, estava_suspensa, agora, efeitos);
+    }
+
+    /// After a resume, tells the session what may have changed while it was away: a customer
+    /// its place, an agent the waiting count and its pause (a stopped agent who did not pause
+    /// is free again), each side of a chat whether the other is there.
+    fn devolver_estado(
+        &mut self,
+        id: SessaoId,
+        estava_suspensa: bool,
+        agora: Duration,
+        efeitos: &mut Vec<Efeito>,
+    ) {
+        let Some(sessao) = self.sessoes.get(id) else {
+            return;
+        };
+        let conversa = sessao.conversa();
+        match (&sessao.papel, sessao.estado) {
             (
                 PapelSessao::Cliente {
                     departamento,
                     chegada,
-                    posicao_informada,
                     ..
                 },
                 Estado::Aguardando,
             ) => {
-                let indice = self
-                    .departamentos
-                    .get(departamento.as_str())
-                    .and_then(|linha| linha.indice_de(*chegada));
-                if let Some(indice) = indice {
-                    let posicao = posicao_de(indice);
-                    *posicao_informada = posicao;
-                    efeitos.push(Efeito::Enviar {
-                        para: id,
-                        quadro: DoBroker::Fila { posicao },
-                    });
+                if let Some(posicao) = self.filas.posicao(departamento, *chegada) {
+                    self.informar_posicao(id, posicao, true, efeitos);
                 }
             }
             (PapelSessao::Atendente { pausado, .. }, estado) => {
-                let (pausado, parado) = (*pausado, estado == Estado::Pausado);
+                let (pausado, parado) = (*pausado, estado == Estado::Parado);
                 self.informar_espera(id, true, efeitos);
                 if pausado {
                     efeitos.push(Efeito::Enviar {
@@ -440,20 +266,20 @@ impl Matchmaker {
             }
             (PapelSessao::Cliente { .. }, _) => {}
         }
-        // Each side of a chat learns whether the other is there.
-        if let Some(parceiro) = parceiro {
-            if self.suspensa(parceiro) {
-                efeitos.push(Efeito::Enviar {
-                    para: id,
-                    quadro: DoBroker::Parceiro { conectado: false },
-                });
-            }
-            if estava_suspensa {
-                efeitos.push(Efeito::Enviar {
-                    para: parceiro,
-                    quadro: DoBroker::Parceiro { conectado: true },
-                });
-            }
+        let Some(parceiro) = conversa.and_then(|conversa| self.parceiro(id, conversa)) else {
+            return;
+        };
+        if self.suspensa(parceiro) {
+            efeitos.push(Efeito::Enviar {
+                para: id,
+                quadro: DoBroker::Parceiro { conectado: false },
+            });
+        }
+        if estava_suspensa {
+            efeitos.push(Efeito::Enviar {
+                para: parceiro,
+                quadro: DoBroker::Parceiro { conectado: true },
+            });
         }
     }
 }

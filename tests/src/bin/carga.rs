@@ -300,7 +300,7 @@ async fn carregar(
         Cenario::BrokerFilho { .. } => Err("subcomando interno".into()),
     };
     match alvo {
-        Alvo::Embutido(broker) => broker.encerrar().await,
+        Alvo::Embutido(broker) => broker.parar().await,
         Alvo::Filho(filho) => drop(filho),
         Alvo::Externo(_) => {}
     }
@@ -374,6 +374,6 @@ async fn servir_como_filho(
     println!("{}", broker.endereco());
     let mut descarte = Vec::new();
     let _ = tokio::io::stdin().read_to_end(&mut descarte).await;
-    broker.encerrar().await;
+    broker.parar().await;
     ExitCode::SUCCESS
 }

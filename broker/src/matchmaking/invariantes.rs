@@ -1,0 +1,133 @@
+//! What must hold after every event: each room's own consistency, then the agreement between
+//! rooms (each session in exactly one place, chats symmetric, lines holding exactly the sessions
+//! that say they wait or are free). The tests call [`Matchmaker::checar_invariantes`] after every
+//! event they apply.
+
+use proto::SessaoId;
+
+use super::Matchmaker;
+use super::filas::VistaDepartamento;
+use super::sessoes::{Estado, PapelSessao, Sessao};
+
+impl Matchmaker {
+    /// Checks that the internal indexes agree with each other and with the rules' invariants;
+    /// returns the first disagreement found. Meant for tests, after every event.
+    pub fn checar_invariantes(&self) -> Result<(), String> {
+        self.filas.checar()?;
+        self.sessoes.checar()?;
+        for (id, sessao) in self.sessoes.iter() {
+            self.checar_lugar(id, sessao)?;
+            self.checar_conversa(id, sessao)?;
+        }
+        for (conversa, aberta) in self.conversas.iter() {
+            for id in [aberta.cliente, aberta.atendente] {
+                let estado = self.sessoes.get(id).map(|s| s.estado);
+                if estado != Some(Estado::EmConversa { conversa }) {
+                    return Err(format!("conversa {conversa}: {id} não está nela"));
+                }
+            }
+        }
+        self.filas
+            .cada()
+            .try_for_each(|linha| self.checar_linha(&linha))
+    }
+
+    /// A session's place agrees with its role and with the lines.
+    fn checar_lugar(&self, id: SessaoId, sessao: &Sessao) -> Result<(), String> {
+        match (&sessao.papel, sessao.estado) {
+            (
+                PapelSessao::Cliente {
+                    departamento,
+                    chegada,
+                    ..
+                },
+                Estado::Aguardando,
+            ) => {
+                let vezes = self.filas.clientes(departamento).filter(|&c| c == id);
+                if vezes.count() != 1 || self.filas.posicao(departamento, *chegada).is_none() {
+                    return Err(format!("cliente {id} não está uma vez na sua fila"));
+                }
+            }
+            (PapelSessao::Cliente { .. }, Estado::Livre { .. } | Estado::Parado) => {
+                return Err(format!("cliente {id} marcado como atendente livre"));
+            }
+            (PapelSessao::Atendente { .. }, Estado::Aguardando) => {
+                return Err(format!("atendente {id} marcado como aguardando"));
+            }
+            (
+                PapelSessao::Atendente {
+                    departamentos,
+                    pausado,
+                    ..
+                },
+                estado,
+            ) => {
+                if estado == Estado::Parado && !*pausado && !sessao.suspensa() {
+                    return Err(format!("atendente {id} parado sem ter pedido pausa"));
+                }
+                let ocio = match estado {
+                    Estado::Livre { ocio } => Some(ocio),
+                    _ => None,
+                };
+                if *pausado && ocio.is_some() {
+                    return Err(format!("atendente {id} pausado entre os livres"));
+                }
+                for departamento in departamentos {
+                    let (listado, livre) = self.filas.lista_atendente(departamento, id, ocio);
+                    if !listado {
+                        return Err(format!("{departamento} não conhece o atendente {id}"));
+                    }
+                    if livre != ocio.is_some() {
+                        return Err(format!("atendente {id} fora da fila de livres"));
+                    }
+                }
+            }
+            (PapelSessao::Cliente { .. }, Estado::EmConversa { .. }) => {}
+        }
+        Ok(())
+    }
+
+    /// A session in a chat is on its side of an open conversation.
+    fn checar_conversa(&self, id: SessaoId, sessao: &Sessao) -> Result<(), String> {
+        let Some(conversa) = sessao.conversa() else {
+            return Ok(());
+        };
+        let aberta = self
+            .conversas
+            .get(conversa)
+            .ok_or(format!("{id} numa conversa {conversa} que não está aberta"))?;
+        let lado = if sessao.cliente() {
+            aberta.cliente
+        } else {
+            aberta.atendente
+        };
+        if lado != id {
+            return Err(format!("conversa {conversa} não é cliente com atendente"));
+        }
+        Ok(())
+    }
+
+    /// A line holds exactly the sessions that say they wait or are free in it.
+    fn checar_linha(&self, linha: &VistaDepartamento<'_>) -> Result<(), String> {
+        let nome = linha.nome;
+        for &(_, id) in linha.clientes {
+            if self.sessoes.get(id).map(|s| s.estado) != Some(Estado::Aguardando) {
+                return Err(format!("{nome}: {id} na fila sem estar aguardando"));
+            }
+        }
+        for &(ocio, id) in linha.livres {
+            if self.sessoes.get(id).map(|s| s.estado) != Some(Estado::Livre { ocio }) {
+                return Err(format!("{nome}: {id} entre os livres sem estar livre"));
+            }
+        }
+        for &id in linha.atendentes {
+            let serve = matches!(self.sessoes.get(id), Some(Sessao {
+                papel: PapelSessao::Atendente { departamentos, .. }, ..
+            }) if departamentos.iter().any(|d| d == nome));
+            if !serve {
+                return Err(format!("{nome}: {id} listado sem atender o departamento"));
+            }
+        }
+        Ok(())
+    }
+}

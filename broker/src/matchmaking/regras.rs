@@ -1,0 +1,579 @@
+//! The rules that move sessions between the rooms: joining, chatting, pausing, ending and
+//! leaving (rules 1 to 12 of the [module docs](super)).
+
+use std::time::Duration;
+
+use proto::validacao::{normalizar_departamento_ate, validar_nome_ate, validar_texto_ate};
+use proto::{Apresentacao, CodigoErro, DoBroker, Ficha, MotivoFim, Papel, ParaBroker, SessaoId};
+
+use super::sessoes::{Estado, PapelSessao, Retomavel, Sessao};
+use super::{Efeito, Matchmaker, Registro, retomada};
+
+impl Matchmaker {
+    /// A new session presents itself: it is checked (rules 10 and 11), welcomed, and put in its
+    /// line or paired (rule 1).
+    pub(super) fn entrar(
+        &mut self,
+        id: SessaoId,
+        apresentacao: Apresentacao,
+        ficha: Ficha,
+        agora: Duration,
+        efeitos: &mut Vec<Efeito>,
+    ) {
+        if self.sessoes.get(id).is_some() {
+            return;
+        }
+        let recusa = match validar_nome_ate(&apresentacao.nome, self.parametros.nome_maximo) {
+            Ok(nome) => match self.validar_papel(&nome, apresentacao.papel, agora, efeitos) {
+                Ok(papel) => return self.registrar(id, nome, papel, ficha, agora, efeitos),
+                Err(recusa) => recusa,
+            },
+            Err(erro) => (CodigoErro::NomeInvalido, erro.to_string()),
+        };
+        let (codigo, texto) = recusa;
+        efeitos.push(Efeito::Enviar {
+            para: id,
+            quadro: DoBroker::Erro { codigo, texto },
+        });
+        efeitos.push(Efeito::Fechar { sessao: id });
+    }
+
+    /// The role a new session asked for, with its departments checked and normalized (and, for
+    /// a customer, its arrival number), or why it is refused.
+    pub(super) fn validar_papel(
+        &mut self,
+        nome: &str,
+        papel: Papel,
+        agora: Duration,
+        efeitos: &mut Vec<Efeito>,
+    ) -> Result<PapelSessao, (CodigoErro, String)> {
+        let maximo = self.parametros.nome_maximo;
+        let invalido = |erro| {
+            let texto = format!("departamento inválido: {erro}");
+            (CodigoErro::DepartamentoInvalido, texto)
+        };
+        match papel {
+            Papel::Cliente { departamento } => {
+                let departamento = normalizar_departamento_ate(&departamento, maximo)
+                    .map_err(|erro| invalido(erro.to_string()))?;
+                if self.filas.tamanho(&departamento) >= self.parametros.fila_maxima {
+                    let codigo = CodigoErro::FilaCheia;
+                    return Err((codigo, codigo.descricao().to_owned()));
+                }
+                self.ultima_chegada += 1;
+                Ok(PapelSessao::Cliente {
+                    departamento,
+                    chegada: self.ultima_chegada,
+                    entrou_em: agora,
+                    posicao_informada: 0,
+                })
+            }
+            Papel::Atendente { departamentos } => {
+                let mut normalizados: Vec<String> = Vec::with_capacity(departamentos.len());
+                for departamento in &departamentos {
+                    let departamento = normalizar_departamento_ate(departamento, maximo)
+                        .map_err(|erro| invalido(erro.to_string()))?;
+                    if !normalizados.contains(&departamento) {
+                        normalizados.push(departamento);
+                    }
+                }
+                if normalizados.is_empty() {
+                    let texto = "informe ao menos um departamento".to_owned();
+                    return Err((CodigoErro::DepartamentoInvalido, texto));
+                }
+                self.liberar_nome_de_suspenso(nome, agora, efeitos);
+                if self.sessoes.nome_em_uso(nome) {
+                    let texto = format!("já existe um atendente conectado com o nome {nome}");
+                    return Err((CodigoErro::NomeEmUso, texto));
+                }
+                Ok(PapelSessao::Atendente {
+                    departamentos: normalizados,
+                    pausado: false,
+                    espera_informada: 0,
+                })
+            }
+        }
+    }
+
+    /// Registers a session that passed its checks, welcomes it, and puts it to work.
+    fn registrar(
+        &mut self,
+        id: SessaoId,
+        nome: String,
+        papel: PapelSessao,
+        ficha: Ficha,
+        agora: Duration,
+        efeitos: &mut Vec<Efeito>,
+    ) {
+        // An all-zero secret means the actor had no randomness: that session is not resumable.
+        let chave = retomada::resumo(&ficha);
+        let retomavel = self.parametros.tolerancia > Duration::ZERO
+            && ficha != [0; 16]
+            && !self.sessoes.ficha_em_uso(&chave);
+        if let PapelSessao::Atendente { departamentos, .. } = &papel {
+            self.filas.servir(departamentos, id);
+        }
+        let cliente = matches!(papel, PapelSessao::Cliente { .. });
+        let sessao = Sessao::nova(nome, papel, retomavel.then(|| Retomavel::new(chave)));
+        self.sessoes.inserir(id, sessao);
+        let ficha = if retomavel { ficha } else { [0; 16] };
+        efeitos.push(Efeito::Enviar {
+            para: id,
+            quadro: retomada::bemvindo(&self.parametros, id, ficha, false, 0),
+        });
+        if cliente {
+            self.colocar_cliente(id, agora, efeitos);
+        } else {
+            self.informar_espera(id, true, efeitos);
+            self.liberar_atendente(id, agora, efeitos);
+        }
+    }
+
+    /// Handles a frame from a registered session.
+    pub(super) fn receber(
+        &mut self,
+        id: SessaoId,
+        quadro: ParaBroker,
+        agora: Duration,
+        efeitos: &mut Vec<Efeito>,
+    ) {
+        let Some(sessao) = self.sessoes.get(id) else {
+            return;
+        };
+        let cliente = sessao.cliente();
+        match quadro {
+            ParaBroker::Apresentacao(_) => erro(efeitos, id, CodigoErro::ApresentacaoRepetida),
+            // Heartbeats are the connection's business, acknowledgements are taken before this
+            // point: one that reaches here changes nothing.
+            ParaBroker::Pong | ParaBroker::Recebidos { .. } => {}
+            ParaBroker::Mensagem {
+                conversa,
+                texto,
+                seq,
+            } => self.repassar(id, conversa, texto, seq, agora, efeitos),
+            ParaBroker::Encerrar { .. } | ParaBroker::Sair { .. } if cliente => {
+                self.remover(id, true, agora, efeitos)
+            }
+            ParaBroker::Encerrar { .. } => self.encerrar_conversa(id, agora, efeitos),
+            ParaBroker::Sair { .. } => self.remover(id, true, agora, efeitos),
+            ParaBroker::Pausar { .. } | ParaBroker::Voltar { .. } if cliente => {
+                erro(efeitos, id, CodigoErro::ApenasAtendente)
+            }
+            ParaBroker::Pausar { .. } => self.pausar(id, efeitos),
+            ParaBroker::Voltar { .. } => self.voltar(id, agora, efeitos),
+        }
+    }
+
+    /// Relays a chat line to the other side of its conversation (rule 6).
+    pub(super) fn repassar(
+        &mut self,
+        id: SessaoId,
+        conversa: u64,
+        texto: String,
+        seq: u64,
+        agora: Duration,
+        efeitos: &mut Vec<Efeito>,
+    ) {
+        let Some(sessao) = self.sessoes.get(id) else {
+            return;
+        };
+        let Some(atual) = sessao.conversa() else {
+            let texto = "você não está em uma conversa; a mensagem não foi entregue";
+            return erro_com(efeitos, id, CodigoErro::SemConversa, texto);
+        };
+        if conversa != atual {
+            let texto = "essa conversa já terminou; a mensagem não foi entregue";
+            return erro_com(efeitos, id, CodigoErro::SemConversa, texto);
+        }
+        if let Err(invalido) = validar_texto_ate(&texto, self.parametros.texto_maximo) {
+            let texto = invalido.to_string();
+            return erro_com(efeitos, id, CodigoErro::TextoInvalido, &texto);
+        }
+        let Some(parceiro) = self.parceiro(id, conversa) else {
+            return;
+        };
+        let (nome, do_atendente) = (sessao.nome().to_owned(), !sessao.cliente());
+        self.conversas.contar_linha(conversa);
+        if self.parametros.historico {
+            efeitos.push(Efeito::Registrar(Registro::Mensagem {
+                conversa,
+                seq,
+                do_atendente,
+                autor: nome.clone(),
+                texto: texto.clone(),
+                em: agora,
+            }));
+        }
+        efeitos.push(Efeito::Enviar {
+            para: parceiro,
+            quadro: DoBroker::Mensagem { de: nome, texto },
+        });
+    }
+
+    /// The agent ends its chat (rule 8): both sides get `Fim`, the customer's session ends, the
+    /// agent is free again.
+    pub(super) fn encerrar_conversa(
+        &mut self,
+        id: SessaoId,
+        agora: Duration,
+        efeitos: &mut Vec<Efeito>,
+    ) {
+        let Some(conversa) = self.sessoes.get(id).and_then(Sessao::conversa) else {
+            let texto = "não há conversa para encerrar";
+            return erro_com(efeitos, id, CodigoErro::SemConversa, texto);
+        };
+        let Some(cliente) = self.conversas.fechar(conversa).map(|c| c.cliente) else {
+            return;
+        };
+        let motivo = MotivoFim::AtendenteEncerrou;
+        self.registrar_fim(conversa, motivo, agora, efeitos);
+        for para in [cliente, id] {
+            let quadro = DoBroker::Fim { motivo };
+            efeitos.push(Efeito::Enviar { para, quadro });
+        }
+        self.sessoes.sepultar(cliente);
+        efeitos.push(Efeito::Fechar { sessao: cliente });
+        self.liberar_atendente(id, agora, efeitos);
+    }
+
+    /// An agent pauses (rule 12): it leaves the free lines, or finishes its chat first.
+    pub(super) fn pausar(&mut self, id: SessaoId, efeitos: &mut Vec<Efeito>) {
+        if let Some(Sessao {
+            papel: PapelSessao::Atendente { pausado, .. },
+            ..
+        }) = self.sessoes.get_mut(id)
+        {
+            *pausado = true;
+        }
+        self.parar_atendente(id);
+        efeitos.push(Efeito::Enviar {
+            para: id,
+            quadro: DoBroker::Pausa { pausado: true },
+        });
+    }
+
+    /// A paused agent comes back (rule 12): it is free again, unless it is chatting.
+    pub(super) fn voltar(&mut self, id: SessaoId, agora: Duration, efeitos: &mut Vec<Efeito>) {
+        let Some(sessao) = self.sessoes.get_mut(id) else {
+            return;
+        };
+        if let PapelSessao::Atendente { pausado, .. } = &mut sessao.papel {
+            *pausado = false;
+        }
+        let parado = sessao.estado == Estado::Parado;
+        efeitos.push(Efeito::Enviar {
+            para: id,
+            quadro: DoBroker::Pausa { pausado: false },
+        });
+        if parado {
+            self.liberar_atendente(id, agora, efeitos);
+        }
+    }
+
+    /// A free agent stops: out of the free lines, taking nobody (a paused or suspended agent).
+    /// An agent in a chat stays in it.
+    pub(super) fn parar_atendente(&mut self, id: SessaoId) {
+        let Some(Sessao {
+            papel: PapelSessao::Atendente { departamentos, .. },
+            estado,
+            ..
+        }) = self.sessoes.get_mut(id)
+        else {
+            return;
+        };
+        if let Estado::Livre { ocio } = *estado {
+            self.filas.ocupar(departamentos, ocio, id);
+            *estado = Estado::Parado;
+        }
+    }
+
+    /// Takes a session out of the machine: it left (`por_vontade`) or its connection was lost.
+    /// Its partner, if any, is told why and becomes free again (an agent, rule 7) or goes back
+    /// to its line (a customer, rule 9); one who left on purpose is told goodbye.
+    pub(super) fn remover(
+        &mut self,
+        id: SessaoId,
+        por_vontade: bool,
+        agora: Duration,
+        efeitos: &mut Vec<Efeito>,
+    ) {
+        let Some(sessao) = self.sessoes.esquecer(id) else {
+            return;
+        };
+        let cliente = sessao.cliente();
+        match (&sessao.papel, sessao.estado) {
+            (
+                PapelSessao::Cliente {
+                    departamento,
+                    chegada,
+                    ..
+                },
+                Estado::Aguardando,
+            ) => self.filas.tirar(departamento, *chegada),
+            (PapelSessao::Atendente { departamentos, .. }, estado) => {
+                let ocio = match estado {
+                    Estado::Livre { ocio } => Some(ocio),
+                    _ => None,
+                };
+                self.filas.deixar(departamentos, id, ocio);
+            }
+            (PapelSessao::Cliente { .. }, _) => {}
+        }
+        let motivo = match (cliente, por_vontade) {
+            (true, true) => MotivoFim::ClienteSaiu,
+            (true, false) => MotivoFim::ClienteDesconectou,
+            (false, true) => MotivoFim::AtendenteSaiu,
+            (false, false) => MotivoFim::AtendenteDesconectou,
+        };
+        if let Some(conversa) = sessao.conversa()
+            && let Some(parceiro) = self
+                .conversas
+                .fechar(conversa)
+                .and_then(|c| c.parceiro_de(id))
+        {
+            self.registrar_fim(conversa, motivo, agora, efeitos);
+            efeitos.push(Efeito::Enviar {
+                para: parceiro,
+                quadro: DoBroker::Fim { motivo },
+            });
+            if cliente {
+                self.liberar_atendente(parceiro, agora, efeitos);
+            } else {
+                self.colocar_cliente(parceiro, agora, efeitos);
+            }
+        }
+        if por_vontade {
+            efeitos.push(Efeito::Enviar {
+                para: id,
+                quadro: DoBroker::Fim { motivo },
+            });
+        }
+        efeitos.push(Efeito::Fechar { sessao: id });
+    }
+
+    /// Puts a customer (new, or back after its agent left) into its line, or straight into a
+    /// chat with the longest-idle free agent of its department (rules 1, 3 and 9).
+    pub(super) fn colocar_cliente(
+        &mut self,
+        id: SessaoId,
+        agora: Duration,
+        efeitos: &mut Vec<Efeito>,
+    ) {
+        let Some(Sessao {
+            papel:
+                PapelSessao::Cliente {
+                    departamento,
+                    chegada,
+                    ..
+                },
+            estado,
+            ..
+        }) = self.sessoes.get_mut(id)
+        else {
+            return;
+        };
+        let Some(atendente) = self.filas.primeiro_livre(departamento) else {
+            *estado = Estado::Aguardando;
+            let posicao = self.filas.enfileirar(departamento, *chegada, id);
+            return self.informar_posicao(id, posicao, true, efeitos);
+        };
+        self.parar_atendente(atendente);
+        self.parear(id, atendente, agora, efeitos);
+    }
+
+    /// Makes an agent free: it takes the longest-waiting customer among its departments, or
+    /// joins the free lines of all of them (rules 1, 3, 7 and 8). A paused agent only stops, and
+    /// so does a suspended one: nobody is paired with an agent whose connection is gone.
+    pub(super) fn liberar_atendente(
+        &mut self,
+        id: SessaoId,
+        agora: Duration,
+        efeitos: &mut Vec<Efeito>,
+    ) {
+        let Some(sessao) = self.sessoes.get_mut(id) else {
+            return;
+        };
+        let suspensa = sessao.suspensa();
+        let PapelSessao::Atendente {
+            departamentos,
+            pausado,
+            ..
+        } = &sessao.papel
+        else {
+            return;
+        };
+        if *pausado || suspensa {
+            sessao.estado = Estado::Parado;
+            return;
+        }
+        if let Some(cliente) = self.filas.chamar(departamentos) {
+            return self.parear(cliente, id, agora, efeitos);
+        }
+        self.ultimo_ocio += 1;
+        let ocio = self.ultimo_ocio;
+        sessao.estado = Estado::Livre { ocio };
+        self.filas.livrar(departamentos, ocio, id);
+    }
+
+    /// Starts a chat between a customer and an agent who are in no line (rule 4). Both learn
+    /// the customer's department and how long it waited.
+    pub(super) fn parear(
+        &mut self,
+        cliente: SessaoId,
+        atendente: SessaoId,
+        agora: Duration,
+        efeitos: &mut Vec<Efeito>,
+    ) {
+        let Some(Sessao {
+            papel:
+                PapelSessao::Cliente {
+                    departamento,
+                    entrou_em,
+                    ..
+                },
+            ..
+        }) = self.sessoes.get(cliente)
+        else {
+            return;
+        };
+        let (departamento, entrou_em) = (departamento.clone(), *entrou_em);
+        let (Some(nome_cliente), Some(nome_atendente)) = (
+            self.sessoes.get(cliente).map(|s| s.nome().to_owned()),
+            self.sessoes.get(atendente).map(|s| s.nome().to_owned()),
+        ) else {
+            return;
+        };
+        let espera_ms =
+            u64::try_from(agora.saturating_sub(entrou_em).as_millis()).unwrap_or(u64::MAX);
+        let conversa = self.conversas.abrir(cliente, atendente);
+        for id in [cliente, atendente] {
+            if let Some(sessao) = self.sessoes.get_mut(id) {
+                sessao.estado = Estado::EmConversa { conversa };
+            }
+        }
+        if self.parametros.historico {
+            efeitos.push(Efeito::Registrar(Registro::Inicio {
+                conversa,
+                departamento: departamento.clone(),
+                cliente: nome_cliente.clone(),
+                atendente: nome_atendente.clone(),
+                entrou_em,
+                conectada_em: agora,
+            }));
+        }
+        for (para, com) in [(cliente, nome_atendente), (atendente, nome_cliente.clone())] {
+            let departamento = departamento.clone();
+            efeitos.push(Efeito::Enviar {
+                para,
+                quadro: DoBroker::Conectado {
+                    com,
+                    conversa,
+                    departamento,
+                    espera_ms,
+                },
+            });
+        }
+        if self.parametros.historico {
+            efeitos.push(Efeito::ConsultarAnteriores {
+                para: atendente,
+                cliente: nome_cliente,
+                conversa,
+            });
+        }
+        // A waiting customer may be suspended (its place is kept): its agent should know.
+        if self.suspensa(cliente) {
+            efeitos.push(Efeito::Enviar {
+                para: atendente,
+                quadro: DoBroker::Parceiro { conectado: false },
+            });
+        }
+    }
+
+    /// Sends a waiting customer its position, if it changed since it was last told (or always,
+    /// when `sempre`).
+    pub(super) fn informar_posicao(
+        &mut self,
+        id: SessaoId,
+        posicao: u32,
+        sempre: bool,
+        efeitos: &mut Vec<Efeito>,
+    ) {
+        if let Some(Sessao {
+            papel: PapelSessao::Cliente {
+                posicao_informada, ..
+            },
+            ..
+        }) = self.sessoes.get_mut(id)
+            && (sempre || *posicao_informada != posicao)
+        {
+            *posicao_informada = posicao;
+            efeitos.push(Efeito::Enviar {
+                para: id,
+                quadro: DoBroker::Fila { posicao },
+            });
+        }
+    }
+
+    /// Sends an agent how many customers wait in its departments, if that changed since it was
+    /// last told (or always, when `sempre`).
+    pub(super) fn informar_espera(
+        &mut self,
+        id: SessaoId,
+        sempre: bool,
+        efeitos: &mut Vec<Efeito>,
+    ) {
+        let Some(Sessao {
+            papel:
+                PapelSessao::Atendente {
+                    departamentos,
+                    espera_informada,
+                    ..
+                },
+            ..
+        }) = self.sessoes.get_mut(id)
+        else {
+            return;
+        };
+        let clientes = u32::try_from(self.filas.esperando(departamentos)).unwrap_or(u32::MAX);
+        if sempre || *espera_informada != clientes {
+            *espera_informada = clientes;
+            efeitos.push(Efeito::Enviar {
+                para: id,
+                quadro: DoBroker::Espera { clientes },
+            });
+        }
+    }
+
+    /// Records the end of a conversation in the history, when it is kept.
+    pub(super) fn registrar_fim(
+        &self,
+        conversa: u64,
+        motivo: MotivoFim,
+        agora: Duration,
+        efeitos: &mut Vec<Efeito>,
+    ) {
+        if self.parametros.historico {
+            efeitos.push(Efeito::Registrar(Registro::Fim {
+                conversa,
+                motivo,
+                em: agora,
+            }));
+        }
+    }
+}
+
+/// Answers a session with an error of the given code and its usual text.
+fn erro(efeitos: &mut Vec<Efeito>, para: SessaoId, codigo: CodigoErro) {
+    erro_com(efeitos, para, codigo, codigo.descricao());
+}
+
+/// Answers a session with an error.
+fn erro_com(efeitos: &mut Vec<Efeito>, para: SessaoId, codigo: CodigoErro, texto: &str) {
+    efeitos.push(Efeito::Enviar {
+        para,
+        quadro: DoBroker::Erro {
+            codigo,
+            texto: texto.to_owned(),
+        },
+    });
+}
