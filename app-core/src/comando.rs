@@ -7,8 +7,9 @@ use proto::ParaBroker;
 pub enum Comando {
     /// `/sair`: leave the line or the chat and close the app.
     Sair,
-    /// `/fim`: (agents) end the current chat and wait for the next customer.
-    Fim,
+    /// `/fim [N]`: (agents) end chat N, or the one meant by default (the chat in view, or the
+    /// one opened last).
+    Fim(Option<u64>),
     /// `/pausa`: (agents) take no new customer after the current chat.
     Pausa,
     /// `/voltar`: (agents) take customers again.
@@ -17,19 +18,27 @@ pub enum Comando {
     Ajuda,
     /// `/limpar`: clear the conversation shown on screen.
     Limpar,
+    /// A known command used the wrong way: how to use it.
+    Invalido(&'static str),
     /// Anything else starting with `/`.
     Desconhecido(String),
 }
 
 impl Comando {
-    /// The frame this command sends to the broker; `None` for the ones the app handles itself.
-    pub fn quadro(&self) -> Option<ParaBroker> {
+    /// The frame this command sends to the broker (`conversa`: the chat a command without one
+    /// is about); `None` for the ones the app handles itself.
+    pub fn quadro(&self, conversa: u64) -> Option<ParaBroker> {
         match self {
             Comando::Sair => Some(ParaBroker::Sair { seq: 0 }),
-            Comando::Fim => Some(ParaBroker::Encerrar { seq: 0 }),
+            Comando::Fim(numero) => Some(ParaBroker::Encerrar {
+                conversa: numero.unwrap_or(conversa),
+                seq: 0,
+            }),
             Comando::Pausa => Some(ParaBroker::Pausar { seq: 0 }),
             Comando::Voltar => Some(ParaBroker::Voltar { seq: 0 }),
-            Comando::Ajuda | Comando::Limpar | Comando::Desconhecido(_) => None,
+            Comando::Ajuda | Comando::Limpar | Comando::Invalido(_) | Comando::Desconhecido(_) => {
+                None
+            }
         }
     }
 }
@@ -66,10 +75,16 @@ pub fn interpretar(linha: &str, atendente: bool) -> Entrada {
     let Some(resto) = linha.trim_start().strip_prefix('/') else {
         return Entrada::Mensagem(linha.to_owned());
     };
-    let nome = resto.split_whitespace().next().unwrap_or("").to_lowercase();
+    let mut palavras = resto.split_whitespace();
+    let nome = palavras.next().unwrap_or("").to_lowercase();
+    let argumento = palavras.next();
     Entrada::Comando(match nome.as_str() {
         "sair" => Comando::Sair,
-        "fim" if atendente => Comando::Fim,
+        "fim" if atendente => match argumento.map(|n| n.trim_start_matches('#').parse()) {
+            None => Comando::Fim(None),
+            Some(Ok(numero)) => Comando::Fim(Some(numero)),
+            Some(Err(_)) => Comando::Invalido("Uso: /fim, ou /fim N para encerrar a conversa #N."),
+        },
         "pausa" | "pausar" if atendente => Comando::Pausa,
         "voltar" | "retomar" if atendente => Comando::Voltar,
         "ajuda" | "?" => Comando::Ajuda,
@@ -78,12 +93,26 @@ pub fn interpretar(linha: &str, atendente: bool) -> Entrada {
     })
 }
 
+/// A line of `--json` input that names its chat: `{"conversa": N, "texto": "..."}`. The text
+/// goes as it is (a `/` at its start is text, not a command).
+pub fn linha_json(linha: &str) -> Option<(u64, String)> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Linha {
+        conversa: u64,
+        texto: String,
+    }
+    let linha: Linha = serde_json::from_str(linha.trim()).ok()?;
+    Some((linha.conversa, linha.texto))
+}
+
 /// The `/ajuda` text for a role.
 pub fn ajuda(atendente: bool) -> &'static str {
     if atendente {
-        "Comandos: /fim encerra o atendimento atual; /pausa deixa de receber novos clientes; \
-         /voltar volta a receber; /limpar limpa a tela; /sair sai do sistema; /ajuda mostra \
-         esta lista. Para enviar um texto que começa com /, use //."
+        "Comandos: /fim encerra o atendimento em vista (/fim N encerra o #N); /pausa deixa de \
+         receber novos clientes; /voltar volta a receber; /limpar limpa a tela; /sair sai do \
+         sistema; /ajuda mostra esta lista. Alt-1…Alt-9 ou Ctrl-←/→ trocam de conversa. Para \
+         enviar um texto que começa com /, use //."
     } else {
         "Comandos: /sair sai da fila ou do atendimento; /limpar limpa a tela; /ajuda mostra \
          esta lista. Para enviar um texto que começa com /, use //."
@@ -103,7 +132,18 @@ mod tests {
             interpretar(" /SAIR agora", true),
             Entrada::Comando(Comando::Sair)
         );
-        assert_eq!(interpretar("/fim", true), Entrada::Comando(Comando::Fim));
+        assert_eq!(
+            interpretar("/fim", true),
+            Entrada::Comando(Comando::Fim(None))
+        );
+        assert_eq!(
+            interpretar("/fim #12", true),
+            Entrada::Comando(Comando::Fim(Some(12)))
+        );
+        assert!(matches!(
+            interpretar("/fim Ana", true),
+            Entrada::Comando(Comando::Invalido(_))
+        ));
         assert_eq!(
             interpretar("/fim", false),
             Entrada::Comando(Comando::Desconhecido("/fim".into()))
@@ -120,5 +160,15 @@ mod tests {
             interpretar("//sair é um comando", false),
             Entrada::Mensagem("/sair é um comando".into())
         );
+    }
+
+    #[test]
+    fn linhas_json_dizem_a_conversa() {
+        assert_eq!(
+            linha_json(r#"{"conversa": 3, "texto": "/fim não é comando"}"#),
+            Some((3, "/fim não é comando".into()))
+        );
+        assert_eq!(linha_json(r#"{"texto": "sem conversa"}"#), None);
+        assert_eq!(linha_json("olá"), None);
     }
 }

@@ -13,6 +13,8 @@ enum EventoJson<'a> {
     Bemvindo {
         /// The session id.
         sessao: SessaoId,
+        /// How many chats the broker gives this session at once.
+        capacidade: u8,
     },
     /// Place in line.
     Fila {
@@ -32,6 +34,8 @@ enum EventoJson<'a> {
     },
     /// A chat line from the partner.
     Mensagem {
+        /// The chat it belongs to.
+        conversa: u64,
         /// The partner's name.
         de: &'a str,
         /// The text.
@@ -39,6 +43,8 @@ enum EventoJson<'a> {
     },
     /// A chat or the session ended.
     Fim {
+        /// The chat that ended; `null` when the session itself ends outside any chat.
+        conversa: Option<u64>,
         /// Why, in snake_case.
         motivo: MotivoFim,
     },
@@ -68,6 +74,8 @@ enum EventoJson<'a> {
     },
     /// The partner's connection dropped (the broker waits for it) or came back.
     Parceiro {
+        /// The chat whose other side this is about.
+        conversa: u64,
         /// Whether the partner is connected now.
         conectado: bool,
     },
@@ -87,7 +95,12 @@ enum EventoJson<'a> {
 /// The JSON line for an event.
 pub fn json(evento: &DoBroker) -> String {
     let evento = match evento {
-        DoBroker::BemVindo { sessao, .. } => EventoJson::Bemvindo { sessao: *sessao },
+        DoBroker::BemVindo {
+            sessao, capacidade, ..
+        } => EventoJson::Bemvindo {
+            sessao: *sessao,
+            capacidade: *capacidade,
+        },
         DoBroker::Ping => EventoJson::Ping,
         DoBroker::Fila { posicao } => EventoJson::Fila { posicao: *posicao },
         DoBroker::Conectado {
@@ -101,8 +114,19 @@ pub fn json(evento: &DoBroker) -> String {
             departamento,
             espera_ms: *espera_ms,
         },
-        DoBroker::Mensagem { de, texto } => EventoJson::Mensagem { de, texto },
-        DoBroker::Fim { motivo } => EventoJson::Fim { motivo: *motivo },
+        DoBroker::Mensagem {
+            conversa,
+            de,
+            texto,
+        } => EventoJson::Mensagem {
+            conversa: *conversa,
+            de,
+            texto,
+        },
+        DoBroker::Fim { conversa, motivo } => EventoJson::Fim {
+            conversa: (*conversa != 0).then_some(*conversa),
+            motivo: *motivo,
+        },
         DoBroker::Erro { codigo, texto } => EventoJson::Erro {
             codigo: *codigo,
             texto,
@@ -119,7 +143,11 @@ pub fn json(evento: &DoBroker) -> String {
             conversas,
         },
         DoBroker::Confirmada { seq } => EventoJson::Confirmada { seq: *seq },
-        DoBroker::Parceiro { conectado } => EventoJson::Parceiro {
+        DoBroker::Parceiro {
+            conversa,
+            conectado,
+        } => EventoJson::Parceiro {
+            conversa: *conversa,
             conectado: *conectado,
         },
     };
@@ -172,13 +200,23 @@ pub fn texto(evento: &DoBroker, atendente: bool) -> String {
             "*** Atendimento #{conversa} iniciado: você está falando com {}. ***",
             limpar(com)
         ),
-        DoBroker::Mensagem { de, texto } => {
-            let prefixo = format!("[{}] ", limpar(de));
+        DoBroker::Mensagem {
+            conversa, de, texto,
+        } => {
+            // An agent may be in several chats: its lines say which.
+            let prefixo = if atendente {
+                format!("[#{conversa} {}] ", limpar(de))
+            } else {
+                format!("[{}] ", limpar(de))
+            };
             let recuo = " ".repeat(prefixo.chars().count());
             let corpo = limpar(texto).replace('\n', &format!("\n{recuo}"));
             format!("{prefixo}{corpo}")
         }
-        DoBroker::Fim { motivo } => format!("*** {} ***", fim(*motivo, atendente)),
+        DoBroker::Fim { conversa, motivo } if atendente && *conversa != 0 => {
+            format!("*** #{conversa}: {} ***", fim(*motivo, atendente))
+        }
+        DoBroker::Fim { motivo, .. } => format!("*** {} ***", fim(*motivo, atendente)),
         DoBroker::Erro { texto, .. } => format!("Erro: {}", limpar(texto)),
         DoBroker::Espera { clientes: 0 } => "Nenhum cliente na fila.".to_owned(),
         DoBroker::Espera { clientes: 1 } => "1 cliente na fila.".to_owned(),
@@ -189,18 +227,26 @@ pub fn texto(evento: &DoBroker, atendente: bool) -> String {
         DoBroker::Pausa { pausado: false } => "Você voltou a receber clientes.".to_owned(),
         DoBroker::Ping => "Ping do broker.".to_owned(),
         DoBroker::Confirmada { seq } => format!("O broker recebeu sua mensagem {seq}."),
-        DoBroker::Parceiro { conectado: false } if atendente => {
-            "*** A conexão do cliente caiu. A conversa continua aberta enquanto ele tenta voltar. ***"
-                .to_owned()
-        }
-        DoBroker::Parceiro { conectado: false } => {
+        DoBroker::Parceiro {
+            conversa,
+            conectado: false,
+        } if atendente => format!(
+            "*** #{conversa}: a conexão do cliente caiu. A conversa continua aberta enquanto ele \
+             tenta voltar. ***"
+        ),
+        DoBroker::Parceiro {
+            conectado: false, ..
+        } => {
             "*** A conexão do atendente caiu. A conversa continua aberta enquanto ele tenta voltar. ***"
                 .to_owned()
         }
-        DoBroker::Parceiro { conectado: true } if atendente => {
-            "*** O cliente voltou. ***".to_owned()
-        }
-        DoBroker::Parceiro { conectado: true } => "*** O atendente voltou. ***".to_owned(),
+        DoBroker::Parceiro {
+            conversa,
+            conectado: true,
+        } if atendente => format!("*** #{conversa}: o cliente voltou. ***"),
+        DoBroker::Parceiro {
+            conectado: true, ..
+        } => "*** O atendente voltou. ***".to_owned(),
         DoBroker::Anteriores { conversas, .. } if conversas.is_empty() => {
             "Primeiro atendimento deste cliente.".to_owned()
         }
@@ -304,16 +350,32 @@ mod tests {
         );
         assert_eq!(
             json(&DoBroker::Mensagem {
+                conversa: 1,
                 de: "Ana".into(),
                 texto: "olá \"você\"".into()
             }),
-            r#"{"evento":"mensagem","de":"Ana","texto":"olá \"você\""}"#
+            r#"{"evento":"mensagem","conversa":1,"de":"Ana","texto":"olá \"você\""}"#
         );
         assert_eq!(
             json(&DoBroker::Fim {
+                conversa: 1,
                 motivo: MotivoFim::AtendenteDesconectou
             }),
-            r#"{"evento":"fim","motivo":"atendente_desconectou"}"#
+            r#"{"evento":"fim","conversa":1,"motivo":"atendente_desconectou"}"#
+        );
+        assert_eq!(
+            json(&DoBroker::Fim {
+                conversa: 0,
+                motivo: MotivoFim::BrokerEncerrando
+            }),
+            r#"{"evento":"fim","conversa":null,"motivo":"broker_encerrando"}"#
+        );
+        assert_eq!(
+            json(&DoBroker::Parceiro {
+                conversa: 4,
+                conectado: false
+            }),
+            r#"{"evento":"parceiro","conversa":4,"conectado":false}"#
         );
         assert_eq!(
             json(&DoBroker::erro(CodigoErro::SemConversa)),
@@ -329,8 +391,9 @@ mod tests {
                 ultima_aceita: 0,
                 mensagens_por_segundo: 10,
                 rajada: 20,
+                capacidade: 3,
             }),
-            r#"{"evento":"bemvindo","sessao":9}"#
+            r#"{"evento":"bemvindo","sessao":9,"capacidade":3}"#
         );
     }
 
@@ -343,12 +406,24 @@ mod tests {
         assert_eq!(
             texto(
                 &DoBroker::Mensagem {
+                    conversa: 1,
                     de: "Ana".into(),
                     texto: "oi\ntudo bem?".into()
                 },
                 true
             ),
-            "[Ana] oi\n      tudo bem?"
+            "[#1 Ana] oi\n         tudo bem?"
+        );
+        assert_eq!(
+            texto(
+                &DoBroker::Mensagem {
+                    conversa: 1,
+                    de: "Yuri".into(),
+                    texto: "oi".into()
+                },
+                false
+            ),
+            "[Yuri] oi"
         );
     }
 

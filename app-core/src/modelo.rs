@@ -2,6 +2,10 @@
 //! model/update/view split. Nothing here draws or does I/O; the view ([`crate::visao`]) reads a
 //! [`Modelo`], and the runtime ([`crate::tela`]) feeds it [`Msg`]s and carries out the
 //! [`Acao`]s it returns.
+//!
+//! A customer has one stream of entries. An agent may be in several chats: each has a tab
+//! ([`Aba`]) with its own lines, beside the general log of notices; Alt-1…Alt-9 and Ctrl-←/→
+//! choose the one in view, and what is typed goes to the chat in view.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use proto::{DoBroker, MotivoFim, Papel, ParaBroker};
@@ -104,6 +108,27 @@ pub struct Registro {
     pub texto: String,
 }
 
+/// One of an agent's chats, in a tab of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Aba {
+    /// The conversation's id.
+    pub conversa: u64,
+    /// The customer's name.
+    pub com: String,
+    /// The customer's department.
+    pub departamento: String,
+    /// How long the customer waited, in milliseconds.
+    pub espera_ms: u64,
+    /// The chat's lines and notices, oldest first.
+    pub registros: Vec<Registro>,
+    /// Whether something arrived since the agent last looked.
+    pub nao_lida: bool,
+    /// Whether the customer's connection is down and the broker waits for it to come back.
+    pub parceiro_ausente: bool,
+    /// Whether the chat has ended (the tab stays until the agent looks elsewhere).
+    pub encerrada: bool,
+}
+
 /// Everything the screen shows.
 #[derive(Debug, Clone)]
 pub struct Modelo {
@@ -115,8 +140,12 @@ pub struct Modelo {
     pub ligacao: Ligacao,
     /// Where this person stands.
     pub situacao: Situacao,
-    /// The conversation and notices, oldest first.
+    /// The general log (for a customer, everything): conversation and notices, oldest first.
     pub conversa: Vec<Registro>,
+    /// (Agents) one tab per chat, in the order they started.
+    pub abas: Vec<Aba>,
+    /// What is in view: 0 the general log, `i` the tab `abas[i - 1]`.
+    pub em_vista: usize,
     /// How many entries back from the newest the view is scrolled.
     pub rolagem: usize,
     /// The input line.
@@ -143,6 +172,8 @@ impl Modelo {
             ligacao: Ligacao::Conectado,
             situacao: Situacao::Procurando,
             conversa: Vec::new(),
+            abas: Vec::new(),
+            em_vista: 0,
             rolagem: 0,
             editor: Editor::default(),
             clientes_na_fila: None,
@@ -206,6 +237,7 @@ impl Modelo {
 
     fn tecla(&mut self, tecla: KeyEvent, hora: &str) -> Vec<Acao> {
         let ctrl = tecla.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = tecla.modifiers.contains(KeyModifiers::ALT);
         if matches!(self.ligacao, Ligacao::Perdida | Ligacao::Encerrada) {
             return match tecla.code {
                 KeyCode::Enter => vec![Acao::Reconectar],
@@ -218,6 +250,22 @@ impl Modelo {
             KeyCode::Char('c') if ctrl => self.sair(),
             KeyCode::Char('d') if ctrl && self.editor.texto().is_empty() => self.sair(),
             KeyCode::Enter => self.enviar_linha(hora),
+            KeyCode::Char(digito @ '0'..='9') if alt => {
+                let indice = digito as usize - '0' as usize;
+                if indice <= self.abas.len() {
+                    self.ver(indice);
+                }
+                Vec::new()
+            }
+            KeyCode::Left if ctrl => {
+                let total = self.abas.len() + 1;
+                self.ver((self.em_vista + total - 1) % total);
+                Vec::new()
+            }
+            KeyCode::Right if ctrl => {
+                self.ver((self.em_vista + 1) % (self.abas.len() + 1));
+                Vec::new()
+            }
             _ => {
                 self.editar(tecla.code, ctrl);
                 Vec::new()
@@ -242,7 +290,7 @@ impl Modelo {
             KeyCode::Up => self.editor.anterior(),
             KeyCode::Down => self.editor.proximo(),
             KeyCode::PageUp => {
-                let limite = self.conversa.len().saturating_sub(1);
+                let limite = self.registros_em_vista().len().saturating_sub(1);
                 self.rolagem = (self.rolagem + PASSO_DE_ROLAGEM).min(limite);
             }
             KeyCode::PageDown => self.rolagem = self.rolagem.saturating_sub(PASSO_DE_ROLAGEM),
@@ -250,19 +298,94 @@ impl Modelo {
         }
     }
 
+    /// The tab in view, if a chat's is.
+    pub fn aba_em_vista(&self) -> Option<&Aba> {
+        self.em_vista.checked_sub(1).and_then(|i| self.abas.get(i))
+    }
+
+    /// The entries in view: the chat's in view, or the general log.
+    pub fn registros_em_vista(&self) -> &[Registro] {
+        self.aba_em_vista()
+            .map_or(&self.conversa, |aba| &aba.registros)
+    }
+
+    /// The open (not ended) chats.
+    pub fn abertas(&self) -> impl Iterator<Item = &Aba> {
+        self.abas.iter().filter(|aba| !aba.encerrada)
+    }
+
+    /// Puts the general log (0) or a tab (`indice`, from 1) in view. A tab whose chat ended is
+    /// closed once the agent looks elsewhere.
+    fn ver(&mut self, indice: usize) {
+        let alvo = indice
+            .checked_sub(1)
+            .and_then(|i| self.abas.get(i))
+            .map(|aba| aba.conversa);
+        let anterior = self.aba_em_vista().map(|aba| (aba.conversa, aba.encerrada));
+        if let Some((conversa, true)) = anterior
+            && alvo != Some(conversa)
+        {
+            self.abas.retain(|aba| aba.conversa != conversa);
+        }
+        self.em_vista = alvo
+            .and_then(|conversa| self.indice_da_aba(conversa))
+            .map_or(0, |i| i + 1);
+        if let Some(i) = self.em_vista.checked_sub(1) {
+            self.abas[i].nao_lida = false;
+        }
+        self.rolagem = 0;
+    }
+
+    /// The index in `abas` of a chat's tab.
+    fn indice_da_aba(&self, conversa: u64) -> Option<usize> {
+        self.abas.iter().position(|aba| aba.conversa == conversa)
+    }
+
+    /// The chat a line or a `/fim` without a number is for: the chat in view, or an agent's
+    /// only open chat; `None` when there is no telling (several chats, none in view).
+    fn conversa_padrao(&self) -> Option<u64> {
+        if !self.atendente() {
+            return Some(match self.situacao {
+                Situacao::EmConversa { conversa, .. } => conversa,
+                _ => 0,
+            });
+        }
+        if let Some(aba) = self.aba_em_vista() {
+            return Some(aba.conversa);
+        }
+        let mut abertas = self.abertas();
+        match (abertas.next(), abertas.next()) {
+            (Some(unica), None) => Some(unica.conversa),
+            (None, _) => Some(0),
+            _ => None,
+        }
+    }
+
     fn enviar_linha(&mut self, hora: &str) -> Vec<Acao> {
         let linha = self.editor.enviar();
-        let quadro = match interpretar(&linha, self.atendente()) {
+        let entrada = interpretar(&linha, self.atendente());
+        let precisa_de_conversa = matches!(
+            entrada,
+            Entrada::Mensagem(_) | Entrada::Comando(Comando::Fim(None))
+        );
+        let Some(conversa) = self
+            .conversa_padrao()
+            .filter(|_| precisa_de_conversa)
+            .or((!precisa_de_conversa).then_some(0))
+        else {
+            // Several chats and none in view: keep what was typed, and say how to choose.
+            self.editor.inserir(&linha);
+            let texto = "Escolha a conversa com Alt-1…Alt-9 (ou Ctrl-←/→), ou use /fim N.";
+            self.registrar(hora, Autor::Erro, texto.to_owned());
+            return Vec::new();
+        };
+        let quadro = match entrada {
             Entrada::Vazia => return Vec::new(),
             Entrada::Mensagem(texto) => {
                 // Outside a chat the line goes with no conversation, and the broker says so.
-                let conversa = match self.situacao {
-                    Situacao::EmConversa { conversa, .. } => {
-                        self.registrar(hora, Autor::Eu, exibicao::limpar(&texto));
-                        conversa
-                    }
-                    _ => 0,
-                };
+                if conversa != 0 {
+                    self.registrar(hora, Autor::Eu, exibicao::limpar(&texto));
+                }
                 ParaBroker::Mensagem {
                     conversa,
                     texto,
@@ -278,11 +401,15 @@ impl Modelo {
                 self.limpar();
                 return Vec::new();
             }
+            Entrada::Comando(Comando::Invalido(uso)) => {
+                self.registrar(hora, Autor::Erro, uso.to_owned());
+                return Vec::new();
+            }
             Entrada::Comando(Comando::Desconhecido(nome)) => {
                 self.registrar(hora, Autor::Erro, desconhecido(&nome));
                 return Vec::new();
             }
-            Entrada::Comando(comando) => match comando.quadro() {
+            Entrada::Comando(comando) => match comando.quadro(conversa) {
                 Some(quadro) => quadro,
                 None => return Vec::new(),
             },
@@ -298,7 +425,10 @@ impl Modelo {
     }
 
     fn limpar(&mut self) {
-        self.conversa.clear();
+        match self.em_vista.checked_sub(1) {
+            Some(i) => self.abas[i].registros.clear(),
+            None => self.conversa.clear(),
+        }
         self.rolagem = 0;
     }
 
@@ -310,6 +440,8 @@ impl Modelo {
                 self.saindo = false;
                 self.broker_saiu = false;
                 self.pausado = false;
+                self.abas.clear();
+                self.em_vista = 0;
                 self.situacao = if atendente {
                     Situacao::Livre
                 } else {
@@ -318,6 +450,7 @@ impl Modelo {
                 self.avisar(hora, &exibicao::texto(&quadro, atendente));
             }
             DoBroker::Fila { posicao } => self.situacao = Situacao::NaFila(*posicao),
+            DoBroker::Conectado { .. } if atendente => self.nova_aba(&quadro, hora),
             DoBroker::Conectado {
                 com,
                 conversa,
@@ -333,48 +466,58 @@ impl Modelo {
                 self.parceiro_ausente = false;
                 self.avisar(hora, &exibicao::texto(&quadro, atendente));
             }
-            DoBroker::Mensagem { de, texto } => self.registrar(
-                hora,
-                Autor::Parceiro(exibicao::limpar(de)),
-                exibicao::limpar(texto),
-            ),
-            DoBroker::Fim { motivo } => {
-                self.parceiro_ausente = false;
-                self.broker_saiu = *motivo == MotivoFim::BrokerEncerrando;
-                self.avisar(hora, &exibicao::texto(&quadro, atendente));
-                self.situacao = match (motivo, atendente) {
-                    (MotivoFim::AtendenteSaiu | MotivoFim::AtendenteDesconectou, false) => {
-                        Situacao::Procurando
-                    }
-                    (
-                        MotivoFim::ClienteSaiu
-                        | MotivoFim::ClienteDesconectou
-                        | MotivoFim::AtendenteEncerrou,
-                        true,
-                    ) if self.pausado => Situacao::Pausado,
-                    (
-                        MotivoFim::ClienteSaiu
-                        | MotivoFim::ClienteDesconectou
-                        | MotivoFim::AtendenteEncerrou,
-                        true,
-                    ) => Situacao::Livre,
-                    _ => Situacao::Encerrada(exibicao::fim(*motivo, atendente).to_owned()),
+            DoBroker::Mensagem {
+                conversa,
+                de,
+                texto,
+            } => {
+                let registro = Registro {
+                    hora: hora.to_owned(),
+                    autor: Autor::Parceiro(exibicao::limpar(de)),
+                    texto: exibicao::limpar(texto),
+                };
+                self.na_conversa(*conversa, registro);
+            }
+            DoBroker::Fim { conversa, .. } if atendente && *conversa != 0 => {
+                let aviso = exibicao::texto(&quadro, atendente);
+                let conversa = *conversa;
+                self.avisar_na(conversa, hora, &aviso);
+                if let Some(i) = self.indice_da_aba(conversa) {
+                    self.abas[i].encerrada = true;
+                    self.abas[i].parceiro_ausente = false;
+                }
+                self.situacao = if self.pausado {
+                    Situacao::Pausado
+                } else {
+                    Situacao::Livre
                 };
             }
+            DoBroker::Fim { motivo, .. } => self.fim(*motivo, hora),
             DoBroker::Erro { texto, .. } => {
                 self.registrar(hora, Autor::Erro, exibicao::limpar(texto));
             }
             DoBroker::Espera { clientes } => self.clientes_na_fila = Some(*clientes),
             DoBroker::Ping | DoBroker::Confirmada { .. } => {}
-            DoBroker::Parceiro { conectado } => {
-                self.parceiro_ausente = !*conectado;
-                self.avisar(hora, &exibicao::texto(&quadro, atendente));
+            DoBroker::Parceiro {
+                conversa,
+                conectado,
+            } => {
+                if let Some(i) = self.indice_da_aba(*conversa) {
+                    self.abas[i].parceiro_ausente = !*conectado;
+                } else {
+                    self.parceiro_ausente = !*conectado;
+                }
+                self.avisar_na(*conversa, hora, &exibicao::texto(&quadro, atendente));
             }
-            // Only about the chat on screen: one that already ended is past news.
+            // Only about a chat still open: one that already ended is past news.
             DoBroker::Anteriores { conversa, .. } => {
-                if matches!(self.situacao, Situacao::EmConversa { conversa: atual, .. } if atual == *conversa)
-                {
-                    self.avisar(hora, &exibicao::texto(&quadro, atendente));
+                let aberta = if atendente {
+                    self.abertas().any(|aba| aba.conversa == *conversa)
+                } else {
+                    matches!(self.situacao, Situacao::EmConversa { conversa: atual, .. } if atual == *conversa)
+                };
+                if aberta {
+                    self.avisar_na(*conversa, hora, &exibicao::texto(&quadro, atendente));
                 }
             }
             DoBroker::Pausa { pausado } => {
@@ -387,6 +530,56 @@ impl Modelo {
                 self.avisar(hora, &exibicao::texto(&quadro, atendente));
             }
         }
+    }
+
+    /// (Agents) a new chat gets a tab; it comes into view unless another open chat is.
+    fn nova_aba(&mut self, quadro: &DoBroker, hora: &str) {
+        let DoBroker::Conectado {
+            com,
+            conversa,
+            departamento,
+            espera_ms,
+        } = quadro
+        else {
+            return;
+        };
+        self.abas.push(Aba {
+            conversa: *conversa,
+            com: exibicao::limpar(com),
+            departamento: exibicao::limpar(departamento),
+            espera_ms: *espera_ms,
+            registros: Vec::new(),
+            nao_lida: true,
+            parceiro_ausente: false,
+            encerrada: false,
+        });
+        self.avisar_na(*conversa, hora, &exibicao::texto(quadro, true));
+        if self.aba_em_vista().is_none_or(|aba| aba.encerrada) {
+            self.ver(self.abas.len());
+        }
+    }
+
+    /// The end of a customer's chat or of a session.
+    fn fim(&mut self, motivo: MotivoFim, hora: &str) {
+        let atendente = self.atendente();
+        self.parceiro_ausente = false;
+        self.broker_saiu = motivo == MotivoFim::BrokerEncerrando;
+        self.avisar(
+            hora,
+            &exibicao::texto(
+                &DoBroker::Fim {
+                    conversa: 0,
+                    motivo,
+                },
+                atendente,
+            ),
+        );
+        self.situacao = match (motivo, atendente) {
+            (MotivoFim::AtendenteSaiu | MotivoFim::AtendenteDesconectou, false) => {
+                Situacao::Procurando
+            }
+            _ => Situacao::Encerrada(exibicao::fim(motivo, atendente).to_owned()),
+        };
     }
 
     fn conexao_encerrada(&mut self, hora: &str) -> Vec<Acao> {
@@ -409,6 +602,31 @@ impl Modelo {
         Vec::new()
     }
 
+    /// Shows a notice about a chat: in its tab (an agent's), else where the person looks.
+    fn avisar_na(&mut self, conversa: u64, hora: &str, texto: &str) {
+        let registro = Registro {
+            hora: hora.to_owned(),
+            autor: Autor::Aviso,
+            texto: texto.trim_matches('*').trim().to_owned(),
+        };
+        self.na_conversa(conversa, registro);
+    }
+
+    /// Adds an entry of a chat: to its tab (an agent's, marked unread when not in view), else
+    /// where the person looks.
+    fn na_conversa(&mut self, conversa: u64, registro: Registro) {
+        let Some(i) = self.indice_da_aba(conversa) else {
+            return self.registrar(&registro.hora, registro.autor, registro.texto);
+        };
+        let em_vista = self.em_vista == i + 1;
+        let aba = &mut self.abas[i];
+        aba.registros.push(registro);
+        aba.nao_lida |= !em_vista;
+        if em_vista && self.rolagem > 0 {
+            self.rolagem += 1;
+        }
+    }
+
     fn avisar(&mut self, hora: &str, texto: &str) {
         self.registrar(
             hora,
@@ -417,12 +635,17 @@ impl Modelo {
         );
     }
 
+    /// Adds an entry where the person looks: the chat in view, or the general log.
     fn registrar(&mut self, hora: &str, autor: Autor, texto: String) {
-        self.conversa.push(Registro {
+        let registro = Registro {
             hora: hora.to_owned(),
             autor,
             texto,
-        });
+        };
+        match self.em_vista.checked_sub(1) {
+            Some(i) => self.abas[i].registros.push(registro),
+            None => self.conversa.push(registro),
+        }
         // Keep the view where the person scrolled it to.
         if self.rolagem > 0 {
             self.rolagem += 1;
@@ -444,6 +667,7 @@ mod tests {
             ultima_aceita: 0,
             mensagens_por_segundo: 10,
             rajada: 20,
+            capacidade: 1,
         }
     }
 
@@ -474,6 +698,7 @@ mod tests {
             "Yuri".into(),
             Papel::Atendente {
                 departamentos: vec!["geral".into()],
+                capacidade: 1,
             },
             bemvindo(2),
             "10:00",
@@ -493,7 +718,7 @@ mod tests {
     fn atendente_ve_os_atendimentos_anteriores_so_da_conversa_atual() {
         let mut modelo = atendente();
         modelo.atualizar(conectado("Ana"), "10:02");
-        let antes = modelo.conversa.len();
+        let antes = modelo.registros_em_vista().len();
         let anteriores = |conversa| {
             Msg::Broker(DoBroker::Anteriores {
                 conversa,
@@ -502,11 +727,11 @@ mod tests {
         };
         // About a chat that is already over: past news, not shown.
         modelo.atualizar(anteriores(7), "10:02");
-        assert_eq!(modelo.conversa.len(), antes);
+        assert_eq!(modelo.registros_em_vista().len(), antes);
         modelo.atualizar(anteriores(1), "10:02");
-        assert_eq!(modelo.conversa.len(), antes + 1);
+        assert_eq!(modelo.registros_em_vista().len(), antes + 1);
         assert_eq!(
-            modelo.conversa.last().unwrap().texto,
+            modelo.registros_em_vista().last().unwrap().texto,
             "Primeiro atendimento deste cliente."
         );
     }
@@ -534,6 +759,7 @@ mod tests {
         );
         modelo.atualizar(
             Msg::Broker(DoBroker::Mensagem {
+                conversa: 1,
                 de: "Yuri".into(),
                 texto: "oi\u{1b}[2J".into(),
             }),
@@ -551,6 +777,7 @@ mod tests {
         modelo.atualizar(conectado("Yuri"), "10:02");
         modelo.atualizar(
             Msg::Broker(DoBroker::Fim {
+                conversa: 1,
                 motivo: MotivoFim::AtendenteEncerrou,
             }),
             "10:05",
@@ -574,6 +801,7 @@ mod tests {
         modelo.atualizar(conectado("Yuri"), "10:02");
         modelo.atualizar(
             Msg::Broker(DoBroker::Fim {
+                conversa: 1,
                 motivo: MotivoFim::AtendenteDesconectou,
             }),
             "10:03",
@@ -630,6 +858,7 @@ mod tests {
         let mut modelo = atendente();
         modelo.atualizar(
             Msg::Broker(DoBroker::Fim {
+                conversa: 1,
                 motivo: MotivoFim::BrokerEncerrando,
             }),
             "10:00",
@@ -654,13 +883,17 @@ mod tests {
             vec![Acao::Enviar(ParaBroker::Pausar { seq: 0 })]
         );
         modelo.atualizar(Msg::Broker(DoBroker::Pausa { pausado: true }), "10:01");
-        assert!(matches!(modelo.situacao, Situacao::EmConversa { .. }));
+        assert_eq!(modelo.aba_em_vista().map(|aba| aba.conversa), Some(1));
         assert_eq!(
             digitar(&mut modelo, "/fim"),
-            vec![Acao::Enviar(ParaBroker::Encerrar { seq: 0 })]
+            vec![Acao::Enviar(ParaBroker::Encerrar {
+                conversa: 1,
+                seq: 0
+            })]
         );
         modelo.atualizar(
             Msg::Broker(DoBroker::Fim {
+                conversa: 1,
                 motivo: MotivoFim::AtendenteEncerrou,
             }),
             "10:02",
@@ -722,5 +955,119 @@ mod tests {
             modelo.atualizar(tecla(KeyCode::PageDown), "10:00");
         }
         assert_eq!(modelo.rolagem, 0);
+    }
+
+    fn conectado_em(com: &str, conversa: u64) -> Msg {
+        Msg::Broker(DoBroker::Conectado {
+            com: com.into(),
+            conversa,
+            departamento: "geral".into(),
+            espera_ms: 1_000,
+        })
+    }
+
+    fn linha_de(conversa: u64, de: &str, texto: &str) -> Msg {
+        Msg::Broker(DoBroker::Mensagem {
+            conversa,
+            de: de.into(),
+            texto: texto.into(),
+        })
+    }
+
+    fn alt(digito: char) -> Msg {
+        Msg::Tecla(KeyEvent::new(KeyCode::Char(digito), KeyModifiers::ALT))
+    }
+
+    #[test]
+    fn atendente_com_varias_conversas_tem_uma_aba_para_cada() {
+        let mut modelo = atendente();
+        modelo.atualizar(conectado_em("Ana", 1), "10:00");
+        modelo.atualizar(conectado_em("Bia", 2), "10:00");
+        // The first chat came into view; the second waits, unread.
+        assert_eq!(modelo.aba_em_vista().map(|aba| aba.conversa), Some(1));
+        assert!(modelo.abas[1].nao_lida);
+        modelo.atualizar(linha_de(2, "Bia", "oi?"), "10:01");
+        modelo.atualizar(linha_de(1, "Ana", "olá"), "10:01");
+        assert_eq!(modelo.abas[0].registros.last().unwrap().texto, "olá");
+        assert_eq!(modelo.abas[1].registros.last().unwrap().texto, "oi?");
+        // What is typed goes to the chat in view.
+        assert_eq!(
+            digitar(&mut modelo, "bom dia, Ana"),
+            vec![Acao::Enviar(ParaBroker::Mensagem {
+                conversa: 1,
+                texto: "bom dia, Ana".into(),
+                seq: 0,
+            })]
+        );
+        modelo.atualizar(alt('2'), "10:02");
+        assert_eq!(modelo.aba_em_vista().map(|aba| aba.conversa), Some(2));
+        assert!(!modelo.abas[1].nao_lida);
+        assert_eq!(
+            digitar(&mut modelo, "/fim"),
+            vec![Acao::Enviar(ParaBroker::Encerrar {
+                conversa: 2,
+                seq: 0
+            })]
+        );
+        let ctrl_esquerda = KeyEvent::new(KeyCode::Left, KeyModifiers::CONTROL);
+        modelo.atualizar(Msg::Tecla(ctrl_esquerda), "10:02");
+        assert_eq!(modelo.em_vista, 1);
+        modelo.atualizar(Msg::Tecla(ctrl_esquerda), "10:02");
+        assert_eq!(
+            modelo.em_vista, 0,
+            "the general log is left of the first tab"
+        );
+    }
+
+    #[test]
+    fn sem_conversa_em_vista_o_texto_fica_e_o_app_pede_a_escolha() {
+        let mut modelo = atendente();
+        modelo.atualizar(conectado_em("Ana", 1), "10:00");
+        modelo.atualizar(conectado_em("Bia", 2), "10:00");
+        modelo.atualizar(alt('0'), "10:01");
+        assert!(digitar(&mut modelo, "para quem?").is_empty());
+        assert_eq!(modelo.editor.texto(), "para quem?", "nothing typed is lost");
+        assert_eq!(modelo.conversa.last().unwrap().autor, Autor::Erro);
+        // A numbered /fim needs no chat in view.
+        modelo.editor.enviar();
+        assert_eq!(
+            digitar(&mut modelo, "/fim 2"),
+            vec![Acao::Enviar(ParaBroker::Encerrar {
+                conversa: 2,
+                seq: 0
+            })]
+        );
+    }
+
+    #[test]
+    fn aba_encerrada_fica_ate_o_atendente_olhar_outra() {
+        let mut modelo = atendente();
+        modelo.atualizar(conectado_em("Ana", 1), "10:00");
+        modelo.atualizar(conectado_em("Bia", 2), "10:00");
+        let fim = |conversa| {
+            Msg::Broker(DoBroker::Fim {
+                conversa,
+                motivo: MotivoFim::ClienteSaiu,
+            })
+        };
+        modelo.atualizar(fim(1), "10:01");
+        assert!(modelo.abas[0].encerrada, "still there, to be read");
+        assert!(
+            modelo.abas[0]
+                .registros
+                .last()
+                .unwrap()
+                .texto
+                .contains("#1"),
+            "the end is told in its tab"
+        );
+        modelo.atualizar(alt('2'), "10:02");
+        assert_eq!(modelo.abas.len(), 1, "closed once left");
+        assert_eq!(modelo.aba_em_vista().map(|aba| aba.conversa), Some(2));
+        // A new chat comes into view when the one in view has ended.
+        modelo.atualizar(fim(2), "10:03");
+        modelo.atualizar(conectado_em("Caio", 3), "10:04");
+        assert_eq!(modelo.aba_em_vista().map(|aba| aba.conversa), Some(3));
+        assert_eq!(modelo.abas.len(), 1);
     }
 }

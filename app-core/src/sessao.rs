@@ -11,7 +11,7 @@ use proto::{
     Apresentacao, CodigoErro, Conexao, DoBroker, ErroConexao, Papel, ParaBroker, VERSAO_PROTOCOLO,
 };
 
-use crate::comando::{Comando, Entrada, ajuda, desconhecido, interpretar};
+use crate::comando::{Comando, Entrada, ajuda, desconhecido, interpretar, linha_json};
 use crate::exibicao;
 use crate::terminal::{Linha, Terminal};
 
@@ -133,8 +133,9 @@ pub async fn conduzir(conexao: Conexao, opcoes: &Opcoes, terminal: &mut Terminal
 
     let mut saindo = false;
     let mut depois_de_fim = false;
-    // The conversation chat lines are sent for (0: none; the broker then says so).
-    let mut conversa_atual = 0;
+    // The open chats, oldest first: a plain line goes to the last (none: 0, and the broker
+    // says so).
+    let mut abertas: Vec<u64> = Vec::new();
     let despedida = tokio::time::sleep(Duration::MAX);
     tokio::pin!(despedida);
     loop {
@@ -144,8 +145,9 @@ pub async fn conduzir(conexao: Conexao, opcoes: &Opcoes, terminal: &mut Terminal
                 Some(Ok(evento)) => {
                     depois_de_fim = matches!(evento, DoBroker::Fim { .. });
                     match evento {
-                        DoBroker::Conectado { conversa, .. } => conversa_atual = conversa,
-                        DoBroker::Fim { .. } => conversa_atual = 0,
+                        DoBroker::Conectado { conversa, .. } => abertas.push(conversa),
+                        DoBroker::Fim { conversa: 0, .. } => abertas.clear(),
+                        DoBroker::Fim { conversa, .. } => abertas.retain(|&c| c != conversa),
                         _ => {}
                     }
                     mostrar(terminal, &evento);
@@ -161,11 +163,19 @@ pub async fn conduzir(conexao: Conexao, opcoes: &Opcoes, terminal: &mut Terminal
                 }
             },
             linha = terminal.proxima(), if !saindo => {
+                let ultima = abertas.last().copied().unwrap_or(0);
                 let quadro = match linha {
+                    Linha::Texto(texto) if opcoes.json && linha_json(&texto).is_some() => {
+                        linha_json(&texto).map(|(conversa, texto)| ParaBroker::Mensagem {
+                            conversa,
+                            texto,
+                            seq: 0,
+                        })
+                    }
                     Linha::Texto(texto) => match interpretar(&texto, atendente) {
                         Entrada::Vazia => None,
                         Entrada::Mensagem(texto) => Some(ParaBroker::Mensagem {
-                            conversa: conversa_atual,
+                            conversa: ultima,
                             texto,
                             seq: 0,
                         }),
@@ -177,8 +187,12 @@ pub async fn conduzir(conexao: Conexao, opcoes: &Opcoes, terminal: &mut Terminal
                             terminal.avisar(&desconhecido(&nome));
                             None
                         }
+                        Entrada::Comando(Comando::Invalido(uso)) => {
+                            terminal.avisar(uso);
+                            None
+                        }
                         // Nothing on screen to clear in line mode.
-                        Entrada::Comando(comando) => comando.quadro(),
+                        Entrada::Comando(comando) => comando.quadro(ultima),
                     },
                     Linha::Fim => Some(ParaBroker::Sair { seq: 0 }),
                 };

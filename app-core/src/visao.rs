@@ -1,8 +1,10 @@
 //! How a [`Modelo`] looks on screen: the "view" of the full-screen apps.
 //!
-//! One screen, top to bottom: a header (who, role, departments, connection), the conversation
-//! (times, names, wrapped to the width, scrolled with PageUp/PageDown), a status line, and the
-//! input line, which wraps and grows up to a few lines and is never touched by incoming text.
+//! One screen, top to bottom: a header (who, role, departments, connection), for an agent in
+//! chats a line of tabs (the one in view highlighted, unread ones marked), the conversation in
+//! view (times, names, wrapped to the width, scrolled with PageUp/PageDown), a status line, and
+//! the input line, which wraps and grows up to a few lines and is never touched by incoming
+//! text.
 
 use proto::Papel;
 use ratatui::Frame;
@@ -26,8 +28,10 @@ pub fn desenhar(quadro: &mut Frame, modelo: &Modelo) {
     let largura_texto = usize::from(area.width).saturating_sub(PROMPT.width());
     let (linhas_entrada, cursor) = modelo.editor.linhas(largura_texto);
     let altura_entrada = linhas_entrada.len().clamp(1, ENTRADA_MAXIMA);
-    let [cabecalho, conversa, status, entrada] = Layout::vertical([
+    let altura_abas = u16::from(!modelo.abas.is_empty());
+    let [cabecalho, abas, conversa, status, entrada] = Layout::vertical([
         Constraint::Length(1),
+        Constraint::Length(altura_abas),
         Constraint::Min(1),
         Constraint::Length(1),
         Constraint::Length(altura_entrada as u16),
@@ -39,6 +43,9 @@ pub fn desenhar(quadro: &mut Frame, modelo: &Modelo) {
             .style(Style::new().bg(Color::Blue).fg(Color::White)),
         cabecalho,
     );
+    if altura_abas > 0 {
+        quadro.render_widget(Paragraph::new(linha_das_abas(modelo)), abas);
+    }
     desenhar_conversa(quadro, modelo, conversa);
     quadro.render_widget(
         Paragraph::new(texto_do_status(modelo)).style(
@@ -77,7 +84,7 @@ pub fn desenhar(quadro: &mut Frame, modelo: &Modelo) {
 fn texto_do_cabecalho(modelo: &Modelo) -> String {
     let (papel, departamentos) = match &modelo.papel {
         Papel::Cliente { departamento } => ("cliente", departamento.clone()),
-        Papel::Atendente { departamentos } => ("atendente", departamentos.join(", ")),
+        Papel::Atendente { departamentos, .. } => ("atendente", departamentos.join(", ")),
     };
     let ligacao = match modelo.ligacao {
         Ligacao::Conectado => "● conectado",
@@ -90,6 +97,38 @@ fn texto_do_cabecalho(modelo: &Modelo) -> String {
         modelo.nome,
         departamentos.to_lowercase()
     )
+}
+
+/// " 0 Início │ 1 Ana │ 2 Bia • │ 3 Caio ✓ ": the general log and every chat, by the number
+/// Alt selects; the one in view reversed, unread ones with a dot, ended ones with a check.
+fn linha_das_abas(modelo: &Modelo) -> Line<'static> {
+    let mut partes = Vec::new();
+    let rotulos = std::iter::once((0, "Início".to_owned(), false, false)).chain(
+        modelo
+            .abas
+            .iter()
+            .enumerate()
+            .map(|(i, aba)| (i + 1, aba.com.clone(), aba.nao_lida, aba.encerrada)),
+    );
+    for (indice, nome, nao_lida, encerrada) in rotulos {
+        if indice > 0 {
+            partes.push(Span::raw("│"));
+        }
+        let marca = match (nao_lida, encerrada) {
+            (_, true) => " ✓",
+            (true, false) => " •",
+            (false, false) => "",
+        };
+        let estilo = if indice == modelo.em_vista {
+            Style::new().add_modifier(Modifier::REVERSED)
+        } else if nao_lida {
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)
+        } else {
+            Style::new()
+        };
+        partes.push(Span::styled(format!(" {indice} {nome}{marca} "), estilo));
+    }
+    Line::from(partes)
 }
 
 /// What the status line says for the person's situation.
@@ -114,26 +153,53 @@ pub fn texto_do_status(modelo: &Modelo) -> String {
         Situacao::Procurando => "Procurando um atendente...".to_owned(),
         Situacao::NaFila(1) => "Você é o próximo da fila".to_owned(),
         Situacao::NaFila(posicao) => format!("Você é o número {posicao} na fila"),
-        Situacao::Livre => "Livre, aguardando clientes".to_owned(),
-        Situacao::Pausado => "Em pausa (/voltar para receber clientes)".to_owned(),
-        Situacao::EmConversa {
-            com,
-            departamento,
-            espera_ms,
-            ..
-        } if modelo.atendente() => format!(
-            "Atendendo {com} ({departamento}, esperou {})",
-            duracao(*espera_ms)
-        ),
-        Situacao::EmConversa { com, .. } => format!("Conversando com {com}"),
         Situacao::Encerrada(motivo) => motivo.clone(),
+        // An agent's chats are in its tabs.
+        Situacao::Livre | Situacao::Pausado | Situacao::EmConversa { .. } if modelo.atendente() => {
+            return texto_do_status_do_atendente(modelo);
+        }
+        Situacao::Livre | Situacao::Pausado => String::new(),
+        Situacao::EmConversa { com, .. } => format!("Conversando com {com}"),
     };
     let mut partes = vec![situacao];
     if modelo.parceiro_ausente && matches!(modelo.situacao, Situacao::EmConversa { .. }) {
         partes.push("◐ a conexão da outra pessoa caiu; aguardando que volte".to_owned());
     }
-    if modelo.pausado && matches!(modelo.situacao, Situacao::EmConversa { .. }) {
-        partes.push("pausa depois desta conversa".to_owned());
+    format!(" {}", partes.join(" · "))
+}
+
+/// An agent's status: the chat in view (or how many are open), the pause, the line.
+fn texto_do_status_do_atendente(modelo: &Modelo) -> String {
+    let abertas = modelo.abertas().count();
+    let em_vista = modelo.aba_em_vista();
+    let mut partes = vec![match em_vista {
+        Some(aba) if !aba.encerrada => format!(
+            "Atendendo {} ({}, esperou {})",
+            aba.com,
+            aba.departamento,
+            duracao(aba.espera_ms)
+        ),
+        _ if modelo.pausado && abertas == 0 => {
+            "Em pausa (/voltar para receber clientes)".to_owned()
+        }
+        _ if abertas == 0 => "Livre, aguardando clientes".to_owned(),
+        Some(aba) => format!("Atendimento #{} encerrado", aba.conversa),
+        None => "Escolha uma conversa: Alt-1…Alt-9".to_owned(),
+    }];
+    if let Some(aba) = em_vista.filter(|aba| aba.encerrada && abertas == 0) {
+        partes.push(format!("atendimento #{} encerrado", aba.conversa));
+    }
+    if modelo
+        .aba_em_vista()
+        .is_some_and(|aba| aba.parceiro_ausente)
+    {
+        partes.push("◐ a conexão do cliente caiu; aguardando que volte".to_owned());
+    }
+    if abertas > 1 {
+        partes.push(format!("{abertas} conversas"));
+    }
+    if modelo.pausado && abertas > 0 {
+        partes.push("pausa: sem novos clientes".to_owned());
     }
     if let Some(clientes) = modelo.clientes_na_fila {
         partes.push(match clientes {
@@ -149,10 +215,11 @@ pub fn texto_do_status(modelo: &Modelo) -> String {
 fn desenhar_conversa(quadro: &mut Frame, modelo: &Modelo, area: Rect) {
     let largura = usize::from(area.width).max(10);
     let altura = usize::from(area.height);
-    let fim = modelo.conversa.len().saturating_sub(modelo.rolagem);
+    let registros = modelo.registros_em_vista();
+    let fim = registros.len().saturating_sub(modelo.rolagem);
     let mut linhas: Vec<Line> = Vec::new();
     // Walk back from the newest visible entry until the area is full.
-    for registro in modelo.conversa[..fim].iter().rev() {
+    for registro in registros[..fim].iter().rev() {
         let (rotulo, estilo) = match &registro.autor {
             Autor::Eu => (format!("{}: ", modelo.nome), Style::new().fg(Color::Cyan)),
             Autor::Parceiro(nome) => (format!("{nome}: "), Style::new().fg(Color::Green)),
@@ -220,6 +287,7 @@ mod tests {
             ultima_aceita: 0,
             mensagens_por_segundo: 10,
             rajada: 20,
+            capacidade: 1,
         }
     }
     use crate::modelo::Msg;
@@ -277,6 +345,7 @@ mod tests {
         );
         modelo.atualizar(
             Msg::Broker(DoBroker::Mensagem {
+                conversa: 1,
                 de: "Yuri".into(),
                 texto: "Olá! Como posso ajudar você hoje? Conte-me tudo.".into(),
             }),
@@ -309,13 +378,22 @@ mod tests {
     #[test]
     fn queda_e_volta_do_parceiro_aparecem_no_status_e_na_conversa() {
         let mut modelo = cliente_em_conversa();
-        let ausente = DoBroker::Parceiro { conectado: false };
+        let ausente = DoBroker::Parceiro {
+            conversa: 1,
+            conectado: false,
+        };
         modelo.atualizar(Msg::Broker(ausente), "09:03");
         assert!(texto_do_status(&modelo).contains("a conexão da outra pessoa caiu"));
         assert!(tela(&modelo, 80, 12).iter().any(|linha| {
             linha.contains("A conexão do atendente caiu. A conversa continua aberta")
         }));
-        modelo.atualizar(Msg::Broker(DoBroker::Parceiro { conectado: true }), "09:04");
+        modelo.atualizar(
+            Msg::Broker(DoBroker::Parceiro {
+                conversa: 1,
+                conectado: true,
+            }),
+            "09:04",
+        );
         assert_eq!(texto_do_status(&modelo), " Conversando com Yuri");
         assert!(
             tela(&modelo, 80, 12)
@@ -372,6 +450,7 @@ mod tests {
             "Yuri".into(),
             Papel::Atendente {
                 departamentos: vec!["geral".into(), "vendas".into()],
+                capacidade: 1,
             },
             bemvindo(2),
             "09:00",
@@ -393,7 +472,7 @@ mod tests {
         modelo.atualizar(Msg::Broker(DoBroker::Pausa { pausado: true }), "09:01");
         assert_eq!(
             tela(&modelo, 80, 5)[3],
-            " Atendendo Ana (vendas, esperou 3 min 5 s) · pausa depois desta conversa · 3 clientes na fila"
+            " Atendendo Ana (vendas, esperou 3 min 5 s) · pausa: sem novos clientes · 3 clientes na fila"
                 .chars()
                 .take(80)
                 .collect::<String>()
@@ -403,6 +482,18 @@ mod tests {
             tela(&modelo, 60, 5)[0],
             " Yuri · atendente · geral, vendas · ● conectado"
         );
+        assert_eq!(tela(&modelo, 60, 5)[1], " 0 Início │ 1 Ana");
+        modelo.atualizar(
+            Msg::Broker(DoBroker::Conectado {
+                com: "Bia".into(),
+                conversa: 2,
+                departamento: "geral".into(),
+                espera_ms: 0,
+            }),
+            "09:02",
+        );
+        assert_eq!(tela(&modelo, 60, 5)[1], " 0 Início │ 1 Ana │ 2 Bia •");
+        assert!(tela(&modelo, 80, 5)[3].contains("2 conversas"));
     }
 
     #[test]
@@ -410,6 +501,7 @@ mod tests {
         let mut modelo = cliente_em_conversa();
         modelo.atualizar(
             Msg::Broker(DoBroker::Fim {
+                conversa: 1,
                 motivo: MotivoFim::AtendenteEncerrou,
             }),
             "09:03",
@@ -433,6 +525,7 @@ mod tests {
         for i in 1..=12 {
             modelo.atualizar(
                 Msg::Broker(DoBroker::Mensagem {
+                    conversa: 1,
                     de: "Yuri".into(),
                     texto: format!("linha {i}"),
                 }),

@@ -1,5 +1,5 @@
-//! `atendente`: a support agent waits for customers of its departments and chats with each in
-//! turn.
+//! `atendente`: a support agent waits for customers of its departments and chats with them,
+//! one at a time or several at once (`--capacidade`), each chat in a tab of its own.
 
 use std::process::ExitCode;
 
@@ -11,12 +11,13 @@ use proto::Papel;
 #[derive(Debug, Parser)]
 #[command(
     name = "atendente",
-    about = "Atende os clientes da fila, um de cada vez.",
+    about = "Atende os clientes da fila, um de cada vez ou vários ao mesmo tempo.",
     disable_help_flag = true,
     help_template = cli::MODELO_AJUDA,
     override_usage = "atendente [OPÇÕES]",
-    after_help = "Durante a conversa: /fim encerra o atendimento atual, /sair sai, \
-                  /ajuda mostra os comandos."
+    after_help = "Durante a conversa: /fim encerra o atendimento em vista (/fim N, o #N), \
+                  /sair sai, /ajuda mostra os comandos. Com várias conversas, Alt-1…Alt-9 ou \
+                  Ctrl-←/→ trocam a conversa em vista."
 )]
 struct Argumentos {
     #[command(flatten)]
@@ -32,6 +33,17 @@ struct Argumentos {
     )]
     departamentos: Vec<String>,
 
+    /// Quantas conversas você atende ao mesmo tempo, de 1 a 10 (o broker pode limitar a
+    /// menos). Padrão: 1.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u8).range(1..=i64::from(proto::CAPACIDADE_MAXIMA)),
+        hide_default_value = true
+    )]
+    capacidade: u8,
+
     /// Token de atendente que o broker aceita (mostrado pelo broker na primeira execução).
     #[arg(long, value_name = "TOKEN", env = "FILA_TOKEN", hide_env_values = true)]
     token: Option<String>,
@@ -43,6 +55,7 @@ fn main() -> ExitCode {
         argumentos.comuns,
         Papel::Atendente {
             departamentos: argumentos.departamentos,
+            capacidade: argumentos.capacidade,
         },
         argumentos.token,
     )

@@ -70,7 +70,7 @@ fn rodada(maquina: &mut Matchmaker, primeira_sessao: u64) -> u64 {
         }
         let fim = Evento::Recebeu {
             sessao: atendente,
-            quadro: ParaBroker::Encerrar { seq: 0 },
+            quadro: ParaBroker::Encerrar { conversa, seq: 0 },
         };
         aplicar(maquina, fim, &mut eventos);
     }

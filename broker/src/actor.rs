@@ -519,6 +519,7 @@ impl Ator {
             "encerrando: avisando todas as sessões"
         );
         let fim = DoBroker::Fim {
+            conversa: 0,
             motivo: MotivoFim::BrokerEncerrando,
         };
         self.sessao_da_conexao.clear();
@@ -550,7 +551,7 @@ fn registrar(sessao: SessaoId, quadro: &DoBroker) {
             departamento,
             espera_ms,
         } => info!(sessao, conversa, %com, %departamento, espera_ms, "conversa iniciada"),
-        DoBroker::Fim { motivo } => info!(sessao, ?motivo, "fim"),
+        DoBroker::Fim { conversa, motivo } => info!(sessao, conversa, ?motivo, "fim"),
         DoBroker::Erro { codigo, .. } => info!(sessao, ?codigo, "erro enviado"),
         _ => {}
     }

@@ -41,6 +41,9 @@ pub struct Config {
     pub rajada_de_mensagens: u32,
     /// Most customers waiting in one department.
     pub fila_maxima: usize,
+    /// Most chats an agent is given at once, whatever it asks for (1 to
+    /// [`proto::CAPACIDADE_MAXIMA`]).
+    pub capacidade_maxima: u8,
     /// The history's database URL (`sqlite://...` or `postgres://...`); `None` keeps no history.
     pub banco: Option<String>,
     /// Agent credentials; an agent's handshake must carry one of them.
@@ -84,6 +87,7 @@ impl Default for Config {
             mensagens_por_segundo: 10,
             rajada_de_mensagens: 20,
             fila_maxima: 100_000,
+            capacidade_maxima: proto::CAPACIDADE_MAXIMA,
             banco: None,
             tokens_atendente: Vec::new(),
             tls: None,
@@ -111,6 +115,7 @@ impl Config {
             tolerancia: self.tolerancia_retomada,
             diario: false,
             ritmo: (self.mensagens_por_segundo, self.rajada_de_mensagens),
+            capacidade_maxima: usize::from(self.capacidade_maxima),
         }
     }
 
@@ -132,6 +137,7 @@ impl Config {
             ("--conexoes-maximas", self.conexoes_maximas),
             ("--conexoes-por-endereco", self.conexoes_por_endereco),
             ("--fila-maxima", self.fila_maxima),
+            ("--capacidade-maxima", usize::from(self.capacidade_maxima)),
             ("--capacidade-saida", self.capacidade_saida),
             (
                 "--mensagens-por-segundo",

@@ -81,7 +81,7 @@ pub async fn atender<S: Fluxo>(
     let mut bytes = delimitar(socket, contexto.config.tamanho_maximo_quadro);
     let apresentacao = tokio::select! {
         resultado = receber_apresentacao(&mut bytes, contexto.config.prazo_apresentacao) => resultado,
-        _ = contexto.desligar.cancelled() => Err(Some(DoBroker::Fim { motivo: MotivoFim::BrokerEncerrando })),
+        _ = contexto.desligar.cancelled() => Err(Some(DoBroker::Fim { conversa: 0, motivo: MotivoFim::BrokerEncerrando })),
     };
     let apresentacao = apresentacao
         .and_then(|apresentacao| autorizar(apresentacao, &origem, &contexto).map_err(Some));

@@ -121,6 +121,17 @@ struct Argumentos {
     )]
     fila_maxima: usize,
 
+    /// Máximo de conversas simultâneas de um atendente, seja qual for o --capacidade que ele
+    /// pedir (de 1 a 10). Padrão: 10.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = proto::CAPACIDADE_MAXIMA,
+        value_parser = clap::value_parser!(u8).range(1..=i64::from(proto::CAPACIDADE_MAXIMA)),
+        hide_default_value = true
+    )]
+    capacidade_maxima: u8,
+
     /// Máximo de caracteres num nome ou departamento. Padrão: 64.
     #[arg(
         long,
@@ -258,6 +269,7 @@ impl Argumentos {
             mensagens_por_segundo: self.mensagens_por_segundo,
             rajada_de_mensagens: self.rajada,
             fila_maxima: self.fila_maxima,
+            capacidade_maxima: self.capacidade_maxima,
             tokens_atendente,
             tls,
             capacidade_saida: self.capacidade_saida,

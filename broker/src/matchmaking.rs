@@ -236,12 +236,14 @@ pub enum Situacao<'a> {
         /// Its true 1-based position in that line.
         posicao: usize,
     },
-    /// An agent waiting for a customer.
+    /// An agent with room for another customer (it may be in chats already).
     Livre,
+    /// An agent with all its places taken.
+    Lotado,
     /// An agent in no line and in no chat: it paused (and gets no customer until it comes
     /// back), or its connection is gone and it waits for a resume.
     Parado,
-    /// In a chat.
+    /// A customer in a chat.
     EmConversa {
         /// The other side of the chat.
         parceiro: SessaoId,
@@ -274,6 +276,8 @@ pub struct Parametros {
     pub diario: bool,
     /// The rate (frames a second) and burst announced in `BemVindo`; the connections enforce it.
     pub ritmo: (u32, u32),
+    /// Most chats an agent is given at once, whatever it asks for.
+    pub capacidade_maxima: usize,
 }
 
 impl Default for Parametros {
@@ -288,6 +292,7 @@ impl Default for Parametros {
             tolerancia: Duration::ZERO,
             diario: false,
             ritmo: (10, 20),
+            capacidade_maxima: usize::from(proto::CAPACIDADE_MAXIMA),
         }
     }
 }
@@ -405,6 +410,7 @@ impl Matchmaker {
                     .map_or(0, |p| p as usize),
             },
             (Estado::Livre { .. }, _) => Situacao::Livre,
+            (Estado::Lotado, _) => Situacao::Lotado,
             (Estado::Parado, _) => Situacao::Parado,
             (Estado::EmConversa { conversa }, _) => Situacao::EmConversa {
                 parceiro: self.parceiro(sessao, conversa)?,
@@ -416,23 +422,36 @@ impl Matchmaker {
         })
     }
 
+    /// A session's open chats as (conversation, the other side), in the order they started.
+    pub fn conversas_de(&self, sessao: SessaoId) -> Vec<(u64, SessaoId)> {
+        let Some(dados) = self.sessoes.get(sessao) else {
+            return Vec::new();
+        };
+        dados
+            .conversas()
+            .into_iter()
+            .filter_map(|conversa| Some((conversa, self.parceiro(sessao, conversa)?)))
+            .collect()
+    }
+
     /// The customers waiting in a department's line, head first.
     pub fn fila_clientes(&self, departamento: &str) -> Vec<SessaoId> {
         self.filas.clientes(departamento).collect()
     }
 
-    /// Every free agent, the one idle the longest first.
+    /// Every agent with room, in the order they get customers: fewest chats first, and of
+    /// those the one idle the longest.
     pub fn fila_atendentes(&self) -> Vec<SessaoId> {
-        let mut livres: Vec<(u64, SessaoId)> = self
+        let mut livres: Vec<(usize, u64, SessaoId)> = self
             .sessoes
             .iter()
             .filter_map(|(id, s)| match s.estado {
-                Estado::Livre { ocio } => Some((ocio, id)),
+                Estado::Livre { carga, ocio } => Some((carga, ocio, id)),
                 _ => None,
             })
             .collect();
         livres.sort_unstable();
-        livres.into_iter().map(|(_, id)| id).collect()
+        livres.into_iter().map(|(_, _, id)| id).collect()
     }
 
     /// How many sessions are registered.

@@ -116,6 +116,8 @@ pub struct Conexao {
     pub mensagens_por_segundo: u32,
     /// The burst the broker allows this session.
     pub rajada: u32,
+    /// How many chats the broker gives this session at once (agents; 1 for customers).
+    pub capacidade: u8,
     /// Sends frames to the broker.
     pub envio: Envio,
     /// Frames from the broker, in order (heartbeats excluded).
@@ -133,6 +135,7 @@ struct BoasVindas {
     ultima_aceita: u64,
     mensagens_por_segundo: u32,
     rajada: u32,
+    capacidade: u8,
 }
 
 impl Conexao {
@@ -147,6 +150,7 @@ impl Conexao {
             ultima_aceita: 0,
             mensagens_por_segundo: self.mensagens_por_segundo,
             rajada: self.rajada,
+            capacidade: self.capacidade,
         }
     }
 
@@ -231,6 +235,7 @@ impl Conexao {
             tolerancia_ms: boas_vindas.tolerancia_ms,
             mensagens_por_segundo: boas_vindas.mensagens_por_segundo,
             rajada: boas_vindas.rajada,
+            capacidade: boas_vindas.capacidade,
             envio: Envio { tx: envio_tx },
             eventos: Eventos { rx: eventos_rx },
             ligacao: ligacao_rx,
@@ -281,6 +286,7 @@ async fn apresentar(
             ultima_aceita,
             mensagens_por_segundo,
             rajada,
+            capacidade,
             ..
         })) => Ok((
             quadros,
@@ -292,6 +298,7 @@ async fn apresentar(
                 ultima_aceita,
                 mensagens_por_segundo,
                 rajada,
+                capacidade,
             },
         )),
         Some(Ok(DoBroker::Erro { codigo, texto })) => Err(ErroConexao::Recusada { codigo, texto }),
@@ -610,6 +617,7 @@ mod tests {
                     ultima_aceita: 0,
                     mensagens_por_segundo: 5,
                     rajada: 2,
+                    capacidade: 1,
                 })
                 .await
                 .expect("sends");

@@ -185,17 +185,16 @@ mod tests {
         let apresentacao = ParaBroker::Apresentacao(Apresentacao::cliente("Ana", "geral"));
         assert_eq!(
             codificar(&apresentacao).unwrap().as_ref(),
-            b"\x00\x06\x03Ana\x00\x05geral\x00\x00"
+            b"\x00\x07\x03Ana\x00\x05geral\x00\x00"
         );
 
-        let atendente = ParaBroker::Apresentacao(Apresentacao::atendente(
-            "Yuri",
-            vec!["geral".into(), "vendas".into()],
-            "abc",
-        ));
+        let atendente = ParaBroker::Apresentacao(
+            Apresentacao::atendente("Yuri", vec!["geral".into(), "vendas".into()], "abc")
+                .com_capacidade(3),
+        );
         assert_eq!(
             codificar(&atendente).unwrap().as_ref(),
-            b"\x00\x06\x04Yuri\x01\x02\x05geral\x06vendas\x01\x03abc\x00"
+            b"\x00\x07\x04Yuri\x01\x02\x05geral\x06vendas\x03\x01\x03abc\x00"
         );
         assert_eq!(
             codificar(&DoBroker::BemVindo {
@@ -207,13 +206,14 @@ mod tests {
                 ultima_aceita: 0,
                 mensagens_por_segundo: 10,
                 rajada: 20,
+                capacidade: 3,
             })
             .unwrap()
             .as_ref(),
             [
                 &b"\x00\x05\x98\x75"[..],
                 &[0xab; 16],
-                b"\xe0\xd4\x03\x00\x00\x0a\x14"
+                b"\xe0\xd4\x03\x00\x00\x0a\x14\x03"
             ]
             .concat()
         );
@@ -227,7 +227,7 @@ mod tests {
                 .unwrap()
                 .as_ref(),
             [
-                &b"\x00\x06\x03Ana\x00\x05geral\x00\x01"[..],
+                &b"\x00\x07\x03Ana\x00\x05geral\x00\x01"[..],
                 &[1; 16],
                 b"\x03"
             ]
@@ -246,10 +246,13 @@ mod tests {
             b"\x0a\x02"
         );
         assert_eq!(
-            codificar(&DoBroker::Parceiro { conectado: false })
-                .unwrap()
-                .as_ref(),
-            b"\x0b\x00"
+            codificar(&DoBroker::Parceiro {
+                conversa: 7,
+                conectado: false
+            })
+            .unwrap()
+            .as_ref(),
+            b"\x0b\x07\x00"
         );
         assert_eq!(codificar(&DoBroker::Ping).unwrap().as_ref(), b"\x08");
         assert_eq!(
@@ -281,10 +284,13 @@ mod tests {
             b"\x01\x07\x04ol\xc3\xa1\x01"
         );
         assert_eq!(
-            codificar(&ParaBroker::Encerrar { seq: 4 })
-                .unwrap()
-                .as_ref(),
-            b"\x02\x04"
+            codificar(&ParaBroker::Encerrar {
+                conversa: 7,
+                seq: 4
+            })
+            .unwrap()
+            .as_ref(),
+            b"\x02\x07\x04"
         );
         assert_eq!(
             codificar(&ParaBroker::Sair { seq: 0 }).unwrap().as_ref(),
@@ -331,11 +337,22 @@ mod tests {
         );
         assert_eq!(
             codificar(&DoBroker::Fim {
+                conversa: 7,
                 motivo: MotivoFim::AtendenteDesconectou
             })
             .unwrap()
             .as_ref(),
-            b"\x04\x04"
+            b"\x04\x07\x04"
+        );
+        assert_eq!(
+            codificar(&DoBroker::Mensagem {
+                conversa: 7,
+                de: "Yuri".into(),
+                texto: "olá".into(),
+            })
+            .unwrap()
+            .as_ref(),
+            b"\x03\x07\x04Yuri\x04ol\xc3\xa1"
         );
         assert_eq!(
             codificar(&DoBroker::erro(CodigoErro::SemConversa))
@@ -347,11 +364,17 @@ mod tests {
 
     #[test]
     fn fluxo_le_ate_o_primeiro_erro() {
-        let mut bytes = b"\x00\x00\x00\x02\x03\x00\x00\x00\x00\x02\x02\x00".to_vec();
+        let mut bytes = b"\x00\x00\x00\x02\x03\x00\x00\x00\x00\x03\x02\x01\x00".to_vec();
         let (quadros, erro) = decodificar_fluxo::<ParaBroker>(&bytes, 64);
         assert_eq!(
             quadros,
-            vec![ParaBroker::Sair { seq: 0 }, ParaBroker::Encerrar { seq: 0 }]
+            vec![
+                ParaBroker::Sair { seq: 0 },
+                ParaBroker::Encerrar {
+                    conversa: 1,
+                    seq: 0
+                }
+            ]
         );
         assert!(erro.is_none());
         bytes.extend_from_slice(b"\x00\x00\x00\x01\x09\x00\x00\x00\x01\x03");
@@ -399,7 +422,7 @@ mod tests {
     async fn quadro_inteiro_tem_prefixo_de_tamanho_big_endian() {
         let (a, mut b) = tokio::io::duplex(1024);
         let mut escrita = enquadrar::<_, DoBroker, ParaBroker>(a, 64);
-        escrita.send(ParaBroker::Encerrar { seq: 0 }).await.unwrap();
+        escrita.send(ParaBroker::Sair { seq: 0 }).await.unwrap();
         escrita
             .send(ParaBroker::Apresentacao(Apresentacao::cliente(
                 "Ana", "geral",
@@ -412,7 +435,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             lido,
-            *b"\x00\x00\x00\x02\x02\x00\x00\x00\x00\x0f\x00\x06\x03Ana\x00\x05geral\x00\x00"
+            *b"\x00\x00\x00\x02\x03\x00\x00\x00\x00\x0f\x00\x07\x03Ana\x00\x05geral\x00\x00"
         );
     }
 

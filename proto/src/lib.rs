@@ -16,8 +16,8 @@ pub mod validacao;
 pub use cliente::{Conexao, Envio, ErroConexao, Eventos, Ligacao};
 pub use codec::{TAMANHO_MAXIMO_QUADRO, enquadrar};
 pub use quadros::{
-    ANTERIORES_MAXIMO, Anterior, Apresentacao, CodigoErro, DoBroker, Ficha, MotivoFim, Papel,
-    ParaBroker, Retomada, SessaoId, VERSAO_PROTOCOLO,
+    ANTERIORES_MAXIMO, Anterior, Apresentacao, CAPACIDADE_MAXIMA, CodigoErro, DoBroker, Ficha,
+    MotivoFim, Papel, ParaBroker, Retomada, SessaoId, VERSAO_PROTOCOLO,
 };
 
 /// The TCP port the broker listens on unless told otherwise.

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the protocol this crate speaks; sent first in every handshake.
-pub const VERSAO_PROTOCOLO: u16 = 6;
+pub const VERSAO_PROTOCOLO: u16 = 7;
 
 /// Identifies one session with the broker for as long as the broker runs.
 pub type SessaoId = u64;
@@ -35,9 +35,11 @@ pub enum ParaBroker {
         /// means unnumbered: relayed, never confirmed, never deduplicated.
         seq: u64,
     },
-    /// An agent ends its current chat and becomes free again (`/fim`). From a customer it means
-    /// the same as [`ParaBroker::Sair`].
+    /// An agent ends one of its chats (`/fim`) and has room for another customer. From a
+    /// customer it means the same as [`ParaBroker::Sair`] (`conversa` is not looked at).
     Encerrar {
+        /// The chat to end (from `Conectado`).
+        conversa: u64,
         /// Numbered like chat lines (see [`ParaBroker::Mensagem`]): a command typed while the
         /// connection was down is sent again after the resume and carried out once.
         seq: u64,
@@ -117,10 +119,24 @@ impl Apresentacao {
         Apresentacao {
             versao: VERSAO_PROTOCOLO,
             nome: nome.into(),
-            papel: Papel::Atendente { departamentos },
+            papel: Papel::Atendente {
+                departamentos,
+                capacidade: 1,
+            },
             token: Some(token.into()),
             retomar: None,
         }
+    }
+
+    /// The same handshake asking for `capacidade` chats at once (agents only).
+    pub fn com_capacidade(mut self, capacidade: u8) -> Self {
+        if let Papel::Atendente {
+            capacidade: pedida, ..
+        } = &mut self.papel
+        {
+            *pedida = capacidade;
+        }
+        self
     }
 }
 
@@ -136,6 +152,9 @@ pub enum Papel {
     Atendente {
         /// The departments whose customers this agent serves (at least one).
         departamentos: Vec<String>,
+        /// How many chats the agent takes at once, 1 to [`CAPACIDADE_MAXIMA`] (the broker may
+        /// give fewer: `BemVindo.capacidade` says how many).
+        capacidade: u8,
     },
 }
 
@@ -166,6 +185,9 @@ pub enum DoBroker {
         mensagens_por_segundo: u32,
         /// Frames that may be sent at once before that rate applies.
         rajada: u32,
+        /// (To agents) how many chats the broker gives this agent at once: what it asked for,
+        /// within the broker's limit. 1 for customers.
+        capacidade: u8,
     },
     /// The customer's current 1-based place in its department's line.
     Fila {
@@ -185,6 +207,8 @@ pub enum DoBroker {
     },
     /// A chat line from the partner.
     Mensagem {
+        /// The chat it belongs to (an agent may be in several).
+        conversa: u64,
         /// The partner's name.
         de: String,
         /// The text the partner sent.
@@ -192,6 +216,9 @@ pub enum DoBroker {
     },
     /// A chat (or the whole session) has ended, and why.
     Fim {
+        /// The chat that ended; 0 when what ends is the session itself outside any chat (a
+        /// customer leaving the line, an agent leaving or the broker stopping).
+        conversa: u64,
         /// Why it ended; it also tells whether the connection closes next (see [`MotivoFim`]).
         motivo: MotivoFim,
     },
@@ -235,6 +262,8 @@ pub enum DoBroker {
     /// (`conectado: false`; the chat stays open, and lines sent meanwhile reach the partner when
     /// it is back), or it came back (`true`). If the grace period ends first, `Fim` follows.
     Parceiro {
+        /// The chat whose other side this is about.
+        conversa: u64,
         /// Whether the partner is connected now.
         conectado: bool,
     },
@@ -242,6 +271,9 @@ pub enum DoBroker {
 
 /// Most earlier conversations one [`DoBroker::Anteriores`] carries.
 pub const ANTERIORES_MAXIMO: usize = 5;
+
+/// Most chats an agent may take at once ([`Papel::Atendente::capacidade`]).
+pub const CAPACIDADE_MAXIMA: u8 = 10;
 
 /// One earlier conversation of a customer, as [`DoBroker::Anteriores`] lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -371,7 +403,7 @@ impl ParaBroker {
     pub fn seq(&self) -> u64 {
         match self {
             ParaBroker::Mensagem { seq, .. }
-            | ParaBroker::Encerrar { seq }
+            | ParaBroker::Encerrar { seq, .. }
             | ParaBroker::Sair { seq }
             | ParaBroker::Pausar { seq }
             | ParaBroker::Voltar { seq } => *seq,
@@ -390,7 +422,10 @@ impl ParaBroker {
                 texto,
                 seq: novo,
             },
-            ParaBroker::Encerrar { .. } => ParaBroker::Encerrar { seq: novo },
+            ParaBroker::Encerrar { conversa, .. } => ParaBroker::Encerrar {
+                conversa,
+                seq: novo,
+            },
             ParaBroker::Sair { .. } => ParaBroker::Sair { seq: novo },
             ParaBroker::Pausar { .. } => ParaBroker::Pausar { seq: novo },
             ParaBroker::Voltar { .. } => ParaBroker::Voltar { seq: novo },
@@ -415,7 +450,7 @@ impl DoBroker {
     /// it the broker closes the connection and the session cannot be resumed.
     pub fn encerra_sessao(&self, cliente: bool) -> bool {
         match self {
-            DoBroker::Fim { motivo } => {
+            DoBroker::Fim { motivo, .. } => {
                 cliente
                     || matches!(
                         motivo,

@@ -91,6 +91,21 @@ impl Participante {
         Participante::atendente_com_token(endereco, nome, departamentos, TOKEN_DE_TESTE).await
     }
 
+    /// Connects an agent serving `departamentos` that takes `capacidade` chats at once.
+    pub async fn atendente_com_capacidade(
+        endereco: SocketAddr,
+        nome: &str,
+        departamentos: &[&str],
+        capacidade: u8,
+    ) -> Participante {
+        let papel = Papel::Atendente {
+            departamentos: departamentos.iter().map(|d| d.to_string()).collect(),
+            capacidade,
+        };
+        let token = Some(TOKEN_DE_TESTE.to_owned());
+        Participante::conectar(endereco, nome, papel, token).await
+    }
+
     /// Connects an agent serving `departamentos` with the credential `token`.
     pub async fn atendente_com_token(
         endereco: SocketAddr,
@@ -100,6 +115,7 @@ impl Participante {
     ) -> Participante {
         let papel = Papel::Atendente {
             departamentos: departamentos.iter().map(|d| d.to_string()).collect(),
+            capacidade: 1,
         };
         Participante::conectar(endereco, nome, papel, Some(token.to_owned())).await
     }
@@ -139,14 +155,24 @@ impl Participante {
             .unwrap_or_else(|erro| panic!("{} não conseguiu enviar: {erro}", self.nome));
     }
 
-    /// Sends a chat line in its current conversation.
+    /// Sends a chat line in its current conversation (an agent's: the one started last).
     pub async fn dizer(&mut self, texto: &str) {
+        self.dizer_em(self.conversa, texto).await;
+    }
+
+    /// Sends a chat line in the conversation `conversa`.
+    pub async fn dizer_em(&mut self, conversa: u64, texto: &str) {
         self.enviar(ParaBroker::Mensagem {
-            conversa: self.conversa,
+            conversa,
             texto: texto.into(),
             seq: 0,
         })
         .await;
+    }
+
+    /// (Agents) ends the chat `conversa`.
+    pub async fn encerrar(&mut self, conversa: u64) {
+        self.enviar(ParaBroker::Encerrar { conversa, seq: 0 }).await;
     }
 
     /// The next frame from the broker (`None` once it closed the connection).
@@ -156,7 +182,7 @@ impl Participante {
                 Ok(Some(Ok(DoBroker::Confirmada { seq }))) => {
                     self.confirmada = self.confirmada.max(seq);
                 }
-                Ok(Some(Ok(DoBroker::Parceiro { conectado }))) => {
+                Ok(Some(Ok(DoBroker::Parceiro { conectado, .. }))) => {
                     self.parceiro_conectado = Some(conectado);
                 }
                 // Kept for `esperar_anteriores`: every chat of a broker with a history has one.
@@ -167,7 +193,11 @@ impl Participante {
                 Ok(Some(Ok(quadro))) => {
                     match quadro {
                         DoBroker::Conectado { conversa, .. } => self.conversa = conversa,
-                        DoBroker::Fim { .. } => self.conversa = 0,
+                        DoBroker::Fim { conversa, .. }
+                            if conversa == 0 || conversa == self.conversa =>
+                        {
+                            self.conversa = 0
+                        }
                         _ => {}
                     }
                     return Some(quadro);
@@ -268,7 +298,7 @@ impl Participante {
                 outro => panic!("{}: esperava notícia do parceiro: {outro:?}", self.nome),
             };
             match quadro {
-                DoBroker::Parceiro { conectado } => self.parceiro_conectado = Some(conectado),
+                DoBroker::Parceiro { conectado, .. } => self.parceiro_conectado = Some(conectado),
                 DoBroker::Anteriores {
                     conversa,
                     conversas,
@@ -282,9 +312,22 @@ impl Participante {
         }
     }
 
-    /// Waits for a chat line from `de` saying `texto`.
+    /// Waits for a chat line from `de` saying `texto` (in whichever chat).
     pub async fn esperar_mensagem(&mut self, de: &str, texto: &str) {
+        match self.proximo_evento().await {
+            DoBroker::Mensagem {
+                de: quem,
+                texto: dito,
+                ..
+            } if quem == de && dito == texto => {}
+            outro => panic!("{}: esperava [{de}] {texto}, chegou {outro:?}", self.nome),
+        }
+    }
+
+    /// Waits for a chat line from `de` saying `texto` in the chat `conversa`.
+    pub async fn esperar_mensagem_em(&mut self, conversa: u64, de: &str, texto: &str) {
         let esperado = DoBroker::Mensagem {
+            conversa,
             de: de.into(),
             texto: texto.into(),
         };
@@ -292,15 +335,12 @@ impl Participante {
         assert_eq!(chegou, esperado, "{}: mensagem errada", self.nome);
     }
 
-    /// Waits for the end of the chat, with the given reason.
+    /// Waits for the end of a chat (or of the session), with the given reason.
     pub async fn esperar_fim(&mut self, motivo: MotivoFim) {
-        let chegou = self.proximo_evento().await;
-        assert_eq!(
-            chegou,
-            DoBroker::Fim { motivo },
-            "{}: fim errado",
-            self.nome
-        );
+        match self.proximo_evento().await {
+            DoBroker::Fim { motivo: m, .. } if m == motivo => {}
+            outro => panic!("{}: esperava o fim {motivo:?}, chegou {outro:?}", self.nome),
+        }
     }
 
     /// Waits until the broker closes the connection, failing if any frame but a status update
@@ -371,7 +411,7 @@ impl Par {
 pub async fn encerrar_com_o_cliente_fora(atendente: &mut Participante, tomada: &Tomada) {
     tomada.derrubar();
     atendente.esperar_parceiro(false).await;
-    atendente.enviar(ParaBroker::Encerrar { seq: 0 }).await;
+    atendente.encerrar(atendente.conversa).await;
     // The agent hears the end only once it is stored (with the journal on).
     atendente
         .esperar_fim(proto::MotivoFim::AtendenteEncerrou)

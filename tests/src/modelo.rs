@@ -12,15 +12,34 @@ use proto::SessaoId;
 pub struct Filas {
     /// Waiting customers per department, in the order they are served.
     pub filas: BTreeMap<String, Vec<SessaoId>>,
-    /// Free agents, longest idle first.
+    /// Agents with room, longest idle first (an agent whose number of chats changes goes to
+    /// the back).
     pub livres: Vec<SessaoId>,
 }
 
 impl Filas {
-    /// Takes out of the free line the longest-idle agent for which `serve` holds (rule 3).
-    pub fn tomar_livre(&mut self, serve: impl Fn(SessaoId) -> bool) -> Option<SessaoId> {
-        let indice = self.livres.iter().position(|&a| serve(a))?;
+    /// Takes out of the free line the agent for which `serve` holds with the fewest open chats
+    /// (`carga`) and, of those, idle the longest (rule 3).
+    pub fn tomar_livre(
+        &mut self,
+        serve: impl Fn(SessaoId) -> bool,
+        carga: impl Fn(SessaoId) -> usize,
+    ) -> Option<SessaoId> {
+        let (indice, _) = self
+            .livres
+            .iter()
+            .enumerate()
+            .filter(|&(_, &a)| serve(a))
+            .min_by_key(|&(i, &a)| (carga(a), i))?;
         Some(self.livres.remove(indice))
+    }
+
+    /// The agents with room in the order they get customers: fewest chats first, then idle
+    /// the longest.
+    pub fn livres_em_ordem(&self, carga: impl Fn(SessaoId) -> usize) -> Vec<SessaoId> {
+        let mut livres = self.livres.clone();
+        livres.sort_by_key(|&a| carga(a));
+        livres
     }
 
     /// Puts `cliente` in `departamento`'s line at the place its arrival `chegada` gives it (rules

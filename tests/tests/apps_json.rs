@@ -156,3 +156,74 @@ async fn duzentas_linhas_de_uma_vez_chegam_todas_em_ordem() {
     teste.await.expect("the scripted chat goes as expected");
     broker.parar().await;
 }
+
+/// `atendente --json --capacidade 2` with two customers: every event names its chat, a JSON
+/// line on stdin answers a given chat, a plain line goes to the chat opened last, and `/fim N`
+/// ends chat N only.
+#[tokio::test(flavor = "multi_thread")]
+async fn atendente_com_duas_conversas_escolhe_a_conversa_de_cada_linha() {
+    let pasta = tokio::task::spawn_blocking(construir_apps)
+        .await
+        .expect("builds");
+    let broker = iniciar_broker_com(config_de_teste()).await;
+    let servidor = endereco(broker.endereco());
+    let teste = tokio::task::spawn_blocking(move || {
+        let cliente = |nome: &str| {
+            let argumentos = ["--nome", nome, "--departamento", "geral", "--servidor"];
+            App::iniciar(&pasta, "cliente", &[&argumentos[..], &[&servidor]].concat())
+        };
+        let mut atendente = App::iniciar(
+            &pasta,
+            "atendente",
+            &[
+                "--nome",
+                "Yuri",
+                "--capacidade",
+                "2",
+                "--token",
+                TOKEN_DE_TESTE,
+                "--servidor",
+                &servidor,
+            ],
+        );
+        assert_eq!(atendente.esperar("bemvindo")["capacidade"], 2);
+        let mut ana = cliente("Ana");
+        let ana_conversa = ana.esperar("conectado")["conversa"].clone();
+        assert_eq!(atendente.esperar("conectado")["com"], "Ana");
+        let bia = cliente("Bia");
+        let bia_conversa = bia.esperar("conectado")["conversa"].clone();
+        assert_eq!(atendente.esperar("conectado")["com"], "Bia");
+        assert_ne!(ana_conversa, bia_conversa);
+
+        atendente.escrever(&format!(
+            "{{\"conversa\": {ana_conversa}, \"texto\": \"/oi Ana\"}}\nolá, Bia\n"
+        ));
+        let para_ana = ana.esperar("mensagem");
+        assert_eq!(
+            para_ana["texto"], "/oi Ana",
+            "a JSON line's text goes as it is"
+        );
+        assert_eq!(para_ana["conversa"], ana_conversa);
+        assert_eq!(
+            bia.esperar("mensagem")["texto"],
+            "olá, Bia",
+            "the chat opened last"
+        );
+
+        ana.escrever("obrigada\n");
+        let de_ana = atendente.esperar("mensagem");
+        assert_eq!(
+            (&de_ana["de"], &de_ana["conversa"]),
+            (&Value::from("Ana"), &ana_conversa)
+        );
+        atendente.escrever(&format!("/fim {ana_conversa}\n"));
+        assert_eq!(ana.esperar("fim")["motivo"], "atendente_encerrou");
+        let fim = atendente.esperar("fim");
+        assert_eq!(fim["conversa"], ana_conversa);
+        // Bia's chat goes on.
+        atendente.escrever("ainda aqui\n");
+        assert_eq!(bia.esperar("mensagem")["texto"], "ainda aqui");
+    });
+    teste.await.expect("the scripted chats go as expected");
+    broker.parar().await;
+}

@@ -50,7 +50,7 @@ async fn sessao_do_sistema_original() {
     beto.esperar_posicao(1).await;
 
     // Yuri ends Caio's chat: Caio's session ends, and Yuri takes Beto at once.
-    yuri.enviar(ParaBroker::Encerrar { seq: 0 }).await;
+    yuri.encerrar(yuri.conversa).await;
     caio.esperar_fim(MotivoFim::AtendenteEncerrou).await;
     caio.esperar_fechamento().await;
     yuri.esperar_fim(MotivoFim::AtendenteEncerrou).await;
@@ -103,7 +103,7 @@ async fn conversa_sem_par_recebe_erro_e_continua() {
             ..
         }
     ));
-    yuri.enviar(ParaBroker::Encerrar { seq: 0 }).await;
+    yuri.encerrar(yuri.conversa).await;
     assert!(matches!(
         yuri.proximo_evento().await,
         DoBroker::Erro {
@@ -232,7 +232,7 @@ async fn pausa_e_clientes_na_fila() {
     );
     ana.dizer("ainda está aí?").await;
     yuri.esperar_mensagem("Ana", "ainda está aí?").await;
-    yuri.enviar(ParaBroker::Encerrar { seq: 0 }).await;
+    yuri.encerrar(yuri.conversa).await;
     yuri.esperar_fim(MotivoFim::AtendenteEncerrou).await;
     ana.esperar_fim(MotivoFim::AtendenteEncerrou).await;
 
@@ -266,5 +266,83 @@ async fn pausa_e_clientes_na_fila() {
     }
     beto.esperar_conexao_com("Yuri").await;
     yuri.esperar_espera(0).await;
+    broker.parar().await;
+}
+
+/// An agent of capacity 3 chats with three customers at once and no line crosses chats; the
+/// fourth customer waits until a chat ends. A second agent arriving gets the next customer
+/// (fewest chats first), and keeps getting them while it has fewer chats.
+#[tokio::test]
+async fn atendente_com_capacidade_tres_atende_tres_ao_mesmo_tempo() {
+    let broker = iniciar_broker().await;
+    let endereco = broker.endereco();
+    let mut yuri = Participante::atendente_com_capacidade(endereco, "Yuri", &["geral"], 3).await;
+    let mut clientes = Vec::new();
+    let mut conversas = Vec::new();
+    for nome in ["Ana", "Bia", "Caio"] {
+        let mut cliente = Participante::cliente(endereco, nome, "geral").await;
+        conversas.push(esperar_par(&mut cliente, &mut yuri).await);
+        clientes.push(cliente);
+    }
+    let mut davi = Participante::cliente(endereco, "Davi", "geral").await;
+    davi.esperar_posicao(1).await;
+
+    // Each customer says something; Yuri reads each in its own chat and answers there.
+    for cliente in &mut clientes {
+        let texto = format!("aqui é {}", cliente.nome);
+        cliente.dizer(&texto).await;
+    }
+    for (cliente, &conversa) in clientes.iter().zip(&conversas) {
+        let texto = format!("aqui é {}", cliente.nome);
+        yuri.esperar_mensagem_em(conversa, &cliente.nome, &texto)
+            .await;
+    }
+    for (cliente, &conversa) in clientes.iter().zip(&conversas).rev() {
+        yuri.dizer_em(conversa, &format!("olá, {}", cliente.nome))
+            .await;
+    }
+    for (cliente, &conversa) in clientes.iter_mut().zip(&conversas) {
+        let texto = format!("olá, {}", cliente.nome);
+        cliente.esperar_mensagem_em(conversa, "Yuri", &texto).await;
+    }
+
+    // A line for a chat Yuri is not in is refused; his chats go on.
+    yuri.dizer_em(999, "perdida").await;
+    match yuri.proximo_evento().await {
+        DoBroker::Erro { codigo, .. } => assert_eq!(codigo, CodigoErro::SemConversa),
+        outro => panic!("esperava SemConversa, chegou {outro:?}"),
+    }
+
+    // Yuri ends Bia's chat: his freed place goes to Davi, who waited.
+    yuri.encerrar(conversas[1]).await;
+    clientes[1].esperar_fim(MotivoFim::AtendenteEncerrou).await;
+    yuri.esperar_fim(MotivoFim::AtendenteEncerrou).await;
+    let conversa_davi = esperar_par(&mut davi, &mut yuri).await;
+
+    // Zoe arrives with room for two: having fewer chats, she gets the next two customers.
+    let mut zoe = Participante::atendente_com_capacidade(endereco, "Zoe", &["geral"], 2).await;
+    for nome in ["Eva", "Fábio"] {
+        let mut cliente = Participante::cliente(endereco, nome, "geral").await;
+        esperar_par(&mut cliente, &mut zoe).await;
+        clientes.push(cliente);
+    }
+    // Both full now: the next one waits.
+    let mut gil = Participante::cliente(endereco, "Gil", "geral").await;
+    gil.esperar_posicao(1).await;
+    // Yuri's connection drops: his customers go back to their lines, the earliest arrival
+    // first, and Gil, who came after all of them, moves back.
+    drop(yuri);
+    clientes[0]
+        .esperar_fim(MotivoFim::AtendenteDesconectou)
+        .await;
+    clientes[0].esperar_posicao(1).await;
+    clientes[2]
+        .esperar_fim(MotivoFim::AtendenteDesconectou)
+        .await;
+    clientes[2].esperar_posicao(2).await;
+    davi.esperar_fim(MotivoFim::AtendenteDesconectou).await;
+    davi.esperar_posicao(3).await;
+    gil.esperar_posicao(4).await;
+    assert_ne!(conversa_davi, conversas[1], "a new chat, a new id");
     broker.parar().await;
 }

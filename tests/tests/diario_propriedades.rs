@@ -15,24 +15,52 @@ use proto::{Apresentacao, Ficha, ParaBroker, Retomada, SessaoId};
 
 #[derive(Debug, Clone)]
 enum Acao {
-    EntraCliente { nome: u8, departamento: u8 },
-    EntraAtendente { nome: u8, departamentos: u8 },
-    Diz { quem: usize, na_conversa: bool },
-    Encerra { quem: usize },
-    Sai { quem: usize },
-    Pausa { quem: usize, pausar: bool },
-    Confirma { quem: usize },
-    Cai { quem: usize },
-    Retoma { quem: usize },
-    Passa { segundos: u8 },
+    EntraCliente {
+        nome: u8,
+        departamento: u8,
+    },
+    EntraAtendente {
+        nome: u8,
+        departamentos: u8,
+        capacidade: u8,
+    },
+    Diz {
+        quem: usize,
+        na_conversa: bool,
+    },
+    Encerra {
+        quem: usize,
+    },
+    Sai {
+        quem: usize,
+    },
+    Pausa {
+        quem: usize,
+        pausar: bool,
+    },
+    Confirma {
+        quem: usize,
+    },
+    Cai {
+        quem: usize,
+    },
+    Retoma {
+        quem: usize,
+    },
+    Passa {
+        segundos: u8,
+    },
 }
 
 fn acao() -> impl Strategy<Value = Acao> {
     prop_oneof![
         (0..4u8, 0..2u8).prop_map(|(nome, departamento)| Acao::EntraCliente { nome, departamento }),
-        (0..3u8, 1..4u8).prop_map(|(nome, departamentos)| Acao::EntraAtendente {
-            nome,
-            departamentos
+        (0..3u8, 1..4u8, 1..4u8).prop_map(|(nome, departamentos, capacidade)| {
+            Acao::EntraAtendente {
+                nome,
+                departamentos,
+                capacidade,
+            }
         }),
         (any::<usize>(), prop::bool::weighted(0.9))
             .prop_map(|(quem, na_conversa)| Acao::Diz { quem, na_conversa }),
@@ -177,6 +205,7 @@ impl Mesa {
             Acao::EntraAtendente {
                 nome,
                 departamentos,
+                capacidade,
             } => {
                 let departamentos = ["geral", "vendas"]
                     .iter()
@@ -184,18 +213,17 @@ impl Mesa {
                     .filter(|(i, _)| departamentos & (1 << i) != 0)
                     .map(|(_, d)| d.to_string())
                     .collect();
-                self.entrar(Apresentacao::atendente(
-                    format!("a{nome}"),
-                    departamentos,
-                    "t",
-                ));
+                self.entrar(
+                    Apresentacao::atendente(format!("a{nome}"), departamentos, "t")
+                        .com_capacidade(capacidade),
+                );
             }
             Acao::Diz { quem, na_conversa } => {
                 let Some(sessao) = self.escolher(quem) else {
                     return;
                 };
-                let conversa = match self.maquina.situacao(sessao) {
-                    Some(Situacao::EmConversa { conversa, .. }) if na_conversa => conversa,
+                let conversa = match self.maquina.conversas_de(sessao).last() {
+                    Some(&(conversa, _)) if na_conversa => conversa,
                     _ => 999,
                 };
                 let seq = self.seqs.entry(sessao).or_default();
@@ -218,9 +246,10 @@ impl Mesa {
                 let Some(sessao) = self.escolher(quem) else {
                     return;
                 };
+                let conversa = self.maquina.conversas_de(sessao).first().map_or(0, |c| c.0);
                 self.aplicar(Evento::Recebeu {
                     sessao,
-                    quadro: ParaBroker::Encerrar { seq: 0 },
+                    quadro: ParaBroker::Encerrar { conversa, seq: 0 },
                 });
             }
             Acao::Sai { quem } => {
@@ -301,10 +330,17 @@ impl Mesa {
             let viva = self.maquina.situacao(id);
             let volta = restaurada.situacao(id);
             let esperada = match viva {
-                Some(Situacao::Livre | Situacao::Parado) => Some(Situacao::Parado),
+                Some(Situacao::Livre | Situacao::Lotado | Situacao::Parado) => {
+                    Some(Situacao::Parado)
+                }
                 outra => outra,
             };
             assert_eq!(volta, esperada, "sessão {id} restaurada em outro lugar");
+            assert_eq!(
+                restaurada.conversas_de(id),
+                self.maquina.conversas_de(id),
+                "sessão {id} restaurada com outras conversas"
+            );
             if viva.is_none() {
                 continue;
             }

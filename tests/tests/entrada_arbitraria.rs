@@ -67,7 +67,10 @@ fn fluxo_quase_valido() -> impl Strategy<Value = Vec<u8>> {
                 seq,
             }
         }),
-        Just(ParaBroker::Encerrar { seq: 0 }),
+        Just(ParaBroker::Encerrar {
+            conversa: 1,
+            seq: 0
+        }),
         Just(ParaBroker::Pausar { seq: 0 }),
         Just(ParaBroker::Pong),
         (0..4u64).prop_map(|total| ParaBroker::Recebidos { total }),

@@ -50,7 +50,7 @@ async fn atender_tres_clientes(url: &str, anteriores_de_ana: usize) {
     esperar_par(&mut bia, &mut yuri).await;
     bia.dizer("ção 🎉").await;
     yuri.esperar_mensagem("Bia", "ção 🎉").await;
-    yuri.enviar(ParaBroker::Encerrar { seq: 0 }).await;
+    yuri.encerrar(yuri.conversa).await;
     bia.esperar_fim(MotivoFim::AtendenteEncerrou).await;
     yuri.esperar_fim(MotivoFim::AtendenteEncerrou).await;
     // Caio is still chatting when the broker shuts down.

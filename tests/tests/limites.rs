@@ -132,6 +132,7 @@ async fn o_cliente_percebe_um_broker_calado() {
                 ultima_aceita: 0,
                 mensagens_por_segundo: 10,
                 rajada: 20,
+                capacidade: 1,
             },
         )
         .await

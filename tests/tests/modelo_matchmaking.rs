@@ -1,8 +1,8 @@
 //! Property tests of the matchmaking state machine against a small reference model.
 //!
-//! The model keeps the design's rules in the plainest form (lists in arrival and idle order);
-//! random sequences of joins, leaves, ends, drops, chats and ticks across several departments
-//! are applied to both, and after every step the frames each session receives must be the
+//! The model keeps the rules in the plainest form (lists in arrival and idle order, agents
+//! taking up to three chats at once); random sequences of joins, leaves, ends, drops, chats and
+//! ticks across several departments are applied to both, and after every step the frames each session receives must be the
 //! model's, every session must be where the model says, and the machine's own consistency check
 //! (which holds the design's invariants) must pass.
 
@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use broker::matchmaking::{Efeito, Evento, Matchmaker, Parametros, Situacao};
 use proptest::prelude::*;
-use proptest::sample::select;
+use proptest::sample::{Index, select};
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
 use proto::validacao::{normalizar_departamento, validar_nome, validar_texto};
 use proto::{Apresentacao, CodigoErro, DoBroker, MotivoFim, Papel, ParaBroker, SessaoId};
@@ -37,9 +37,17 @@ enum Passo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Lugar {
     Aguardando,
+    /// A customer in a chat.
+    Conversa {
+        parceiro: SessaoId,
+        conversa: u64,
+    },
+    /// An agent with room, in the free line.
     Livre,
+    /// An agent with every place taken.
+    Lotado,
+    /// A paused agent.
     Pausado,
-    Conversa { parceiro: SessaoId, conversa: u64 },
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +58,10 @@ struct SessaoModelo {
     chegada: u64,
     entrou_em_ms: u64,
     lugar: Lugar,
+    /// (Agents) chats at once.
+    capacidade: usize,
+    /// (Agents) open chats as (conversation, customer), oldest first.
+    conversas: Vec<(u64, SessaoId)>,
     posicao_informada: u32,
     pausado: bool,
     espera_informada: u32,
@@ -117,10 +129,8 @@ impl Modelo {
             parceiro: atendente,
             conversa,
         };
-        self.sessoes.get_mut(&atendente).expect("exists").lugar = Lugar::Conversa {
-            parceiro: cliente,
-            conversa,
-        };
+        let agente = self.sessoes.get_mut(&atendente).expect("exists");
+        agente.conversas.push((conversa, cliente));
         let departamento = self.sessoes[&cliente].departamentos[0].clone();
         let espera_ms = self.agora_ms - self.sessoes[&cliente].entrou_em_ms;
         let com = self.sessoes[&atendente].nome.clone();
@@ -145,15 +155,18 @@ impl Modelo {
         );
     }
 
-    /// A customer joins (or rejoins) its line, or takes the longest-idle free agent.
+    /// A customer joins (or rejoins) its line, or takes the free agent of its department with
+    /// the fewest chats (then the longest idle).
     fn colocar(&mut self, cliente: SessaoId) {
         let departamento = self.sessoes[&cliente].departamentos[0].clone();
         let sessoes = &self.sessoes;
-        let livre = self
-            .linhas
-            .tomar_livre(|a| sessoes[&a].departamentos.contains(&departamento));
+        let livre = self.linhas.tomar_livre(
+            |a| sessoes[&a].departamentos.contains(&departamento),
+            |a| sessoes[&a].conversas.len(),
+        );
         if let Some(atendente) = livre {
-            return self.parear(cliente, atendente);
+            self.parear(cliente, atendente);
+            return self.liberar(atendente);
         }
         let chegada = self.sessoes[&cliente].chegada;
         let indice = self
@@ -170,24 +183,40 @@ impl Modelo {
         );
     }
 
-    /// An agent takes the longest-waiting customer of its departments, or becomes free (or
-    /// just stops, when paused).
+    /// An agent in no free line: while it has room it takes the longest-waiting customer of its
+    /// departments, then joins the free line if room is left (or just stops, when paused).
     fn liberar(&mut self, atendente: SessaoId) {
-        if self.sessoes[&atendente].pausado {
-            self.sessoes.get_mut(&atendente).expect("exists").lugar = Lugar::Pausado;
-            return;
-        }
-        let sessoes = &self.sessoes;
-        let proximo = self
-            .linhas
-            .tomar_cliente(&sessoes[&atendente].departamentos, |c| sessoes[&c].chegada);
-        match proximo {
-            Some(cliente) => self.parear(cliente, atendente),
-            None => {
-                self.linhas.livres.push(atendente);
-                self.sessoes.get_mut(&atendente).expect("exists").lugar = Lugar::Livre;
+        loop {
+            let dados = &self.sessoes[&atendente];
+            if dados.pausado {
+                self.sessoes.get_mut(&atendente).expect("exists").lugar = Lugar::Pausado;
+                return;
+            }
+            if dados.conversas.len() >= dados.capacidade {
+                self.sessoes.get_mut(&atendente).expect("exists").lugar = Lugar::Lotado;
+                return;
+            }
+            let sessoes = &self.sessoes;
+            let proximo = self
+                .linhas
+                .tomar_cliente(&dados.departamentos, |c| sessoes[&c].chegada);
+            match proximo {
+                Some(cliente) => self.parear(cliente, atendente),
+                None => {
+                    self.linhas.livres.push(atendente);
+                    self.sessoes.get_mut(&atendente).expect("exists").lugar = Lugar::Livre;
+                    return;
+                }
             }
         }
+    }
+
+    /// An agent's chat ended: it has room again.
+    fn soltar(&mut self, atendente: SessaoId, conversa: u64) {
+        self.linhas.livres.retain(|&s| s != atendente);
+        let dados = self.sessoes.get_mut(&atendente).expect("exists");
+        dados.conversas.retain(|&(c, _)| c != conversa);
+        self.liberar(atendente);
     }
 
     fn sair(&mut self, sessao: SessaoId, por_vontade: bool) {
@@ -195,29 +224,73 @@ impl Modelo {
             return;
         };
         self.linhas.retirar(sessao);
-        if let Lugar::Conversa { parceiro, .. } = dados.lugar {
-            let motivo = match (dados.cliente, por_vontade) {
-                (true, true) => MotivoFim::ClienteSaiu,
-                (true, false) => MotivoFim::ClienteDesconectou,
-                (false, true) => MotivoFim::AtendenteSaiu,
-                (false, false) => MotivoFim::AtendenteDesconectou,
-            };
-            self.enviar(parceiro, DoBroker::Fim { motivo });
-            if dados.cliente {
-                self.liberar(parceiro);
-            } else {
-                self.colocar(parceiro);
-            }
+        let motivo = match (dados.cliente, por_vontade) {
+            (true, true) => MotivoFim::ClienteSaiu,
+            (true, false) => MotivoFim::ClienteDesconectou,
+            (false, true) => MotivoFim::AtendenteSaiu,
+            (false, false) => MotivoFim::AtendenteDesconectou,
+        };
+        let mut propria = 0;
+        if let Lugar::Conversa { parceiro, conversa } = dados.lugar {
+            propria = conversa;
+            self.enviar(parceiro, DoBroker::Fim { conversa, motivo });
+            self.soltar(parceiro, conversa);
+        }
+        for &(conversa, cliente) in &dados.conversas {
+            self.enviar(cliente, DoBroker::Fim { conversa, motivo });
+        }
+        let mut clientes: Vec<SessaoId> = dados.conversas.iter().map(|&(_, c)| c).collect();
+        clientes.sort_by_key(|c| self.sessoes[c].chegada);
+        for cliente in clientes {
+            self.colocar(cliente);
         }
         if por_vontade {
-            let motivo = if dados.cliente {
-                MotivoFim::ClienteSaiu
-            } else {
-                MotivoFim::AtendenteSaiu
-            };
-            self.enviar(sessao, DoBroker::Fim { motivo });
+            let conversa = propria;
+            self.enviar(sessao, DoBroker::Fim { conversa, motivo });
         }
         self.fechar(sessao);
+    }
+
+    /// Rule 6: a line reaches the other side of its chat.
+    fn repassar(&mut self, sessao: SessaoId, conversa: u64, texto: &str) {
+        let dados = &self.sessoes[&sessao];
+        let conversas: Vec<(u64, SessaoId)> = match dados.lugar {
+            Lugar::Conversa { parceiro, conversa } => vec![(conversa, parceiro)],
+            _ => dados.conversas.clone(),
+        };
+        let Some(&(_, parceiro)) = conversas.iter().find(|&&(c, _)| c == conversa) else {
+            return self.enviar(sessao, DoBroker::erro(CodigoErro::SemConversa));
+        };
+        if validar_texto(texto).is_err() {
+            return self.enviar(sessao, DoBroker::erro(CodigoErro::TextoInvalido));
+        }
+        let de = dados.nome.clone();
+        let texto = texto.to_owned();
+        self.enviar(
+            parceiro,
+            DoBroker::Mensagem {
+                conversa,
+                de,
+                texto,
+            },
+        );
+    }
+
+    /// Rule 8: the agent ends one of its chats.
+    fn encerrar(&mut self, sessao: SessaoId, conversa: u64) {
+        let dados = &self.sessoes[&sessao];
+        let Some(&(_, cliente)) = dados.conversas.iter().find(|&&(c, _)| c == conversa) else {
+            return self.enviar(sessao, DoBroker::erro(CodigoErro::SemConversa));
+        };
+        let fim = DoBroker::Fim {
+            conversa,
+            motivo: MotivoFim::AtendenteEncerrou,
+        };
+        self.enviar(cliente, fim.clone());
+        self.enviar(sessao, fim);
+        self.sessoes.remove(&cliente);
+        self.fechar(cliente);
+        self.soltar(sessao, conversa);
     }
 
     fn receber(&mut self, sessao: SessaoId, quadro: &ParaBroker) {
@@ -232,36 +305,9 @@ impl Modelo {
             ParaBroker::Recebidos { .. } => {}
             ParaBroker::Mensagem {
                 conversa, texto, ..
-            } => match dados.lugar {
-                Lugar::Conversa {
-                    conversa: atual, ..
-                } if atual != *conversa => {
-                    self.enviar(sessao, DoBroker::erro(CodigoErro::SemConversa))
-                }
-                Lugar::Conversa { parceiro, .. } if validar_texto(texto).is_ok() => {
-                    let de = dados.nome.clone();
-                    let texto = texto.clone();
-                    self.enviar(parceiro, DoBroker::Mensagem { de, texto });
-                }
-                Lugar::Conversa { .. } => {
-                    self.enviar(sessao, DoBroker::erro(CodigoErro::TextoInvalido))
-                }
-                _ => self.enviar(sessao, DoBroker::erro(CodigoErro::SemConversa)),
-            },
+            } => self.repassar(sessao, *conversa, texto),
             ParaBroker::Encerrar { .. } if dados.cliente => self.sair(sessao, true),
-            ParaBroker::Encerrar { .. } => match dados.lugar {
-                Lugar::Conversa { parceiro, .. } => {
-                    let fim = DoBroker::Fim {
-                        motivo: MotivoFim::AtendenteEncerrou,
-                    };
-                    self.enviar(parceiro, fim.clone());
-                    self.enviar(sessao, fim);
-                    self.sessoes.remove(&parceiro);
-                    self.fechar(parceiro);
-                    self.liberar(sessao);
-                }
-                _ => self.enviar(sessao, DoBroker::erro(CodigoErro::SemConversa)),
-            },
+            ParaBroker::Encerrar { conversa, .. } => self.encerrar(sessao, *conversa),
             ParaBroker::Sair { .. } => self.sair(sessao, true),
             ParaBroker::Pong => {}
             ParaBroker::Pausar { .. } | ParaBroker::Voltar { .. } if dados.cliente => {
@@ -270,10 +316,8 @@ impl Modelo {
             ParaBroker::Pausar { .. } => {
                 let dados = self.sessoes.get_mut(&sessao).expect("exists");
                 dados.pausado = true;
-                if dados.lugar == Lugar::Livre {
-                    dados.lugar = Lugar::Pausado;
-                    self.linhas.livres.retain(|&s| s != sessao);
-                }
+                dados.lugar = Lugar::Pausado;
+                self.linhas.livres.retain(|&s| s != sessao);
                 self.enviar(sessao, DoBroker::Pausa { pausado: true });
             }
             ParaBroker::Voltar { .. } => {
@@ -304,9 +348,12 @@ impl Modelo {
         let Ok(nome) = validar_nome(nome) else {
             return self.recusar(sessao, CodigoErro::NomeInvalido);
         };
-        let (cliente, brutos) = match papel {
-            Papel::Cliente { departamento } => (true, vec![departamento]),
-            Papel::Atendente { departamentos } => (false, departamentos),
+        let (cliente, brutos, capacidade) = match papel {
+            Papel::Cliente { departamento } => (true, vec![departamento], 1),
+            Papel::Atendente {
+                departamentos,
+                capacidade,
+            } => (false, departamentos, capacidade.max(1)),
         };
         let mut departamentos: Vec<String> = Vec::new();
         for bruto in &brutos {
@@ -347,6 +394,8 @@ impl Modelo {
                 chegada: self.ultima_chegada,
                 entrou_em_ms: self.agora_ms,
                 lugar: Lugar::Aguardando,
+                capacidade: usize::from(capacidade),
+                conversas: Vec::new(),
                 posicao_informada: 0,
                 pausado: false,
                 espera_informada: 0,
@@ -363,6 +412,7 @@ impl Modelo {
                 ultima_aceita: 0,
                 mensagens_por_segundo: Parametros::default().ritmo.0,
                 rajada: Parametros::default().ritmo.1,
+                capacidade,
             },
         );
         if cliente {
@@ -423,12 +473,14 @@ impl ReferenceStateMachine for Referencia {
                 nome,
                 papel: Papel::Cliente { departamento },
             });
-        let entra_atendente = (nome, proptest::collection::vec(departamento, 0..3)).prop_map(
-            |(nome, departamentos)| Passo::Entra {
+        let entra_atendente = (nome, proptest::collection::vec(departamento, 0..3), 0..=3u8)
+            .prop_map(|(nome, departamentos, capacidade)| Passo::Entra {
                 nome,
-                papel: Papel::Atendente { departamentos },
-            },
-        );
+                papel: Papel::Atendente {
+                    departamentos,
+                    capacidade,
+                },
+            });
         // Mostly live sessions; sometimes one that is gone, which must change nothing.
         let sessao = 1..=estado.ultima_sessao.max(1);
         let sessao = if estado.sessoes.is_empty() {
@@ -438,7 +490,7 @@ impl ReferenceStateMachine for Referencia {
             prop_oneof![4 => select(vivas), 1 => sessao].boxed()
         };
         let quadro = prop_oneof![
-            2 => Just(ParaBroker::Encerrar { seq: 0 }),
+            1 => Just(ParaBroker::Encerrar { conversa: 0, seq: 0 }),
             2 => Just(ParaBroker::Sair { seq: 0 }),
             1 => Just(ParaBroker::Pausar { seq: 0 }),
             1 => Just(ParaBroker::Voltar { seq: 0 }),
@@ -447,35 +499,49 @@ impl ReferenceStateMachine for Referencia {
         ];
         let envia =
             (sessao.clone(), quadro).prop_map(|(sessao, quadro)| Passo::Envia { sessao, quadro });
-        // Chat lines mostly for the sender's current conversation; sometimes for an old or
-        // unknown one, as a peer that has not yet read its Fim would send.
-        let conversas: BTreeMap<SessaoId, u64> = estado
+        // Chat lines and ends mostly for one of the sender's conversations; sometimes for an
+        // old or unknown one, as a peer that has not yet read its Fim would send.
+        let conversas: BTreeMap<SessaoId, Vec<u64>> = estado
             .sessoes
             .iter()
-            .filter_map(|(&id, dados)| match dados.lugar {
-                Lugar::Conversa { conversa, .. } => Some((id, conversa)),
-                _ => None,
+            .map(|(&id, dados)| match dados.lugar {
+                Lugar::Conversa { conversa, .. } => (id, vec![conversa]),
+                _ => (id, dados.conversas.iter().map(|&(c, _)| c).collect()),
             })
             .collect();
+        let escolher = move |sessao: SessaoId, qual: Index, outra: Option<u64>| {
+            outra.unwrap_or_else(|| match conversas.get(&sessao) {
+                Some(suas) if !suas.is_empty() => suas[qual.index(suas.len())],
+                _ => 0,
+            })
+        };
         let outra = prop_oneof![4 => Just(None), 1 => (0..5u64).prop_map(Some)];
+        let alvo = (sessao.clone(), any::<Index>(), outra);
+        let escolher_fim = escolher.clone();
+        let encerra = alvo
+            .clone()
+            .prop_map(move |(sessao, qual, outra)| Passo::Envia {
+                sessao,
+                quadro: ParaBroker::Encerrar {
+                    conversa: escolher_fim(sessao, qual, outra),
+                    seq: 0,
+                },
+            });
         let diz =
-            (sessao.clone(), select(TEXTOS), outra).prop_map(move |(sessao, texto, outra)| {
-                let conversa =
-                    outra.unwrap_or_else(|| conversas.get(&sessao).copied().unwrap_or_default());
-                Passo::Envia {
-                    sessao,
-                    quadro: ParaBroker::Mensagem {
-                        conversa,
-                        texto: texto.to_owned(),
-                        seq: 0,
-                    },
-                }
+            (alvo, select(TEXTOS)).prop_map(move |((sessao, qual, outra), texto)| Passo::Envia {
+                sessao,
+                quadro: ParaBroker::Mensagem {
+                    conversa: escolher(sessao, qual, outra),
+                    texto: texto.to_owned(),
+                    seq: 0,
+                },
             });
         let cai = sessao.prop_map(|sessao| Passo::Cai { sessao });
         prop_oneof![
             4 => entra_cliente,
             3 => entra_atendente,
             3 => envia,
+            2 => encerra,
             6 => diz,
             2 => cai,
             3 => Just(Passo::Tick),
@@ -587,6 +653,7 @@ impl StateMachineTest for Sistema {
                     posicao: modelo.posicao(sessao).expect("waiting") as usize,
                 },
                 Lugar::Livre => Situacao::Livre,
+                Lugar::Lotado => Situacao::Lotado,
                 Lugar::Pausado => Situacao::Parado,
                 Lugar::Conversa { parceiro, conversa } => {
                     Situacao::EmConversa { parceiro, conversa }
@@ -597,11 +664,21 @@ impl StateMachineTest for Sistema {
                 Some(esperado),
                 "sessão {sessao}"
             );
+            if !dados.cliente {
+                assert_eq!(
+                    sistema.maquina.conversas_de(sessao),
+                    dados.conversas,
+                    "conversas do atendente {sessao}"
+                );
+            }
         }
         for (departamento, fila) in &modelo.linhas.filas {
             assert_eq!(&sistema.maquina.fila_clientes(departamento), fila);
         }
-        assert_eq!(sistema.maquina.fila_atendentes(), modelo.linhas.livres);
+        let livres = modelo
+            .linhas
+            .livres_em_ordem(|a| modelo.sessoes[&a].conversas.len());
+        assert_eq!(sistema.maquina.fila_atendentes(), livres);
         // Every frame went to a session that exists or just left.
         for sessao in modelo.recebido.keys() {
             assert!(*sessao <= modelo.ultima_sessao);

@@ -1,10 +1,11 @@
 //! The state machine with resumes on, against a reference model of where every session is.
 //!
-//! Connections drop and come back (or do not, and their grace period runs out); agents log in
-//! again under the name of a suspended one; agents end chats with customers who are away. After
-//! every step each session must be where the model says (in which line and at which place, free,
-//! stopped, or in which chat), suspended exactly when the model says, with the lines and the free
-//! agents in the model's order, and the machine's own invariants must hold. (The frames a resume
+//! Agents take one to three chats at once. Connections drop and come back (or do not, and their
+//! grace period runs out); agents log in again under the name of a suspended one; agents end
+//! chats with customers who are away. After every step each session must be where the model says
+//! (in which line and at which place; free, full or stopped, with which chats; in which chat),
+//! suspended exactly when the model says, with the lines and the free agents in the model's
+//! order, and the machine's own invariants must hold. (The frames a resume
 //! replays are checked by the unit tests of `matchmaking::retomada` and the end-to-end tests.)
 
 use std::collections::BTreeMap;
@@ -36,12 +37,15 @@ enum Passo {
     EntraAtendente {
         nome: String,
         departamentos: Vec<String>,
+        capacidade: u8,
     },
     /// A connected session sends a command.
     Envia {
         sessao: SessaoId,
         quadro: ParaBroker,
     },
+    /// A connected agent ends one of its chats.
+    Encerra { sessao: SessaoId, conversa: u64 },
     /// A session's connection drops.
     Cai { sessao: SessaoId },
     /// A new connection resumes a session (or a tombstone) with everything received.
@@ -54,13 +58,17 @@ enum Passo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Lugar {
     Aguardando,
-    Livre,
-    /// An agent taking no customer: paused on purpose, or away with no chat.
-    Parado,
+    /// A customer in a chat.
     Conversa {
         parceiro: SessaoId,
         conversa: u64,
     },
+    /// An agent with room, in the free lines.
+    Livre,
+    /// An agent with every place taken.
+    Lotado,
+    /// An agent taking no customer: paused on purpose, or away.
+    Parado,
 }
 
 #[derive(Debug, Clone)]
@@ -70,6 +78,10 @@ struct SessaoModelo {
     departamentos: Vec<String>,
     chegada: u64,
     lugar: Lugar,
+    /// (Agents) chats at once.
+    capacidade: usize,
+    /// (Agents) open chats as (conversation, customer), oldest first.
+    conversas: Vec<(u64, SessaoId)>,
     pausado: bool,
     /// The end of its grace period, while its connection is gone.
     suspensa_ate: Option<u64>,
@@ -93,24 +105,26 @@ impl Modelo {
     fn parear(&mut self, cliente: SessaoId, atendente: SessaoId) {
         self.ultima_conversa += 1;
         let conversa = self.ultima_conversa;
-        for (um, outro) in [(cliente, atendente), (atendente, cliente)] {
-            self.sessoes.get_mut(&um).expect("exists").lugar = Lugar::Conversa {
-                parceiro: outro,
-                conversa,
-            };
-        }
+        self.sessoes.get_mut(&cliente).expect("exists").lugar = Lugar::Conversa {
+            parceiro: atendente,
+            conversa,
+        };
+        let agente = self.sessoes.get_mut(&atendente).expect("exists");
+        agente.conversas.push((conversa, cliente));
     }
 
-    /// Rules 1, 3 and 9: a customer takes the longest-idle free agent of its department, or
-    /// joins its line at the place its arrival gives it.
+    /// Rules 1, 3 and 9: a customer takes the free agent of its department with the fewest
+    /// chats (then the longest idle), or joins its line at the place its arrival gives it.
     fn colocar(&mut self, cliente: SessaoId) {
         let departamento = self.sessoes[&cliente].departamentos[0].clone();
         let sessoes = &self.sessoes;
-        let livre = self
-            .linhas
-            .tomar_livre(|a| sessoes[&a].departamentos.contains(&departamento));
+        let livre = self.linhas.tomar_livre(
+            |a| sessoes[&a].departamentos.contains(&departamento),
+            |a| sessoes[&a].conversas.len(),
+        );
         if let Some(atendente) = livre {
-            return self.parear(cliente, atendente);
+            self.parear(cliente, atendente);
+            return self.liberar(atendente);
         }
         let chegada = self.sessoes[&cliente].chegada;
         self.linhas
@@ -118,39 +132,57 @@ impl Modelo {
         self.sessoes.get_mut(&cliente).expect("exists").lugar = Lugar::Aguardando;
     }
 
-    /// Rules 1, 3, 7 and 8: an agent takes the longest-waiting customer of its departments, or
-    /// becomes free; one that is paused or away only stops.
+    /// Rules 1, 3, 7 and 8, for an agent in no free line: while it has room it takes the
+    /// longest-waiting customer of its departments, then joins the free line if room is left;
+    /// one that is paused or away only stops.
     fn liberar(&mut self, atendente: SessaoId) {
-        let dados = &self.sessoes[&atendente];
-        if dados.pausado || dados.suspensa_ate.is_some() {
-            self.sessoes.get_mut(&atendente).expect("exists").lugar = Lugar::Parado;
-            return;
-        }
-        let sessoes = &self.sessoes;
-        let proximo = self
-            .linhas
-            .tomar_cliente(&dados.departamentos, |c| sessoes[&c].chegada);
-        match proximo {
-            Some(cliente) => self.parear(cliente, atendente),
-            None => {
-                self.linhas.livres.push(atendente);
-                self.sessoes.get_mut(&atendente).expect("exists").lugar = Lugar::Livre;
+        loop {
+            let dados = &self.sessoes[&atendente];
+            if dados.pausado || dados.suspensa_ate.is_some() {
+                self.sessoes.get_mut(&atendente).expect("exists").lugar = Lugar::Parado;
+                return;
+            }
+            if dados.conversas.len() >= dados.capacidade {
+                self.sessoes.get_mut(&atendente).expect("exists").lugar = Lugar::Lotado;
+                return;
+            }
+            let sessoes = &self.sessoes;
+            let proximo = self
+                .linhas
+                .tomar_cliente(&dados.departamentos, |c| sessoes[&c].chegada);
+            match proximo {
+                Some(cliente) => self.parear(cliente, atendente),
+                None => {
+                    self.linhas.livres.push(atendente);
+                    self.sessoes.get_mut(&atendente).expect("exists").lugar = Lugar::Livre;
+                    return;
+                }
             }
         }
     }
 
-    /// A session leaves (or its grace period ran out): its partner is freed or sent back.
+    /// An agent's chat ended: it has room again.
+    fn soltar(&mut self, atendente: SessaoId, conversa: u64) {
+        self.linhas.livres.retain(|&s| s != atendente);
+        let dados = self.sessoes.get_mut(&atendente).expect("exists");
+        dados.conversas.retain(|&(c, _)| c != conversa);
+        self.liberar(atendente);
+    }
+
+    /// A session leaves (or its grace period ran out): its agent has room again, or its
+    /// customers go back to their lines, the earliest arrival first.
     fn remover(&mut self, sessao: SessaoId) {
         let Some(dados) = self.sessoes.remove(&sessao) else {
             return;
         };
         self.linhas.retirar(sessao);
-        if let Lugar::Conversa { parceiro, .. } = dados.lugar {
-            if dados.cliente {
-                self.liberar(parceiro);
-            } else {
-                self.colocar(parceiro);
-            }
+        if let Lugar::Conversa { parceiro, conversa } = dados.lugar {
+            self.soltar(parceiro, conversa);
+        }
+        let mut clientes: Vec<SessaoId> = dados.conversas.iter().map(|&(_, c)| c).collect();
+        clientes.sort_by_key(|c| self.sessoes[c].chegada);
+        for cliente in clientes {
+            self.colocar(cliente);
         }
     }
 
@@ -166,6 +198,8 @@ impl Modelo {
                 departamentos: vec![departamento.to_owned()],
                 chegada: self.ultima_chegada,
                 lugar: Lugar::Aguardando,
+                capacidade: 1,
+                conversas: Vec::new(),
                 pausado: false,
                 suspensa_ate: None,
             },
@@ -173,7 +207,7 @@ impl Modelo {
         self.colocar(sessao);
     }
 
-    fn entrar_atendente(&mut self, nome: &str, departamentos: &[String]) {
+    fn entrar_atendente(&mut self, nome: &str, departamentos: &[String], capacidade: u8) {
         self.ultima_sessao += 1;
         let sessao = self.ultima_sessao;
         let chave = nome.to_lowercase();
@@ -199,11 +233,30 @@ impl Modelo {
                 departamentos: departamentos.to_vec(),
                 chegada: 0,
                 lugar: Lugar::Parado,
+                capacidade: usize::from(capacidade),
+                conversas: Vec::new(),
                 pausado: false,
                 suspensa_ate: None,
             },
         );
         self.liberar(sessao);
+    }
+
+    /// Rule 8: an agent ends one of its chats; a customer ended while away is kept as a
+    /// tombstone for its resume.
+    fn encerrar(&mut self, atendente: SessaoId, conversa: u64) {
+        let Some(&(_, cliente)) = self
+            .sessoes
+            .get(&atendente)
+            .and_then(|dados| dados.conversas.iter().find(|&&(c, _)| c == conversa))
+        else {
+            return; // SemConversa.
+        };
+        if let Some(prazo) = self.sessoes[&cliente].suspensa_ate {
+            self.lapides.insert(cliente, prazo);
+        }
+        self.sessoes.remove(&cliente);
+        self.soltar(atendente, conversa);
     }
 
     fn receber(&mut self, sessao: SessaoId, quadro: &ParaBroker) {
@@ -213,24 +266,11 @@ impl Modelo {
         match quadro {
             ParaBroker::Sair { .. } => self.remover(sessao),
             ParaBroker::Encerrar { .. } if dados.cliente => self.remover(sessao),
-            ParaBroker::Encerrar { .. } => {
-                if let Lugar::Conversa { parceiro, .. } = dados.lugar {
-                    // A customer ended while away is kept as a tombstone for its resume.
-                    if let Some(prazo) = self.sessoes[&parceiro].suspensa_ate {
-                        self.lapides.insert(parceiro, prazo);
-                    }
-                    self.sessoes.remove(&parceiro);
-                    self.liberar(sessao);
-                }
-            }
+            ParaBroker::Encerrar { conversa, .. } => self.encerrar(sessao, *conversa),
             _ if dados.cliente => {}
             ParaBroker::Pausar { .. } => {
-                let dados = self.sessoes.get_mut(&sessao).expect("exists");
-                dados.pausado = true;
-                if dados.lugar == Lugar::Livre {
-                    dados.lugar = Lugar::Parado;
-                    self.linhas.livres.retain(|&s| s != sessao);
-                }
+                self.sessoes.get_mut(&sessao).expect("exists").pausado = true;
+                self.parar(sessao);
             }
             ParaBroker::Voltar { .. } => {
                 let dados = self.sessoes.get_mut(&sessao).expect("exists");
@@ -243,6 +283,15 @@ impl Modelo {
         }
     }
 
+    /// An agent stops taking customers (paused or away), whatever chats it has.
+    fn parar(&mut self, atendente: SessaoId) {
+        let dados = self.sessoes.get_mut(&atendente).expect("exists");
+        if !dados.cliente {
+            dados.lugar = Lugar::Parado;
+            self.linhas.livres.retain(|&s| s != atendente);
+        }
+    }
+
     fn cair(&mut self, sessao: SessaoId) {
         let prazo = self.agora_ms + TOLERANCIA_MS;
         let Some(dados) = self.sessoes.get_mut(&sessao) else {
@@ -252,10 +301,7 @@ impl Modelo {
             return;
         }
         dados.suspensa_ate = Some(prazo);
-        if dados.lugar == Lugar::Livre {
-            dados.lugar = Lugar::Parado;
-            self.linhas.livres.retain(|&s| s != sessao);
-        }
+        self.parar(sessao);
     }
 
     fn voltar(&mut self, sessao: SessaoId) {
@@ -307,10 +353,12 @@ impl ReferenceStateMachine for Referencia {
         let entra_atendente = (
             select(ATENDENTES),
             proptest::collection::btree_set(departamento, 1..3),
+            1..=3u8,
         )
-            .prop_map(|(nome, departamentos)| Passo::EntraAtendente {
+            .prop_map(|(nome, departamentos, capacidade)| Passo::EntraAtendente {
                 nome: nome.to_owned(),
                 departamentos: departamentos.into_iter().collect(),
+                capacidade,
             });
         let conectadas: Vec<SessaoId> = estado
             .sessoes
@@ -329,9 +377,20 @@ impl ReferenceStateMachine for Referencia {
             (2, entra_atendente.boxed()),
             (3, Just(Passo::Tick).boxed()),
         ];
+        let abertas: Vec<(SessaoId, u64)> = estado
+            .sessoes
+            .iter()
+            .filter(|(_, dados)| dados.suspensa_ate.is_none())
+            .flat_map(|(&id, dados)| dados.conversas.iter().map(move |&(c, _)| (id, c)))
+            .collect();
+        if !abertas.is_empty() {
+            let encerra =
+                select(abertas).prop_map(|(sessao, conversa)| Passo::Encerra { sessao, conversa });
+            passos.push((3, encerra.boxed()));
+        }
         if !conectadas.is_empty() {
             let quadro = prop_oneof![
-                3 => Just(ParaBroker::Encerrar { seq: 0 }),
+                1 => Just(ParaBroker::Encerrar { conversa: 0, seq: 0 }),
                 1 => Just(ParaBroker::Sair { seq: 0 }),
                 1 => Just(ParaBroker::Pausar { seq: 0 }),
                 1 => Just(ParaBroker::Voltar { seq: 0 }),
@@ -357,8 +416,10 @@ impl ReferenceStateMachine for Referencia {
             Passo::EntraAtendente {
                 nome,
                 departamentos,
-            } => estado.entrar_atendente(nome, departamentos),
+                capacidade,
+            } => estado.entrar_atendente(nome, departamentos, *capacidade),
             Passo::Envia { sessao, quadro } => estado.receber(*sessao, quadro),
+            Passo::Encerra { sessao, conversa } => estado.encerrar(*sessao, *conversa),
             Passo::Cai { sessao } => estado.cair(*sessao),
             Passo::Volta { sessao, .. } => estado.voltar(*sessao),
             Passo::Tick => estado.tick(),
@@ -418,7 +479,16 @@ impl StateMachineTest for Sistema {
             Passo::EntraAtendente {
                 nome,
                 departamentos,
-            } => sistema.entrar(Apresentacao::atendente(nome, departamentos, "t")),
+                capacidade,
+            } => sistema.entrar(
+                Apresentacao::atendente(nome, departamentos, "t").com_capacidade(capacidade),
+            ),
+            Passo::Encerra { sessao, conversa } => {
+                let quadro = ParaBroker::Encerrar { conversa, seq: 0 };
+                sistema
+                    .maquina
+                    .aplicar(Evento::Recebeu { sessao, quadro }, agora);
+            }
             Passo::Envia { sessao, quadro } => {
                 sistema
                     .maquina
@@ -442,6 +512,7 @@ impl StateMachineTest for Sistema {
                 } else {
                     Papel::Atendente {
                         departamentos: vec!["geral".into()],
+                        capacidade: 1,
                     }
                 };
                 let apresentacao = Apresentacao {
@@ -478,6 +549,7 @@ impl StateMachineTest for Sistema {
                         .expect("in its line"),
                 },
                 Lugar::Livre => Situacao::Livre,
+                Lugar::Lotado => Situacao::Lotado,
                 Lugar::Parado => Situacao::Parado,
                 Lugar::Conversa { parceiro, conversa } => {
                     Situacao::EmConversa { parceiro, conversa }
@@ -488,6 +560,13 @@ impl StateMachineTest for Sistema {
                 Some(esperado),
                 "sessão {sessao}"
             );
+            if !dados.cliente {
+                assert_eq!(
+                    sistema.maquina.conversas_de(sessao),
+                    dados.conversas,
+                    "conversas do atendente {sessao}"
+                );
+            }
             assert_eq!(
                 sistema.maquina.suspensa(sessao),
                 dados.suspensa_ate.is_some(),
@@ -497,7 +576,10 @@ impl StateMachineTest for Sistema {
         for (departamento, fila) in &modelo.linhas.filas {
             assert_eq!(&sistema.maquina.fila_clientes(departamento), fila);
         }
-        assert_eq!(sistema.maquina.fila_atendentes(), modelo.linhas.livres);
+        let livres = modelo
+            .linhas
+            .livres_em_ordem(|a| modelo.sessoes[&a].conversas.len());
+        assert_eq!(sistema.maquina.fila_atendentes(), livres);
         for sessao in 1..=modelo.ultima_sessao {
             assert_eq!(
                 sistema.maquina.enviados_a_lapide(sessao).is_some(),

@@ -293,7 +293,7 @@ async fn comando_escrito_durante_a_queda_e_cumprido_uma_vez_depois_da_retomada()
     // swallows them. Only once they are gone does the link visibly drop.
     tomada.congelar();
     yuri.enviar(ParaBroker::Pausar { seq: 0 }).await;
-    yuri.enviar(ParaBroker::Encerrar { seq: 0 }).await;
+    yuri.encerrar(yuri.conversa).await;
     let prazo = tokio::time::Instant::now() + tests::PACIENCIA;
     while tomada.engolidos() < 4 {
         assert!(

@@ -113,7 +113,13 @@ async fn atendente(nome: &'static str, diario: Diario, retomar: bool) -> turmoil
                     // a2 ends every third chat after two lines; the customer starts again.
                     encerrar_depois += 1;
                     if nome == "a2" && respondidas == 2 && encerrar_depois % 3 == 0 {
-                        let _ = conexao.envio.enviar(ParaBroker::Encerrar { seq: 0 }).await;
+                        let _ = conexao
+                            .envio
+                            .enviar(ParaBroker::Encerrar {
+                                conversa: atual,
+                                seq: 0,
+                            })
+                            .await;
                     }
                 }
                 _ => {}
@@ -316,6 +322,7 @@ fn verificar(semente: u64, registros: &[Registro], retomar: bool) {
     for r in registros {
         if let DoBroker::Fim {
             motivo: MotivoFim::AtendenteDesconectou | MotivoFim::AtendenteSaiu,
+            ..
         } = r.quadro
         {
             requeues.push(r.quando);
@@ -337,7 +344,7 @@ fn verificar(semente: u64, registros: &[Registro], retomar: bool) {
             DoBroker::Fim { .. } => {
                 atual.insert(chave.clone(), None);
             }
-            DoBroker::Mensagem { de, texto } => {
+            DoBroker::Mensagem { de, texto, .. } => {
                 let Some(Some(conversa)) = atual.get(&chave) else {
                     falha(format!("{} recebeu {texto:?} fora de uma conversa", r.quem));
                 };

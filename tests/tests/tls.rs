@@ -108,6 +108,7 @@ async fn conversa_sobre_tls() {
     assert_eq!(
         proximo(&mut yuri.eventos).await,
         Some(DoBroker::Mensagem {
+            conversa: 1,
             de: "Ana".into(),
             texto: "olá, com sigilo".into()
         })

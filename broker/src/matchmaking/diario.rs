@@ -60,30 +60,38 @@ enum PapelSalvo {
     Atendente {
         /// The departments it serves.
         departamentos: Vec<String>,
+        /// How many chats it takes at once.
+        capacidade: usize,
         /// Whether it asked to pause.
         pausado: bool,
     },
 }
 
 /// Where a session is, as the journal keeps it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 enum EstadoSalvo {
     /// A customer in line.
     Aguardando,
     /// An agent in no chat (free, paused or suspended).
     Parado,
-    /// In a chat.
-    EmConversa {
-        /// The other side.
-        parceiro: SessaoId,
-        /// The conversation.
-        conversa: u64,
-        /// Lines relayed in it so far (both ways).
-        linhas: u64,
-    },
+    /// A customer in a chat.
+    EmConversa(ConversaSalva),
     /// A tombstone: a customer the broker ended while its connection was down, kept only so
     /// that its resume still gets the end (its name and role are not kept).
     Encerrada,
+    /// An agent in one or more chats.
+    Atendendo(Vec<ConversaSalva>),
+}
+
+/// One chat of a session, as the journal keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct ConversaSalva {
+    /// The other side.
+    parceiro: SessaoId,
+    /// The conversation.
+    conversa: u64,
+    /// Lines relayed in it so far (both ways), when the snapshot was taken.
+    linhas: u64,
 }
 
 /// A chat line of an open conversation, as the history stored it: what a restored machine
@@ -105,6 +113,15 @@ pub struct LinhaSalva {
 }
 
 impl Instantaneo {
+    /// The chats the snapshot holds.
+    fn conversas_salvas(&self) -> &[ConversaSalva] {
+        match &self.estado {
+            EstadoSalvo::EmConversa(conversa) => std::slice::from_ref(conversa),
+            EstadoSalvo::Atendendo(conversas) => conversas,
+            _ => &[],
+        }
+    }
+
     /// Moves the snapshot's times by `ms` milliseconds (saturating at zero): the store turns
     /// the broker's uptime into time since the epoch when it writes a snapshot, and back into
     /// the new broker's uptime when it reads one.
@@ -163,7 +180,7 @@ impl Matchmaker {
     /// A machine with the given limits and the sessions of a journal, each suspended until
     /// `agora` plus the grace period, brought up to date with the `linhas` the history stored
     /// for their open chats. Snapshots that do not fit together (a chat whose other side is
-    /// missing) are mended: the customer goes back to its line, the agent stops.
+    /// missing) are mended: the customer goes back to its line, the agent loses that chat.
     pub fn restaurar(
         parametros: Parametros,
         salvas: Vec<Instantaneo>,
@@ -172,13 +189,14 @@ impl Matchmaker {
     ) -> Self {
         let mut maquina = Matchmaker::com_parametros(parametros);
         let prazo = agora.saturating_add(parametros.tolerancia);
-        let conversas: BTreeSet<(SessaoId, SessaoId, u64)> = salvas
+        let lados: BTreeSet<(SessaoId, SessaoId, u64)> = salvas
             .iter()
-            .filter_map(|salva| match salva.estado {
-                EstadoSalvo::EmConversa {
-                    parceiro, conversa, ..
-                } => Some((salva.sessao, parceiro, conversa)),
-                _ => None,
+            .flat_map(|salva| {
+                salva
+                    .conversas_salvas()
+                    .iter()
+                    .map(|c| (salva.sessao, c.parceiro, c.conversa))
+                    .collect::<Vec<_>>()
             })
             .collect();
         for mut salva in salvas {
@@ -191,23 +209,24 @@ impl Matchmaker {
                 }
                 continue;
             }
-            let em_conversa = match salva.estado {
-                EstadoSalvo::EmConversa {
-                    parceiro, conversa, ..
-                } => conversas.contains(&(parceiro, salva.sessao, conversa)),
-                _ => false,
-            };
-            maquina.restaurar_sessao(salva, em_conversa, retomada, linhas);
+            let id = salva.sessao;
+            let inteiras: Vec<ConversaSalva> = salva
+                .conversas_salvas()
+                .iter()
+                .filter(|c| lados.contains(&(c.parceiro, id, c.conversa)))
+                .copied()
+                .collect();
+            maquina.restaurar_sessao(salva, &inteiras, retomada, linhas);
         }
         maquina
     }
 
-    /// Brings back one session from its snapshot (`em_conversa`: its chat's other side is in
-    /// the journal too), replaying the lines its chat had after the snapshot.
+    /// Brings back one session from its snapshot, with those of its chats whose other side is
+    /// in the journal too (`inteiras`), replaying the lines they had after the snapshot.
     fn restaurar_sessao(
         &mut self,
         salva: Instantaneo,
-        em_conversa: bool,
+        inteiras: &[ConversaSalva],
         mut retomada: Option<Retomavel>,
         linhas: &[LinhaSalva],
     ) {
@@ -215,59 +234,51 @@ impl Matchmaker {
             sessao: id,
             nome,
             papel,
-            estado,
             mut ultima_aceita,
             ..
         } = salva;
         let atendente = matches!(papel, PapelSalvo::Atendente { .. });
-        let estado = match estado {
-            EstadoSalvo::EmConversa {
-                parceiro,
-                conversa,
-                linhas: ja_vistas,
-            } if em_conversa => {
-                let depois = linhas
-                    .iter()
-                    .filter(|linha| linha.conversa == conversa && linha.seq > ja_vistas);
-                let mut vistas = ja_vistas;
-                for linha in depois {
-                    vistas = vistas.max(linha.seq);
-                    if linha.do_atendente == atendente {
-                        ultima_aceita = ultima_aceita.max(linha.seq_remetente);
-                    } else if let Some(retomada) = &mut retomada {
-                        retomada.reter(&DoBroker::Mensagem {
-                            de: linha.autor.clone(),
-                            texto: linha.texto.clone(),
-                        });
-                    }
-                }
-                let (cliente, atendente) = if atendente {
-                    (parceiro, id)
-                } else {
-                    (id, parceiro)
-                };
-                let linhas = vistas;
-                let aberta = Conversa {
-                    cliente,
-                    atendente,
-                    linhas,
-                };
-                self.conversas.reabrir(conversa, aberta);
-                Estado::EmConversa { conversa }
-            }
-            // An agent in no chat, or whose chat lost its other side, stops; such a customer
-            // goes back to its line.
+        for salva in inteiras {
+            let mut repor = Reposicao {
+                atendente,
+                ultima_aceita: &mut ultima_aceita,
+                retomada: retomada.as_mut(),
+            };
+            let linhas = repor.linhas_depois(salva, linhas);
+            let (cliente, atendente) = if atendente {
+                (salva.parceiro, id)
+            } else {
+                (id, salva.parceiro)
+            };
+            let aberta = Conversa {
+                cliente,
+                atendente,
+                linhas,
+            };
+            self.conversas.reabrir(salva.conversa, aberta);
+        }
+        let conversas: Vec<u64> = inteiras.iter().map(|c| c.conversa).collect();
+        let estado = match conversas.first() {
+            // An agent stops (every restored session is suspended).
             _ if atendente => Estado::Parado,
-            _ => Estado::Aguardando,
+            Some(&conversa) => Estado::EmConversa { conversa },
+            // A customer in line, or one whose chat lost its other side.
+            None => Estado::Aguardando,
         };
-        let papel = self.restaurar_papel(id, papel, estado);
+        let papel = self.restaurar_papel(id, papel, estado, conversas);
         let sessao = Sessao::restaurada(nome, papel, estado, ultima_aceita, retomada);
         self.sessoes.restaurar(id, sessao);
     }
 
     /// Brings back a session's role, putting a waiting customer in its line and an agent among
-    /// those who serve its departments.
-    fn restaurar_papel(&mut self, id: SessaoId, papel: PapelSalvo, estado: Estado) -> PapelSessao {
+    /// those who serve its departments, with its chats.
+    fn restaurar_papel(
+        &mut self,
+        id: SessaoId,
+        papel: PapelSalvo,
+        estado: Estado,
+        conversas: Vec<u64>,
+    ) -> PapelSessao {
         match papel {
             PapelSalvo::Cliente {
                 departamento,
@@ -287,11 +298,14 @@ impl Matchmaker {
             }
             PapelSalvo::Atendente {
                 departamentos,
+                capacidade,
                 pausado,
             } => {
                 self.filas.servir(&departamentos, id);
                 PapelSessao::Atendente {
                     departamentos,
+                    capacidade,
+                    conversas,
                     pausado,
                     espera_informada: 0,
                 }
@@ -314,24 +328,35 @@ impl Matchmaker {
             },
             PapelSessao::Atendente {
                 departamentos,
+                capacidade,
                 pausado,
                 ..
             } => PapelSalvo::Atendente {
                 departamentos: departamentos.clone(),
+                capacidade: *capacidade,
                 pausado: *pausado,
             },
         };
-        let conversa = sessao
-            .conversa()
-            .and_then(|id_conversa| Some((id_conversa, self.conversas.get(id_conversa)?)));
-        let estado = match (sessao.estado, conversa) {
-            (Estado::Aguardando, _) => EstadoSalvo::Aguardando,
-            (Estado::EmConversa { .. }, Some((conversa, aberta))) => EstadoSalvo::EmConversa {
-                parceiro: aberta.parceiro_de(id).unwrap_or(id),
-                conversa,
-                linhas: aberta.linhas,
+        let conversas: Vec<ConversaSalva> = sessao
+            .conversas()
+            .into_iter()
+            .filter_map(|conversa| {
+                let aberta = self.conversas.get(conversa)?;
+                Some(ConversaSalva {
+                    parceiro: aberta.parceiro_de(id)?,
+                    conversa,
+                    linhas: aberta.linhas,
+                })
+            })
+            .collect();
+        let estado = match (&sessao.papel, sessao.estado) {
+            (PapelSessao::Cliente { .. }, Estado::Aguardando) => EstadoSalvo::Aguardando,
+            (PapelSessao::Cliente { .. }, _) => match conversas.first() {
+                Some(&conversa) => EstadoSalvo::EmConversa(conversa),
+                None => EstadoSalvo::Aguardando,
             },
-            _ => EstadoSalvo::Parado,
+            (PapelSessao::Atendente { .. }, _) if conversas.is_empty() => EstadoSalvo::Parado,
+            (PapelSessao::Atendente { .. }, _) => EstadoSalvo::Atendendo(conversas),
         };
         Instantaneo {
             sessao: id,
@@ -341,6 +366,41 @@ impl Matchmaker {
             ultima_aceita: sessao.ultima_aceita,
             retomada: sessao.retomada().map(Retomavel::salvar),
         }
+    }
+}
+
+/// What replaying a restored session's lines updates: the highest `seq` it had sent, and the
+/// frames kept for its resume.
+struct Reposicao<'a> {
+    /// Whether the session is the agent of its chats.
+    atendente: bool,
+    /// The highest `seq` handled from it.
+    ultima_aceita: &'a mut u64,
+    /// Its resume bookkeeping.
+    retomada: Option<&'a mut Retomavel>,
+}
+
+impl Reposicao<'_> {
+    /// Replays the lines `conversa` had after its snapshot: the session's own raise the `seq`
+    /// handled, the other side's are kept for its resume. Returns the lines the chat has now.
+    fn linhas_depois(&mut self, conversa: &ConversaSalva, linhas: &[LinhaSalva]) -> u64 {
+        let depois = linhas
+            .iter()
+            .filter(|linha| linha.conversa == conversa.conversa && linha.seq > conversa.linhas);
+        let mut vistas = conversa.linhas;
+        for linha in depois {
+            vistas = vistas.max(linha.seq);
+            if linha.do_atendente == self.atendente {
+                *self.ultima_aceita = (*self.ultima_aceita).max(linha.seq_remetente);
+            } else if let Some(retomada) = self.retomada.as_deref_mut() {
+                retomada.reter(&DoBroker::Mensagem {
+                    conversa: conversa.conversa,
+                    de: linha.autor.clone(),
+                    texto: linha.texto.clone(),
+                });
+            }
+        }
+        vistas
     }
 }
 

@@ -10,6 +10,9 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use proto::SessaoId;
 
+/// A free agent's turn in the free lines: (open chats, idle number, session).
+pub(super) type Vez = (usize, u64, SessaoId);
+
 /// Every department's lines.
 #[derive(Debug, Default)]
 pub(super) struct Filas {
@@ -24,9 +27,9 @@ pub(super) struct Filas {
 struct Departamento {
     /// Waiting customers as (arrival number, session), sorted by arrival number.
     clientes: VecDeque<(u64, SessaoId)>,
-    /// Free agents serving this department as (idle number, session); the first is the one idle
-    /// the longest.
-    livres: BTreeSet<(u64, SessaoId)>,
+    /// Free agents serving this department at their turns; the first has the fewest chats, and
+    /// of those was idle the longest.
+    livres: BTreeSet<Vez>,
     /// The smallest index in `clientes` whose position may have changed since the last tick.
     alterada_desde: Option<usize>,
     /// Every connected agent who serves this department (free, paused or chatting).
@@ -69,10 +72,10 @@ impl Filas {
             .flat_map(|linha| linha.clientes.iter().map(|&(_, id)| id))
     }
 
-    /// The free agent of `departamento` idle the longest.
+    /// The free agent of `departamento` with the fewest chats and, of those, idle the longest.
     pub(super) fn primeiro_livre(&self, departamento: &str) -> Option<SessaoId> {
         let linha = self.departamentos.get(departamento)?;
-        linha.livres.first().map(|&(_, id)| id)
+        linha.livres.first().map(|&(_, _, id)| id)
     }
 
     /// Puts a customer in its line by its arrival number (ahead of everyone who arrived after
@@ -133,34 +136,34 @@ impl Filas {
         }
     }
 
-    /// An agent stops serving `departamentos` (and leaves their free lines, if `ocio` says it
+    /// An agent stops serving `departamentos` (and leaves their free lines, if `vez` says it
     /// was free).
-    pub(super) fn deixar(&mut self, departamentos: &[String], id: SessaoId, ocio: Option<u64>) {
+    pub(super) fn deixar(&mut self, departamentos: &[String], id: SessaoId, vez: Option<Vez>) {
         for nome in departamentos {
             if let Some(linha) = self.departamentos.get_mut(nome) {
                 linha.atendentes.remove(&id);
-                if let Some(ocio) = ocio {
-                    linha.livres.remove(&(ocio, id));
+                if let Some(vez) = vez {
+                    linha.livres.remove(&vez);
                 }
             }
             self.remover_se_vazio(nome);
         }
     }
 
-    /// A free agent joins the free lines of all its departments, idle since `ocio`.
-    pub(super) fn livrar(&mut self, departamentos: &[String], ocio: u64, id: SessaoId) {
+    /// A free agent joins the free lines of all its departments at its turn `vez`.
+    pub(super) fn livrar(&mut self, departamentos: &[String], vez: Vez) {
         for nome in departamentos {
             if let Some(linha) = self.departamentos.get_mut(nome) {
-                linha.livres.insert((ocio, id));
+                linha.livres.insert(vez);
             }
         }
     }
 
     /// A free agent leaves the free lines of all its departments.
-    pub(super) fn ocupar(&mut self, departamentos: &[String], ocio: u64, id: SessaoId) {
+    pub(super) fn ocupar(&mut self, departamentos: &[String], vez: Vez) {
         for nome in departamentos {
             if let Some(linha) = self.departamentos.get_mut(nome) {
-                linha.livres.remove(&(ocio, id));
+                linha.livres.remove(&vez);
             }
         }
     }
@@ -187,22 +190,22 @@ impl Filas {
         alteracoes
     }
 
-    /// Whether `id` is listed as serving `departamento`, and whether as free since `ocio`.
+    /// Whether `id` is listed as serving `departamento`, and whether as free at its turn `vez`.
     pub(super) fn lista_atendente(
         &self,
         departamento: &str,
         id: SessaoId,
-        ocio: Option<u64>,
+        vez: Option<Vez>,
     ) -> (bool, bool) {
         let Some(linha) = self.departamentos.get(departamento) else {
             return (false, false);
         };
-        let livre = ocio.is_some_and(|ocio| linha.livres.contains(&(ocio, id)));
+        let livre = vez.is_some_and(|vez| linha.livres.contains(&vez));
         (linha.atendentes.contains(&id), livre)
     }
 
-    /// Every department with what each line holds: (name, waiting customers as (arrival,
-    /// session), free agents as (idle number, session), agents serving it).
+    /// Every department with what each line holds: its name, waiting customers, free agents,
+    /// agents serving it.
     pub(super) fn cada(&self) -> impl Iterator<Item = VistaDepartamento<'_>> + '_ {
         self.departamentos
             .iter()
@@ -230,7 +233,7 @@ impl Filas {
             if linha
                 .livres
                 .iter()
-                .any(|(_, id)| !linha.atendentes.contains(id))
+                .any(|(_, _, id)| !linha.atendentes.contains(id))
             {
                 return Err(format!(
                     "{nome}: atendente livre que não atende o departamento"
@@ -258,8 +261,8 @@ pub(super) struct VistaDepartamento<'a> {
     pub(super) nome: &'a str,
     /// Waiting customers as (arrival number, session).
     pub(super) clientes: &'a VecDeque<(u64, SessaoId)>,
-    /// Free agents as (idle number, session).
-    pub(super) livres: &'a BTreeSet<(u64, SessaoId)>,
+    /// Free agents at their turns.
+    pub(super) livres: &'a BTreeSet<Vez>,
     /// Agents serving it.
     pub(super) atendentes: &'a BTreeSet<SessaoId>,
 }

@@ -21,8 +21,11 @@ impl Matchmaker {
         }
         for (conversa, aberta) in self.conversas.iter() {
             for id in [aberta.cliente, aberta.atendente] {
-                let estado = self.sessoes.get(id).map(|s| s.estado);
-                if estado != Some(Estado::EmConversa { conversa }) {
+                if !self
+                    .sessoes
+                    .get(id)
+                    .is_some_and(|s| s.tem_conversa(conversa))
+                {
                     return Err(format!("conversa {conversa}: {id} não está nela"));
                 }
             }
@@ -48,36 +51,45 @@ impl Matchmaker {
                     return Err(format!("cliente {id} não está uma vez na sua fila"));
                 }
             }
-            (PapelSessao::Cliente { .. }, Estado::Livre { .. } | Estado::Parado) => {
+            (
+                PapelSessao::Cliente { .. },
+                Estado::Livre { .. } | Estado::Parado | Estado::Lotado,
+            ) => {
                 return Err(format!("cliente {id} marcado como atendente livre"));
             }
-            (PapelSessao::Atendente { .. }, Estado::Aguardando) => {
-                return Err(format!("atendente {id} marcado como aguardando"));
+            (PapelSessao::Atendente { .. }, Estado::Aguardando | Estado::EmConversa { .. }) => {
+                return Err(format!("atendente {id} marcado como cliente"));
             }
             (
                 PapelSessao::Atendente {
                     departamentos,
+                    capacidade,
+                    conversas,
                     pausado,
                     ..
                 },
                 estado,
             ) => {
-                if estado == Estado::Parado && !*pausado && !sessao.suspensa() {
-                    return Err(format!("atendente {id} parado sem ter pedido pausa"));
-                }
-                let ocio = match estado {
-                    Estado::Livre { ocio } => Some(ocio),
+                let vez = match estado {
+                    Estado::Livre { carga, ocio } => Some((carga, ocio, id)),
                     _ => None,
                 };
-                if *pausado && ocio.is_some() {
-                    return Err(format!("atendente {id} pausado entre os livres"));
+                let disponivel = !*pausado && !sessao.suspensa();
+                let carga = conversas.len();
+                let esperado = match (disponivel, carga < *capacidade) {
+                    (false, _) => matches!(estado, Estado::Parado),
+                    (true, true) => matches!(estado, Estado::Livre { carga: c, .. } if c == carga),
+                    (true, false) => estado == Estado::Lotado,
+                };
+                if !esperado || carga > *capacidade {
+                    return Err(format!("atendente {id}: {estado:?} com {carga} conversas"));
                 }
                 for departamento in departamentos {
-                    let (listado, livre) = self.filas.lista_atendente(departamento, id, ocio);
+                    let (listado, livre) = self.filas.lista_atendente(departamento, id, vez);
                     if !listado {
                         return Err(format!("{departamento} não conhece o atendente {id}"));
                     }
-                    if livre != ocio.is_some() {
+                    if livre != vez.is_some() {
                         return Err(format!("atendente {id} fora da fila de livres"));
                     }
                 }
@@ -87,22 +99,21 @@ impl Matchmaker {
         Ok(())
     }
 
-    /// A session in a chat is on its side of an open conversation.
+    /// A session in chats is on its side of each, and each is open.
     fn checar_conversa(&self, id: SessaoId, sessao: &Sessao) -> Result<(), String> {
-        let Some(conversa) = sessao.conversa() else {
-            return Ok(());
-        };
-        let aberta = self
-            .conversas
-            .get(conversa)
-            .ok_or(format!("{id} numa conversa {conversa} que não está aberta"))?;
-        let lado = if sessao.cliente() {
-            aberta.cliente
-        } else {
-            aberta.atendente
-        };
-        if lado != id {
-            return Err(format!("conversa {conversa} não é cliente com atendente"));
+        for conversa in sessao.conversas() {
+            let aberta = self
+                .conversas
+                .get(conversa)
+                .ok_or(format!("{id} numa conversa {conversa} que não está aberta"))?;
+            let lado = if sessao.cliente() {
+                aberta.cliente
+            } else {
+                aberta.atendente
+            };
+            if lado != id {
+                return Err(format!("conversa {conversa} não é cliente com atendente"));
+            }
         }
         Ok(())
     }
@@ -115,8 +126,8 @@ impl Matchmaker {
                 return Err(format!("{nome}: {id} na fila sem estar aguardando"));
             }
         }
-        for &(ocio, id) in linha.livres {
-            if self.sessoes.get(id).map(|s| s.estado) != Some(Estado::Livre { ocio }) {
+        for &(carga, ocio, id) in linha.livres {
+            if self.sessoes.get(id).map(|s| s.estado) != Some(Estado::Livre { carga, ocio }) {
                 return Err(format!("{nome}: {id} entre os livres sem estar livre"));
             }
         }

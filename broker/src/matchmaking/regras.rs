@@ -68,7 +68,10 @@ impl Matchmaker {
                     posicao_informada: 0,
                 })
             }
-            Papel::Atendente { departamentos } => {
+            Papel::Atendente {
+                departamentos,
+                capacidade,
+            } => {
                 let mut normalizados: Vec<String> = Vec::with_capacity(departamentos.len());
                 for departamento in &departamentos {
                     let departamento = normalizar_departamento_ate(departamento, maximo)
@@ -86,8 +89,11 @@ impl Matchmaker {
                     let texto = format!("já existe um atendente conectado com o nome {nome}");
                     return Err((CodigoErro::NomeEmUso, texto));
                 }
+                let maxima = self.parametros.capacidade_maxima.max(1);
                 Ok(PapelSessao::Atendente {
                     departamentos: normalizados,
+                    capacidade: usize::from(capacidade).clamp(1, maxima),
+                    conversas: Vec::new(),
                     pausado: false,
                     espera_informada: 0,
                 })
@@ -115,12 +121,11 @@ impl Matchmaker {
         }
         let cliente = matches!(papel, PapelSessao::Cliente { .. });
         let sessao = Sessao::nova(nome, papel, retomavel.then(|| Retomavel::new(chave)));
-        self.sessoes.inserir(id, sessao);
         let ficha = if retomavel { ficha } else { [0; 16] };
-        efeitos.push(Efeito::Enviar {
-            para: id,
-            quadro: retomada::bemvindo(&self.parametros, id, ficha, false, 0),
-        });
+        let capacidade = sessao.capacidade();
+        let quadro = retomada::bemvindo(&self.parametros, id, ficha, (false, 0), capacidade);
+        self.sessoes.inserir(id, sessao);
+        efeitos.push(Efeito::Enviar { para: id, quadro });
         if cliente {
             self.colocar_cliente(id, agora, efeitos);
         } else {
@@ -154,7 +159,9 @@ impl Matchmaker {
             ParaBroker::Encerrar { .. } | ParaBroker::Sair { .. } if cliente => {
                 self.remover(id, true, agora, efeitos)
             }
-            ParaBroker::Encerrar { .. } => self.encerrar_conversa(id, agora, efeitos),
+            ParaBroker::Encerrar { conversa, .. } => {
+                self.encerrar_conversa(id, conversa, agora, efeitos)
+            }
             ParaBroker::Sair { .. } => self.remover(id, true, agora, efeitos),
             ParaBroker::Pausar { .. } | ParaBroker::Voltar { .. } if cliente => {
                 erro(efeitos, id, CodigoErro::ApenasAtendente)
@@ -177,11 +184,11 @@ impl Matchmaker {
         let Some(sessao) = self.sessoes.get(id) else {
             return;
         };
-        let Some(atual) = sessao.conversa() else {
+        if sessao.conversas().is_empty() {
             let texto = "você não está em uma conversa; a mensagem não foi entregue";
             return erro_com(efeitos, id, CodigoErro::SemConversa, texto);
-        };
-        if conversa != atual {
+        }
+        if !sessao.tem_conversa(conversa) {
             let texto = "essa conversa já terminou; a mensagem não foi entregue";
             return erro_com(efeitos, id, CodigoErro::SemConversa, texto);
         }
@@ -206,37 +213,68 @@ impl Matchmaker {
         }
         efeitos.push(Efeito::Enviar {
             para: parceiro,
-            quadro: DoBroker::Mensagem { de: nome, texto },
+            quadro: DoBroker::Mensagem {
+                conversa,
+                de: nome,
+                texto,
+            },
         });
     }
 
-    /// The agent ends its chat (rule 8): both sides get `Fim`, the customer's session ends, the
-    /// agent is free again.
+    /// The agent ends one of its chats (rule 8): both sides get `Fim`, the customer's session
+    /// ends, the agent has room again.
     pub(super) fn encerrar_conversa(
         &mut self,
         id: SessaoId,
+        conversa: u64,
         agora: Duration,
         efeitos: &mut Vec<Efeito>,
     ) {
-        let Some(conversa) = self.sessoes.get(id).and_then(Sessao::conversa) else {
-            let texto = "não há conversa para encerrar";
-            return erro_com(efeitos, id, CodigoErro::SemConversa, texto);
+        let Some(sessao) = self.sessoes.get(id) else {
+            return;
         };
+        if !sessao.tem_conversa(conversa) {
+            let texto = if sessao.conversas().is_empty() {
+                "não há conversa para encerrar"
+            } else {
+                "essa conversa não está aberta com você"
+            };
+            return erro_com(efeitos, id, CodigoErro::SemConversa, texto);
+        }
         let Some(cliente) = self.conversas.fechar(conversa).map(|c| c.cliente) else {
             return;
         };
         let motivo = MotivoFim::AtendenteEncerrou;
         self.registrar_fim(conversa, motivo, agora, efeitos);
         for para in [cliente, id] {
-            let quadro = DoBroker::Fim { motivo };
+            let quadro = DoBroker::Fim { conversa, motivo };
             efeitos.push(Efeito::Enviar { para, quadro });
         }
         self.sessoes.sepultar(cliente);
         efeitos.push(Efeito::Fechar { sessao: cliente });
-        self.liberar_atendente(id, agora, efeitos);
+        self.soltar_conversa(id, conversa, agora, efeitos);
     }
 
-    /// An agent pauses (rule 12): it leaves the free lines, or finishes its chat first.
+    /// A chat of an agent's ended: it has room for one more customer.
+    fn soltar_conversa(
+        &mut self,
+        atendente: SessaoId,
+        conversa: u64,
+        agora: Duration,
+        efeitos: &mut Vec<Efeito>,
+    ) {
+        self.tirar_dos_livres(atendente);
+        if let Some(Sessao {
+            papel: PapelSessao::Atendente { conversas, .. },
+            ..
+        }) = self.sessoes.get_mut(atendente)
+        {
+            conversas.retain(|&c| c != conversa);
+        }
+        self.liberar_atendente(atendente, agora, efeitos);
+    }
+
+    /// An agent pauses (rule 12): it leaves the free lines; its chats go on.
     pub(super) fn pausar(&mut self, id: SessaoId, efeitos: &mut Vec<Efeito>) {
         if let Some(Sessao {
             papel: PapelSessao::Atendente { pausado, .. },
@@ -252,7 +290,7 @@ impl Matchmaker {
         });
     }
 
-    /// A paused agent comes back (rule 12): it is free again, unless it is chatting.
+    /// A paused agent comes back (rule 12): it takes customers again, if it has room.
     pub(super) fn voltar(&mut self, id: SessaoId, agora: Duration, efeitos: &mut Vec<Efeito>) {
         let Some(sessao) = self.sessoes.get_mut(id) else {
             return;
@@ -270,9 +308,20 @@ impl Matchmaker {
         }
     }
 
-    /// A free agent stops: out of the free lines, taking nobody (a paused or suspended agent).
-    /// An agent in a chat stays in it.
+    /// An agent stops taking customers (it paused, or its connection is gone): out of the free
+    /// lines, whatever chats it has.
     pub(super) fn parar_atendente(&mut self, id: SessaoId) {
+        self.tirar_dos_livres(id);
+        if let Some(sessao) = self.sessoes.get_mut(id)
+            && !sessao.cliente()
+        {
+            sessao.estado = Estado::Parado;
+        }
+    }
+
+    /// Takes a free agent out of the free lines of all its departments (its state is then the
+    /// caller's to set).
+    fn tirar_dos_livres(&mut self, id: SessaoId) {
         let Some(Sessao {
             papel: PapelSessao::Atendente { departamentos, .. },
             estado,
@@ -281,15 +330,15 @@ impl Matchmaker {
         else {
             return;
         };
-        if let Estado::Livre { ocio } = *estado {
-            self.filas.ocupar(departamentos, ocio, id);
-            *estado = Estado::Parado;
+        if let Estado::Livre { carga, ocio } = *estado {
+            self.filas.ocupar(departamentos, (carga, ocio, id));
+            *estado = Estado::Lotado;
         }
     }
 
     /// Takes a session out of the machine: it left (`por_vontade`) or its connection was lost.
-    /// Its partner, if any, is told why and becomes free again (an agent, rule 7) or goes back
-    /// to its line (a customer, rule 9); one who left on purpose is told goodbye.
+    /// The other side of each of its chats is told why: an agent has room again (rule 7), a
+    /// customer goes back to its line (rule 9); one who left on purpose is told goodbye.
     pub(super) fn remover(
         &mut self,
         id: SessaoId,
@@ -301,6 +350,12 @@ impl Matchmaker {
             return;
         };
         let cliente = sessao.cliente();
+        let motivo = match (cliente, por_vontade) {
+            (true, true) => MotivoFim::ClienteSaiu,
+            (true, false) => MotivoFim::ClienteDesconectou,
+            (false, true) => MotivoFim::AtendenteSaiu,
+            (false, false) => MotivoFim::AtendenteDesconectou,
+        };
         match (&sessao.papel, sessao.estado) {
             (
                 PapelSessao::Cliente {
@@ -310,49 +365,86 @@ impl Matchmaker {
                 },
                 Estado::Aguardando,
             ) => self.filas.tirar(departamento, *chegada),
+            (PapelSessao::Cliente { .. }, _) => {
+                if let Some(conversa) = sessao.conversa() {
+                    self.fim_para_o_atendente(conversa, motivo, agora, efeitos);
+                }
+            }
             (PapelSessao::Atendente { departamentos, .. }, estado) => {
-                let ocio = match estado {
-                    Estado::Livre { ocio } => Some(ocio),
+                let vez = match estado {
+                    Estado::Livre { carga, ocio } => Some((carga, ocio, id)),
                     _ => None,
                 };
-                self.filas.deixar(departamentos, id, ocio);
-            }
-            (PapelSessao::Cliente { .. }, _) => {}
-        }
-        let motivo = match (cliente, por_vontade) {
-            (true, true) => MotivoFim::ClienteSaiu,
-            (true, false) => MotivoFim::ClienteDesconectou,
-            (false, true) => MotivoFim::AtendenteSaiu,
-            (false, false) => MotivoFim::AtendenteDesconectou,
-        };
-        if let Some(conversa) = sessao.conversa()
-            && let Some(parceiro) = self
-                .conversas
-                .fechar(conversa)
-                .and_then(|c| c.parceiro_de(id))
-        {
-            self.registrar_fim(conversa, motivo, agora, efeitos);
-            efeitos.push(Efeito::Enviar {
-                para: parceiro,
-                quadro: DoBroker::Fim { motivo },
-            });
-            if cliente {
-                self.liberar_atendente(parceiro, agora, efeitos);
-            } else {
-                self.colocar_cliente(parceiro, agora, efeitos);
+                self.filas.deixar(departamentos, id, vez);
+                self.devolver_clientes(&sessao.conversas(), motivo, agora, efeitos);
             }
         }
         if por_vontade {
-            efeitos.push(Efeito::Enviar {
-                para: id,
-                quadro: DoBroker::Fim { motivo },
-            });
+            let conversa = if cliente { sessao.conversa() } else { None };
+            let quadro = DoBroker::Fim {
+                conversa: conversa.unwrap_or(0),
+                motivo,
+            };
+            efeitos.push(Efeito::Enviar { para: id, quadro });
         }
         efeitos.push(Efeito::Fechar { sessao: id });
     }
 
+    /// A customer left its chat: the agent is told and has room again (rule 7).
+    fn fim_para_o_atendente(
+        &mut self,
+        conversa: u64,
+        motivo: MotivoFim,
+        agora: Duration,
+        efeitos: &mut Vec<Efeito>,
+    ) {
+        let Some(atendente) = self.conversas.fechar(conversa).map(|c| c.atendente) else {
+            return;
+        };
+        self.registrar_fim(conversa, motivo, agora, efeitos);
+        let quadro = DoBroker::Fim { conversa, motivo };
+        efeitos.push(Efeito::Enviar {
+            para: atendente,
+            quadro,
+        });
+        self.soltar_conversa(atendente, conversa, agora, efeitos);
+    }
+
+    /// An agent left its chats: each customer is told and goes back to its line, the one who
+    /// arrived first first (rule 9).
+    fn devolver_clientes(
+        &mut self,
+        conversas: &[u64],
+        motivo: MotivoFim,
+        agora: Duration,
+        efeitos: &mut Vec<Efeito>,
+    ) {
+        let mut clientes: Vec<(u64, SessaoId, u64)> = Vec::with_capacity(conversas.len());
+        for &conversa in conversas {
+            let Some(cliente) = self.conversas.fechar(conversa).map(|c| c.cliente) else {
+                continue;
+            };
+            self.registrar_fim(conversa, motivo, agora, efeitos);
+            let quadro = DoBroker::Fim { conversa, motivo };
+            efeitos.push(Efeito::Enviar {
+                para: cliente,
+                quadro,
+            });
+            if let Some(PapelSessao::Cliente { chegada, .. }) =
+                self.sessoes.get(cliente).map(|s| &s.papel)
+            {
+                clientes.push((*chegada, cliente, conversa));
+            }
+        }
+        clientes.sort_unstable();
+        for (_, cliente, _) in clientes {
+            self.colocar_cliente(cliente, agora, efeitos);
+        }
+    }
+
     /// Puts a customer (new, or back after its agent left) into its line, or straight into a
-    /// chat with the longest-idle free agent of its department (rules 1, 3 and 9).
+    /// chat with the free agent of its department who has the fewest chats and, of those, was
+    /// idle the longest (rules 1, 3 and 9).
     pub(super) fn colocar_cliente(
         &mut self,
         id: SessaoId,
@@ -377,42 +469,55 @@ impl Matchmaker {
             let posicao = self.filas.enfileirar(departamento, *chegada, id);
             return self.informar_posicao(id, posicao, true, efeitos);
         };
-        self.parar_atendente(atendente);
+        self.tirar_dos_livres(atendente);
         self.parear(id, atendente, agora, efeitos);
+        self.liberar_atendente(atendente, agora, efeitos);
     }
 
-    /// Makes an agent free: it takes the longest-waiting customer among its departments, or
-    /// joins the free lines of all of them (rules 1, 3, 7 and 8). A paused agent only stops, and
-    /// so does a suspended one: nobody is paired with an agent whose connection is gone.
+    /// Puts an agent who is in no free line to work: while it has room it takes the customer
+    /// who has waited longest among its departments, then joins the free lines of all of them
+    /// if room is left (rules 1, 3, 7 and 8). A paused agent only stops, and so does a
+    /// suspended one: nobody is paired with an agent whose connection is gone.
     pub(super) fn liberar_atendente(
         &mut self,
         id: SessaoId,
         agora: Duration,
         efeitos: &mut Vec<Efeito>,
     ) {
-        let Some(sessao) = self.sessoes.get_mut(id) else {
-            return;
-        };
-        let suspensa = sessao.suspensa();
-        let PapelSessao::Atendente {
-            departamentos,
-            pausado,
-            ..
-        } = &sessao.papel
-        else {
-            return;
-        };
-        if *pausado || suspensa {
-            sessao.estado = Estado::Parado;
+        loop {
+            let Some(sessao) = self.sessoes.get_mut(id) else {
+                return;
+            };
+            let suspensa = sessao.suspensa();
+            let PapelSessao::Atendente {
+                departamentos,
+                capacidade,
+                conversas,
+                pausado,
+                ..
+            } = &sessao.papel
+            else {
+                return;
+            };
+            if *pausado || suspensa {
+                sessao.estado = Estado::Parado;
+                return;
+            }
+            let carga = conversas.len();
+            if carga >= *capacidade {
+                sessao.estado = Estado::Lotado;
+                return;
+            }
+            if let Some(cliente) = self.filas.chamar(departamentos) {
+                self.parear(cliente, id, agora, efeitos);
+                continue;
+            }
+            self.ultimo_ocio += 1;
+            let ocio = self.ultimo_ocio;
+            sessao.estado = Estado::Livre { carga, ocio };
+            self.filas.livrar(departamentos, (carga, ocio, id));
             return;
         }
-        if let Some(cliente) = self.filas.chamar(departamentos) {
-            return self.parear(cliente, id, agora, efeitos);
-        }
-        self.ultimo_ocio += 1;
-        let ocio = self.ultimo_ocio;
-        sessao.estado = Estado::Livre { ocio };
-        self.filas.livrar(departamentos, ocio, id);
     }
 
     /// Starts a chat between a customer and an agent who are in no line (rule 4). Both learn
@@ -446,10 +551,15 @@ impl Matchmaker {
         let espera_ms =
             u64::try_from(agora.saturating_sub(entrou_em).as_millis()).unwrap_or(u64::MAX);
         let conversa = self.conversas.abrir(cliente, atendente);
-        for id in [cliente, atendente] {
-            if let Some(sessao) = self.sessoes.get_mut(id) {
-                sessao.estado = Estado::EmConversa { conversa };
-            }
+        if let Some(sessao) = self.sessoes.get_mut(cliente) {
+            sessao.estado = Estado::EmConversa { conversa };
+        }
+        if let Some(Sessao {
+            papel: PapelSessao::Atendente { conversas, .. },
+            ..
+        }) = self.sessoes.get_mut(atendente)
+        {
+            conversas.push(conversa);
         }
         if self.parametros.historico {
             efeitos.push(Efeito::Registrar(Registro::Inicio {
@@ -484,7 +594,10 @@ impl Matchmaker {
         if self.suspensa(cliente) {
             efeitos.push(Efeito::Enviar {
                 para: atendente,
-                quadro: DoBroker::Parceiro { conectado: false },
+                quadro: DoBroker::Parceiro {
+                    conversa,
+                    conectado: false,
+                },
             });
         }
     }

@@ -97,16 +97,21 @@ impl Matchmaker {
         if sessao.retomada().is_none() {
             return self.remover(id, false, agora, efeitos);
         }
-        let conversa = sessao.conversa();
+        let conversas = sessao.conversas();
         let prazo = agora.saturating_add(self.parametros.tolerancia);
         if !self.sessoes.suspender(id, prazo) {
             return;
         }
-        if let Some(parceiro) = conversa.and_then(|conversa| self.parceiro(id, conversa)) {
-            efeitos.push(Efeito::Enviar {
-                para: parceiro,
-                quadro: DoBroker::Parceiro { conectado: false },
-            });
+        for conversa in conversas {
+            if let Some(parceiro) = self.parceiro(id, conversa) {
+                efeitos.push(Efeito::Enviar {
+                    para: parceiro,
+                    quadro: DoBroker::Parceiro {
+                        conversa,
+                        conectado: false,
+                    },
+                });
+            }
         }
         self.parar_atendente(id);
         efeitos.push(Efeito::Desligar { sessao: id });
@@ -162,7 +167,7 @@ impl Matchmaker {
         });
         efeitos.push(Efeito::Enviar {
             para: id,
-            quadro: bemvindo(&self.parametros, id, pedido.ficha, true, 0),
+            quadro: bemvindo(&self.parametros, id, pedido.ficha, (true, 0), 1),
         });
         efeitos.extend(
             lapide
@@ -204,7 +209,7 @@ impl Matchmaker {
         let Some(sessao) = self.sessoes.get_mut(id) else {
             return;
         };
-        let ultima_aceita = sessao.ultima_aceita;
+        let (ultima_aceita, capacidade) = (sessao.ultima_aceita, sessao.capacidade());
         let Some(retomada) = sessao.retomada_mut() else {
             return;
         };
@@ -216,7 +221,13 @@ impl Matchmaker {
         });
         efeitos.push(Efeito::Enviar {
             para: id,
-            quadro: bemvindo(&self.parametros, id, pedido.ficha, true, ultima_aceita),
+            quadro: bemvindo(
+                &self.parametros,
+                id,
+                pedido.ficha,
+                (true, ultima_aceita),
+                capacidade,
+            ),
         });
         efeitos.extend(retomada.retidos.iter().map(|quadro| Efeito::Reenviar {
             para: id,
@@ -238,7 +249,7 @@ impl Matchmaker {
         let Some(sessao) = self.sessoes.get(id) else {
             return;
         };
-        let conversa = sessao.conversa();
+        let conversas = sessao.conversas();
         match (&sessao.papel, sessao.estado) {
             (
                 PapelSessao::Cliente {
@@ -266,20 +277,28 @@ impl Matchmaker {
             }
             (PapelSessao::Cliente { .. }, _) => {}
         }
-        let Some(parceiro) = conversa.and_then(|conversa| self.parceiro(id, conversa)) else {
-            return;
-        };
-        if self.suspensa(parceiro) {
-            efeitos.push(Efeito::Enviar {
-                para: id,
-                quadro: DoBroker::Parceiro { conectado: false },
-            });
-        }
-        if estava_suspensa {
-            efeitos.push(Efeito::Enviar {
-                para: parceiro,
-                quadro: DoBroker::Parceiro { conectado: true },
-            });
+        for conversa in conversas {
+            let Some(parceiro) = self.parceiro(id, conversa) else {
+                continue;
+            };
+            if self.suspensa(parceiro) {
+                efeitos.push(Efeito::Enviar {
+                    para: id,
+                    quadro: DoBroker::Parceiro {
+                        conversa,
+                        conectado: false,
+                    },
+                });
+            }
+            if estava_suspensa {
+                efeitos.push(Efeito::Enviar {
+                    para: parceiro,
+                    quadro: DoBroker::Parceiro {
+                        conversa,
+                        conectado: true,
+                    },
+                });
+            }
         }
     }
 }
@@ -298,14 +317,14 @@ fn tolerancia_ms(parametros: &Parametros) -> u64 {
     u64::try_from(parametros.tolerancia.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// The welcome of session `id`, new or `retomada`, with its secret and the highest `seq`
-/// handled from it.
+/// The welcome of session `id` with its secret; `(retomada, ultima_aceita)`: whether it is
+/// resumed, and the highest `seq` handled from it; the chats it takes at once.
 pub(super) fn bemvindo(
     parametros: &Parametros,
     id: SessaoId,
     ficha: Ficha,
-    retomada: bool,
-    ultima_aceita: u64,
+    (retomada, ultima_aceita): (bool, u64),
+    capacidade: usize,
 ) -> DoBroker {
     let (mensagens_por_segundo, rajada) = parametros.ritmo;
     DoBroker::BemVindo {
@@ -317,6 +336,7 @@ pub(super) fn bemvindo(
         ultima_aceita,
         mensagens_por_segundo,
         rajada,
+        capacidade: u8::try_from(capacidade).unwrap_or(u8::MAX),
     }
 }
 
@@ -374,9 +394,8 @@ mod tests {
     }
 
     fn linha(maquina: &mut Matchmaker, de: SessaoId, texto: &str, seq: u64) -> Vec<Efeito> {
-        let conversa = match maquina.situacao(de) {
-            Some(Situacao::EmConversa { conversa, .. }) => conversa,
-            outra => panic!("{de} should be chatting: {outra:?}"),
+        let Some(&(conversa, _)) = maquina.conversas_de(de).first() else {
+            panic!("{de} should be chatting");
         };
         let quadro = ParaBroker::Mensagem {
             conversa,
@@ -398,8 +417,17 @@ mod tests {
         maquina
     }
 
+    /// Ana's (session 10) chat.
+    fn conversa_de_ana(maquina: &Matchmaker) -> u64 {
+        match maquina.situacao(10) {
+            Some(Situacao::EmConversa { conversa, .. }) => conversa,
+            outra => panic!("Ana should be chatting: {outra:?}"),
+        }
+    }
+
     fn mensagem(de: &str, texto: &str) -> DoBroker {
         DoBroker::Mensagem {
+            conversa: 1,
             de: de.into(),
             texto: texto.into(),
         }
@@ -414,7 +442,10 @@ mod tests {
             [
                 Efeito::Enviar {
                     para: 10,
-                    quadro: DoBroker::Parceiro { conectado: false },
+                    quadro: DoBroker::Parceiro {
+                        conversa: 1,
+                        conectado: false
+                    },
                 },
                 Efeito::Desligar { sessao: 1 },
             ]
@@ -454,7 +485,10 @@ mod tests {
         assert!(!maquina.suspensa(1));
         assert!(efeitos.contains(&Efeito::Enviar {
             para: 10,
-            quadro: DoBroker::Parceiro { conectado: true },
+            quadro: DoBroker::Parceiro {
+                conversa: 1,
+                conectado: true
+            },
         }));
         // Having received all three, he cannot ask for frames before them any more.
         maquina.aplicar(
@@ -508,6 +542,7 @@ mod tests {
         assert!(efeitos.contains(&Efeito::Enviar {
             para: 10,
             quadro: DoBroker::Fim {
+                conversa: 1,
                 motivo: MotivoFim::AtendenteDesconectou
             },
         }));
@@ -539,10 +574,7 @@ mod tests {
         maquina.checar_invariantes().expect("invariants hold");
         // Back, he takes her at once.
         retomar(&mut maquina, 77, 1, 0, 2 * SEG);
-        assert!(matches!(
-            maquina.situacao(1),
-            Some(Situacao::EmConversa { parceiro: 10, .. })
-        ));
+        assert_eq!(maquina.conversas_de(1), [(conversa_de_ana(&maquina), 10)]);
     }
 
     #[test]
@@ -555,10 +587,7 @@ mod tests {
             Apresentacao::atendente("yuri", vec!["geral".into()], "t"),
         );
         assert_eq!(maquina.situacao(1), None);
-        assert!(matches!(
-            maquina.situacao(2),
-            Some(Situacao::EmConversa { parceiro: 10, .. })
-        ));
+        assert_eq!(maquina.conversas_de(2), [(conversa_de_ana(&maquina), 10)]);
         maquina.checar_invariantes().expect("invariants hold");
     }
 
@@ -578,7 +607,10 @@ mod tests {
         );
         assert!(efeitos.contains(&Efeito::Enviar {
             para: 1,
-            quadro: DoBroker::Parceiro { conectado: false },
+            quadro: DoBroker::Parceiro {
+                conversa: 1,
+                conectado: false
+            },
         }));
         // When Ana is back, Yuri hears of it; she gets her `Conectado` again.
         let efeitos = retomar(&mut maquina, 77, 10, 0, 2 * SEG);
@@ -591,7 +623,10 @@ mod tests {
         )));
         assert!(efeitos.contains(&Efeito::Enviar {
             para: 1,
-            quadro: DoBroker::Parceiro { conectado: true },
+            quadro: DoBroker::Parceiro {
+                conversa: 1,
+                conectado: true
+            },
         }));
     }
 
@@ -602,7 +637,10 @@ mod tests {
         maquina.aplicar(
             Evento::Recebeu {
                 sessao: 1,
-                quadro: ParaBroker::Encerrar { seq: 0 },
+                quadro: ParaBroker::Encerrar {
+                    conversa: 1,
+                    seq: 0,
+                },
             },
             SEG,
         );
@@ -611,6 +649,7 @@ mod tests {
         // Ana had read her `Conectado`: she gets the end, then the close.
         let efeitos = retomar(&mut maquina, 77, 10, 1, 2 * SEG);
         let fim = DoBroker::Fim {
+            conversa: 1,
             motivo: MotivoFim::AtendenteEncerrou,
         };
         assert_eq!(
@@ -641,7 +680,10 @@ mod tests {
         maquina.aplicar(Evento::Caiu { sessao: 10 }, SEG);
         let encerrar = Evento::Recebeu {
             sessao: 1,
-            quadro: ParaBroker::Encerrar { seq: 0 },
+            quadro: ParaBroker::Encerrar {
+                conversa: 1,
+                seq: 0,
+            },
         };
         maquina.aplicar(encerrar, SEG);
         maquina.tick(62 * SEG);

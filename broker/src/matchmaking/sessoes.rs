@@ -68,6 +68,10 @@ pub(super) enum PapelSessao {
     Atendente {
         /// The (normalized, distinct) departments it serves.
         departamentos: Vec<String>,
+        /// How many chats it takes at once (at least 1).
+        capacidade: usize,
+        /// Its open chats, in the order they started.
+        conversas: Vec<u64>,
         /// Whether it asked to pause (it takes no new customer until it comes back).
         pausado: bool,
         /// The last count of waiting customers sent to it.
@@ -75,23 +79,29 @@ pub(super) enum PapelSessao {
     },
 }
 
-/// Where a session is.
+/// Where a session is. A customer waits or chats; an agent, whatever chats it has (they are in
+/// its role), is free, full or stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Estado {
     /// A customer in its department's line.
     Aguardando,
-    /// An agent in the free lines of its departments since the given idle number.
-    Livre {
-        /// Its idle number.
-        ocio: u64,
-    },
-    /// An agent in no line and in no chat: it paused, or its connection is gone.
-    Parado,
-    /// In a chat.
+    /// A customer in a chat.
     EmConversa {
         /// The conversation's id.
         conversa: u64,
     },
+    /// An agent with room for another chat, in the free lines of its departments: `carga` chats
+    /// open since the idle number `ocio` (the lines order agents by both).
+    Livre {
+        /// Its open chats when it joined the free lines.
+        carga: usize,
+        /// Its idle number.
+        ocio: u64,
+    },
+    /// An agent with all its places taken: in no free line.
+    Lotado,
+    /// An agent who paused, or whose connection is gone: in no free line, whatever chats it has.
+    Parado,
 }
 
 /// What resuming one session needs.
@@ -149,6 +159,14 @@ impl Sessao {
         &self.nome
     }
 
+    /// How many chats it takes at once (1 for a customer).
+    pub(super) fn capacidade(&self) -> usize {
+        match self.papel {
+            PapelSessao::Atendente { capacidade, .. } => capacidade,
+            PapelSessao::Cliente { .. } => 1,
+        }
+    }
+
     /// Whether it is a customer.
     pub(super) fn cliente(&self) -> bool {
         matches!(self.papel, PapelSessao::Cliente { .. })
@@ -169,11 +187,27 @@ impl Sessao {
         self.retomada().is_some_and(|r| r.suspensa_ate.is_some())
     }
 
-    /// The conversation it is in, if any.
+    /// The chat a customer is in, if any.
     pub(super) fn conversa(&self) -> Option<u64> {
         match self.estado {
             Estado::EmConversa { conversa } => Some(conversa),
             _ => None,
+        }
+    }
+
+    /// Every chat the session is in: a customer's one, or an agent's.
+    pub(super) fn conversas(&self) -> Vec<u64> {
+        match &self.papel {
+            PapelSessao::Atendente { conversas, .. } => conversas.clone(),
+            PapelSessao::Cliente { .. } => self.conversa().into_iter().collect(),
+        }
+    }
+
+    /// Whether `conversa` is one of the session's chats.
+    pub(super) fn tem_conversa(&self, conversa: u64) -> bool {
+        match &self.papel {
+            PapelSessao::Atendente { conversas, .. } => conversas.contains(&conversa),
+            PapelSessao::Cliente { .. } => self.conversa() == Some(conversa),
         }
     }
 }

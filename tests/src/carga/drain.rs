@@ -180,10 +180,10 @@ async fn cliente(
 /// can pair.
 async fn atender(mut conexao: Conexao) {
     while let Some(Ok(quadro)) = conexao.eventos.next().await {
-        if let DoBroker::Conectado { .. } = quadro
+        if let DoBroker::Conectado { conversa, .. } = quadro
             && conexao
                 .envio
-                .enviar(ParaBroker::Encerrar { seq: 0 })
+                .enviar(ParaBroker::Encerrar { conversa, seq: 0 })
                 .await
                 .is_err()
         {
