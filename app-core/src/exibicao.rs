@@ -274,6 +274,7 @@ fn anterior_em_texto(anterior: &Anterior) -> String {
         Some(MotivoFim::AtendenteSaiu) => "o atendente saiu",
         Some(MotivoFim::AtendenteDesconectou) => "a conexão do atendente caiu",
         Some(MotivoFim::BrokerEncerrando) => "o broker foi desligado",
+        Some(MotivoFim::SemResposta) => "o atendente não respondeu a tempo",
         None => "fim não registrado",
     };
     let mensagens = match anterior.mensagens {
@@ -306,11 +307,17 @@ pub fn fim(motivo: MotivoFim, atendente: bool) -> &'static str {
         }
         (MotivoFim::AtendenteEncerrou, false) => "O atendente encerrou o atendimento. Até logo!",
         (MotivoFim::AtendenteSaiu, true) => "Você saiu. Até logo!",
-        (MotivoFim::AtendenteSaiu, false) => "O atendente saiu. Você voltou para o início da fila.",
+        (MotivoFim::AtendenteSaiu, false) => {
+            "O atendente saiu. Você voltou para a fila, no lugar da sua chegada."
+        }
         (MotivoFim::AtendenteDesconectou, _) => {
-            "A conexão do atendente caiu. Você voltou para o início da fila."
+            "A conexão do atendente caiu. Você voltou para a fila, no lugar da sua chegada."
         }
         (MotivoFim::BrokerEncerrando, _) => "O broker está sendo desligado. Até logo!",
+        (MotivoFim::SemResposta, _) => {
+            "Você não respondeu a tempo: o cliente foi passado a outro atendente, e você entrou \
+             em pausa (/voltar para receber clientes)."
+        }
     }
 }
 

@@ -449,7 +449,17 @@ impl Modelo {
                 };
                 self.avisar(hora, &exibicao::texto(&quadro, atendente));
             }
-            DoBroker::Fila { posicao } => self.situacao = Situacao::NaFila(*posicao),
+            DoBroker::Fila { posicao } => {
+                // In the middle of a chat: its agent did not answer in time.
+                if let Situacao::EmConversa { com, .. } = &self.situacao {
+                    let texto = format!(
+                        "{com} não respondeu a tempo; você voltou para a fila, no lugar da sua \
+                         chegada, e será atendido por outra pessoa."
+                    );
+                    self.avisar(hora, &texto);
+                }
+                self.situacao = Situacao::NaFila(*posicao);
+            }
             DoBroker::Conectado { .. } if atendente => self.nova_aba(&quadro, hora),
             DoBroker::Conectado {
                 com,
@@ -457,6 +467,12 @@ impl Modelo {
                 departamento,
                 espera_ms,
             } => {
+                // A new chat in the middle of one: its agent did not answer in time.
+                if let Situacao::EmConversa { com: antes, .. } = &self.situacao {
+                    let texto =
+                        format!("{antes} não respondeu a tempo; outra pessoa vai atender você.");
+                    self.avisar(hora, &texto);
+                }
                 self.situacao = Situacao::EmConversa {
                     conversa: *conversa,
                     com: exibicao::limpar(com),
@@ -1069,5 +1085,28 @@ mod tests {
         modelo.atualizar(conectado_em("Caio", 3), "10:04");
         assert_eq!(modelo.aba_em_vista().map(|aba| aba.conversa), Some(3));
         assert_eq!(modelo.abas.len(), 1);
+    }
+
+    #[test]
+    fn cliente_passado_adiante_quando_o_atendente_nao_responde() {
+        let mut modelo = cliente();
+        modelo.atualizar(conectado_em("Yuri", 1), "10:00");
+        modelo.atualizar(Msg::Broker(DoBroker::Fila { posicao: 1 }), "10:02");
+        assert_eq!(modelo.situacao, Situacao::NaFila(1));
+        assert!(
+            modelo
+                .ultimo_aviso()
+                .unwrap()
+                .contains("Yuri não respondeu a tempo")
+        );
+        modelo.atualizar(conectado_em("Zoe", 2), "10:02");
+        modelo.atualizar(conectado_em("Caio", 3), "10:04");
+        assert!(modelo.ultimo_aviso().unwrap().contains("Atendimento #3"));
+        assert!(
+            modelo
+                .conversa
+                .iter()
+                .any(|registro| registro.texto.contains("Zoe não respondeu a tempo"))
+        );
     }
 }

@@ -44,6 +44,9 @@ pub struct Config {
     /// Most chats an agent is given at once, whatever it asks for (1 to
     /// [`proto::CAPACIDADE_MAXIMA`]).
     pub capacidade_maxima: u8,
+    /// How long an agent has to send its first line in a new chat before the customer goes to
+    /// another agent and the agent is paused; zero turns it off.
+    pub prazo_resposta: Duration,
     /// The history's database URL (`sqlite://...` or `postgres://...`); `None` keeps no history.
     pub banco: Option<String>,
     /// Agent credentials; an agent's handshake must carry one of them.
@@ -88,6 +91,7 @@ impl Default for Config {
             rajada_de_mensagens: 20,
             fila_maxima: 100_000,
             capacidade_maxima: proto::CAPACIDADE_MAXIMA,
+            prazo_resposta: Duration::from_secs(120),
             banco: None,
             tokens_atendente: Vec::new(),
             tls: None,
@@ -116,6 +120,7 @@ impl Config {
             diario: false,
             ritmo: (self.mensagens_por_segundo, self.rajada_de_mensagens),
             capacidade_maxima: usize::from(self.capacidade_maxima),
+            prazo_resposta: self.prazo_resposta,
         }
     }
 

@@ -75,6 +75,11 @@ struct Argumentos {
     #[arg(long, value_name = "DURAÇÃO", default_value = "60s", value_parser = humantime::parse_duration, hide_default_value = true)]
     tolerancia_retomada: Duration,
 
+    /// Tempo que um atendente tem para escrever a primeira mensagem de um atendimento; se não
+    /// escrever, o cliente passa ao próximo atendente e ele entra em pausa. 0s desliga. Padrão: 2m.
+    #[arg(long, value_name = "DURAÇÃO", default_value = "2m", value_parser = humantime::parse_duration, hide_default_value = true)]
+    prazo_resposta: Duration,
+
     /// Máximo de conexões abertas ao todo. Padrão: 100000.
     #[arg(
         long,
@@ -275,6 +280,7 @@ impl Argumentos {
             capacidade_saida: self.capacidade_saida,
             prazo_encerramento: self.prazo_encerramento,
             tolerancia_retomada: self.tolerancia_retomada,
+            prazo_resposta: self.prazo_resposta,
             banco: (!self.sem_banco).then(|| self.url_do_banco()),
             ..Config::default()
         }

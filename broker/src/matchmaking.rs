@@ -69,6 +69,12 @@
 //! 17. **Kept output.** Numbered frames to a resumable session are counted and kept until its
 //!     peer acknowledges them (`Recebidos`), so a resume can replay what was lost
 //!     ([`sessoes::Sessoes::reter`]).
+//! 18. **Unanswered chats.** With [`Parametros::prazo_resposta`], an agent that sends no line in
+//!     a new chat within that time loses the customer at the next tick: the chat ends for the
+//!     agent (`Fim(SemResposta)`), the agent is paused (`Pausa`) until it comes back, and the
+//!     customer, told nothing but its place, goes back to its line at the place its arrival
+//!     gives it and to the next agent (a new chat) ([`Matchmaker::cobrar_respostas`]). A chat
+//!     restored after a crash without an answer gets the whole deadline again.
 //!
 //! With [`Parametros::diario`] the machine also writes down what a broker restarted after a
 //! crash needs to come back with its sessions (see [`Matchmaker::restaurar`]).
@@ -278,6 +284,9 @@ pub struct Parametros {
     pub ritmo: (u32, u32),
     /// Most chats an agent is given at once, whatever it asks for.
     pub capacidade_maxima: usize,
+    /// How long an agent has to send its first line in a new chat before the customer goes to
+    /// another agent (rule 18). Zero: no deadline.
+    pub prazo_resposta: Duration,
 }
 
 impl Default for Parametros {
@@ -293,6 +302,7 @@ impl Default for Parametros {
             diario: false,
             ritmo: (10, 20),
             capacidade_maxima: usize::from(proto::CAPACIDADE_MAXIMA),
+            prazo_resposta: Duration::ZERO,
         }
     }
 }
@@ -312,6 +322,9 @@ pub struct Matchmaker {
     ultima_chegada: u64,
     /// The last idle number given (orders free agents).
     ultimo_ocio: u64,
+    /// Sessions an event changed without sending them a frame that says so (a customer whose
+    /// agent did not answer is only told its place): the journal must write them down anyway.
+    mudadas_em_silencio: Vec<SessaoId>,
 }
 
 impl Matchmaker {
@@ -358,12 +371,14 @@ impl Matchmaker {
     }
 
     /// Ends the grace period of every suspended session whose deadline is past `agora` (rules 7
-    /// and 9 then apply), then sends every waiting customer whose position changed since the
-    /// last tick its new position, and every agent whose departments' waiting count changed
-    /// the new count (rule 5).
+    /// and 9 then apply), takes from their agents the chats left unanswered past their deadline
+    /// (rule 18), then sends every waiting customer whose position changed since the last tick
+    /// its new position, and every agent whose departments' waiting count changed the new count
+    /// (rule 5).
     pub fn tick(&mut self, agora: Duration) -> Vec<Efeito> {
         let mut efeitos = Vec::new();
         self.expirar(agora, &mut efeitos);
+        self.cobrar_respostas(agora, &mut efeitos);
         let alteracoes = self.filas.alteracoes();
         for (cliente, posicao) in alteracoes.posicoes {
             self.informar_posicao(cliente, posicao, false, &mut efeitos);

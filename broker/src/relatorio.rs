@@ -15,6 +15,7 @@ pub fn descrever_motivo(motivo: Option<&str>) -> &'static str {
         Some("atendente_saiu") => "o atendente saiu",
         Some("atendente_desconectou") => "o atendente desconectou",
         Some("broker_encerrando") => "o broker foi encerrado",
+        Some("sem_resposta") => "o atendente não respondeu a tempo",
         Some(_) => "motivo desconhecido",
     }
 }

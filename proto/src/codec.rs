@@ -185,7 +185,7 @@ mod tests {
         let apresentacao = ParaBroker::Apresentacao(Apresentacao::cliente("Ana", "geral"));
         assert_eq!(
             codificar(&apresentacao).unwrap().as_ref(),
-            b"\x00\x07\x03Ana\x00\x05geral\x00\x00"
+            b"\x00\x08\x03Ana\x00\x05geral\x00\x00"
         );
 
         let atendente = ParaBroker::Apresentacao(
@@ -194,7 +194,7 @@ mod tests {
         );
         assert_eq!(
             codificar(&atendente).unwrap().as_ref(),
-            b"\x00\x07\x04Yuri\x01\x02\x05geral\x06vendas\x03\x01\x03abc\x00"
+            b"\x00\x08\x04Yuri\x01\x02\x05geral\x06vendas\x03\x01\x03abc\x00"
         );
         assert_eq!(
             codificar(&DoBroker::BemVindo {
@@ -227,7 +227,7 @@ mod tests {
                 .unwrap()
                 .as_ref(),
             [
-                &b"\x00\x07\x03Ana\x00\x05geral\x00\x01"[..],
+                &b"\x00\x08\x03Ana\x00\x05geral\x00\x01"[..],
                 &[1; 16],
                 b"\x03"
             ]
@@ -345,6 +345,15 @@ mod tests {
             b"\x04\x07\x04"
         );
         assert_eq!(
+            codificar(&DoBroker::Fim {
+                conversa: 9,
+                motivo: MotivoFim::SemResposta
+            })
+            .unwrap()
+            .as_ref(),
+            b"\x04\x09\x06"
+        );
+        assert_eq!(
             codificar(&DoBroker::Mensagem {
                 conversa: 7,
                 de: "Yuri".into(),
@@ -435,7 +444,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             lido,
-            *b"\x00\x00\x00\x02\x03\x00\x00\x00\x00\x0f\x00\x07\x03Ana\x00\x05geral\x00\x00"
+            *b"\x00\x00\x00\x02\x03\x00\x00\x00\x00\x0f\x00\x08\x03Ana\x00\x05geral\x00\x00"
         );
     }
 

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the protocol this crate speaks; sent first in every handshake.
-pub const VERSAO_PROTOCOLO: u16 = 7;
+pub const VERSAO_PROTOCOLO: u16 = 8;
 
 /// Identifies one session with the broker for as long as the broker runs.
 pub type SessaoId = u64;
@@ -313,6 +313,10 @@ pub enum MotivoFim {
     AtendenteDesconectou,
     /// The broker is shutting down; the connection closes next.
     BrokerEncerrando,
+    /// The agent sent no line in a new chat within the broker's answer deadline. Sent to the
+    /// agent only, who is then paused (`Pausa` follows); the customer goes back to its line at
+    /// its place, and on to another agent.
+    SemResposta,
 }
 
 /// What kind of error an [`DoBroker::Erro`] reports.

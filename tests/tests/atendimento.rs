@@ -1,8 +1,11 @@
 //! End-to-end behaviour of a help desk over real TCP: the original system's session, and the
 //! rules around it (departments, chat while unpaired, endings, name clashes).
 
+use std::time::Duration;
+
+use broker::Config;
 use proto::{CodigoErro, DoBroker, MotivoFim, ParaBroker};
-use tests::{Participante, esperar_par, iniciar_broker};
+use tests::{Participante, config_de_teste, esperar_par, iniciar_broker, iniciar_broker_com};
 
 /// The original system's session: three customers wait and see their places, two agents arrive
 /// and are paired in arrival order, chat flows both ways, a customer leaves and its agent takes
@@ -344,5 +347,56 @@ async fn atendente_com_capacidade_tres_atende_tres_ao_mesmo_tempo() {
     davi.esperar_posicao(3).await;
     gil.esperar_posicao(4).await;
     assert_ne!(conversa_davi, conversas[1], "a new chat, a new id");
+    broker.parar().await;
+}
+
+/// An agent who never answers a new chat loses the customer to a colleague when the deadline
+/// passes, and is paused; the customer sees no ending, only its new chat. An agent who answers
+/// keeps its chat past the deadline.
+#[tokio::test]
+async fn atendente_que_nao_responde_perde_o_cliente_e_entra_em_pausa() {
+    let broker = iniciar_broker_com(Config {
+        prazo_resposta: Duration::from_millis(300),
+        ..config_de_teste()
+    })
+    .await;
+    let endereco = broker.endereco();
+    let mut yuri = Participante::atendente(endereco, "Yuri", &["geral"]).await;
+    let mut ana = Participante::cliente(endereco, "Ana", "geral").await;
+    let primeira = esperar_par(&mut ana, &mut yuri).await;
+    ana.dizer("alguém aí?").await;
+    yuri.esperar_mensagem("Ana", "alguém aí?").await;
+    let mut zoe = Participante::atendente(endereco, "Zoe", &["geral"]).await;
+
+    // Yuri says nothing: the chat ends for him alone, and he is paused.
+    match yuri.proximo_evento().await {
+        DoBroker::Fim { conversa, motivo } => {
+            assert_eq!((conversa, motivo), (primeira, MotivoFim::SemResposta));
+        }
+        outro => panic!("esperava o fim por falta de resposta, chegou {outro:?}"),
+    }
+    assert_eq!(
+        yuri.proximo_evento().await,
+        DoBroker::Pausa { pausado: true }
+    );
+    // Ana goes to Zoe in a new chat, with no Fim on her side.
+    let segunda = esperar_par(&mut ana, &mut zoe).await;
+    assert_ne!(segunda, primeira);
+    zoe.dizer("Oi, Ana! Sou a Zoe.").await;
+    ana.esperar_mensagem("Zoe", "Oi, Ana! Sou a Zoe.").await;
+
+    // Zoe answered: past the deadline, the chat goes on.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    ana.dizer("ainda aí?").await;
+    zoe.esperar_mensagem("Ana", "ainda aí?").await;
+    // Yuri, paused, gets no one until he comes back.
+    let mut bia = Participante::cliente(endereco, "Bia", "geral").await;
+    bia.esperar_posicao(1).await;
+    yuri.enviar(ParaBroker::Voltar { seq: 0 }).await;
+    assert_eq!(
+        yuri.proximo_evento().await,
+        DoBroker::Pausa { pausado: false }
+    );
+    esperar_par(&mut bia, &mut yuri).await;
     broker.parar().await;
 }

@@ -40,6 +40,7 @@ async fn churn_atende_todos_os_clientes() {
     .await;
     let forma = churn::Forma {
         atendentes: 3,
+        capacidade: 2,
         clientes: 20,
         mensagens: 3,
         simultaneos: 5,
@@ -52,7 +53,7 @@ async fn churn_atende_todos_os_clientes() {
     assert!(
         resultado
             .resumo()
-            .starts_with("churn: 3 atendentes, 20 clientes x 3 mensagens")
+            .starts_with("churn: 3 atendentes (capacidade 2), 20 clientes x 3 mensagens")
     );
     broker.parar().await;
 }

@@ -79,6 +79,8 @@ fn parametros() -> Parametros {
         tolerancia: Duration::from_secs(60),
         diario: true,
         historico: true,
+        // Short enough that unanswered chats go to other agents within a sequence.
+        prazo_resposta: Duration::from_secs(20),
         ..Parametros::default()
     }
 }

@@ -1,9 +1,9 @@
 //! Property tests of the matchmaking state machine against a small reference model.
 //!
 //! The model keeps the rules in the plainest form (lists in arrival and idle order, agents
-//! taking up to three chats at once); random sequences of joins, leaves, ends, drops, chats and
-//! ticks across several departments are applied to both, and after every step the frames each session receives must be the
-//! model's, every session must be where the model says, and the machine's own consistency check
+//! taking up to three chats at once, a deadline for the agent's first line); random sequences of
+//! joins, leaves, ends, drops, chats and ticks across several departments are applied to both,
+//! and after every step the frames each session receives must be the model's, every session must be where the model says, and the machine's own consistency check
 //! (which holds the design's invariants) must pass.
 
 use std::collections::BTreeMap;
@@ -87,6 +87,8 @@ struct Modelo {
     sessoes: BTreeMap<SessaoId, SessaoModelo>,
     /// The lines and the free agents.
     linhas: Filas,
+    /// Chats whose agent has not answered yet, with the time it must answer by (rule 18).
+    prazos: BTreeMap<u64, u64>,
     /// What every session received in the last step.
     recebido: BTreeMap<SessaoId, Vec<Recebido>>,
 }
@@ -131,6 +133,8 @@ impl Modelo {
         };
         let agente = self.sessoes.get_mut(&atendente).expect("exists");
         agente.conversas.push((conversa, cliente));
+        self.prazos
+            .insert(conversa, self.agora_ms + PRAZO_RESPOSTA_MS);
         let departamento = self.sessoes[&cliente].departamentos[0].clone();
         let espera_ms = self.agora_ms - self.sessoes[&cliente].entrou_em_ms;
         let com = self.sessoes[&atendente].nome.clone();
@@ -266,6 +270,9 @@ impl Modelo {
         }
         let de = dados.nome.clone();
         let texto = texto.to_owned();
+        if !dados.cliente {
+            self.prazos.remove(&conversa);
+        }
         self.enviar(
             parceiro,
             DoBroker::Mensagem {
@@ -428,7 +435,35 @@ impl Modelo {
         }
     }
 
+    /// Rule 18: an agent who has not answered a chat by its deadline loses the customer (who
+    /// goes back to its line) and is paused.
+    fn cobrar_respostas(&mut self) {
+        let vencidas: Vec<u64> = self
+            .prazos
+            .iter()
+            .filter(|&(_, &prazo)| prazo <= self.agora_ms)
+            .map(|(&conversa, _)| conversa)
+            .collect();
+        for conversa in vencidas {
+            self.prazos.remove(&conversa);
+            let dono = self.sessoes.iter().find_map(|(&id, dados)| {
+                let (_, cliente) = dados.conversas.iter().find(|&&(c, _)| c == conversa)?;
+                Some((id, *cliente))
+            });
+            let Some((atendente, cliente)) = dono else {
+                continue; // The chat has ended.
+            };
+            let motivo = MotivoFim::SemResposta;
+            self.enviar(atendente, DoBroker::Fim { conversa, motivo });
+            self.sessoes.get_mut(&atendente).expect("exists").pausado = true;
+            self.soltar(atendente, conversa);
+            self.enviar(atendente, DoBroker::Pausa { pausado: true });
+            self.colocar(cliente);
+        }
+    }
+
     fn tick(&mut self) {
+        self.cobrar_respostas();
         let aguardando: Vec<SessaoId> = self.linhas.filas.values().flatten().copied().collect();
         for sessao in aguardando {
             let posicao = self.posicao(sessao).expect("waiting");
@@ -568,6 +603,10 @@ const FILA_MAXIMA: usize = 3;
 /// How much time passes between two steps.
 const PASSO_MS: u64 = 1000;
 
+/// How long an agent has to answer a new chat: a few steps, so that some chats are answered
+/// in time and some are not.
+const PRAZO_RESPOSTA_MS: u64 = 3500;
+
 /// The state machine under test, with the id the next handshake gets and the current time.
 struct Sistema {
     maquina: Matchmaker,
@@ -583,6 +622,7 @@ impl StateMachineTest for Sistema {
         Sistema {
             maquina: Matchmaker::com_parametros(Parametros {
                 fila_maxima: FILA_MAXIMA,
+                prazo_resposta: Duration::from_millis(PRAZO_RESPOSTA_MS),
                 ..Parametros::default()
             }),
             ultima_sessao: 0,

@@ -25,6 +25,9 @@ const PASSO_MS: u64 = 1000;
 /// gone (at the next tick).
 const TOLERANCIA_MS: u64 = 3500;
 
+/// How long an agent has to answer a new chat (rule 18).
+const PRAZO_RESPOSTA_MS: u64 = 4500;
+
 const DEPARTAMENTOS: &[&str] = &["geral", "vendas"];
 const ATENDENTES: &[&str] = &["Yuri", "yuri", "Zoe"];
 
@@ -46,6 +49,8 @@ enum Passo {
     },
     /// A connected agent ends one of its chats.
     Encerra { sessao: SessaoId, conversa: u64 },
+    /// A connected agent sends a line in one of its chats (which answers it).
+    Responde { sessao: SessaoId, conversa: u64 },
     /// A session's connection drops.
     Cai { sessao: SessaoId },
     /// A new connection resumes a session (or a tombstone) with everything received.
@@ -99,6 +104,8 @@ struct Modelo {
     linhas: Filas,
     /// Customers ended while away, with the end of their grace period.
     lapides: BTreeMap<SessaoId, u64>,
+    /// Chats whose agent has not answered yet, with the time it must answer by (rule 18).
+    prazos: BTreeMap<u64, u64>,
 }
 
 impl Modelo {
@@ -111,6 +118,8 @@ impl Modelo {
         };
         let agente = self.sessoes.get_mut(&atendente).expect("exists");
         agente.conversas.push((conversa, cliente));
+        self.prazos
+            .insert(conversa, self.agora_ms + PRAZO_RESPOSTA_MS);
     }
 
     /// Rules 1, 3 and 9: a customer takes the free agent of its department with the fewest
@@ -332,6 +341,42 @@ impl Modelo {
                 self.remover(id);
             }
         }
+        self.cobrar_respostas();
+    }
+
+    /// An agent answers one of its chats.
+    fn responder(&mut self, atendente: SessaoId, conversa: u64) {
+        let sua = self
+            .sessoes
+            .get(&atendente)
+            .is_some_and(|dados| dados.conversas.iter().any(|&(c, _)| c == conversa));
+        if sua {
+            self.prazos.remove(&conversa);
+        }
+    }
+
+    /// Rule 18: an agent who has not answered a chat by its deadline loses the customer (who
+    /// goes back to its line) and is paused.
+    fn cobrar_respostas(&mut self) {
+        let vencidas: Vec<u64> = self
+            .prazos
+            .iter()
+            .filter(|&(_, &prazo)| prazo <= self.agora_ms)
+            .map(|(&conversa, _)| conversa)
+            .collect();
+        for conversa in vencidas {
+            self.prazos.remove(&conversa);
+            let dono = self.sessoes.iter().find_map(|(&id, dados)| {
+                let (_, cliente) = dados.conversas.iter().find(|&&(c, _)| c == conversa)?;
+                Some((id, *cliente))
+            });
+            let Some((atendente, cliente)) = dono else {
+                continue; // The chat has ended.
+            };
+            self.sessoes.get_mut(&atendente).expect("exists").pausado = true;
+            self.soltar(atendente, conversa);
+            self.colocar(cliente);
+        }
     }
 }
 
@@ -384,9 +429,12 @@ impl ReferenceStateMachine for Referencia {
             .flat_map(|(&id, dados)| dados.conversas.iter().map(move |&(c, _)| (id, c)))
             .collect();
         if !abertas.is_empty() {
-            let encerra =
-                select(abertas).prop_map(|(sessao, conversa)| Passo::Encerra { sessao, conversa });
+            let encerra = select(abertas.clone())
+                .prop_map(|(sessao, conversa)| Passo::Encerra { sessao, conversa });
             passos.push((3, encerra.boxed()));
+            let responde =
+                select(abertas).prop_map(|(sessao, conversa)| Passo::Responde { sessao, conversa });
+            passos.push((3, responde.boxed()));
         }
         if !conectadas.is_empty() {
             let quadro = prop_oneof![
@@ -420,6 +468,7 @@ impl ReferenceStateMachine for Referencia {
             } => estado.entrar_atendente(nome, departamentos, *capacidade),
             Passo::Envia { sessao, quadro } => estado.receber(*sessao, quadro),
             Passo::Encerra { sessao, conversa } => estado.encerrar(*sessao, *conversa),
+            Passo::Responde { sessao, conversa } => estado.responder(*sessao, *conversa),
             Passo::Cai { sessao } => estado.cair(*sessao),
             Passo::Volta { sessao, .. } => estado.voltar(*sessao),
             Passo::Tick => estado.tick(),
@@ -461,6 +510,7 @@ impl StateMachineTest for Sistema {
         Sistema {
             maquina: Matchmaker::com_parametros(Parametros {
                 tolerancia: Duration::from_millis(TOLERANCIA_MS),
+                prazo_resposta: Duration::from_millis(PRAZO_RESPOSTA_MS),
                 ..Parametros::default()
             }),
             ultima_sessao: 0,
@@ -485,6 +535,17 @@ impl StateMachineTest for Sistema {
             ),
             Passo::Encerra { sessao, conversa } => {
                 let quadro = ParaBroker::Encerrar { conversa, seq: 0 };
+                sistema
+                    .maquina
+                    .aplicar(Evento::Recebeu { sessao, quadro }, agora);
+            }
+            Passo::Responde { sessao, conversa } => {
+                let texto = "pois não?".to_owned();
+                let quadro = ParaBroker::Mensagem {
+                    conversa,
+                    texto,
+                    seq: 0,
+                };
                 sistema
                     .maquina
                     .aplicar(Evento::Recebeu { sessao, quadro }, agora);

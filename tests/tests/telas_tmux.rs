@@ -21,11 +21,13 @@ struct Tmux {
 
 impl Tmux {
     fn new() -> Tmux {
-        let tmux = Tmux {
+        // No `start-server` first: a server with no session exits at once, and a command that
+        // reaches it as it goes fails with "server exited unexpectedly". The first
+        // `new-session` starts the server; `-f /dev/null` on every command keeps any user
+        // configuration out of it.
+        Tmux {
             soquete: format!("fila-teste-{}", std::process::id()),
-        };
-        tmux.rodar(&["-f", "/dev/null", "start-server"]);
-        tmux
+        }
     }
 
     fn rodar(&self, argumentos: &[&str]) -> Output {
@@ -35,6 +37,7 @@ impl Tmux {
             .arg("-u")
             .arg("-L")
             .arg(&self.soquete)
+            .args(["-f", "/dev/null"])
             .args(argumentos)
             .env("TERM", "xterm-256color")
             .env("LANG", "C.UTF-8")

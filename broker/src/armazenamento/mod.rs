@@ -199,6 +199,7 @@ pub fn nome_do_motivo(motivo: MotivoFim) -> &'static str {
         MotivoFim::AtendenteSaiu => "atendente_saiu",
         MotivoFim::AtendenteDesconectou => "atendente_desconectou",
         MotivoFim::BrokerEncerrando => "broker_encerrando",
+        MotivoFim::SemResposta => "sem_resposta",
     }
 }
 
@@ -211,6 +212,7 @@ pub fn motivo_do_nome(nome: &str) -> Option<MotivoFim> {
         MotivoFim::AtendenteSaiu,
         MotivoFim::AtendenteDesconectou,
         MotivoFim::BrokerEncerrando,
+        MotivoFim::SemResposta,
     ]
     .into_iter()
     .find(|motivo| nome_do_motivo(*motivo) == nome)

@@ -159,12 +159,15 @@ impl Instantaneo {
 }
 
 impl Matchmaker {
-    /// Appends to `efeitos` the journal records of the sessions its frames and closes touch.
-    pub(super) fn anotar(&self, efeitos: &mut Vec<Efeito>) {
+    /// Appends to `efeitos` the journal records of the sessions its frames and closes touch, and
+    /// of those a rule changed without telling them.
+    pub(super) fn anotar(&mut self, efeitos: &mut Vec<Efeito>) {
+        let mudadas = std::mem::take(&mut self.mudadas_em_silencio);
         if !self.parametros.diario {
             return;
         }
-        let tocadas: BTreeSet<SessaoId> = efeitos.iter().filter_map(tocada).collect();
+        let tocadas: BTreeSet<SessaoId> =
+            efeitos.iter().filter_map(tocada).chain(mudadas).collect();
         for id in tocadas {
             let registro = match (self.sessoes.get(id), self.sessoes.lapide(id)) {
                 (Some(sessao), _) => Registro::Sessao(Box::new(self.instantaneo(id, sessao))),
@@ -216,7 +219,7 @@ impl Matchmaker {
                 .filter(|c| lados.contains(&(c.parceiro, id, c.conversa)))
                 .copied()
                 .collect();
-            maquina.restaurar_sessao(salva, &inteiras, retomada, linhas);
+            maquina.restaurar_sessao(salva, &inteiras, retomada, linhas, agora);
         }
         maquina
     }
@@ -229,6 +232,7 @@ impl Matchmaker {
         inteiras: &[ConversaSalva],
         mut retomada: Option<Retomavel>,
         linhas: &[LinhaSalva],
+        agora: Duration,
     ) {
         let Instantaneo {
             sessao: id,
@@ -244,18 +248,21 @@ impl Matchmaker {
                 ultima_aceita: &mut ultima_aceita,
                 retomada: retomada.as_mut(),
             };
-            let linhas = repor.linhas_depois(salva, linhas);
+            let vistas = repor.linhas_depois(salva, linhas);
             let (cliente, atendente) = if atendente {
                 (salva.parceiro, id)
             } else {
                 (id, salva.parceiro)
             };
+            // Answered if the agent sent any line of it the history kept.
+            let respondida = linhas_da(salva.conversa, linhas).any(|linha| linha.do_atendente);
             let aberta = Conversa {
-                cliente,
-                atendente,
-                linhas,
+                linhas: vistas,
+                respondida,
+                ..Conversa::nova(cliente, atendente)
             };
-            self.conversas.reabrir(salva.conversa, aberta);
+            let prazo = self.prazo_de_resposta(agora);
+            self.conversas.reabrir(salva.conversa, aberta, prazo);
         }
         let conversas: Vec<u64> = inteiras.iter().map(|c| c.conversa).collect();
         let estado = match conversas.first() {
@@ -384,9 +391,8 @@ impl Reposicao<'_> {
     /// Replays the lines `conversa` had after its snapshot: the session's own raise the `seq`
     /// handled, the other side's are kept for its resume. Returns the lines the chat has now.
     fn linhas_depois(&mut self, conversa: &ConversaSalva, linhas: &[LinhaSalva]) -> u64 {
-        let depois = linhas
-            .iter()
-            .filter(|linha| linha.conversa == conversa.conversa && linha.seq > conversa.linhas);
+        let depois =
+            linhas_da(conversa.conversa, linhas).filter(|linha| linha.seq > conversa.linhas);
         let mut vistas = conversa.linhas;
         for linha in depois {
             vistas = vistas.max(linha.seq);
@@ -402,6 +408,13 @@ impl Reposicao<'_> {
         }
         vistas
     }
+}
+
+/// The stored lines of one conversation.
+fn linhas_da(conversa: u64, linhas: &[LinhaSalva]) -> impl Iterator<Item = &LinhaSalva> {
+    linhas
+        .iter()
+        .filter(move |linha| linha.conversa == conversa)
 }
 
 /// The session an effect tells of a change to, if it does. Positions, waiting counts and

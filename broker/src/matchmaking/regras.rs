@@ -1,5 +1,5 @@
-//! The rules that move sessions between the rooms: joining, chatting, pausing, ending and
-//! leaving (rules 1 to 12 of the [module docs](super)).
+//! The rules that move sessions between the rooms: joining, chatting, pausing, ending, leaving
+//! and unanswered chats (rules 1 to 12 and 18 of the [module docs](super)).
 
 use std::time::Duration;
 
@@ -200,7 +200,7 @@ impl Matchmaker {
             return;
         };
         let (nome, do_atendente) = (sessao.nome().to_owned(), !sessao.cliente());
-        self.conversas.contar_linha(conversa);
+        self.conversas.contar_linha(conversa, do_atendente);
         if self.parametros.historico {
             efeitos.push(Efeito::Registrar(Registro::Mensagem {
                 conversa,
@@ -253,6 +253,45 @@ impl Matchmaker {
         self.sessoes.sepultar(cliente);
         efeitos.push(Efeito::Fechar { sessao: cliente });
         self.soltar_conversa(id, conversa, agora, efeitos);
+    }
+
+    /// An agent who has not answered a chat in time loses its customer (rule 18): the chat ends
+    /// for the agent (`SemResposta`), who is paused until it comes back, and the customer goes
+    /// back to its line at the place its arrival gives it, to the next agent.
+    pub(super) fn cobrar_respostas(&mut self, agora: Duration, efeitos: &mut Vec<Efeito>) {
+        for conversa in self.conversas.sem_resposta(agora) {
+            let Some(aberta) = self.conversas.fechar(conversa) else {
+                continue;
+            };
+            let (atendente, motivo) = (aberta.atendente, MotivoFim::SemResposta);
+            self.registrar_fim(conversa, motivo, agora, efeitos);
+            let quadro = DoBroker::Fim { conversa, motivo };
+            efeitos.push(Efeito::Enviar {
+                para: atendente,
+                quadro,
+            });
+            if let Some(Sessao {
+                papel: PapelSessao::Atendente { pausado, .. },
+                ..
+            }) = self.sessoes.get_mut(atendente)
+            {
+                *pausado = true;
+            }
+            self.soltar_conversa(atendente, conversa, agora, efeitos);
+            let quadro = DoBroker::Pausa { pausado: true };
+            efeitos.push(Efeito::Enviar {
+                para: atendente,
+                quadro,
+            });
+            self.colocar_cliente(aberta.cliente, agora, efeitos);
+            self.mudadas_em_silencio.push(aberta.cliente);
+        }
+    }
+
+    /// By when the agent of a chat starting at `agora` must answer (none: no deadline).
+    pub(super) fn prazo_de_resposta(&self, agora: Duration) -> Option<Duration> {
+        let prazo = self.parametros.prazo_resposta;
+        (!prazo.is_zero()).then(|| agora.saturating_add(prazo))
     }
 
     /// A chat of an agent's ended: it has room for one more customer.
@@ -550,7 +589,8 @@ impl Matchmaker {
         };
         let espera_ms =
             u64::try_from(agora.saturating_sub(entrou_em).as_millis()).unwrap_or(u64::MAX);
-        let conversa = self.conversas.abrir(cliente, atendente);
+        let prazo = self.prazo_de_resposta(agora);
+        let conversa = self.conversas.abrir(cliente, atendente, prazo);
         if let Some(sessao) = self.sessoes.get_mut(cliente) {
             sessao.estado = Estado::EmConversa { conversa };
         }

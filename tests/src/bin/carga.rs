@@ -69,6 +69,9 @@ enum Cenario {
         /// Atendentes no grupo.
         #[arg(long, default_value_t = 50)]
         atendentes: usize,
+        /// Conversas de cada atendente ao mesmo tempo (de 1 a 10).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=10))]
+        capacidade: u8,
         /// Clientes atendidos ao todo.
         #[arg(long, default_value_t = 20_000)]
         clientes: usize,
@@ -125,9 +128,10 @@ impl Cenario {
             Cenario::Relay { pares, .. } => 2 * pares,
             Cenario::Churn {
                 atendentes,
+                capacidade,
                 simultaneos,
                 ..
-            } => atendentes + simultaneos,
+            } => atendentes * usize::from(*capacidade) + simultaneos,
             Cenario::Idle { clientes, .. } => *clientes,
             Cenario::Drain {
                 clientes,
@@ -250,12 +254,14 @@ async fn carregar(
             .map(|r| resumir(r.resumo(), &r)),
         Cenario::Churn {
             atendentes,
+            capacidade,
             clientes,
             mensagens,
             simultaneos,
         } => {
             let forma = churn::Forma {
                 atendentes,
+                capacidade,
                 clientes,
                 mensagens,
                 simultaneos: simultaneos.max(1),

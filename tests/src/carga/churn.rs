@@ -22,6 +22,8 @@ use super::{Latencias, TEXTO, barra, em_paralelo, novo_histograma};
 pub struct Forma {
     /// Agents in the pool.
     pub atendentes: usize,
+    /// Chats each agent takes at once.
+    pub capacidade: u8,
     /// Customers served in all.
     pub clientes: usize,
     /// Lines each customer sends (each echoed).
@@ -60,10 +62,11 @@ impl Resultado {
     pub fn resumo(&self) -> String {
         let (b, p) = (&self.broker, &self.piso);
         format!(
-            "churn: {} atendentes, {} clientes x {} mensagens | broker {:.0} sessões/s, espera p50 {} µs p99 {} µs, ida e volta p50 {} µs p99 {} µs \
+            "churn: {} atendentes (capacidade {}), {} clientes x {} mensagens | broker {:.0} sessões/s, espera p50 {} µs p99 {} µs, ida e volta p50 {} µs p99 {} µs \
              | piso {:.0} sessões/s, espera p50 {} µs p99 {} µs, ida e volta p50 {} µs p99 {} µs | razão sessões/s {:.2} \
              | Anteriores em {} de {} conversas",
             self.forma.atendentes,
+            self.forma.capacidade,
             self.forma.clientes,
             self.forma.mensagens,
             b.sessoes_por_segundo,
@@ -130,24 +133,22 @@ async fn pelo_broker(endereco: SocketAddr, token: &str, forma: Forma) -> Result<
     let anteriores = Arc::new(AtomicUsize::new(0));
     for i in 0..forma.atendentes {
         let apresentacao =
-            Apresentacao::atendente(format!("churn-a{i}"), vec!["churn".into()], token);
+            Apresentacao::atendente(format!("churn-a{i}"), vec!["churn".into()], token)
+                .com_capacidade(forma.capacidade);
         let mut atendente = Conexao::conectar(endereco, apresentacao)
             .await
             .map_err(|e| format!("atendente {i}: {e}"))?;
         let anteriores = Arc::clone(&anteriores);
         tokio::spawn(async move {
-            let mut conversa = 0;
             while let Some(Ok(quadro)) = atendente.eventos.next().await {
-                let texto = match quadro {
-                    DoBroker::Conectado { conversa: nova, .. } => {
-                        conversa = nova;
-                        continue;
-                    }
+                let (conversa, texto) = match quadro {
                     DoBroker::Anteriores { .. } => {
                         anteriores.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
-                    DoBroker::Mensagem { texto, .. } => texto,
+                    DoBroker::Mensagem {
+                        conversa, texto, ..
+                    } => (conversa, texto),
                     _ => continue,
                 };
                 if atendente.envio.mensagem(conversa, texto).await.is_err() {
@@ -256,9 +257,9 @@ async fn splice_de_churn() -> std::io::Result<(SocketAddr, SocketAddr)> {
 
 async fn pelo_piso(forma: Forma) -> std::io::Result<Medida> {
     let (para_clientes, para_atendentes) = splice_de_churn().await?;
-    // Each agent of the pool takes one session at a time: connect, echo, and when the customer
-    // closes, connect again for the next.
-    for _ in 0..forma.atendentes {
+    // Each place of the pool (an agent's, times its capacity) takes one session at a time:
+    // connect, echo, and when the customer closes, connect again for the next.
+    for _ in 0..forma.atendentes * usize::from(forma.capacidade) {
         tokio::spawn(async move {
             loop {
                 let Ok(mut atendente) = conectar(para_atendentes).await else {
