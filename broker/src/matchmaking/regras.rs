@@ -184,7 +184,7 @@ impl Matchmaker {
         let Some(sessao) = self.sessoes.get(id) else {
             return;
         };
-        if sessao.conversas().is_empty() {
+        if !sessao.em_conversa() {
             let texto = "você não está em uma conversa; a mensagem não foi entregue";
             return erro_com(efeitos, id, CodigoErro::SemConversa, texto);
         }
@@ -234,7 +234,7 @@ impl Matchmaker {
             return;
         };
         if !sessao.tem_conversa(conversa) {
-            let texto = if sessao.conversas().is_empty() {
+            let texto = if !sessao.em_conversa() {
                 "não há conversa para encerrar"
             } else {
                 "essa conversa não está aberta com você"

@@ -203,6 +203,14 @@ impl Sessao {
         }
     }
 
+    /// Whether the session is in any chat (without listing them: this is on every line's path).
+    pub(super) fn em_conversa(&self) -> bool {
+        match &self.papel {
+            PapelSessao::Atendente { conversas, .. } => !conversas.is_empty(),
+            PapelSessao::Cliente { .. } => self.conversa().is_some(),
+        }
+    }
+
     /// Whether `conversa` is one of the session's chats.
     pub(super) fn tem_conversa(&self, conversa: u64) -> bool {
         match &self.papel {
