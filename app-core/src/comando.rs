@@ -1,6 +1,6 @@
 //! What a line typed by a person means: a chat text or a `/` command.
 
-use proto::ParaBroker;
+use proto::{Destino, ParaBroker};
 
 /// The commands the apps understand.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,6 +10,9 @@ pub enum Comando {
     /// `/fim [N]`: (agents) end chat N, or the one meant by default (the chat in view, or the
     /// one opened last).
     Fim(Option<u64>),
+    /// `/transferir [N] DESTINO`: (agents) hand chat N (or the one meant by default) to a
+    /// department, or to an agent named with `@`.
+    Transferir(Option<u64>, Destino),
     /// `/pausa`: (agents) take no new customer after the current chat.
     Pausa,
     /// `/voltar`: (agents) take customers again.
@@ -32,6 +35,11 @@ impl Comando {
             Comando::Sair => Some(ParaBroker::Sair { seq: 0 }),
             Comando::Fim(numero) => Some(ParaBroker::Encerrar {
                 conversa: numero.unwrap_or(conversa),
+                seq: 0,
+            }),
+            Comando::Transferir(numero, destino) => Some(ParaBroker::Transferir {
+                conversa: numero.unwrap_or(conversa),
+                destino: destino.clone(),
                 seq: 0,
             }),
             Comando::Pausa => Some(ParaBroker::Pausar { seq: 0 }),
@@ -77,7 +85,8 @@ pub fn interpretar(linha: &str, atendente: bool) -> Entrada {
     };
     let mut palavras = resto.split_whitespace();
     let nome = palavras.next().unwrap_or("").to_lowercase();
-    let argumento = palavras.next();
+    let argumentos: Vec<&str> = palavras.collect();
+    let argumento = argumentos.first().copied();
     Entrada::Comando(match nome.as_str() {
         "sair" => Comando::Sair,
         "fim" if atendente => match argumento.map(|n| n.trim_start_matches('#').parse()) {
@@ -85,12 +94,36 @@ pub fn interpretar(linha: &str, atendente: bool) -> Entrada {
             Some(Ok(numero)) => Comando::Fim(Some(numero)),
             Some(Err(_)) => Comando::Invalido("Uso: /fim, ou /fim N para encerrar a conversa #N."),
         },
+        "transferir" if atendente => transferir(&argumentos),
         "pausa" | "pausar" if atendente => Comando::Pausa,
         "voltar" | "retomar" if atendente => Comando::Voltar,
         "ajuda" | "?" => Comando::Ajuda,
         "limpar" => Comando::Limpar,
         _ => Comando::Desconhecido(format!("/{nome}")),
     })
+}
+
+/// `/transferir DESTINO` or `/transferir N DESTINO`: DESTINO is a department, or `@nome` for an
+/// agent (a name may have spaces).
+fn transferir(argumentos: &[&str]) -> Comando {
+    const USO: &str = "Uso: /transferir DEPARTAMENTO, ou /transferir @NOME para um atendente \
+                       (/transferir N ... para a conversa #N).";
+    let (numero, destino) = match argumentos {
+        [primeiro, resto @ ..] if !resto.is_empty() => {
+            match primeiro.trim_start_matches('#').parse::<u64>() {
+                Ok(numero) => (Some(numero), resto.join(" ")),
+                Err(_) => (None, argumentos.join(" ")),
+            }
+        }
+        _ => (None, argumentos.join(" ")),
+    };
+    let destino = match destino.strip_prefix('@') {
+        Some(nome) if !nome.trim().is_empty() => Destino::Atendente(nome.trim().to_owned()),
+        Some(_) => return Comando::Invalido(USO),
+        None if destino.trim().is_empty() => return Comando::Invalido(USO),
+        None => Destino::Departamento(destino),
+    };
+    Comando::Transferir(numero, destino)
 }
 
 /// A line of `--json` input that names its chat: `{"conversa": N, "texto": "..."}`. The text
@@ -109,7 +142,8 @@ pub fn linha_json(linha: &str) -> Option<(u64, String)> {
 /// The `/ajuda` text for a role.
 pub fn ajuda(atendente: bool) -> &'static str {
     if atendente {
-        "Comandos: /fim encerra o atendimento em vista (/fim N encerra o #N); /pausa deixa de \
+        "Comandos: /fim encerra o atendimento em vista (/fim N encerra o #N); /transferir \
+         vendas passa-o ao departamento vendas, /transferir @Zoe à atendente Zoe; /pausa deixa de \
          receber novos clientes; /voltar volta a receber; /limpar limpa a tela; /sair sai do \
          sistema; /ajuda mostra esta lista. Alt-1…Alt-9 ou Ctrl-←/→ trocam de conversa. Para \
          enviar um texto que começa com /, use //."
@@ -159,6 +193,36 @@ mod tests {
         assert_eq!(
             interpretar("//sair é um comando", false),
             Entrada::Mensagem("/sair é um comando".into())
+        );
+    }
+
+    #[test]
+    fn transferir_para_departamento_ou_atendente() {
+        let comando = |linha| match interpretar(linha, true) {
+            Entrada::Comando(comando) => comando,
+            outra => panic!("{linha}: {outra:?}"),
+        };
+        assert_eq!(
+            comando("/transferir vendas"),
+            Comando::Transferir(None, Destino::Departamento("vendas".into()))
+        );
+        assert_eq!(
+            comando("/transferir 3 @Zoe"),
+            Comando::Transferir(Some(3), Destino::Atendente("Zoe".into()))
+        );
+        assert_eq!(
+            comando("/transferir @Ana Júlia"),
+            Comando::Transferir(None, Destino::Atendente("Ana Júlia".into()))
+        );
+        assert!(matches!(comando("/transferir"), Comando::Invalido(_)));
+        assert!(matches!(comando("/transferir @"), Comando::Invalido(_)));
+        assert_eq!(
+            comando("/transferir 3 @Zoe").quadro(9),
+            Some(ParaBroker::Transferir {
+                conversa: 3,
+                destino: Destino::Atendente("Zoe".into()),
+                seq: 0
+            })
         );
     }
 

@@ -2,7 +2,7 @@
 //! per event for scripts (`--json`).
 
 use chrono::TimeZone;
-use proto::{Anterior, CodigoErro, DoBroker, Ligacao, MotivoFim, SessaoId};
+use proto::{Anterior, CodigoErro, DoBroker, Fala, Ligacao, MotivoFim, SessaoId};
 use serde::Serialize;
 
 /// One event as a line of JSON, with an `"evento"` key naming it.
@@ -83,6 +83,22 @@ enum EventoJson<'a> {
     Reconectando,
     /// The session was resumed on a new connection.
     Retomada,
+    /// (Customers) the chat was handed over.
+    Transferido {
+        /// The chat.
+        conversa: u64,
+        /// The department or agent it went to.
+        para: &'a str,
+    },
+    /// (Agents) the lines so far of a chat another agent handed over.
+    Transcricao {
+        /// The chat.
+        conversa: u64,
+        /// Earlier lines left out.
+        omitidas: u64,
+        /// The lines, oldest first.
+        falas: &'a [Fala],
+    },
     /// (Agents) the customer's earlier conversations.
     Anteriores {
         /// The chat this is about.
@@ -143,6 +159,19 @@ pub fn json(evento: &DoBroker) -> String {
             conversas,
         },
         DoBroker::Confirmada { seq } => EventoJson::Confirmada { seq: *seq },
+        DoBroker::Transferido { conversa, para } => EventoJson::Transferido {
+            conversa: *conversa,
+            para,
+        },
+        DoBroker::Transcricao {
+            conversa,
+            omitidas,
+            falas,
+        } => EventoJson::Transcricao {
+            conversa: *conversa,
+            omitidas: *omitidas,
+            falas,
+        },
         DoBroker::Parceiro {
             conversa,
             conectado,
@@ -247,6 +276,15 @@ pub fn texto(evento: &DoBroker, atendente: bool) -> String {
         DoBroker::Parceiro {
             conectado: true, ..
         } => "*** O atendente voltou. ***".to_owned(),
+        DoBroker::Transferido { para, .. } => format!(
+            "*** Sua conversa foi transferida para {}. ***",
+            limpar(para)
+        ),
+        DoBroker::Transcricao {
+            conversa,
+            omitidas,
+            falas,
+        } => transcricao(*conversa, *omitidas, falas),
         DoBroker::Anteriores { conversas, .. } if conversas.is_empty() => {
             "Primeiro atendimento deste cliente.".to_owned()
         }
@@ -275,6 +313,7 @@ fn anterior_em_texto(anterior: &Anterior) -> String {
         Some(MotivoFim::AtendenteDesconectou) => "a conexão do atendente caiu",
         Some(MotivoFim::BrokerEncerrando) => "o broker foi desligado",
         Some(MotivoFim::SemResposta) => "o atendente não respondeu a tempo",
+        Some(MotivoFim::Transferido) => "transferida",
         None => "fim não registrado",
     };
     let mensagens = match anterior.mensagens {
@@ -287,6 +326,18 @@ fn anterior_em_texto(anterior: &Anterior) -> String {
         limpar(&anterior.departamento),
         limpar(&anterior.atendente),
     )
+}
+
+/// A handed-over chat's lines so far, one per line after a heading.
+fn transcricao(conversa: u64, omitidas: u64, falas: &[Fala]) -> String {
+    let mut texto = format!("*** #{conversa}: a conversa até aqui ***");
+    if omitidas > 0 {
+        texto.push_str(&format!("\n({omitidas} linhas anteriores omitidas)"));
+    }
+    for fala in falas {
+        texto.push_str(&format!("\n[{}] {}", limpar(&fala.de), limpar(&fala.texto)));
+    }
+    texto
 }
 
 /// A wait as people say it: "40 s", "3 min 5 s", "1 h 2 min".
@@ -314,6 +365,7 @@ pub fn fim(motivo: MotivoFim, atendente: bool) -> &'static str {
             "A conexão do atendente caiu. Você voltou para a fila, no lugar da sua chegada."
         }
         (MotivoFim::BrokerEncerrando, _) => "O broker está sendo desligado. Até logo!",
+        (MotivoFim::Transferido, _) => "Conversa transferida.",
         (MotivoFim::SemResposta, _) => {
             "Você não respondeu a tempo: o cliente foi passado a outro atendente, e você entrou \
              em pausa (/voltar para receber clientes)."

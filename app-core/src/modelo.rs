@@ -366,7 +366,8 @@ impl Modelo {
         let entrada = interpretar(&linha, self.atendente());
         let precisa_de_conversa = matches!(
             entrada,
-            Entrada::Mensagem(_) | Entrada::Comando(Comando::Fim(None))
+            Entrada::Mensagem(_)
+                | Entrada::Comando(Comando::Fim(None) | Comando::Transferir(None, _))
         );
         let Some(conversa) = self
             .conversa_padrao()
@@ -467,8 +468,15 @@ impl Modelo {
                 departamento,
                 espera_ms,
             } => {
-                // A new chat in the middle of one: its agent did not answer in time.
-                if let Situacao::EmConversa { com: antes, .. } = &self.situacao {
+                // A new chat in the middle of one: its agent did not answer in time. (The same
+                // chat with a new agent is a transfer, already told.)
+                if let Situacao::EmConversa {
+                    com: antes,
+                    conversa: atual,
+                    ..
+                } = &self.situacao
+                    && atual != conversa
+                {
                     let texto =
                         format!("{antes} não respondeu a tempo; outra pessoa vai atender você.");
                     self.avisar(hora, &texto);
@@ -514,6 +522,22 @@ impl Modelo {
             }
             DoBroker::Espera { clientes } => self.clientes_na_fila = Some(*clientes),
             DoBroker::Ping | DoBroker::Confirmada { .. } => {}
+            DoBroker::Transferido { conversa, .. } => {
+                self.avisar_na(*conversa, hora, &exibicao::texto(&quadro, atendente));
+            }
+            DoBroker::Transcricao {
+                conversa, falas, ..
+            } => {
+                self.avisar_na(*conversa, hora, "A conversa até aqui:");
+                for fala in falas {
+                    let registro = Registro {
+                        hora: hora.to_owned(),
+                        autor: Autor::Parceiro(exibicao::limpar(&fala.de)),
+                        texto: exibicao::limpar(&fala.texto),
+                    };
+                    self.na_conversa(*conversa, registro);
+                }
+            }
             DoBroker::Parceiro {
                 conversa,
                 conectado,

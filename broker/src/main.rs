@@ -454,7 +454,17 @@ async fn consultar(url: &str, consulta: &Consulta) -> ExitCode {
         }
         Consulta::Conversa { id } => match historico.transcricao(*id).await {
             Ok(Some((conversa, mensagens))) => {
-                print!("{}", relatorio::transcricao(&conversa, &mensagens));
+                let transferencias = match historico.transferencias(*id).await {
+                    Ok(transferencias) => transferencias,
+                    Err(erro) => {
+                        eprintln!("Não foi possível ler as transferências da conversa: {erro}");
+                        Vec::new()
+                    }
+                };
+                print!(
+                    "{}",
+                    relatorio::transcricao(&conversa, &mensagens, &transferencias)
+                );
                 ExitCode::SUCCESS
             }
             Ok(None) => {

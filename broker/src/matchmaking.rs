@@ -15,7 +15,7 @@
 //! - [`sessoes`]: every session with its role and state, agents' names, resume secrets,
 //!   tombstones and grace deadlines;
 //! - [`conversas`]: the open chats, who is in each, how many lines each has had;
-//! - `regras` and `retomada`: the rules, which move sessions between the rooms;
+//! - `regras`, `retomada` and `transferencia`: the rules, which move sessions between the rooms;
 //! - `diario`: the journal a crashed broker comes back from;
 //! - `invariantes`: what must hold after every event, room by room and across them.
 //!
@@ -75,6 +75,13 @@
 //!     customer, told nothing but its place, goes back to its line at the place its arrival
 //!     gives it and to the next agent (a new chat) ([`Matchmaker::cobrar_respostas`]). A chat
 //!     restored after a crash without an answer gets the whole deadline again.
+//! 19. **Transfers.** An agent hands one of its chats to a colleague, who must be connected,
+//!     not paused and have a free place (else `TransferenciaRecusada`, and the chat goes on),
+//!     or to a department, whose line the customer joins at the place its first arrival gives
+//!     it. The chat keeps its id, its lines and its count; the first agent gets
+//!     `Fim(Transferido)` and a free place; the customer gets `Transferido`, then the new
+//!     agent's `Conectado`; the new agent gets the lines so far (`Transcricao`) and the whole
+//!     answer deadline (rule 18) ([`Matchmaker::transferir`]).
 //!
 //! With [`Parametros::diario`] the machine also writes down what a broker restarted after a
 //! crash needs to come back with its sessions (see [`Matchmaker::restaurar`]).
@@ -86,6 +93,7 @@ mod invariantes;
 mod regras;
 mod retomada;
 mod sessoes;
+mod transferencia;
 
 pub use diario::{Instantaneo, LinhaSalva};
 pub use sessoes::RETIDOS_MAXIMO;
@@ -210,6 +218,26 @@ pub enum Registro {
         /// The text.
         texto: String,
         /// When it was relayed.
+        em: Duration,
+    },
+    /// A chat was handed over (rule 19).
+    Transferencia {
+        /// The conversation id.
+        conversa: u64,
+        /// The agent who handed it over.
+        de: String,
+        /// The department or agent it went to.
+        para: String,
+        /// When.
+        em: Duration,
+    },
+    /// An agent took over a chat handed to it or to its line.
+    Assumida {
+        /// The conversation id.
+        conversa: u64,
+        /// The agent.
+        atendente: String,
+        /// When.
         em: Duration,
     },
     /// A chat ended.
@@ -395,6 +423,18 @@ impl Matchmaker {
     pub fn parar(&self, agora: Duration) -> Vec<Efeito> {
         let mut efeitos = Vec::new();
         let mut abertas: Vec<u64> = self.conversas.ids().collect();
+        // Chats handed to a line are still open too, waiting with their customer.
+        abertas.extend(
+            self.sessoes
+                .iter()
+                .filter_map(|(_, sessao)| match &sessao.papel {
+                    sessoes::PapelSessao::Cliente {
+                        transferida: Some(pendente),
+                        ..
+                    } => Some(pendente.0),
+                    _ => None,
+                }),
+        );
         abertas.sort_unstable();
         for conversa in abertas {
             self.registrar_fim(conversa, MotivoFim::BrokerEncerrando, agora, &mut efeitos);
@@ -435,6 +475,17 @@ impl Matchmaker {
                 unreachable!("agents never wait in a customer line")
             }
         })
+    }
+
+    /// The chat a waiting customer carries, handed to its line by an agent (rule 19).
+    pub fn conversa_em_espera(&self, sessao: SessaoId) -> Option<u64> {
+        match &self.sessoes.get(sessao)?.papel {
+            sessoes::PapelSessao::Cliente {
+                transferida: Some(pendente),
+                ..
+            } => Some(pendente.0),
+            _ => None,
+        }
     }
 
     /// A session's open chats as (conversation, the other side), in the order they started.

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Local, NaiveDate, TimeZone};
 
-use crate::armazenamento::{Conversa, Mensagem};
+use crate::armazenamento::{Conversa, Mensagem, Transferencia};
 
 /// A stored end reason, as a person reads it.
 pub fn descrever_motivo(motivo: Option<&str>) -> &'static str {
@@ -58,8 +58,12 @@ pub fn linha(conversa: &Conversa) -> String {
     )
 }
 
-/// The transcript printed by `broker conversa ID`.
-pub fn transcricao(conversa: &Conversa, mensagens: &[Mensagem]) -> String {
+/// The transcript printed by `broker conversa ID`: the lines, with the transfers among them.
+pub fn transcricao(
+    conversa: &Conversa,
+    mensagens: &[Mensagem],
+    transferencias: &[Transferencia],
+) -> String {
     let mut texto = format!(
         "Conversa #{} · departamento {}\nCliente: {} · Atendente: {}\n\
          Entrou na fila: {} · Início: {} (esperou {})\n",
@@ -86,13 +90,23 @@ pub fn transcricao(conversa: &Conversa, mensagens: &[Mensagem]) -> String {
     if mensagens.is_empty() {
         texto += "(nenhuma mensagem)\n";
     }
-    for mensagem in mensagens {
-        texto += &format!(
-            "{} {}: {}\n",
-            hora(mensagem.enviada_em),
-            mensagem.autor,
-            mensagem.texto
-        );
+    let mut linhas: Vec<(i64, String)> = mensagens
+        .iter()
+        .map(|m| (m.enviada_em, format!("{}: {}", m.autor, m.texto)))
+        .collect();
+    for t in transferencias {
+        linhas.push((
+            t.em,
+            format!("— {} transferiu a conversa para {}", t.de, t.para),
+        ));
+        if let (Some(quem), Some(em)) = (&t.assumida_por, t.assumida_em) {
+            linhas.push((em, format!("— {quem} assumiu a conversa")));
+        }
+    }
+    // Stable: lines keep their order within a millisecond.
+    linhas.sort_by_key(|&(em, _)| em);
+    for (em, linha) in linhas {
+        texto += &format!("{} {linha}\n", hora(em));
     }
     texto
 }
@@ -173,12 +187,23 @@ mod tests {
             },
         ];
         assert_eq!(
-            transcricao(&c, &mensagens),
+            transcricao(&c, &mensagens, &[]),
             "Conversa #7 · departamento vendas\nCliente: Ana · Atendente: Yuri\n\
              Entrou na fila: 2026-11-22 00:00:00 · Início: 00:00:12 (esperou 12 s)\n\
              Fim: 00:03:17 (o cliente saiu; durou 3 min 5 s)\n\n\
              00:00:13 Ana: olá\n00:00:14 Yuri: bom dia!\n"
         );
+        let transferencia = Transferencia {
+            de: "Yuri".into(),
+            para: "suporte".into(),
+            em: c.conectada_em + 1_500,
+            assumida_por: Some("Zoe".into()),
+            assumida_em: Some(c.conectada_em + 1_800),
+        };
+        assert!(transcricao(&c, &mensagens, &[transferencia]).ends_with(
+            "00:00:13 Ana: olá\n00:00:13 — Yuri transferiu a conversa para suporte\n\
+                 00:00:13 — Zoe assumiu a conversa\n00:00:14 Yuri: bom dia!\n"
+        ));
     }
 
     #[test]

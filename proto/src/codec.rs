@@ -185,7 +185,7 @@ mod tests {
         let apresentacao = ParaBroker::Apresentacao(Apresentacao::cliente("Ana", "geral"));
         assert_eq!(
             codificar(&apresentacao).unwrap().as_ref(),
-            b"\x00\x08\x03Ana\x00\x05geral\x00\x00"
+            b"\x00\x09\x03Ana\x00\x05geral\x00\x00"
         );
 
         let atendente = ParaBroker::Apresentacao(
@@ -194,7 +194,7 @@ mod tests {
         );
         assert_eq!(
             codificar(&atendente).unwrap().as_ref(),
-            b"\x00\x08\x04Yuri\x01\x02\x05geral\x06vendas\x03\x01\x03abc\x00"
+            b"\x00\x09\x04Yuri\x01\x02\x05geral\x06vendas\x03\x01\x03abc\x00"
         );
         assert_eq!(
             codificar(&DoBroker::BemVindo {
@@ -227,7 +227,7 @@ mod tests {
                 .unwrap()
                 .as_ref(),
             [
-                &b"\x00\x08\x03Ana\x00\x05geral\x00\x01"[..],
+                &b"\x00\x09\x03Ana\x00\x05geral\x00\x01"[..],
                 &[1; 16],
                 b"\x03"
             ]
@@ -354,6 +354,64 @@ mod tests {
             b"\x04\x09\x06"
         );
         assert_eq!(
+            codificar(&DoBroker::Fim {
+                conversa: 9,
+                motivo: MotivoFim::Transferido
+            })
+            .unwrap()
+            .as_ref(),
+            b"\x04\x09\x07"
+        );
+        assert_eq!(
+            codificar(&ParaBroker::Transferir {
+                conversa: 7,
+                destino: crate::Destino::Atendente("Zoe".into()),
+                seq: 3,
+            })
+            .unwrap()
+            .as_ref(),
+            b"\x08\x07\x01\x03Zoe\x03"
+        );
+        assert_eq!(
+            codificar(&ParaBroker::Transferir {
+                conversa: 7,
+                destino: crate::Destino::Departamento("vendas".into()),
+                seq: 0,
+            })
+            .unwrap()
+            .as_ref(),
+            b"\x08\x07\x00\x06vendas\x00"
+        );
+        assert_eq!(
+            codificar(&DoBroker::Transferido {
+                conversa: 7,
+                para: "vendas".into(),
+            })
+            .unwrap()
+            .as_ref(),
+            b"\x0c\x07\x06vendas"
+        );
+        assert_eq!(
+            codificar(&DoBroker::Transcricao {
+                conversa: 7,
+                omitidas: 0,
+                falas: vec![crate::Fala {
+                    de: "Ana".into(),
+                    do_atendente: false,
+                    texto: "oi".into(),
+                }],
+            })
+            .unwrap()
+            .as_ref(),
+            b"\x0d\x07\x00\x01\x03Ana\x00\x02oi"
+        );
+        assert_eq!(
+            codificar(&DoBroker::erro(CodigoErro::TransferenciaRecusada))
+                .unwrap()
+                .as_ref()[..2],
+            b"\x05\x11"[..]
+        );
+        assert_eq!(
             codificar(&DoBroker::Mensagem {
                 conversa: 7,
                 de: "Yuri".into(),
@@ -444,7 +502,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             lido,
-            *b"\x00\x00\x00\x02\x03\x00\x00\x00\x00\x0f\x00\x08\x03Ana\x00\x05geral\x00\x00"
+            *b"\x00\x00\x00\x02\x03\x00\x00\x00\x00\x0f\x00\x09\x03Ana\x00\x05geral\x00\x00"
         );
     }
 

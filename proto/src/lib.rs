@@ -16,8 +16,9 @@ pub mod validacao;
 pub use cliente::{Conexao, Envio, ErroConexao, Eventos, Ligacao};
 pub use codec::{TAMANHO_MAXIMO_QUADRO, enquadrar};
 pub use quadros::{
-    ANTERIORES_MAXIMO, Anterior, Apresentacao, CAPACIDADE_MAXIMA, CodigoErro, DoBroker, Ficha,
-    MotivoFim, Papel, ParaBroker, Retomada, SessaoId, VERSAO_PROTOCOLO,
+    ANTERIORES_MAXIMO, Anterior, Apresentacao, CAPACIDADE_MAXIMA, CodigoErro, Destino, DoBroker,
+    Fala, Ficha, MotivoFim, Papel, ParaBroker, Retomada, SessaoId, TRANSCRICAO_MAXIMA,
+    VERSAO_PROTOCOLO,
 };
 
 /// The TCP port the broker listens on unless told otherwise.

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the protocol this crate speaks; sent first in every handshake.
-pub const VERSAO_PROTOCOLO: u16 = 8;
+pub const VERSAO_PROTOCOLO: u16 = 9;
 
 /// Identifies one session with the broker for as long as the broker runs.
 pub type SessaoId = u64;
@@ -69,6 +69,26 @@ pub enum ParaBroker {
         /// Numbered frames received since the session started (across resumes).
         total: u64,
     },
+    /// An agent hands one of its chats to a colleague or another department (`/transferir`).
+    /// The chat keeps its id; the agent's side of it ends with `Fim(Transferido)`. Refused with
+    /// `TransferenciaRecusada` (the chat goes on) when the colleague is offline, paused or full.
+    Transferir {
+        /// The chat to hand over.
+        conversa: u64,
+        /// Where it goes.
+        destino: Destino,
+        /// Numbered like chat lines.
+        seq: u64,
+    },
+}
+
+/// Where a transferred chat goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Destino {
+    /// A department's line: the customer waits there at the place its first arrival gives it.
+    Departamento(String),
+    /// A named agent with a free place, at once.
+    Atendente(String),
 }
 
 /// The handshake a peer opens its connection with.
@@ -267,6 +287,39 @@ pub enum DoBroker {
         /// Whether the partner is connected now.
         conectado: bool,
     },
+    /// (To customers) the chat was handed over: to a department (`Fila` follows, or the new
+    /// agent's `Conectado`) or to a named agent (whose `Conectado`, with the same `conversa`,
+    /// follows).
+    Transferido {
+        /// The chat.
+        conversa: u64,
+        /// The department or the agent it went to.
+        para: String,
+    },
+    /// (To agents) the chat so far, sent right after the `Conectado` of a chat that another
+    /// agent started: its most recent lines, oldest first.
+    Transcricao {
+        /// The chat.
+        conversa: u64,
+        /// Earlier lines left out (only the last [`TRANSCRICAO_MAXIMA`] are sent).
+        omitidas: u64,
+        /// The lines.
+        falas: Vec<Fala>,
+    },
+}
+
+/// Most lines a [`DoBroker::Transcricao`] carries.
+pub const TRANSCRICAO_MAXIMA: usize = 200;
+
+/// One line of a [`DoBroker::Transcricao`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fala {
+    /// Who wrote it.
+    pub de: String,
+    /// Whether an agent wrote it (otherwise the customer).
+    pub do_atendente: bool,
+    /// What it says.
+    pub texto: String,
 }
 
 /// Most earlier conversations one [`DoBroker::Anteriores`] carries.
@@ -317,6 +370,9 @@ pub enum MotivoFim {
     /// agent only, who is then paused (`Pausa` follows); the customer goes back to its line at
     /// its place, and on to another agent.
     SemResposta,
+    /// The agent handed the chat over (`Transferir`). Sent to that agent only, who has a place
+    /// free again; the chat goes on with its new agent.
+    Transferido,
 }
 
 /// What kind of error an [`DoBroker::Erro`] reports.
@@ -361,6 +417,9 @@ pub enum CodigoErro {
     /// The session asked to resume is unknown, expired, or can no longer be resumed exactly.
     /// The connection closes; start a new session.
     RetomadaInvalida,
+    /// A transfer that cannot be made: the colleague is offline, paused or full, is the sender
+    /// itself, or the department's name is invalid. The chat goes on; the connection stays open.
+    TransferenciaRecusada,
 }
 
 impl CodigoErro {
@@ -385,6 +444,7 @@ impl CodigoErro {
             CodigoErro::MuitasMensagens => "mensagens rápidas demais",
             CodigoErro::NaoAutorizado => "credencial de atendente ausente ou inválida",
             CodigoErro::RetomadaInvalida => "a sessão expirou e não pode mais ser retomada",
+            CodigoErro::TransferenciaRecusada => "não foi possível transferir a conversa",
         }
     }
 
@@ -397,6 +457,7 @@ impl CodigoErro {
                 | CodigoErro::ApresentacaoRepetida
                 | CodigoErro::ApenasAtendente
                 | CodigoErro::MuitasMensagens
+                | CodigoErro::TransferenciaRecusada
         )
     }
 }
@@ -410,7 +471,8 @@ impl ParaBroker {
             | ParaBroker::Encerrar { seq, .. }
             | ParaBroker::Sair { seq }
             | ParaBroker::Pausar { seq }
-            | ParaBroker::Voltar { seq } => *seq,
+            | ParaBroker::Voltar { seq }
+            | ParaBroker::Transferir { seq, .. } => *seq,
             _ => 0,
         }
     }
@@ -433,6 +495,13 @@ impl ParaBroker {
             ParaBroker::Sair { .. } => ParaBroker::Sair { seq: novo },
             ParaBroker::Pausar { .. } => ParaBroker::Pausar { seq: novo },
             ParaBroker::Voltar { .. } => ParaBroker::Voltar { seq: novo },
+            ParaBroker::Transferir {
+                conversa, destino, ..
+            } => ParaBroker::Transferir {
+                conversa,
+                destino,
+                seq: novo,
+            },
             outro => return Err(outro),
         })
     }
@@ -446,7 +515,11 @@ impl DoBroker {
     pub fn numerado(&self) -> bool {
         matches!(
             self,
-            DoBroker::Conectado { .. } | DoBroker::Mensagem { .. } | DoBroker::Fim { .. }
+            DoBroker::Conectado { .. }
+                | DoBroker::Mensagem { .. }
+                | DoBroker::Fim { .. }
+                | DoBroker::Transferido { .. }
+                | DoBroker::Transcricao { .. }
         )
     }
 

@@ -11,7 +11,7 @@ use broker::matchmaking::{
     Efeito, Evento, Instantaneo, LinhaSalva, Matchmaker, Parametros, Registro, Situacao,
 };
 use proptest::prelude::*;
-use proto::{Apresentacao, Ficha, ParaBroker, Retomada, SessaoId};
+use proto::{Apresentacao, Destino, Ficha, ParaBroker, Retomada, SessaoId};
 
 #[derive(Debug, Clone)]
 enum Acao {
@@ -30,6 +30,10 @@ enum Acao {
     },
     Encerra {
         quem: usize,
+    },
+    Transfere {
+        quem: usize,
+        destino: u8,
     },
     Sai {
         quem: usize,
@@ -65,6 +69,7 @@ fn acao() -> impl Strategy<Value = Acao> {
         (any::<usize>(), prop::bool::weighted(0.9))
             .prop_map(|(quem, na_conversa)| Acao::Diz { quem, na_conversa }),
         any::<usize>().prop_map(|quem| Acao::Encerra { quem }),
+        (any::<usize>(), 0..5u8).prop_map(|(quem, destino)| Acao::Transfere { quem, destino }),
         any::<usize>().prop_map(|quem| Acao::Sai { quem }),
         (any::<usize>(), any::<bool>()).prop_map(|(quem, pausar)| Acao::Pausa { quem, pausar }),
         any::<usize>().prop_map(|quem| Acao::Confirma { quem }),
@@ -132,6 +137,8 @@ impl Banco {
                 Registro::Fim { conversa, .. } => {
                     self.linhas.remove(conversa);
                 }
+                // Who served a chat is history only; the lines stay with the conversation.
+                Registro::Transferencia { .. } | Registro::Assumida { .. } => {}
             }
         }
     }
@@ -254,6 +261,25 @@ impl Mesa {
                     quadro: ParaBroker::Encerrar { conversa, seq: 0 },
                 });
             }
+            Acao::Transfere { quem, destino } => {
+                let Some(sessao) = self.escolher(quem) else {
+                    return;
+                };
+                let conversa = self.maquina.conversas_de(sessao).first().map_or(0, |c| c.0);
+                let destino = match destino {
+                    0 => Destino::Departamento("geral".into()),
+                    1 => Destino::Departamento("vendas".into()),
+                    n => Destino::Atendente(format!("a{}", n - 2)),
+                };
+                self.aplicar(Evento::Recebeu {
+                    sessao,
+                    quadro: ParaBroker::Transferir {
+                        conversa,
+                        destino,
+                        seq: 0,
+                    },
+                });
+            }
             Acao::Sai { quem } => {
                 let Some(sessao) = self.escolher(quem) else {
                     return;
@@ -342,6 +368,11 @@ impl Mesa {
                 restaurada.conversas_de(id),
                 self.maquina.conversas_de(id),
                 "sessão {id} restaurada com outras conversas"
+            );
+            assert_eq!(
+                restaurada.conversa_em_espera(id),
+                self.maquina.conversa_em_espera(id),
+                "sessão {id} restaurada sem a conversa transferida que esperava"
             );
             if viva.is_none() {
                 continue;

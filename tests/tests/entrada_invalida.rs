@@ -68,7 +68,7 @@ async fn apresentacoes_invalidas_sao_recusadas() {
     // Another protocol version, even one whose handshake this broker cannot decode.
     recusa(
         endereco,
-        &quadro(b"\x00\x09\xff\xff\xff"),
+        &quadro(b"\x00\x63\xff\xff\xff"),
         CodigoErro::VersaoIncompativel,
     )
     .await;

@@ -3,7 +3,7 @@
 
 use broker::Config;
 use broker::armazenamento::{Banco, Conversa, Filtro};
-use proto::{MotivoFim, ParaBroker};
+use proto::{CodigoErro, Destino, DoBroker, MotivoFim, ParaBroker};
 use tests::bancos::{banco_postgres, banco_sqlite, largar_esquema};
 use tests::{Par, Participante, config_de_teste, esperar_par, iniciar_broker_com};
 
@@ -192,4 +192,132 @@ async fn historico_no_postgres() {
     grava_e_le_de_volta(&banco_postgres("grava").await).await;
     // Leave the server as it was (on failure the schema stays, for a look).
     largar_esquema("grava").await;
+}
+
+/// Yuri hands Ana's chat to Zoe, who sees the lines so far and goes on with it; Zoe hands it to
+/// `suporte`, where Ana waits until Caio arrives and takes it over. One conversation id
+/// throughout; the history tells who served it and when.
+async fn transferencias_ficam_no_historico(url: &str) {
+    let broker = iniciar_broker_com(config_com_banco(url)).await;
+    let endereco = broker.endereco();
+    let mut yuri = Participante::atendente(endereco, "Yuri", &["geral"]).await;
+    let mut ana = Participante::cliente(endereco, "Ana", "geral").await;
+    let conversa = esperar_par(&mut ana, &mut yuri).await;
+    yuri.esperar_anteriores().await;
+    ana.dizer("meu pedido não chegou").await;
+    yuri.esperar_mensagem("Ana", "meu pedido não chegou").await;
+    yuri.dizer("vou passar para a Zoe").await;
+    ana.esperar_mensagem("Yuri", "vou passar para a Zoe").await;
+
+    // Nobody by that name: refused, and the chat goes on.
+    let para = |destino| ParaBroker::Transferir {
+        conversa,
+        destino,
+        seq: 0,
+    };
+    yuri.enviar(para(Destino::Atendente("ninguém".into())))
+        .await;
+    match yuri.proximo_evento().await {
+        DoBroker::Erro { codigo, .. } => assert_eq!(codigo, CodigoErro::TransferenciaRecusada),
+        outro => panic!("esperava a recusa, chegou {outro:?}"),
+    }
+    let mut zoe = Participante::atendente(endereco, "Zoe", &["suporte"]).await;
+    yuri.enviar(para(Destino::Atendente("@zoe".into()))).await;
+    yuri.esperar_fim(MotivoFim::Transferido).await;
+    assert_eq!(
+        ana.proximo_evento().await,
+        DoBroker::Transferido {
+            conversa,
+            para: "Zoe".into()
+        }
+    );
+    assert_eq!(
+        esperar_par(&mut ana, &mut zoe).await,
+        conversa,
+        "the same chat"
+    );
+    match zoe.proximo_evento().await {
+        DoBroker::Transcricao { falas, .. } => {
+            let linhas: Vec<_> = falas
+                .iter()
+                .map(|f| (f.de.as_str(), f.texto.as_str()))
+                .collect();
+            assert_eq!(
+                linhas,
+                [
+                    ("Ana", "meu pedido não chegou"),
+                    ("Yuri", "vou passar para a Zoe")
+                ]
+            );
+        }
+        outro => panic!("esperava a conversa até aqui, chegou {outro:?}"),
+    }
+    zoe.dizer("Oi Ana, vejo aqui o seu pedido.").await;
+    ana.esperar_mensagem("Zoe", "Oi Ana, vejo aqui o seu pedido.")
+        .await;
+
+    // To a department with nobody free: Ana waits in its line, then Caio takes the chat.
+    zoe.enviar(ParaBroker::Transferir {
+        conversa,
+        destino: Destino::Departamento("Entregas".into()),
+        seq: 0,
+    })
+    .await;
+    zoe.esperar_fim(MotivoFim::Transferido).await;
+    assert_eq!(
+        ana.proximo_evento().await,
+        DoBroker::Transferido {
+            conversa,
+            para: "entregas".into()
+        }
+    );
+    ana.esperar_posicao(1).await;
+    let mut caio = Participante::atendente(endereco, "Caio", &["entregas"]).await;
+    assert_eq!(esperar_par(&mut ana, &mut caio).await, conversa);
+    match caio.proximo_evento().await {
+        DoBroker::Transcricao { falas, .. } => assert_eq!(falas.len(), 3, "{falas:?}"),
+        outro => panic!("esperava a conversa até aqui, chegou {outro:?}"),
+    }
+    caio.dizer("Sou o Caio, das entregas.").await;
+    ana.esperar_mensagem("Caio", "Sou o Caio, das entregas.")
+        .await;
+    ana.enviar(ParaBroker::Sair { seq: 0 }).await;
+    caio.esperar_fim(MotivoFim::ClienteSaiu).await;
+    broker.parar().await;
+
+    let historico = Banco::abrir(url).await.expect("opens");
+    let id = i64::try_from(conversa).expect("small id");
+    let (guardada, mensagens) = historico
+        .transcricao(id)
+        .await
+        .expect("reads")
+        .expect("stored");
+    assert_eq!(guardada.atendente, "Yuri", "the first agent");
+    assert_eq!(guardada.motivo.as_deref(), Some("cliente_saiu"));
+    assert_eq!(mensagens.len(), 4, "every line, in one conversation");
+    let transferencias = historico.transferencias(id).await.expect("reads");
+    let passos: Vec<_> = transferencias
+        .iter()
+        .map(|t| (t.de.as_str(), t.para.as_str(), t.assumida_por.as_deref()))
+        .collect();
+    assert_eq!(
+        passos,
+        [
+            ("Yuri", "Zoe", Some("Zoe")),
+            ("Zoe", "entregas", Some("Caio"))
+        ]
+    );
+    assert!(transferencias.iter().all(|t| t.assumida_em >= Some(t.em)));
+}
+
+#[tokio::test]
+async fn transferencias_no_sqlite() {
+    transferencias_ficam_no_historico(&banco_sqlite("transferencias")).await;
+}
+
+#[tokio::test]
+async fn transferencias_no_postgres() {
+    let url = banco_postgres("transferencias").await;
+    transferencias_ficam_no_historico(&url).await;
+    largar_esquema("transferencias").await;
 }

@@ -14,7 +14,9 @@ use proptest::prelude::*;
 use proptest::sample::{Index, select};
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
 use proto::validacao::{normalizar_departamento, validar_nome, validar_texto};
-use proto::{Apresentacao, CodigoErro, DoBroker, MotivoFim, Papel, ParaBroker, SessaoId};
+use proto::{
+    Apresentacao, CodigoErro, Destino, DoBroker, Fala, MotivoFim, Papel, ParaBroker, SessaoId,
+};
 use tests::modelo::Filas;
 
 /// One step of a test.
@@ -65,6 +67,8 @@ struct SessaoModelo {
     posicao_informada: u32,
     pausado: bool,
     espera_informada: u32,
+    /// (Customers) a chat handed to its line, waiting with it for an agent.
+    transferida: Option<u64>,
 }
 
 /// What a session received in one step: frames in order, then maybe a close. Error frames are
@@ -89,6 +93,8 @@ struct Modelo {
     linhas: Filas,
     /// Chats whose agent has not answered yet, with the time it must answer by (rule 18).
     prazos: BTreeMap<u64, u64>,
+    /// Every open chat's lines so far.
+    falas: BTreeMap<u64, Vec<Fala>>,
     /// What every session received in the last step.
     recebido: BTreeMap<SessaoId, Vec<Recebido>>,
 }
@@ -96,6 +102,8 @@ struct Modelo {
 const NOMES: &[&str] = &["Ana", "ana", "Beto", " Caio ", "Júlia", "", "\u{1b}x"];
 const DEPARTAMENTOS: &[&str] = &["geral", "Vendas", " vendas", "suporte", " "];
 const TEXTOS: &[&str] = &["oi", "olá, tudo bem?", "", "\u{7}", "duas\nlinhas"];
+/// Agents a transfer may name (with or without `@`, in any case, or nobody).
+const DESTINOS_ATENDENTE: &[&str] = &["Ana", "@beto", "Júlia", "ninguém", ""];
 
 impl Modelo {
     fn enviar(&mut self, para: SessaoId, quadro: DoBroker) {
@@ -125,14 +133,34 @@ impl Modelo {
     }
 
     fn parear(&mut self, cliente: SessaoId, atendente: SessaoId) {
-        self.ultima_conversa += 1;
-        let conversa = self.ultima_conversa;
+        // A chat handed to the customer's line goes on with this agent (rule 19).
+        let transferida = self
+            .sessoes
+            .get_mut(&cliente)
+            .expect("exists")
+            .transferida
+            .take();
+        let conversa = transferida.unwrap_or_else(|| {
+            self.ultima_conversa += 1;
+            self.ultima_conversa
+        });
         self.sessoes.get_mut(&cliente).expect("exists").lugar = Lugar::Conversa {
             parceiro: atendente,
             conversa,
         };
         let agente = self.sessoes.get_mut(&atendente).expect("exists");
         agente.conversas.push((conversa, cliente));
+        self.apresentar(cliente, atendente, conversa, transferida.is_some());
+    }
+
+    /// Both sides learn who the other is; an agent taking over a chat gets its lines so far.
+    fn apresentar(
+        &mut self,
+        cliente: SessaoId,
+        atendente: SessaoId,
+        conversa: u64,
+        continuada: bool,
+    ) {
         self.prazos
             .insert(conversa, self.agora_ms + PRAZO_RESPOSTA_MS);
         let departamento = self.sessoes[&cliente].departamentos[0].clone();
@@ -157,6 +185,97 @@ impl Modelo {
                 espera_ms,
             },
         );
+        if continuada {
+            let falas = self.falas.get(&conversa).cloned().unwrap_or_default();
+            let omitidas = 0;
+            self.enviar(
+                atendente,
+                DoBroker::Transcricao {
+                    conversa,
+                    omitidas,
+                    falas,
+                },
+            );
+        }
+    }
+
+    /// Rule 19: an agent hands one of its chats to a colleague with a free place or to a
+    /// department's line.
+    fn transferir(&mut self, sessao: SessaoId, conversa: u64, destino: &Destino) {
+        let dados = &self.sessoes[&sessao];
+        let Some(&(_, cliente)) = dados.conversas.iter().find(|&&(c, _)| c == conversa) else {
+            return self.enviar(sessao, DoBroker::erro(CodigoErro::SemConversa));
+        };
+        match destino {
+            Destino::Atendente(nome) => {
+                let nome = nome.trim().trim_start_matches('@').to_lowercase();
+                let colega = self
+                    .sessoes
+                    .iter()
+                    .find(|(_, d)| !d.cliente && d.nome.to_lowercase() == nome)
+                    .map(|(&id, d)| (id, d.lugar));
+                match colega {
+                    Some((colega, Lugar::Livre)) if colega != sessao => {
+                        self.passar_a_colega(sessao, conversa, cliente, colega)
+                    }
+                    _ => self.enviar(sessao, DoBroker::erro(CodigoErro::TransferenciaRecusada)),
+                }
+            }
+            Destino::Departamento(nome) => match normalizar_departamento(nome) {
+                Ok(departamento) => self.passar_a_fila(sessao, conversa, cliente, departamento),
+                Err(_) => self.enviar(sessao, DoBroker::erro(CodigoErro::TransferenciaRecusada)),
+            },
+        }
+    }
+
+    /// The first agent lets go of a chat it hands over to `para`.
+    fn largar(&mut self, sessao: SessaoId, conversa: u64, cliente: SessaoId, para: String) {
+        let motivo = MotivoFim::Transferido;
+        self.enviar(sessao, DoBroker::Fim { conversa, motivo });
+        self.linhas.livres.retain(|&s| s != sessao);
+        let dados = self.sessoes.get_mut(&sessao).expect("exists");
+        dados.conversas.retain(|&(c, _)| c != conversa);
+        self.enviar(cliente, DoBroker::Transferido { conversa, para });
+    }
+
+    fn passar_a_colega(
+        &mut self,
+        sessao: SessaoId,
+        conversa: u64,
+        cliente: SessaoId,
+        colega: SessaoId,
+    ) {
+        let para = self.sessoes[&colega].nome.clone();
+        self.largar(sessao, conversa, cliente, para);
+        self.linhas.livres.retain(|&s| s != colega);
+        self.sessoes
+            .get_mut(&colega)
+            .expect("exists")
+            .conversas
+            .push((conversa, cliente));
+        self.sessoes.get_mut(&cliente).expect("exists").lugar = Lugar::Conversa {
+            parceiro: colega,
+            conversa,
+        };
+        self.apresentar(cliente, colega, conversa, true);
+        self.liberar(colega);
+        self.liberar(sessao);
+    }
+
+    fn passar_a_fila(
+        &mut self,
+        sessao: SessaoId,
+        conversa: u64,
+        cliente: SessaoId,
+        departamento: String,
+    ) {
+        self.largar(sessao, conversa, cliente, departamento.clone());
+        self.prazos.remove(&conversa);
+        let dados = self.sessoes.get_mut(&cliente).expect("exists");
+        dados.departamentos = vec![departamento];
+        dados.transferida = Some(conversa);
+        self.colocar(cliente);
+        self.liberar(sessao);
     }
 
     /// A customer joins (or rejoins) its line, or takes the free agent of its department with
@@ -273,6 +392,11 @@ impl Modelo {
         if !dados.cliente {
             self.prazos.remove(&conversa);
         }
+        self.falas.entry(conversa).or_default().push(Fala {
+            de: de.clone(),
+            do_atendente: !dados.cliente,
+            texto: texto.clone(),
+        });
         self.enviar(
             parceiro,
             DoBroker::Mensagem {
@@ -317,6 +441,12 @@ impl Modelo {
             ParaBroker::Encerrar { conversa, .. } => self.encerrar(sessao, *conversa),
             ParaBroker::Sair { .. } => self.sair(sessao, true),
             ParaBroker::Pong => {}
+            ParaBroker::Transferir { .. } if dados.cliente => {
+                self.enviar(sessao, DoBroker::erro(CodigoErro::ApenasAtendente))
+            }
+            ParaBroker::Transferir {
+                conversa, destino, ..
+            } => self.transferir(sessao, *conversa, destino),
             ParaBroker::Pausar { .. } | ParaBroker::Voltar { .. } if dados.cliente => {
                 self.enviar(sessao, DoBroker::erro(CodigoErro::ApenasAtendente))
             }
@@ -406,6 +536,7 @@ impl Modelo {
                 posicao_informada: 0,
                 pausado: false,
                 espera_informada: 0,
+                transferida: None,
             },
         );
         self.enviar(
@@ -553,6 +684,22 @@ impl ReferenceStateMachine for Referencia {
         let outra = prop_oneof![4 => Just(None), 1 => (0..5u64).prop_map(Some)];
         let alvo = (sessao.clone(), any::<Index>(), outra);
         let escolher_fim = escolher.clone();
+        let escolher_transferencia = escolher.clone();
+        let destino = prop_oneof![
+            select(DEPARTAMENTOS).prop_map(|d| Destino::Departamento(d.to_owned())),
+            select(DESTINOS_ATENDENTE).prop_map(|n| Destino::Atendente(n.to_owned())),
+        ];
+        let transfere =
+            (alvo.clone(), destino).prop_map(move |((sessao, qual, outra), destino)| {
+                Passo::Envia {
+                    sessao,
+                    quadro: ParaBroker::Transferir {
+                        conversa: escolher_transferencia(sessao, qual, outra),
+                        destino,
+                        seq: 0,
+                    },
+                }
+            });
         let encerra = alvo
             .clone()
             .prop_map(move |(sessao, qual, outra)| Passo::Envia {
@@ -577,6 +724,7 @@ impl ReferenceStateMachine for Referencia {
             3 => entra_atendente,
             3 => envia,
             2 => encerra,
+            2 => transfere,
             6 => diz,
             2 => cai,
             3 => Just(Passo::Tick),

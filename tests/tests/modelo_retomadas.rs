@@ -15,7 +15,7 @@ use broker::matchmaking::{Evento, Matchmaker, Parametros, Situacao};
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
-use proto::{Apresentacao, Papel, ParaBroker, Retomada, SessaoId};
+use proto::{Apresentacao, Destino, Papel, ParaBroker, Retomada, SessaoId};
 use tests::modelo::Filas;
 
 /// How much time passes between two steps.
@@ -51,6 +51,12 @@ enum Passo {
     Encerra { sessao: SessaoId, conversa: u64 },
     /// A connected agent sends a line in one of its chats (which answers it).
     Responde { sessao: SessaoId, conversa: u64 },
+    /// A connected agent hands one of its chats over.
+    Transfere {
+        sessao: SessaoId,
+        conversa: u64,
+        destino: Destino,
+    },
     /// A session's connection drops.
     Cai { sessao: SessaoId },
     /// A new connection resumes a session (or a tombstone) with everything received.
@@ -90,6 +96,8 @@ struct SessaoModelo {
     pausado: bool,
     /// The end of its grace period, while its connection is gone.
     suspensa_ate: Option<u64>,
+    /// (Customers) a chat handed to its line, waiting with it for an agent.
+    transferida: Option<u64>,
 }
 
 /// The reference model.
@@ -110,8 +118,17 @@ struct Modelo {
 
 impl Modelo {
     fn parear(&mut self, cliente: SessaoId, atendente: SessaoId) {
-        self.ultima_conversa += 1;
-        let conversa = self.ultima_conversa;
+        // A chat handed to the customer's line goes on with this agent (rule 19).
+        let transferida = self
+            .sessoes
+            .get_mut(&cliente)
+            .expect("exists")
+            .transferida
+            .take();
+        let conversa = transferida.unwrap_or_else(|| {
+            self.ultima_conversa += 1;
+            self.ultima_conversa
+        });
         self.sessoes.get_mut(&cliente).expect("exists").lugar = Lugar::Conversa {
             parceiro: atendente,
             conversa,
@@ -211,6 +228,7 @@ impl Modelo {
                 conversas: Vec::new(),
                 pausado: false,
                 suspensa_ate: None,
+                transferida: None,
             },
         );
         self.colocar(sessao);
@@ -246,9 +264,63 @@ impl Modelo {
                 conversas: Vec::new(),
                 pausado: false,
                 suspensa_ate: None,
+                transferida: None,
             },
         );
         self.liberar(sessao);
+    }
+
+    /// Rule 19: an agent hands one of its chats to a colleague with a free place (refused
+    /// otherwise) or to a department's line.
+    fn transferir(&mut self, atendente: SessaoId, conversa: u64, destino: &Destino) {
+        let Some(&(_, cliente)) = self
+            .sessoes
+            .get(&atendente)
+            .and_then(|dados| dados.conversas.iter().find(|&&(c, _)| c == conversa))
+        else {
+            return; // SemConversa.
+        };
+        let colega = match destino {
+            Destino::Atendente(nome) => {
+                let nome = nome.to_lowercase();
+                let livre = self
+                    .sessoes
+                    .iter()
+                    .find(|(_, d)| !d.cliente && d.nome.to_lowercase() == nome)
+                    .filter(|&(&id, d)| id != atendente && d.lugar == Lugar::Livre);
+                match livre {
+                    Some((&id, _)) => Some(id),
+                    None => return, // TransferenciaRecusada.
+                }
+            }
+            Destino::Departamento(_) => None,
+        };
+        self.linhas.livres.retain(|&s| s != atendente);
+        let dados = self.sessoes.get_mut(&atendente).expect("exists");
+        dados.conversas.retain(|&(c, _)| c != conversa);
+        match (colega, destino) {
+            (Some(colega), _) => {
+                self.linhas.livres.retain(|&s| s != colega);
+                let dados = self.sessoes.get_mut(&colega).expect("exists");
+                dados.conversas.push((conversa, cliente));
+                self.sessoes.get_mut(&cliente).expect("exists").lugar = Lugar::Conversa {
+                    parceiro: colega,
+                    conversa,
+                };
+                self.prazos
+                    .insert(conversa, self.agora_ms + PRAZO_RESPOSTA_MS);
+                self.liberar(colega);
+            }
+            (None, Destino::Departamento(departamento)) => {
+                self.prazos.remove(&conversa);
+                let dados = self.sessoes.get_mut(&cliente).expect("exists");
+                dados.departamentos = vec![departamento.clone()];
+                dados.transferida = Some(conversa);
+                self.colocar(cliente);
+            }
+            (None, Destino::Atendente(_)) => {}
+        }
+        self.liberar(atendente);
     }
 
     /// Rule 8: an agent ends one of its chats; a customer ended while away is kept as a
@@ -432,9 +504,21 @@ impl ReferenceStateMachine for Referencia {
             let encerra = select(abertas.clone())
                 .prop_map(|(sessao, conversa)| Passo::Encerra { sessao, conversa });
             passos.push((3, encerra.boxed()));
-            let responde =
-                select(abertas).prop_map(|(sessao, conversa)| Passo::Responde { sessao, conversa });
+            let responde = select(abertas.clone())
+                .prop_map(|(sessao, conversa)| Passo::Responde { sessao, conversa });
             passos.push((3, responde.boxed()));
+            let destino = prop_oneof![
+                select(DEPARTAMENTOS).prop_map(|d| Destino::Departamento(d.to_owned())),
+                select(ATENDENTES).prop_map(|n| Destino::Atendente(n.to_owned())),
+            ];
+            let transfere = (select(abertas), destino).prop_map(|((sessao, conversa), destino)| {
+                Passo::Transfere {
+                    sessao,
+                    conversa,
+                    destino,
+                }
+            });
+            passos.push((2, transfere.boxed()));
         }
         if !conectadas.is_empty() {
             let quadro = prop_oneof![
@@ -469,6 +553,11 @@ impl ReferenceStateMachine for Referencia {
             Passo::Envia { sessao, quadro } => estado.receber(*sessao, quadro),
             Passo::Encerra { sessao, conversa } => estado.encerrar(*sessao, *conversa),
             Passo::Responde { sessao, conversa } => estado.responder(*sessao, *conversa),
+            Passo::Transfere {
+                sessao,
+                conversa,
+                destino,
+            } => estado.transferir(*sessao, *conversa, destino),
             Passo::Cai { sessao } => estado.cair(*sessao),
             Passo::Volta { sessao, .. } => estado.voltar(*sessao),
             Passo::Tick => estado.tick(),
@@ -535,6 +624,20 @@ impl StateMachineTest for Sistema {
             ),
             Passo::Encerra { sessao, conversa } => {
                 let quadro = ParaBroker::Encerrar { conversa, seq: 0 };
+                sistema
+                    .maquina
+                    .aplicar(Evento::Recebeu { sessao, quadro }, agora);
+            }
+            Passo::Transfere {
+                sessao,
+                conversa,
+                destino,
+            } => {
+                let quadro = ParaBroker::Transferir {
+                    conversa,
+                    destino,
+                    seq: 0,
+                };
                 sistema
                     .maquina
                     .aplicar(Evento::Recebeu { sessao, quadro }, agora);

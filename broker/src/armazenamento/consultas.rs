@@ -49,6 +49,21 @@ pub struct Mensagem {
     pub enviada_em: i64,
 }
 
+/// A chat handed over, as the history holds it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Transferencia {
+    /// The agent who handed it over.
+    pub de: String,
+    /// The department or agent it went to.
+    pub para: String,
+    /// When (milliseconds since the Unix epoch).
+    pub em: i64,
+    /// Who took it over, and when (none while it waits, or if it never was).
+    pub assumida_por: Option<String>,
+    /// When it was taken over.
+    pub assumida_em: Option<i64>,
+}
+
 /// Which conversations to list.
 #[derive(Debug, Clone, Default)]
 pub struct Filtro {
@@ -146,6 +161,17 @@ impl Banco {
         .fetch_all(&self.pool)
         .await?;
         Ok(Some((conversa, mensagens)))
+    }
+
+    /// The transfers of one conversation, in order.
+    pub async fn transferencias(&self, id: i64) -> Result<Vec<Transferencia>, ErroBanco> {
+        Ok(sqlx::query_as::<_, Transferencia>(
+            "SELECT de, para, em, assumida_por, assumida_em FROM transferencias \
+             WHERE conversa = $1 ORDER BY em",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// `cliente`'s most recent conversations before `conversa`, newest first, as the protocol's

@@ -21,7 +21,7 @@ use tracing::error;
 
 use super::consultas::{Conversa, SELECIONAR_CONVERSAS, anterior};
 use super::gravador::{Consulta, Gravado, Juntos, Lote, Resposta};
-use super::linhas::Linhas;
+use super::linhas::{Linhas, Passagem};
 use super::{ErroBanco, id_do_banco};
 use proto::ANTERIORES_MAXIMO;
 
@@ -152,6 +152,23 @@ impl EscritorSqlite {
                     m.enviada_em,
                     m.seq_remetente
                 ])?;
+            }
+            let mut transferir = transacao.prepare_cached(
+                "INSERT INTO transferencias (conversa, de, para, em) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            let mut assumir = transacao.prepare_cached(
+                "UPDATE transferencias SET assumida_por = ?2, assumida_em = ?3 \
+                 WHERE conversa = ?1 AND assumida_por IS NULL",
+            )?;
+            for passagem in &linhas.passagens {
+                match passagem {
+                    Passagem::Transferencia(t) => {
+                        transferir.execute(params![t.conversa, t.de, t.para, t.em])?
+                    }
+                    Passagem::Assumida(a) => {
+                        assumir.execute(params![a.conversa, a.atendente, a.em])?
+                    }
+                };
             }
             let mut encerrar = transacao.prepare_cached(
                 "UPDATE conversas SET encerrada_em = ?2, motivo = ?3 WHERE id = ?1",

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use tracing::error;
 
 use super::gravador::{Gravado, Juntos, Lote, Resposta, juntar};
-use super::linhas::Linhas;
+use super::linhas::{Linhas, Passagem};
 use super::{Banco, ErroBanco};
 
 /// Starts the writer on `banco`: lots from `lotes`, reports to `avisos`.
@@ -94,6 +94,26 @@ async fn gravar(banco: &Banco, linhas: Linhas, base_ms: i64) -> Result<(), ErroB
                 .bind(m.enviada_em)
                 .bind(m.seq_remetente);
         }
+        consulta.execute(&mut *transacao).await?;
+    }
+    // Transfers are rare: one statement each.
+    for passagem in &linhas.passagens {
+        let consulta = match passagem {
+            Passagem::Transferencia(t) => sqlx::query(
+                "INSERT INTO transferencias (conversa, de, para, em) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(t.conversa)
+            .bind(t.de.clone())
+            .bind(t.para.clone())
+            .bind(t.em),
+            Passagem::Assumida(a) => sqlx::query(
+                "UPDATE transferencias SET assumida_por = $2, assumida_em = $3 \
+                 WHERE conversa = $1 AND assumida_por IS NULL",
+            )
+            .bind(a.conversa)
+            .bind(a.atendente.clone())
+            .bind(a.em),
+        };
         consulta.execute(&mut *transacao).await?;
     }
     // One statement per part, not per conversation: each is a round trip. (A VALUES list names

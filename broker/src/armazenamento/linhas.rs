@@ -1,5 +1,6 @@
 //! What a batch of the state machine's records becomes in the tables: conversations started,
-//! chat lines, conversations ended, and the journal's sessions. Both writers (SQLite's and
+//! chat lines, transfers and who took them over, conversations ended, and the journal's
+//! sessions. Both writers (SQLite's and
 //! PostgreSQL's) store the same rows, in this order, so a line never precedes its conversation.
 
 use std::collections::HashMap;
@@ -43,11 +44,39 @@ pub(super) struct Fim {
     pub em: i64,
 }
 
+/// A transfer, or who took it over.
+#[derive(Debug)]
+pub(super) enum Passagem {
+    /// A chat handed over.
+    Transferencia(Transferencia),
+    /// An agent took it over.
+    Assumida(Assumida),
+}
+
+/// A row of `transferencias`: a chat handed over.
+#[derive(Debug)]
+pub(super) struct Transferencia {
+    pub conversa: i64,
+    pub de: String,
+    pub para: String,
+    pub em: i64,
+}
+
+/// Who took over a handed-over chat: an update of its pending `transferencias` row.
+#[derive(Debug)]
+pub(super) struct Assumida {
+    pub conversa: i64,
+    pub atendente: String,
+    pub em: i64,
+}
+
 /// One transaction's rows.
 #[derive(Debug, Default)]
 pub(super) struct Linhas {
     pub inicios: Vec<Inicio>,
     pub mensagens: Vec<Linha>,
+    /// Transfers and take-overs, in the order they happened (a take-over follows its transfer).
+    pub passagens: Vec<Passagem>,
     pub fins: Vec<Fim>,
     /// The journal's part, coalesced per session.
     pub diario: Anotacoes,
@@ -116,6 +145,28 @@ impl Linhas {
                         em: ms(em),
                     });
                 }
+                Registro::Transferencia {
+                    conversa,
+                    de,
+                    para,
+                    em,
+                } => linhas
+                    .passagens
+                    .push(Passagem::Transferencia(Transferencia {
+                        conversa: id_do_banco(conversa),
+                        de,
+                        para,
+                        em: ms(em),
+                    })),
+                Registro::Assumida {
+                    conversa,
+                    atendente,
+                    em,
+                } => linhas.passagens.push(Passagem::Assumida(Assumida {
+                    conversa: id_do_banco(conversa),
+                    atendente,
+                    em: ms(em),
+                })),
                 Registro::Sessao(_) | Registro::SessaoSaiu { .. } | Registro::SemSessoes => {}
             }
         }

@@ -28,7 +28,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-pub use consultas::{Conversa, Filtro, Mensagem};
+pub use consultas::{Conversa, Filtro, Mensagem, Transferencia};
 pub use gravador::{CAPACIDADE_GRAVADOR, Consulta, Gravado, Gravador, Lote, Resposta, Vaga};
 
 /// The SQLite file's name inside the data directory.
@@ -200,6 +200,7 @@ pub fn nome_do_motivo(motivo: MotivoFim) -> &'static str {
         MotivoFim::AtendenteDesconectou => "atendente_desconectou",
         MotivoFim::BrokerEncerrando => "broker_encerrando",
         MotivoFim::SemResposta => "sem_resposta",
+        MotivoFim::Transferido => "transferido",
     }
 }
 
@@ -213,6 +214,7 @@ pub fn motivo_do_nome(nome: &str) -> Option<MotivoFim> {
         MotivoFim::AtendenteDesconectou,
         MotivoFim::BrokerEncerrando,
         MotivoFim::SemResposta,
+        MotivoFim::Transferido,
     ]
     .into_iter()
     .find(|motivo| nome_do_motivo(*motivo) == nome)

@@ -1,12 +1,13 @@
-//! The open conversations: who is in each, how many lines it has had, and whether its agent has
-//! answered yet. [`Conversas`] alone numbers them (ids are never reused, across restarts too:
-//! they continue after the highest id the history holds), opens and closes them, and keeps the
-//! deadlines by which an agent must answer (rule 18).
+//! The open conversations: who is in each, how many lines it has had and its latest ones (so an
+//! agent it is handed to sees them), and whether its agent has answered yet. [`Conversas`]
+//! alone numbers them (ids are never reused, across restarts too: they continue after the
+//! highest id the history holds), opens, hands over and closes them, and keeps the deadlines
+//! by which an agent must answer (rule 18).
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use proto::SessaoId;
+use proto::{DoBroker, Fala, SessaoId, TRANSCRICAO_MAXIMA};
 
 /// Every open conversation.
 #[derive(Debug, Default)]
@@ -21,7 +22,7 @@ pub(super) struct Conversas {
 }
 
 /// One open conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Conversa {
     /// The customer.
     pub(super) cliente: SessaoId,
@@ -32,6 +33,11 @@ pub(super) struct Conversa {
     pub(super) linhas: u64,
     /// Whether the agent has sent a line in it.
     pub(super) respondida: bool,
+    /// By when its current agent must answer (an older deadline left in the queue, from before
+    /// a transfer, does not count).
+    prazo: Option<Duration>,
+    /// Its latest lines (at most [`TRANSCRICAO_MAXIMA`]), oldest first.
+    pub(super) falas: VecDeque<Fala>,
 }
 
 impl Conversa {
@@ -42,6 +48,25 @@ impl Conversa {
             atendente,
             linhas: 0,
             respondida: false,
+            prazo: None,
+            falas: VecDeque::new(),
+        }
+    }
+
+    /// Keeps a line, forgetting the oldest past [`TRANSCRICAO_MAXIMA`].
+    pub(super) fn guardar(&mut self, fala: Fala) {
+        self.falas.push_back(fala);
+        if self.falas.len() > TRANSCRICAO_MAXIMA {
+            self.falas.pop_front();
+        }
+    }
+
+    /// The chat so far, as an agent it is handed to receives it.
+    pub(super) fn transcricao(&self, conversa: u64) -> DoBroker {
+        DoBroker::Transcricao {
+            conversa,
+            omitidas: self.linhas.saturating_sub(self.falas.len() as u64),
+            falas: self.falas.iter().cloned().collect(),
         }
     }
 
@@ -81,12 +106,19 @@ impl Conversas {
 
     /// Opens a conversation with its id (one restored from the journal, or a new one), with a
     /// deadline for its first answer if it has none yet.
-    pub(super) fn reabrir(&mut self, id: u64, conversa: Conversa, prazo: Option<Duration>) {
+    pub(super) fn reabrir(&mut self, id: u64, mut conversa: Conversa, prazo: Option<Duration>) {
         self.ultima = self.ultima.max(id);
-        if let Some(prazo) = prazo.filter(|_| !conversa.respondida) {
+        conversa.prazo = prazo.filter(|_| !conversa.respondida);
+        if let Some(prazo) = conversa.prazo {
             self.prazos.push_back((prazo, id));
         }
         self.abertas.insert(id, conversa);
+    }
+
+    /// Keeps an id from being given out again (a chat restored while it waits to be taken
+    /// over).
+    pub(super) fn reservar(&mut self, id: u64) {
+        self.ultima = self.ultima.max(id);
     }
 
     /// Closes a conversation and returns what it was.
@@ -99,11 +131,21 @@ impl Conversas {
         self.abertas.get(&id)
     }
 
-    /// Counts one more line in a conversation; one from the agent answers it.
-    pub(super) fn contar_linha(&mut self, id: u64, do_atendente: bool) {
+    /// Counts and keeps one more line of a conversation; one from the agent answers it.
+    pub(super) fn contar_linha(&mut self, id: u64, fala: Fala) {
         if let Some(conversa) = self.abertas.get_mut(&id) {
             conversa.linhas += 1;
-            conversa.respondida |= do_atendente;
+            conversa.respondida |= fala.do_atendente;
+            conversa.guardar(fala);
+        }
+    }
+
+    /// Hands an open conversation to another agent, who must answer it by `prazo`.
+    pub(super) fn passar(&mut self, id: u64, atendente: SessaoId, prazo: Option<Duration>) {
+        if let Some(mut conversa) = self.fechar(id) {
+            conversa.atendente = atendente;
+            conversa.respondida = false;
+            self.reabrir(id, conversa, prazo);
         }
     }
 
@@ -116,7 +158,10 @@ impl Conversas {
                 break;
             }
             self.prazos.pop_front();
-            if self.get(id).is_some_and(|conversa| !conversa.respondida) {
+            let vencida = self
+                .get(id)
+                .is_some_and(|conversa| !conversa.respondida && conversa.prazo == Some(prazo));
+            if vencida {
                 vencidas.push(id);
             }
         }

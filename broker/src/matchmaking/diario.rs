@@ -16,10 +16,10 @@
 //! customer whose agent ended the chat while it was away) are journaled too, so such a customer
 //! still gets its `Fim` from a restarted broker. Secrets are journaled as their digest only.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::time::Duration;
 
-use proto::{DoBroker, Ficha, SessaoId};
+use proto::{DoBroker, Fala, Ficha, SessaoId, TRANSCRICAO_MAXIMA};
 use serde::{Deserialize, Serialize};
 
 use super::conversas::Conversa;
@@ -55,6 +55,8 @@ enum PapelSalvo {
         /// When it joined, in milliseconds of the broker's uptime (the store keeps it as
         /// milliseconds since the Unix epoch: see [`Instantaneo::deslocar`]).
         entrou_em_ms: u64,
+        /// A chat handed to its line that waits with it: (conversation, lines so far).
+        transferida: Option<(u64, u64)>,
     },
     /// An agent.
     Atendente {
@@ -150,6 +152,7 @@ impl Instantaneo {
                 departamento: String::new(),
                 chegada: 0,
                 entrou_em_ms: 0,
+                transferida: None,
             },
             estado: EstadoSalvo::Encerrada,
             ultima_aceita: 0,
@@ -256,14 +259,37 @@ impl Matchmaker {
             };
             // Answered if the agent sent any line of it the history kept.
             let respondida = linhas_da(salva.conversa, linhas).any(|linha| linha.do_atendente);
-            let aberta = Conversa {
-                linhas: vistas,
-                respondida,
-                ..Conversa::nova(cliente, atendente)
-            };
+            let mut aberta = Conversa::nova(cliente, atendente);
+            aberta.linhas = vistas;
+            aberta.respondida = respondida;
+            aberta.falas = falas_de(salva.conversa, linhas);
             let prazo = self.prazo_de_resposta(agora);
             self.conversas.reabrir(salva.conversa, aberta, prazo);
         }
+        // A chat handed to the customer's line waits with it.
+        let transferida = match &papel {
+            PapelSalvo::Cliente {
+                transferida: Some((conversa, ja_vistas)),
+                ..
+            } if inteiras.is_empty() => {
+                let salva = ConversaSalva {
+                    parceiro: 0,
+                    conversa: *conversa,
+                    linhas: *ja_vistas,
+                };
+                let mut repor = Reposicao {
+                    atendente: false,
+                    ultima_aceita: &mut ultima_aceita,
+                    retomada: retomada.as_mut(),
+                };
+                let mut aberta = Conversa::nova(id, 0);
+                aberta.linhas = repor.linhas_depois(&salva, linhas);
+                aberta.falas = falas_de(*conversa, linhas);
+                self.conversas.reservar(*conversa);
+                Some(Box::new((*conversa, aberta)))
+            }
+            _ => None,
+        };
         let conversas: Vec<u64> = inteiras.iter().map(|c| c.conversa).collect();
         let estado = match conversas.first() {
             // An agent stops (every restored session is suspended).
@@ -272,7 +298,7 @@ impl Matchmaker {
             // A customer in line, or one whose chat lost its other side.
             None => Estado::Aguardando,
         };
-        let papel = self.restaurar_papel(id, papel, estado, conversas);
+        let papel = self.restaurar_papel(id, papel, estado, conversas, transferida);
         let sessao = Sessao::restaurada(nome, papel, estado, ultima_aceita, retomada);
         self.sessoes.restaurar(id, sessao);
     }
@@ -285,12 +311,14 @@ impl Matchmaker {
         papel: PapelSalvo,
         estado: Estado,
         conversas: Vec<u64>,
+        transferida: Option<Box<(u64, Conversa)>>,
     ) -> PapelSessao {
         match papel {
             PapelSalvo::Cliente {
                 departamento,
                 chegada,
                 entrou_em_ms,
+                ..
             } => {
                 self.ultima_chegada = self.ultima_chegada.max(chegada);
                 if estado == Estado::Aguardando {
@@ -301,6 +329,7 @@ impl Matchmaker {
                     chegada,
                     entrou_em: Duration::from_millis(entrou_em_ms),
                     posicao_informada: 0,
+                    transferida,
                 }
             }
             PapelSalvo::Atendente {
@@ -327,11 +356,13 @@ impl Matchmaker {
                 departamento,
                 chegada,
                 entrou_em,
+                transferida,
                 ..
             } => PapelSalvo::Cliente {
                 departamento: departamento.clone(),
                 chegada: *chegada,
                 entrou_em_ms: u64::try_from(entrou_em.as_millis()).unwrap_or(u64::MAX),
+                transferida: transferida.as_ref().map(|t| (t.0, t.1.linhas)),
             },
             PapelSessao::Atendente {
                 departamentos,
@@ -408,6 +439,22 @@ impl Reposicao<'_> {
         }
         vistas
     }
+}
+
+/// The latest lines of one conversation, as an agent it is handed to sees them.
+fn falas_de(conversa: u64, linhas: &[LinhaSalva]) -> VecDeque<Fala> {
+    let mut falas = VecDeque::new();
+    for linha in linhas_da(conversa, linhas) {
+        falas.push_back(Fala {
+            de: linha.autor.clone(),
+            do_atendente: linha.do_atendente,
+            texto: linha.texto.clone(),
+        });
+        if falas.len() > TRANSCRICAO_MAXIMA {
+            falas.pop_front();
+        }
+    }
+    falas
 }
 
 /// The stored lines of one conversation.

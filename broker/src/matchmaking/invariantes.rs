@@ -42,6 +42,7 @@ impl Matchmaker {
                 PapelSessao::Cliente {
                     departamento,
                     chegada,
+                    transferida,
                     ..
                 },
                 Estado::Aguardando,
@@ -49,6 +50,11 @@ impl Matchmaker {
                 let vezes = self.filas.clientes(departamento).filter(|&c| c == id);
                 if vezes.count() != 1 || self.filas.posicao(departamento, *chegada).is_none() {
                     return Err(format!("cliente {id} não está uma vez na sua fila"));
+                }
+                if let Some(pendente) = transferida
+                    && self.conversas.get(pendente.0).is_some()
+                {
+                    return Err(format!("conversa {} à espera e aberta", pendente.0));
                 }
             }
             (
@@ -93,6 +99,15 @@ impl Matchmaker {
                         return Err(format!("atendente {id} fora da fila de livres"));
                     }
                 }
+            }
+            (
+                PapelSessao::Cliente {
+                    transferida: Some(_),
+                    ..
+                },
+                Estado::EmConversa { .. },
+            ) => {
+                return Err(format!("cliente {id} em conversa com outra à espera"));
             }
             (PapelSessao::Cliente { .. }, Estado::EmConversa { .. }) => {}
         }

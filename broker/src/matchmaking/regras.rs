@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use proto::validacao::{normalizar_departamento_ate, validar_nome_ate, validar_texto_ate};
-use proto::{Apresentacao, CodigoErro, DoBroker, Ficha, MotivoFim, Papel, ParaBroker, SessaoId};
+use proto::{
+    Apresentacao, CodigoErro, DoBroker, Fala, Ficha, MotivoFim, Papel, ParaBroker, SessaoId,
+};
 
 use super::sessoes::{Estado, PapelSessao, Retomavel, Sessao};
 use super::{Efeito, Matchmaker, Registro, retomada};
@@ -66,6 +68,7 @@ impl Matchmaker {
                     chegada: self.ultima_chegada,
                     entrou_em: agora,
                     posicao_informada: 0,
+                    transferida: None,
                 })
             }
             Papel::Atendente {
@@ -166,6 +169,12 @@ impl Matchmaker {
             ParaBroker::Pausar { .. } | ParaBroker::Voltar { .. } if cliente => {
                 erro(efeitos, id, CodigoErro::ApenasAtendente)
             }
+            ParaBroker::Transferir { .. } if cliente => {
+                erro(efeitos, id, CodigoErro::ApenasAtendente)
+            }
+            ParaBroker::Transferir {
+                conversa, destino, ..
+            } => self.transferir(id, conversa, destino, agora, efeitos),
             ParaBroker::Pausar { .. } => self.pausar(id, efeitos),
             ParaBroker::Voltar { .. } => self.voltar(id, agora, efeitos),
         }
@@ -200,7 +209,12 @@ impl Matchmaker {
             return;
         };
         let (nome, do_atendente) = (sessao.nome().to_owned(), !sessao.cliente());
-        self.conversas.contar_linha(conversa, do_atendente);
+        let fala = Fala {
+            de: nome.clone(),
+            do_atendente,
+            texto: texto.clone(),
+        };
+        self.conversas.contar_linha(conversa, fala);
         if self.parametros.historico {
             efeitos.push(Efeito::Registrar(Registro::Mensagem {
                 conversa,
@@ -360,7 +374,7 @@ impl Matchmaker {
 
     /// Takes a free agent out of the free lines of all its departments (its state is then the
     /// caller's to set).
-    fn tirar_dos_livres(&mut self, id: SessaoId) {
+    pub(super) fn tirar_dos_livres(&mut self, id: SessaoId) {
         let Some(Sessao {
             papel: PapelSessao::Atendente { departamentos, .. },
             estado,
@@ -400,10 +414,17 @@ impl Matchmaker {
                 PapelSessao::Cliente {
                     departamento,
                     chegada,
+                    transferida,
                     ..
                 },
                 Estado::Aguardando,
-            ) => self.filas.tirar(departamento, *chegada),
+            ) => {
+                self.filas.tirar(departamento, *chegada);
+                // A chat handed to the line ends with the customer who waited for it.
+                if let Some(pendente) = transferida {
+                    self.registrar_fim(pendente.0, motivo, agora, efeitos);
+                }
+            }
             (PapelSessao::Cliente { .. }, _) => {
                 if let Some(conversa) = sessao.conversa() {
                     self.fim_para_o_atendente(conversa, motivo, agora, efeitos);
@@ -559,8 +580,9 @@ impl Matchmaker {
         }
     }
 
-    /// Starts a chat between a customer and an agent who are in no line (rule 4). Both learn
-    /// the customer's department and how long it waited.
+    /// Starts a chat between a customer and an agent who are in no line (rule 4), or goes on
+    /// with the chat handed to the customer's line (rule 19). Both learn the customer's
+    /// department and how long it waited.
     pub(super) fn parear(
         &mut self,
         cliente: SessaoId,
@@ -568,6 +590,54 @@ impl Matchmaker {
         agora: Duration,
         efeitos: &mut Vec<Efeito>,
     ) {
+        let Some(Sessao {
+            papel: PapelSessao::Cliente { transferida, .. },
+            ..
+        }) = self.sessoes.get_mut(cliente)
+        else {
+            return;
+        };
+        let transferida = transferida.take();
+        let prazo = self.prazo_de_resposta(agora);
+        let (conversa, continuada) = match transferida {
+            Some(pendente) => {
+                let (id, mut aberta) = *pendente;
+                aberta.atendente = atendente;
+                aberta.respondida = false;
+                self.conversas.reabrir(id, aberta, prazo);
+                (id, true)
+            }
+            None => (self.conversas.abrir(cliente, atendente, prazo), false),
+        };
+        if let Some(sessao) = self.sessoes.get_mut(cliente) {
+            sessao.estado = Estado::EmConversa { conversa };
+        }
+        if let Some(Sessao {
+            papel: PapelSessao::Atendente { conversas, .. },
+            ..
+        }) = self.sessoes.get_mut(atendente)
+        {
+            conversas.push(conversa);
+        }
+        self.apresentar(conversa, continuada, agora, efeitos);
+    }
+
+    /// Tells both sides of a chat that has just started (or that an agent took over, when
+    /// `continuada`) who the other is: `Conectado` to both, the chat so far to an agent who
+    /// takes it over, the lookup of the customer's earlier chats, and whether the customer is
+    /// away. The history records the start, or who took it over.
+    pub(super) fn apresentar(
+        &mut self,
+        conversa: u64,
+        continuada: bool,
+        agora: Duration,
+        efeitos: &mut Vec<Efeito>,
+    ) {
+        let Some(aberta) = self.conversas.get(conversa) else {
+            return;
+        };
+        let (cliente, atendente) = (aberta.cliente, aberta.atendente);
+        let transcricao = continuada.then(|| aberta.transcricao(conversa));
         let Some(Sessao {
             papel:
                 PapelSessao::Cliente {
@@ -589,26 +659,22 @@ impl Matchmaker {
         };
         let espera_ms =
             u64::try_from(agora.saturating_sub(entrou_em).as_millis()).unwrap_or(u64::MAX);
-        let prazo = self.prazo_de_resposta(agora);
-        let conversa = self.conversas.abrir(cliente, atendente, prazo);
-        if let Some(sessao) = self.sessoes.get_mut(cliente) {
-            sessao.estado = Estado::EmConversa { conversa };
-        }
-        if let Some(Sessao {
-            papel: PapelSessao::Atendente { conversas, .. },
-            ..
-        }) = self.sessoes.get_mut(atendente)
-        {
-            conversas.push(conversa);
-        }
         if self.parametros.historico {
-            efeitos.push(Efeito::Registrar(Registro::Inicio {
-                conversa,
-                departamento: departamento.clone(),
-                cliente: nome_cliente.clone(),
-                atendente: nome_atendente.clone(),
-                entrou_em,
-                conectada_em: agora,
+            efeitos.push(Efeito::Registrar(if continuada {
+                Registro::Assumida {
+                    conversa,
+                    atendente: nome_atendente.clone(),
+                    em: agora,
+                }
+            } else {
+                Registro::Inicio {
+                    conversa,
+                    departamento: departamento.clone(),
+                    cliente: nome_cliente.clone(),
+                    atendente: nome_atendente.clone(),
+                    entrou_em,
+                    conectada_em: agora,
+                }
             }));
         }
         for (para, com) in [(cliente, nome_atendente), (atendente, nome_cliente.clone())] {
@@ -621,6 +687,12 @@ impl Matchmaker {
                     departamento,
                     espera_ms,
                 },
+            });
+        }
+        if let Some(quadro) = transcricao {
+            efeitos.push(Efeito::Enviar {
+                para: atendente,
+                quadro,
             });
         }
         if self.parametros.historico {
@@ -721,7 +793,7 @@ fn erro(efeitos: &mut Vec<Efeito>, para: SessaoId, codigo: CodigoErro) {
 }
 
 /// Answers a session with an error.
-fn erro_com(efeitos: &mut Vec<Efeito>, para: SessaoId, codigo: CodigoErro, texto: &str) {
+pub(super) fn erro_com(efeitos: &mut Vec<Efeito>, para: SessaoId, codigo: CodigoErro, texto: &str) {
     efeitos.push(Efeito::Enviar {
         para,
         quadro: DoBroker::Erro {

@@ -11,6 +11,7 @@ use std::time::Duration;
 use proto::{DoBroker, Ficha, SessaoId};
 
 use super::Efeito;
+use super::conversas::Conversa;
 
 /// Most numbered frames kept for one session that its peer has not acknowledged. Past it the
 /// oldest are dropped, and a resume that would need them is refused.
@@ -63,6 +64,9 @@ pub(super) enum PapelSessao {
         entrou_em: Duration,
         /// The last position sent to it (0: none yet).
         posicao_informada: u32,
+        /// A chat handed to its department that waits, with the customer, for an agent: it
+        /// goes on, with its id and lines, with whoever takes the customer.
+        transferida: Option<Box<(u64, Conversa)>>,
     },
     /// An agent.
     Atendente {
@@ -431,6 +435,17 @@ impl Sessoes {
             }
         }
         vencidas
+    }
+
+    /// The agent registered under `nome` (in any case), if any.
+    pub(super) fn atendente_chamado(&self, nome: &str) -> Option<SessaoId> {
+        if !self.nome_em_uso(nome) {
+            return None;
+        }
+        let chave = nome.to_lowercase();
+        self.iter().find_map(|(id, sessao)| {
+            (!sessao.cliente() && sessao.nome.to_lowercase() == chave).then_some(id)
+        })
     }
 
     /// The suspended agent registered under `nome` (in any case), if any.
