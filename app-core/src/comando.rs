@@ -145,7 +145,8 @@ pub fn ajuda(atendente: bool) -> &'static str {
         "Comandos: /fim encerra o atendimento em vista (/fim N encerra o #N); /transferir \
          vendas passa-o ao departamento vendas, /transferir @Zoe à atendente Zoe; /pausa deixa de \
          receber novos clientes; /voltar volta a receber; /limpar limpa a tela; /sair sai do \
-         sistema; /ajuda mostra esta lista. Alt-1…Alt-9 ou Ctrl-←/→ trocam de conversa. Para \
+         sistema; /ajuda mostra esta lista. Alt-1…Alt-9 (pela posição) ou Ctrl-←/→ trocam de \
+         conversa, e Alt-0 mostra os avisos. Para \
          enviar um texto que começa com /, use //."
     } else {
         "Comandos: /sair sai da fila ou do atendimento; /limpar limpa a tela; /ajuda mostra \

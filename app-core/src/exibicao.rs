@@ -367,8 +367,8 @@ pub fn fim(motivo: MotivoFim, atendente: bool) -> &'static str {
         (MotivoFim::BrokerEncerrando, _) => "O broker está sendo desligado. Até logo!",
         (MotivoFim::Transferido, _) => "Conversa transferida.",
         (MotivoFim::SemResposta, _) => {
-            "Você não respondeu a tempo: o cliente foi passado a outro atendente, e você entrou \
-             em pausa (/voltar para receber clientes)."
+            "Você não respondeu a tempo: o cliente voltou para o lugar dele na fila, e você \
+             entrou em pausa (/voltar para receber clientes)."
         }
     }
 }

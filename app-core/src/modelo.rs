@@ -156,6 +156,8 @@ pub struct Modelo {
     pub parceiro_ausente: bool,
     /// (Agents) whether a pause is on.
     pub pausado: bool,
+    /// How many chats the broker gives this session at once.
+    pub capacidade: u8,
     /// Whether this person asked to leave (the app closes when the broker lets go).
     saindo: bool,
     /// Whether the broker said it is shutting down (its going away is then a lost connection,
@@ -179,6 +181,7 @@ impl Modelo {
             clientes_na_fila: None,
             parceiro_ausente: false,
             pausado: false,
+            capacidade: 1,
             saindo: false,
             broker_saiu: false,
         };
@@ -383,6 +386,26 @@ impl Modelo {
         let quadro = match entrada {
             Entrada::Vazia => return Vec::new(),
             Entrada::Mensagem(texto) => {
+                // A line the broker would refuse stays in the input line, with the reason.
+                let recusa = if self.aba_em_vista().is_some_and(|aba| aba.encerrada) {
+                    Some("Esta conversa terminou; escolha outra com Alt-1…Alt-9.".to_owned())
+                } else {
+                    proto::validacao::validar_texto(&texto).err().map(|erro| {
+                        let maximo = proto::validacao::TEXTO_MAXIMO;
+                        match erro {
+                            proto::validacao::TextoInvalido::Longo => format!(
+                                "A mensagem não foi enviada: tem {} bytes, e o limite é {maximo}.",
+                                texto.len()
+                            ),
+                            erro => format!("A mensagem não foi enviada: {erro}."),
+                        }
+                    })
+                };
+                if let Some(recusa) = recusa {
+                    self.editor.inserir(&linha);
+                    self.registrar(hora, Autor::Erro, recusa);
+                    return Vec::new();
+                }
                 // Outside a chat the line goes with no conversation, and the broker says so.
                 if conversa != 0 {
                     self.registrar(hora, Autor::Eu, exibicao::limpar(&texto));
@@ -436,26 +459,38 @@ impl Modelo {
     fn broker(&mut self, quadro: DoBroker, hora: &str) {
         let atendente = self.atendente();
         match &quadro {
-            DoBroker::BemVindo { .. } => {
+            DoBroker::BemVindo { capacidade, .. } => {
                 self.ligacao = Ligacao::Conectado;
                 self.saindo = false;
                 self.broker_saiu = false;
                 self.pausado = false;
                 self.abas.clear();
                 self.em_vista = 0;
+                self.capacidade = *capacidade;
                 self.situacao = if atendente {
                     Situacao::Livre
                 } else {
                     Situacao::Procurando
                 };
                 self.avisar(hora, &exibicao::texto(&quadro, atendente));
+                if let Papel::Atendente {
+                    capacidade: pedida, ..
+                } = self.papel
+                    && pedida > *capacidade
+                {
+                    let texto = format!(
+                        "O broker limita cada atendente a {capacidade} conversas ao mesmo tempo \
+                         (você pediu {pedida})."
+                    );
+                    self.avisar(hora, &texto);
+                }
             }
             DoBroker::Fila { posicao } => {
                 // In the middle of a chat: its agent did not answer in time.
                 if let Situacao::EmConversa { com, .. } = &self.situacao {
                     let texto = format!(
                         "{com} não respondeu a tempo; você voltou para a fila, no lugar da sua \
-                         chegada, e será atendido por outra pessoa."
+                         chegada."
                     );
                     self.avisar(hora, &texto);
                 }
@@ -478,7 +513,7 @@ impl Modelo {
                     && atual != conversa
                 {
                     let texto =
-                        format!("{antes} não respondeu a tempo; outra pessoa vai atender você.");
+                        format!("{antes} não respondeu a tempo; um novo atendimento começa.");
                     self.avisar(hora, &texto);
                 }
                 self.situacao = Situacao::EmConversa {
@@ -502,10 +537,17 @@ impl Modelo {
                 };
                 self.na_conversa(*conversa, registro);
             }
-            DoBroker::Fim { conversa, .. } if atendente && *conversa != 0 => {
+            DoBroker::Fim { conversa, motivo } if atendente && *conversa != 0 => {
                 let aviso = exibicao::texto(&quadro, atendente);
                 let conversa = *conversa;
                 self.avisar_na(conversa, hora, &aviso);
+                // Losing a customer for not answering pauses the agent: say so where it looks.
+                let em_vista = self
+                    .aba_em_vista()
+                    .is_some_and(|aba| aba.conversa == conversa);
+                if *motivo == MotivoFim::SemResposta && !em_vista {
+                    self.avisar(hora, &aviso);
+                }
                 if let Some(i) = self.indice_da_aba(conversa) {
                     self.abas[i].encerrada = true;
                     self.abas[i].parceiro_ausente = false;
@@ -594,7 +636,9 @@ impl Modelo {
             encerrada: false,
         });
         self.avisar_na(*conversa, hora, &exibicao::texto(quadro, true));
-        if self.aba_em_vista().is_none_or(|aba| aba.encerrada) {
+        // Not while something is being typed: it was meant for the chat in view.
+        let livre = self.aba_em_vista().is_none_or(|aba| aba.encerrada);
+        if livre && self.editor.texto().is_empty() {
             self.ver(self.abas.len());
         }
     }

@@ -15,6 +15,10 @@ use crate::comando::{Comando, Entrada, ajuda, desconhecido, interpretar, linha_j
 use crate::exibicao;
 use crate::terminal::{Linha, Terminal};
 
+/// What `--json` says of a line that starts like an object but is not a chat line's.
+const LINHA_JSON_INVALIDA: &str = "Linha JSON inválida, não enviada: use {\"conversa\": N, \"texto\": \"...\"} \
+     (N, o número da conversa; para um texto que começa com {, escreva-o nesse formato).";
+
 /// After asking to leave, how long to wait for the broker's goodbye before closing anyway.
 const PRAZO_DESPEDIDA: Duration = Duration::from_secs(5);
 
@@ -165,12 +169,20 @@ pub async fn conduzir(conexao: Conexao, opcoes: &Opcoes, terminal: &mut Terminal
             linha = terminal.proxima(), if !saindo => {
                 let ultima = abertas.last().copied().unwrap_or(0);
                 let quadro = match linha {
-                    Linha::Texto(texto) if opcoes.json && linha_json(&texto).is_some() => {
-                        linha_json(&texto).map(|(conversa, texto)| ParaBroker::Mensagem {
-                            conversa,
-                            texto,
-                            seq: 0,
-                        })
+                    // In --json, a line that looks like an object must be a well-formed one:
+                    // never sent to a customer as text.
+                    Linha::Texto(texto) if opcoes.json && texto.trim_start().starts_with('{') => {
+                        match linha_json(&texto) {
+                            Some((conversa, texto)) => Some(ParaBroker::Mensagem {
+                                conversa,
+                                texto,
+                                seq: 0,
+                            }),
+                            None => {
+                                terminal.avisar(LINHA_JSON_INVALIDA);
+                                None
+                            }
+                        }
                     }
                     Linha::Texto(texto) => match interpretar(&texto, atendente) {
                         Entrada::Vazia => None,

@@ -28,7 +28,8 @@ pub fn desenhar(quadro: &mut Frame, modelo: &Modelo) {
     let largura_texto = usize::from(area.width).saturating_sub(PROMPT.width());
     let (linhas_entrada, cursor) = modelo.editor.linhas(largura_texto);
     let altura_entrada = linhas_entrada.len().clamp(1, ENTRADA_MAXIMA);
-    let altura_abas = u16::from(!modelo.abas.is_empty());
+    // Tabs are for agents who take several chats at once.
+    let altura_abas = u16::from(!modelo.abas.is_empty() && modelo.capacidade > 1);
     let [cabecalho, abas, conversa, status, entrada] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(altura_abas),
@@ -44,7 +45,8 @@ pub fn desenhar(quadro: &mut Frame, modelo: &Modelo) {
         cabecalho,
     );
     if altura_abas > 0 {
-        quadro.render_widget(Paragraph::new(linha_das_abas(modelo)), abas);
+        let largura = usize::from(area.width);
+        quadro.render_widget(Paragraph::new(linha_das_abas(modelo, largura)), abas);
     }
     desenhar_conversa(quadro, modelo, conversa);
     quadro.render_widget(
@@ -99,36 +101,89 @@ fn texto_do_cabecalho(modelo: &Modelo) -> String {
     )
 }
 
-/// " 0 Início │ 1 Ana │ 2 Bia • │ 3 Caio ✓ ": the general log and every chat, by the number
-/// Alt selects; the one in view reversed, unread ones with a dot, ended ones with a check.
-fn linha_das_abas(modelo: &Modelo) -> Line<'static> {
+/// Most characters of a name on a tab.
+const NOME_NA_ABA: usize = 14;
+
+/// " Início │ #3 Ana │ #5 Bia • │ #6 Caio ✓ ": the general log and every chat by its number
+/// (the one `/fim N` takes; Alt-1… pick them by position); the one in view reversed, unread ones
+/// with a dot, ended ones with a check. When they do not fit in `largura`, the line shows the
+/// ones around the tab in view, with `‹` and `›` where others are hidden.
+fn linha_das_abas(modelo: &Modelo, largura: usize) -> Line<'static> {
+    let rotulos: Vec<(String, Style)> = std::iter::once((" Início ".to_owned(), 0, false, false))
+        .chain(modelo.abas.iter().enumerate().map(|(i, aba)| {
+            let marca = match (aba.nao_lida, aba.encerrada) {
+                (_, true) => " ✓",
+                (true, false) => " •",
+                (false, false) => "",
+            };
+            let nome = encurtar(&aba.com, NOME_NA_ABA);
+            (
+                format!(" #{} {nome}{marca} ", aba.conversa),
+                i + 1,
+                aba.nao_lida,
+                aba.encerrada,
+            )
+        }))
+        .map(|(texto, indice, nao_lida, _)| {
+            let estilo = if indice == modelo.em_vista {
+                Style::new().add_modifier(Modifier::REVERSED)
+            } else if nao_lida {
+                Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)
+            } else {
+                Style::new()
+            };
+            (texto, estilo)
+        })
+        .collect();
+    let (inicio, fim) = janela(&rotulos, modelo.em_vista, largura);
     let mut partes = Vec::new();
-    let rotulos = std::iter::once((0, "Início".to_owned(), false, false)).chain(
-        modelo
-            .abas
-            .iter()
-            .enumerate()
-            .map(|(i, aba)| (i + 1, aba.com.clone(), aba.nao_lida, aba.encerrada)),
-    );
-    for (indice, nome, nao_lida, encerrada) in rotulos {
-        if indice > 0 {
+    if inicio > 0 {
+        partes.push(Span::raw("‹"));
+    }
+    for (i, (texto, estilo)) in rotulos[inicio..fim].iter().enumerate() {
+        if i > 0 {
             partes.push(Span::raw("│"));
         }
-        let marca = match (nao_lida, encerrada) {
-            (_, true) => " ✓",
-            (true, false) => " •",
-            (false, false) => "",
-        };
-        let estilo = if indice == modelo.em_vista {
-            Style::new().add_modifier(Modifier::REVERSED)
-        } else if nao_lida {
-            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)
-        } else {
-            Style::new()
-        };
-        partes.push(Span::styled(format!(" {indice} {nome}{marca} "), estilo));
+        partes.push(Span::styled(texto.clone(), *estilo));
+    }
+    if fim < rotulos.len() {
+        partes.push(Span::raw("›"));
     }
     Line::from(partes)
+}
+
+/// The range of tabs to show: as many as fit in `largura` (with their separators and the
+/// markers of hidden ones), around the one in view.
+fn janela(rotulos: &[(String, Style)], em_vista: usize, largura: usize) -> (usize, usize) {
+    let larg = |i: usize| rotulos[i].0.width() + 1;
+    let em_vista = em_vista.min(rotulos.len().saturating_sub(1));
+    let (mut inicio, mut fim) = (em_vista, em_vista + 1);
+    let mut usado = larg(em_vista) + 2;
+    loop {
+        let cabe_depois = fim < rotulos.len() && usado + larg(fim) <= largura;
+        if cabe_depois {
+            usado += larg(fim);
+            fim += 1;
+        }
+        let cabe_antes = inicio > 0 && usado + larg(inicio - 1) <= largura;
+        if cabe_antes {
+            usado += larg(inicio - 1);
+            inicio -= 1;
+        }
+        if !cabe_depois && !cabe_antes {
+            return (inicio, fim);
+        }
+    }
+}
+
+/// A name cut to `maximo` characters, with "…" when cut.
+fn encurtar(nome: &str, maximo: usize) -> String {
+    if nome.chars().count() <= maximo {
+        return nome.to_owned();
+    }
+    let mut curto: String = nome.chars().take(maximo - 1).collect();
+    curto.push('…');
+    curto
 }
 
 /// What the status line says for the person's situation.
@@ -446,13 +501,17 @@ mod tests {
 
     #[test]
     fn tela_do_atendente() {
+        let mut boas_vindas = bemvindo(2);
+        if let DoBroker::BemVindo { capacidade, .. } = &mut boas_vindas {
+            *capacidade = 3;
+        }
         let mut modelo = Modelo::new(
             "Yuri".into(),
             Papel::Atendente {
                 departamentos: vec!["geral".into(), "vendas".into()],
-                capacidade: 1,
+                capacidade: 3,
             },
-            bemvindo(2),
+            boas_vindas,
             "09:00",
         );
         modelo.atualizar(Msg::Broker(DoBroker::Espera { clientes: 3 }), "09:00");
@@ -482,7 +541,7 @@ mod tests {
             tela(&modelo, 60, 5)[0],
             " Yuri · atendente · geral, vendas · ● conectado"
         );
-        assert_eq!(tela(&modelo, 60, 5)[1], " 0 Início │ 1 Ana");
+        assert_eq!(tela(&modelo, 60, 5)[1], " Início │ #1 Ana");
         modelo.atualizar(
             Msg::Broker(DoBroker::Conectado {
                 com: "Bia".into(),
@@ -492,8 +551,28 @@ mod tests {
             }),
             "09:02",
         );
-        assert_eq!(tela(&modelo, 60, 5)[1], " 0 Início │ 1 Ana │ 2 Bia •");
-        assert!(tela(&modelo, 80, 5)[3].contains("2 conversas"));
+        assert_eq!(tela(&modelo, 60, 5)[1], " Início │ #1 Ana │ #2 Bia •");
+        for (conversa, nome) in [(3, "Alessandra Silva Pereira"), (4, "Caio"), (5, "Davi")] {
+            modelo.atualizar(
+                Msg::Broker(DoBroker::Conectado {
+                    com: nome.into(),
+                    conversa,
+                    departamento: "geral".into(),
+                    espera_ms: 0,
+                }),
+                "09:03",
+            );
+        }
+        // Too many for 50 columns: the tabs around the one in view, and where the others are.
+        modelo.atualizar(
+            Msg::Tecla(KeyEvent::new(KeyCode::Char('5'), KeyModifiers::ALT)),
+            "09:04",
+        );
+        assert_eq!(
+            tela(&modelo, 50, 5)[1],
+            "‹ #3 Alessandra Si… • │ #4 Caio • │ #5 Davi"
+        );
+        assert!(tela(&modelo, 80, 5)[3].contains("5 conversas"));
     }
 
     #[test]

@@ -569,13 +569,15 @@ impl Modelo {
     /// Rule 18: an agent who has not answered a chat by its deadline loses the customer (who
     /// goes back to its line) and is paused.
     fn cobrar_respostas(&mut self) {
-        let vencidas: Vec<u64> = self
+        // Earliest deadline first (a transferred chat's deadline starts again).
+        let mut vencidas: Vec<(u64, u64)> = self
             .prazos
             .iter()
             .filter(|&(_, &prazo)| prazo <= self.agora_ms)
-            .map(|(&conversa, _)| conversa)
+            .map(|(&conversa, &prazo)| (prazo, conversa))
             .collect();
-        for conversa in vencidas {
+        vencidas.sort_unstable();
+        for (_, conversa) in vencidas {
             self.prazos.remove(&conversa);
             let dono = self.sessoes.iter().find_map(|(&id, dados)| {
                 let (_, cliente) = dados.conversas.iter().find(|&&(c, _)| c == conversa)?;

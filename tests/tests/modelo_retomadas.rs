@@ -326,6 +326,14 @@ impl Modelo {
     /// Rule 8: an agent ends one of its chats; a customer ended while away is kept as a
     /// tombstone for its resume.
     fn encerrar(&mut self, atendente: SessaoId, conversa: u64) {
+        // From a customer (a shrunk sequence may leave the step to one), it means leaving.
+        if self
+            .sessoes
+            .get(&atendente)
+            .is_some_and(|dados| dados.cliente)
+        {
+            return self.remover(atendente);
+        }
         let Some(&(_, cliente)) = self
             .sessoes
             .get(&atendente)
@@ -430,13 +438,15 @@ impl Modelo {
     /// Rule 18: an agent who has not answered a chat by its deadline loses the customer (who
     /// goes back to its line) and is paused.
     fn cobrar_respostas(&mut self) {
-        let vencidas: Vec<u64> = self
+        // Earliest deadline first (a transferred chat's deadline starts again).
+        let mut vencidas: Vec<(u64, u64)> = self
             .prazos
             .iter()
             .filter(|&(_, &prazo)| prazo <= self.agora_ms)
-            .map(|(&conversa, _)| conversa)
+            .map(|(&conversa, &prazo)| (prazo, conversa))
             .collect();
-        for conversa in vencidas {
+        vencidas.sort_unstable();
+        for (_, conversa) in vencidas {
             self.prazos.remove(&conversa);
             let dono = self.sessoes.iter().find_map(|(&id, dados)| {
                 let (_, cliente) = dados.conversas.iter().find(|&&(c, _)| c == conversa)?;
