@@ -387,21 +387,7 @@ impl Modelo {
             Entrada::Vazia => return Vec::new(),
             Entrada::Mensagem(texto) => {
                 // A line the broker would refuse stays in the input line, with the reason.
-                let recusa = if self.aba_em_vista().is_some_and(|aba| aba.encerrada) {
-                    Some("Esta conversa terminou; escolha outra com Alt-1…Alt-9.".to_owned())
-                } else {
-                    proto::validacao::validar_texto(&texto).err().map(|erro| {
-                        let maximo = proto::validacao::TEXTO_MAXIMO;
-                        match erro {
-                            proto::validacao::TextoInvalido::Longo => format!(
-                                "A mensagem não foi enviada: tem {} bytes, e o limite é {maximo}.",
-                                texto.len()
-                            ),
-                            erro => format!("A mensagem não foi enviada: {erro}."),
-                        }
-                    })
-                };
-                if let Some(recusa) = recusa {
+                if let Some(recusa) = self.recusa_local(&texto) {
                     self.editor.inserir(&linha);
                     self.registrar(hora, Autor::Erro, recusa);
                     return Vec::new();
@@ -443,6 +429,23 @@ impl Modelo {
         vec![Acao::Enviar(quadro)]
     }
 
+    /// Why a chat line would be refused, if it would: the chat in view ended, or the text is
+    /// not valid (checked against the default limit).
+    fn recusa_local(&self, texto: &str) -> Option<String> {
+        if self.aba_em_vista().is_some_and(|aba| aba.encerrada) {
+            return Some("Esta conversa terminou; escolha outra com Alt-1…Alt-9.".to_owned());
+        }
+        let erro = proto::validacao::validar_texto(texto).err()?;
+        let maximo = proto::validacao::TEXTO_MAXIMO;
+        Some(match erro {
+            proto::validacao::TextoInvalido::Longo => format!(
+                "A mensagem não foi enviada: tem {} bytes, e o limite é {maximo}.",
+                texto.len()
+            ),
+            erro => format!("A mensagem não foi enviada: {erro}."),
+        })
+    }
+
     fn sair(&mut self) -> Vec<Acao> {
         self.saindo = true;
         vec![Acao::Enviar(ParaBroker::Sair { seq: 0 })]
@@ -458,73 +461,12 @@ impl Modelo {
 
     fn broker(&mut self, quadro: DoBroker, hora: &str) {
         let atendente = self.atendente();
+        let texto = || exibicao::texto(&quadro, atendente);
         match &quadro {
-            DoBroker::BemVindo { capacidade, .. } => {
-                self.ligacao = Ligacao::Conectado;
-                self.saindo = false;
-                self.broker_saiu = false;
-                self.pausado = false;
-                self.abas.clear();
-                self.em_vista = 0;
-                self.capacidade = *capacidade;
-                self.situacao = if atendente {
-                    Situacao::Livre
-                } else {
-                    Situacao::Procurando
-                };
-                self.avisar(hora, &exibicao::texto(&quadro, atendente));
-                if let Papel::Atendente {
-                    capacidade: pedida, ..
-                } = self.papel
-                    && pedida > *capacidade
-                {
-                    let texto = format!(
-                        "O broker limita cada atendente a {capacidade} conversas ao mesmo tempo \
-                         (você pediu {pedida})."
-                    );
-                    self.avisar(hora, &texto);
-                }
-            }
-            DoBroker::Fila { posicao } => {
-                // In the middle of a chat: its agent did not answer in time.
-                if let Situacao::EmConversa { com, .. } = &self.situacao {
-                    let texto = format!(
-                        "{com} não respondeu a tempo; você voltou para a fila, no lugar da sua \
-                         chegada."
-                    );
-                    self.avisar(hora, &texto);
-                }
-                self.situacao = Situacao::NaFila(*posicao);
-            }
+            DoBroker::BemVindo { capacidade, .. } => self.bemvindo(*capacidade, &texto(), hora),
+            DoBroker::Fila { posicao } => self.fila(*posicao, hora),
             DoBroker::Conectado { .. } if atendente => self.nova_aba(&quadro, hora),
-            DoBroker::Conectado {
-                com,
-                conversa,
-                departamento,
-                espera_ms,
-            } => {
-                // A new chat in the middle of one: its agent did not answer in time. (The same
-                // chat with a new agent is a transfer, already told.)
-                if let Situacao::EmConversa {
-                    com: antes,
-                    conversa: atual,
-                    ..
-                } = &self.situacao
-                    && atual != conversa
-                {
-                    let texto =
-                        format!("{antes} não respondeu a tempo; um novo atendimento começa.");
-                    self.avisar(hora, &texto);
-                }
-                self.situacao = Situacao::EmConversa {
-                    conversa: *conversa,
-                    com: exibicao::limpar(com),
-                    departamento: exibicao::limpar(departamento),
-                    espera_ms: *espera_ms,
-                };
-                self.parceiro_ausente = false;
-                self.avisar(hora, &exibicao::texto(&quadro, atendente));
-            }
+            DoBroker::Conectado { .. } => self.conectado(&quadro, hora),
             DoBroker::Mensagem {
                 conversa,
                 de,
@@ -538,25 +480,7 @@ impl Modelo {
                 self.na_conversa(*conversa, registro);
             }
             DoBroker::Fim { conversa, motivo } if atendente && *conversa != 0 => {
-                let aviso = exibicao::texto(&quadro, atendente);
-                let conversa = *conversa;
-                self.avisar_na(conversa, hora, &aviso);
-                // Losing a customer for not answering pauses the agent: say so where it looks.
-                let em_vista = self
-                    .aba_em_vista()
-                    .is_some_and(|aba| aba.conversa == conversa);
-                if *motivo == MotivoFim::SemResposta && !em_vista {
-                    self.avisar(hora, &aviso);
-                }
-                if let Some(i) = self.indice_da_aba(conversa) {
-                    self.abas[i].encerrada = true;
-                    self.abas[i].parceiro_ausente = false;
-                }
-                self.situacao = if self.pausado {
-                    Situacao::Pausado
-                } else {
-                    Situacao::Livre
-                };
+                self.fim_de_conversa(*conversa, *motivo, &texto(), hora)
             }
             DoBroker::Fim { motivo, .. } => self.fim(*motivo, hora),
             DoBroker::Erro { texto, .. } => {
@@ -565,43 +489,31 @@ impl Modelo {
             DoBroker::Espera { clientes } => self.clientes_na_fila = Some(*clientes),
             DoBroker::Ping | DoBroker::Confirmada { .. } => {}
             DoBroker::Transferido { conversa, .. } => {
-                self.avisar_na(*conversa, hora, &exibicao::texto(&quadro, atendente));
+                self.avisar_na(*conversa, hora, &texto());
+                // The chat is on its way to someone else: what comes next (a place in line, the
+                // new agent's Conectado) is the transfer, not an agent that failed to answer.
+                if !atendente {
+                    self.situacao = Situacao::Procurando;
+                }
             }
             DoBroker::Transcricao {
                 conversa, falas, ..
-            } => {
-                self.avisar_na(*conversa, hora, "A conversa até aqui:");
-                for fala in falas {
-                    let registro = Registro {
-                        hora: hora.to_owned(),
-                        autor: Autor::Parceiro(exibicao::limpar(&fala.de)),
-                        texto: exibicao::limpar(&fala.texto),
-                    };
-                    self.na_conversa(*conversa, registro);
-                }
-            }
+            } => self.transcricao(*conversa, falas, hora),
             DoBroker::Parceiro {
                 conversa,
                 conectado,
             } => {
-                if let Some(i) = self.indice_da_aba(*conversa) {
-                    self.abas[i].parceiro_ausente = !*conectado;
-                } else {
-                    self.parceiro_ausente = !*conectado;
+                match self.indice_da_aba(*conversa) {
+                    Some(i) => self.abas[i].parceiro_ausente = !*conectado,
+                    None => self.parceiro_ausente = !*conectado,
                 }
-                self.avisar_na(*conversa, hora, &exibicao::texto(&quadro, atendente));
+                self.avisar_na(*conversa, hora, &texto());
             }
             // Only about a chat still open: one that already ended is past news.
-            DoBroker::Anteriores { conversa, .. } => {
-                let aberta = if atendente {
-                    self.abertas().any(|aba| aba.conversa == *conversa)
-                } else {
-                    matches!(self.situacao, Situacao::EmConversa { conversa: atual, .. } if atual == *conversa)
-                };
-                if aberta {
-                    self.avisar_na(*conversa, hora, &exibicao::texto(&quadro, atendente));
-                }
+            DoBroker::Anteriores { conversa, .. } if self.aberta(*conversa) => {
+                self.avisar_na(*conversa, hora, &texto());
             }
+            DoBroker::Anteriores { .. } => {}
             DoBroker::Pausa { pausado } => {
                 self.pausado = *pausado;
                 match self.situacao {
@@ -609,8 +521,130 @@ impl Modelo {
                     Situacao::Pausado if !*pausado => self.situacao = Situacao::Livre,
                     _ => {}
                 }
-                self.avisar(hora, &exibicao::texto(&quadro, atendente));
+                self.avisar(hora, &texto());
             }
+        }
+    }
+
+    /// A session accepted: everything starts afresh. An agent whose capacity the broker cut
+    /// is told so.
+    fn bemvindo(&mut self, capacidade: u8, texto: &str, hora: &str) {
+        let atendente = self.atendente();
+        self.ligacao = Ligacao::Conectado;
+        self.saindo = false;
+        self.broker_saiu = false;
+        self.pausado = false;
+        self.abas.clear();
+        self.em_vista = 0;
+        self.capacidade = capacidade;
+        self.situacao = if atendente {
+            Situacao::Livre
+        } else {
+            Situacao::Procurando
+        };
+        self.avisar(hora, texto);
+        if let Papel::Atendente {
+            capacidade: pedida, ..
+        } = self.papel
+            && pedida > capacidade
+        {
+            let texto = format!(
+                "O broker limita cada atendente a {capacidade} conversas ao mesmo tempo \
+                 (você pediu {pedida})."
+            );
+            self.avisar(hora, &texto);
+        }
+    }
+
+    /// (Customers) a place in line; in the middle of a chat, its agent did not answer in time.
+    fn fila(&mut self, posicao: u32, hora: &str) {
+        if let Situacao::EmConversa { com, .. } = &self.situacao {
+            let texto = format!(
+                "{com} não respondeu a tempo; você voltou para a fila, no lugar da sua chegada."
+            );
+            self.avisar(hora, &texto);
+        }
+        self.situacao = Situacao::NaFila(posicao);
+    }
+
+    /// (Customers) a chat started. A new one in the middle of another: its agent did not
+    /// answer in time (the same chat with a new agent is a transfer, already told).
+    fn conectado(&mut self, quadro: &DoBroker, hora: &str) {
+        let DoBroker::Conectado {
+            com,
+            conversa,
+            departamento,
+            espera_ms,
+        } = quadro
+        else {
+            return;
+        };
+        if let Situacao::EmConversa {
+            com: antes,
+            conversa: atual,
+            ..
+        } = &self.situacao
+            && atual != conversa
+        {
+            let texto = format!("{antes} não respondeu a tempo; um novo atendimento começa.");
+            self.avisar(hora, &texto);
+        }
+        self.situacao = Situacao::EmConversa {
+            conversa: *conversa,
+            com: exibicao::limpar(com),
+            departamento: exibicao::limpar(departamento),
+            espera_ms: *espera_ms,
+        };
+        self.parceiro_ausente = false;
+        self.avisar(hora, &exibicao::texto(quadro, false));
+    }
+
+    /// (Agents) one of its chats ended: told in its tab, which stays until the agent looks
+    /// elsewhere, and in the log of notices (a new chat may take the view first). Losing a
+    /// customer for not answering pauses the agent: that is also said where it looks.
+    fn fim_de_conversa(&mut self, conversa: u64, motivo: MotivoFim, aviso: &str, hora: &str) {
+        self.avisar_na(conversa, hora, aviso);
+        let em_vista = self
+            .aba_em_vista()
+            .is_some_and(|aba| aba.conversa == conversa);
+        self.conversa.push(Registro {
+            hora: hora.to_owned(),
+            autor: Autor::Aviso,
+            texto: aviso.trim_matches('*').trim().to_owned(),
+        });
+        if motivo == MotivoFim::SemResposta && !em_vista && self.em_vista != 0 {
+            self.avisar(hora, aviso);
+        }
+        if let Some(i) = self.indice_da_aba(conversa) {
+            self.abas[i].encerrada = true;
+            self.abas[i].parceiro_ausente = false;
+        }
+        self.situacao = if self.pausado {
+            Situacao::Pausado
+        } else {
+            Situacao::Livre
+        };
+    }
+
+    /// (Agents) the lines so far of a chat handed over, in its tab.
+    fn transcricao(&mut self, conversa: u64, falas: &[proto::Fala], hora: &str) {
+        self.avisar_na(conversa, hora, "A conversa até aqui:");
+        for fala in falas {
+            let registro = Registro {
+                hora: hora.to_owned(),
+                autor: Autor::Parceiro(exibicao::limpar(&fala.de)),
+                texto: exibicao::limpar(&fala.texto),
+            };
+            self.na_conversa(conversa, registro);
+        }
+    }
+
+    /// Whether `conversa` is a chat this person is in now.
+    fn aberta(&self, conversa: u64) -> bool {
+        if self.atendente() {
+            self.abertas().any(|aba| aba.conversa == conversa)
+        } else {
+            matches!(self.situacao, Situacao::EmConversa { conversa: atual, .. } if atual == conversa)
         }
     }
 
@@ -1176,5 +1210,30 @@ mod tests {
                 .iter()
                 .any(|registro| registro.texto.contains("Zoe não respondeu a tempo"))
         );
+    }
+
+    #[test]
+    fn cliente_transferido_para_um_departamento_espera_sem_falso_aviso() {
+        let mut modelo = cliente();
+        modelo.atualizar(conectado_em("Yuri", 4), "10:00");
+        let transferido = DoBroker::Transferido {
+            conversa: 4,
+            para: "suporte".into(),
+        };
+        modelo.atualizar(Msg::Broker(transferido), "10:01");
+        modelo.atualizar(Msg::Broker(DoBroker::Fila { posicao: 1 }), "10:01");
+        modelo.atualizar(conectado_em("Zoe", 4), "10:02");
+        let textos: Vec<&str> = modelo.conversa.iter().map(|r| r.texto.as_str()).collect();
+        assert!(
+            textos
+                .iter()
+                .any(|t| t.contains("transferida para suporte")),
+            "{textos:?}"
+        );
+        assert!(
+            !textos.iter().any(|t| t.contains("não respondeu")),
+            "{textos:?}"
+        );
+        assert!(matches!(modelo.situacao, Situacao::EmConversa { ref com, .. } if com == "Zoe"));
     }
 }

@@ -677,6 +677,36 @@ impl Matchmaker {
                 }
             }));
         }
+        let nomes = (nome_cliente, nome_atendente);
+        self.apresentar_um_ao_outro(
+            conversa,
+            nomes,
+            departamento,
+            espera_ms,
+            transcricao,
+            efeitos,
+        );
+    }
+
+    /// The frames of [`Matchmaker::apresentar`]: `Conectado` to both sides (`nomes`: the
+    /// customer's and the agent's), the chat so far to an agent who takes it over, the lookup
+    /// of earlier chats, and whether the customer is away.
+    fn apresentar_um_ao_outro(
+        &self,
+        conversa: u64,
+        (nome_cliente, nome_atendente): (String, String),
+        departamento: String,
+        espera_ms: u64,
+        transcricao: Option<DoBroker>,
+        efeitos: &mut Vec<Efeito>,
+    ) {
+        let Some((cliente, atendente)) = self
+            .conversas
+            .get(conversa)
+            .map(|aberta| (aberta.cliente, aberta.atendente))
+        else {
+            return;
+        };
         for (para, com) in [(cliente, nome_atendente), (atendente, nome_cliente.clone())] {
             let departamento = departamento.clone();
             efeitos.push(Efeito::Enviar {
