@@ -567,8 +567,8 @@ impl Modelo {
         self.situacao = Situacao::NaFila(posicao);
     }
 
-    /// (Customers) a chat started. A new one in the middle of another: its agent did not
-    /// answer in time (the same chat with a new agent is a transfer, already told).
+    /// (Customers) a chat started, or went on with another agent: in the middle of a chat, its
+    /// agent did not answer in time (a transfer was already told, and set the chat aside).
     fn conectado(&mut self, quadro: &DoBroker, hora: &str) {
         let DoBroker::Conectado {
             com,
@@ -579,14 +579,8 @@ impl Modelo {
         else {
             return;
         };
-        if let Situacao::EmConversa {
-            com: antes,
-            conversa: atual,
-            ..
-        } = &self.situacao
-            && atual != conversa
-        {
-            let texto = format!("{antes} não respondeu a tempo; um novo atendimento começa.");
+        if let Situacao::EmConversa { com: antes, .. } = &self.situacao {
+            let texto = format!("{antes} não respondeu a tempo.");
             self.avisar(hora, &texto);
         }
         self.situacao = Situacao::EmConversa {
@@ -1201,9 +1195,10 @@ mod tests {
                 .unwrap()
                 .contains("Yuri não respondeu a tempo")
         );
-        modelo.atualizar(conectado_em("Zoe", 2), "10:02");
-        modelo.atualizar(conectado_em("Caio", 3), "10:04");
-        assert!(modelo.ultimo_aviso().unwrap().contains("Atendimento #3"));
+        modelo.atualizar(conectado_em("Zoe", 1), "10:02");
+        // Straight to another agent, with no place in line between.
+        modelo.atualizar(conectado_em("Caio", 1), "10:04");
+        assert!(modelo.ultimo_aviso().unwrap().contains("falando com Caio"));
         assert!(
             modelo
                 .conversa

@@ -73,8 +73,10 @@
 //!     a new chat within that time loses the customer at the next tick: the chat ends for the
 //!     agent (`Fim(SemResposta)`), the agent is paused (`Pausa`) until it comes back, and the
 //!     customer, told nothing but its place, goes back to its line at the place its arrival
-//!     gives it and to the next agent (a new chat) ([`Matchmaker::cobrar_respostas`]). A chat
-//!     restored after a crash without an answer gets the whole deadline again.
+//!     gives it, carrying the chat to the next agent as a transfer to its department does
+//!     (rule 19: same id, and the lines so far for the new agent)
+//!     ([`Matchmaker::cobrar_respostas`]). A chat restored after a crash without an answer
+//!     gets the whole deadline again.
 //! 19. **Transfers.** An agent hands one of its chats to a colleague, who must be connected,
 //!     not paused and have a free place (else `TransferenciaRecusada`, and the chat goes on),
 //!     or to a department, whose line the customer joins at the place its first arrival gives
@@ -220,14 +222,17 @@ pub enum Registro {
         /// When it was relayed.
         em: Duration,
     },
-    /// A chat was handed over (rule 19).
+    /// A chat was handed over (rule 19), or taken from an agent who did not answer it in time
+    /// and sent back to the customer's line (rule 18).
     Transferencia {
         /// The conversation id.
         conversa: u64,
-        /// The agent who handed it over.
+        /// The agent who handed it over (or did not answer).
         de: String,
         /// The department or agent it went to.
         para: String,
+        /// Whether the agent did not answer in time (rule 18) rather than hand it over.
+        sem_resposta: bool,
         /// When.
         em: Duration,
     },

@@ -95,10 +95,15 @@ pub fn transcricao(
         .map(|m| (m.enviada_em, format!("{}: {}", m.autor, m.texto)))
         .collect();
     for t in transferencias {
-        linhas.push((
-            t.em,
-            format!("— {} transferiu a conversa para {}", t.de, t.para),
-        ));
+        let passagem = if t.sem_resposta != 0 {
+            format!(
+                "— {} não respondeu a tempo; a conversa voltou para a fila de {}",
+                t.de, t.para
+            )
+        } else {
+            format!("— {} transferiu a conversa para {}", t.de, t.para)
+        };
+        linhas.push((t.em, passagem));
         if let (Some(quem), Some(em)) = (&t.assumida_por, t.assumida_em) {
             linhas.push((em, format!("— {quem} assumiu a conversa")));
         }
@@ -197,6 +202,7 @@ mod tests {
             de: "Yuri".into(),
             para: "suporte".into(),
             em: c.conectada_em + 1_500,
+            sem_resposta: 0,
             assumida_por: Some("Zoe".into()),
             assumida_em: Some(c.conectada_em + 1_800),
         };

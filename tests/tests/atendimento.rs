@@ -379,9 +379,16 @@ async fn atendente_que_nao_responde_perde_o_cliente_e_entra_em_pausa() {
         yuri.proximo_evento().await,
         DoBroker::Pausa { pausado: true }
     );
-    // Ana goes to Zoe in a new chat, with no Fim on her side.
+    // Ana goes to Zoe, with no Fim on her side: the same chat, whose lines Zoe gets.
     let segunda = esperar_par(&mut ana, &mut zoe).await;
-    assert_ne!(segunda, primeira);
+    assert_eq!(segunda, primeira);
+    match zoe.proximo_evento().await {
+        DoBroker::Transcricao { falas, .. } => {
+            assert_eq!(falas.len(), 1);
+            assert_eq!(falas[0].texto, "alguém aí?");
+        }
+        outro => panic!("esperava a conversa até aqui, chegou {outro:?}"),
+    }
     zoe.dizer("Oi, Ana! Sou a Zoe.").await;
     ana.esperar_mensagem("Zoe", "Oi, Ana! Sou a Zoe.").await;
 

@@ -321,3 +321,49 @@ async fn transferencias_no_postgres() {
     transferencias_ficam_no_historico(&url).await;
     largar_esquema("transferencias").await;
 }
+
+/// A chat its agent does not answer goes on with the next agent: one conversation, and the
+/// history says who did not answer and who took it over.
+#[tokio::test]
+async fn conversa_sem_resposta_continua_no_historico() {
+    let url = banco_sqlite("sem_resposta");
+    let broker = iniciar_broker_com(Config {
+        prazo_resposta: std::time::Duration::from_millis(300),
+        ..config_com_banco(&url)
+    })
+    .await;
+    let endereco = broker.endereco();
+    let mut yuri = Participante::atendente(endereco, "Yuri", &["geral"]).await;
+    let mut ana = Participante::cliente(endereco, "Ana", "geral").await;
+    let conversa = esperar_par(&mut ana, &mut yuri).await;
+    ana.dizer("alô?").await;
+    yuri.esperar_mensagem("Ana", "alô?").await;
+    yuri.esperar_fim(MotivoFim::SemResposta).await;
+    let mut zoe = Participante::atendente(endereco, "Zoe", &["geral"]).await;
+    assert_eq!(esperar_par(&mut ana, &mut zoe).await, conversa);
+    zoe.dizer("Oi, Ana!").await;
+    ana.esperar_mensagem("Zoe", "Oi, Ana!").await;
+    broker.parar().await;
+
+    let historico = Banco::abrir(&url).await.expect("opens");
+    let id = i64::try_from(conversa).expect("small id");
+    let (_, mensagens) = historico
+        .transcricao(id)
+        .await
+        .expect("reads")
+        .expect("stored");
+    assert_eq!(mensagens.len(), 2, "both lines in the one conversation");
+    let transferencias = historico.transferencias(id).await.expect("reads");
+    let passos: Vec<_> = transferencias
+        .iter()
+        .map(|t| {
+            (
+                t.de.as_str(),
+                t.para.as_str(),
+                t.sem_resposta,
+                t.assumida_por.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(passos, [("Yuri", "geral", 1, Some("Zoe"))]);
+}

@@ -591,6 +591,8 @@ impl Modelo {
             self.sessoes.get_mut(&atendente).expect("exists").pausado = true;
             self.soltar(atendente, conversa);
             self.enviar(atendente, DoBroker::Pausa { pausado: true });
+            // The chat goes on with the next agent, who gets its lines so far.
+            self.sessoes.get_mut(&cliente).expect("exists").transferida = Some(conversa);
             self.colocar(cliente);
         }
     }

@@ -457,6 +457,8 @@ impl Modelo {
             };
             self.sessoes.get_mut(&atendente).expect("exists").pausado = true;
             self.soltar(atendente, conversa);
+            // The chat goes on with the next agent.
+            self.sessoes.get_mut(&cliente).expect("exists").transferida = Some(conversa);
             self.colocar(cliente);
         }
     }

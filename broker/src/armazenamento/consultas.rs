@@ -58,6 +58,8 @@ pub struct Transferencia {
     pub para: String,
     /// When (milliseconds since the Unix epoch).
     pub em: i64,
+    /// 1 when its agent did not answer in time and it went back to the customer's line.
+    pub sem_resposta: i64,
     /// Who took it over, and when (none while it waits, or if it never was).
     pub assumida_por: Option<String>,
     /// When it was taken over.
@@ -166,7 +168,7 @@ impl Banco {
     /// The transfers of one conversation, in order.
     pub async fn transferencias(&self, id: i64) -> Result<Vec<Transferencia>, ErroBanco> {
         Ok(sqlx::query_as::<_, Transferencia>(
-            "SELECT de, para, em, assumida_por, assumida_em FROM transferencias \
+            "SELECT de, para, em, sem_resposta, assumida_por, assumida_em FROM transferencias \
              WHERE conversa = $1 ORDER BY em",
         )
         .bind(id)

@@ -154,7 +154,8 @@ impl EscritorSqlite {
                 ])?;
             }
             let mut transferir = transacao.prepare_cached(
-                "INSERT INTO transferencias (conversa, de, para, em) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO transferencias (conversa, de, para, em, sem_resposta) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             let mut assumir = transacao.prepare_cached(
                 "UPDATE transferencias SET assumida_por = ?2, assumida_em = ?3 \
@@ -162,9 +163,13 @@ impl EscritorSqlite {
             )?;
             for passagem in &linhas.passagens {
                 match passagem {
-                    Passagem::Transferencia(t) => {
-                        transferir.execute(params![t.conversa, t.de, t.para, t.em])?
-                    }
+                    Passagem::Transferencia(t) => transferir.execute(params![
+                        t.conversa,
+                        t.de,
+                        t.para,
+                        t.em,
+                        t.sem_resposta
+                    ])?,
                     Passagem::Assumida(a) => {
                         assumir.execute(params![a.conversa, a.atendente, a.em])?
                     }

@@ -100,12 +100,14 @@ async fn gravar(banco: &Banco, linhas: Linhas, base_ms: i64) -> Result<(), ErroB
     for passagem in &linhas.passagens {
         let consulta = match passagem {
             Passagem::Transferencia(t) => sqlx::query(
-                "INSERT INTO transferencias (conversa, de, para, em) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO transferencias (conversa, de, para, em, sem_resposta) \
+                 VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(t.conversa)
             .bind(t.de.clone())
             .bind(t.para.clone())
-            .bind(t.em),
+            .bind(t.em)
+            .bind(t.sem_resposta),
             Passagem::Assumida(a) => sqlx::query(
                 "UPDATE transferencias SET assumida_por = $2, assumida_em = $3 \
                  WHERE conversa = $1 AND assumida_por IS NULL",

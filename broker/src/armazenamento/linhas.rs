@@ -59,6 +59,8 @@ pub(super) struct Transferencia {
     pub conversa: i64,
     pub de: String,
     pub para: String,
+    /// 1 when the agent did not answer in time rather than hand the chat over.
+    pub sem_resposta: i64,
     pub em: i64,
 }
 
@@ -149,6 +151,7 @@ impl Linhas {
                     conversa,
                     de,
                     para,
+                    sem_resposta,
                     em,
                 } => linhas
                     .passagens
@@ -156,6 +159,7 @@ impl Linhas {
                         conversa: id_do_banco(conversa),
                         de,
                         para,
+                        sem_resposta: i64::from(sem_resposta),
                         em: ms(em),
                     })),
                 Registro::Assumida {

@@ -271,14 +271,16 @@ impl Matchmaker {
 
     /// An agent who has not answered a chat in time loses its customer (rule 18): the chat ends
     /// for the agent (`SemResposta`), who is paused until it comes back, and the customer goes
-    /// back to its line at the place its arrival gives it, to the next agent.
+    /// back to its line at the place its arrival gives it, carrying the chat (its id and lines)
+    /// to the next agent, as a chat handed to a department does (rule 19).
     pub(super) fn cobrar_respostas(&mut self, agora: Duration, efeitos: &mut Vec<Efeito>) {
         for conversa in self.conversas.sem_resposta(agora) {
             let Some(aberta) = self.conversas.fechar(conversa) else {
                 continue;
             };
-            let (atendente, motivo) = (aberta.atendente, MotivoFim::SemResposta);
-            self.registrar_fim(conversa, motivo, agora, efeitos);
+            let (atendente, cliente) = (aberta.atendente, aberta.cliente);
+            self.registrar_sem_resposta(conversa, atendente, cliente, agora, efeitos);
+            let motivo = MotivoFim::SemResposta;
             let quadro = DoBroker::Fim { conversa, motivo };
             efeitos.push(Efeito::Enviar {
                 para: atendente,
@@ -297,9 +299,43 @@ impl Matchmaker {
                 para: atendente,
                 quadro,
             });
-            self.colocar_cliente(aberta.cliente, agora, efeitos);
-            self.mudadas_em_silencio.push(aberta.cliente);
+            if let Some(Sessao {
+                papel: PapelSessao::Cliente { transferida, .. },
+                ..
+            }) = self.sessoes.get_mut(cliente)
+            {
+                *transferida = Some(Box::new((conversa, aberta)));
+            }
+            self.colocar_cliente(cliente, agora, efeitos);
+            self.mudadas_em_silencio.push(cliente);
         }
+    }
+
+    /// The history's record of a chat its agent did not answer: a transfer to the customer's
+    /// line, marked as such.
+    fn registrar_sem_resposta(
+        &self,
+        conversa: u64,
+        atendente: SessaoId,
+        cliente: SessaoId,
+        agora: Duration,
+        efeitos: &mut Vec<Efeito>,
+    ) {
+        if !self.parametros.historico {
+            return;
+        }
+        let de = self.sessoes.get(atendente).map(|s| s.nome().to_owned());
+        let para = match self.sessoes.get(cliente).map(|s| &s.papel) {
+            Some(PapelSessao::Cliente { departamento, .. }) => departamento.clone(),
+            _ => String::new(),
+        };
+        efeitos.push(Efeito::Registrar(Registro::Transferencia {
+            conversa,
+            de: de.unwrap_or_default(),
+            para,
+            sem_resposta: true,
+            em: agora,
+        }));
     }
 
     /// By when the agent of a chat starting at `agora` must answer (none: no deadline).

@@ -165,6 +165,7 @@ impl Matchmaker {
                 conversa,
                 de: de.unwrap_or_default(),
                 para: para.to_owned(),
+                sem_resposta: false,
                 em: agora,
             }));
         }
