@@ -240,7 +240,10 @@ impl Modelo {
 
     fn tecla(&mut self, tecla: KeyEvent, hora: &str) -> Vec<Acao> {
         let ctrl = tecla.modifiers.contains(KeyModifiers::CONTROL);
-        let alt = tecla.modifiers.contains(KeyModifiers::ALT);
+        // Moving between chats works even once the connection is gone: they can still be read.
+        if self.navegar(&tecla) {
+            return Vec::new();
+        }
         if matches!(self.ligacao, Ligacao::Perdida | Ligacao::Encerrada) {
             return match tecla.code {
                 KeyCode::Enter => vec![Acao::Reconectar],
@@ -253,27 +256,28 @@ impl Modelo {
             KeyCode::Char('c') if ctrl => self.sair(),
             KeyCode::Char('d') if ctrl && self.editor.texto().is_empty() => self.sair(),
             KeyCode::Enter => self.enviar_linha(hora),
-            KeyCode::Char(digito @ '0'..='9') if alt => {
-                let indice = digito as usize - '0' as usize;
-                if indice <= self.abas.len() {
-                    self.ver(indice);
-                }
-                Vec::new()
-            }
-            KeyCode::Left if ctrl => {
-                let total = self.abas.len() + 1;
-                self.ver((self.em_vista + total - 1) % total);
-                Vec::new()
-            }
-            KeyCode::Right if ctrl => {
-                self.ver((self.em_vista + 1) % (self.abas.len() + 1));
-                Vec::new()
-            }
             _ => {
                 self.editar(tecla.code, ctrl);
                 Vec::new()
             }
         }
+    }
+
+    /// The keys that choose what is in view (Alt-0…Alt-9, Ctrl-←/→); whether it was one.
+    fn navegar(&mut self, tecla: &KeyEvent) -> bool {
+        let ctrl = tecla.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = tecla.modifiers.contains(KeyModifiers::ALT);
+        let total = self.abas.len() + 1;
+        let alvo = match tecla.code {
+            KeyCode::Char(digito @ '0'..='9') if alt => digito as usize - '0' as usize,
+            KeyCode::Left if ctrl => (self.em_vista + total - 1) % total,
+            KeyCode::Right if ctrl => (self.em_vista + 1) % total,
+            _ => return false,
+        };
+        if alvo < total {
+            self.ver(alvo);
+        }
+        true
     }
 
     /// Keys that only edit the input line or move the view.
@@ -1230,5 +1234,21 @@ mod tests {
             "{textos:?}"
         );
         assert!(matches!(modelo.situacao, Situacao::EmConversa { ref com, .. } if com == "Zoe"));
+    }
+
+    #[test]
+    fn conversas_continuam_legiveis_sem_conexao() {
+        let mut modelo = atendente();
+        modelo.atualizar(conectado_em("Ana", 1), "10:00");
+        modelo.atualizar(conectado_em("Bia", 2), "10:00");
+        modelo.atualizar(Msg::ConexaoEncerrada, "10:01");
+        assert_eq!(modelo.ligacao, Ligacao::Perdida);
+        modelo.atualizar(alt('2'), "10:02");
+        assert_eq!(modelo.aba_em_vista().map(|aba| aba.conversa), Some(2));
+        // Enter still offers to reconnect.
+        assert_eq!(
+            modelo.atualizar(tecla(KeyCode::Enter), "10:02"),
+            vec![Acao::Reconectar]
+        );
     }
 }

@@ -33,6 +33,14 @@ pub fn analisar<T: Parser>() -> T {
     }
 }
 
+/// The bounds of a ranged number in clap's message for a value out of range ("11 is not in
+/// 1..=10").
+fn faixa(mensagem: &str) -> Option<(String, String)> {
+    let (_, faixa) = mensagem.split_once(" is not in ")?;
+    let (de, ate) = faixa.trim().split_once("..=")?;
+    Some((de.to_owned(), ate.to_owned()))
+}
+
 /// A parse error as a Portuguese sentence.
 pub fn traduzir(erro: &clap::Error) -> String {
     let contexto = |tipo| erro.get(tipo).map(ToString::to_string).unwrap_or_default();
@@ -48,7 +56,12 @@ pub fn traduzir(erro: &clap::Error) -> String {
             }
         }
         ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
-            format!("valor inválido '{valor}' para {argumento}")
+            match std::error::Error::source(erro).and_then(|e| faixa(&e.to_string())) {
+                Some((de, ate)) => {
+                    format!("valor inválido '{valor}' para {argumento}: use de {de} a {ate}")
+                }
+                None => format!("valor inválido '{valor}' para {argumento}"),
+            }
         }
         ErrorKind::MissingRequiredArgument => format!("faltou informar {argumento}"),
         ErrorKind::ArgumentConflict => {
@@ -82,6 +95,8 @@ mod tests {
         nome: Option<String>,
         #[arg(long)]
         porta: Option<u16>,
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=10))]
+        vagas: Option<u8>,
     }
 
     #[test]
@@ -95,6 +110,11 @@ mod tests {
         assert_eq!(
             traduzir(&erro),
             "valor inválido 'muitas' para --porta <PORTA>"
+        );
+        let erro = Exemplo::try_parse_from(["x", "--vagas", "11"]).unwrap_err();
+        assert_eq!(
+            traduzir(&erro),
+            "valor inválido '11' para --vagas <VAGAS>: use de 1 a 10"
         );
     }
 }
