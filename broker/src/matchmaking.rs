@@ -427,7 +427,7 @@ impl Matchmaker {
     /// are the caller's to tell and close.
     pub fn parar(&self, agora: Duration) -> Vec<Efeito> {
         let mut efeitos = Vec::new();
-        let mut abertas: Vec<u64> = self.conversas.ids().collect();
+        let mut abertas: Vec<u64> = self.conversas.iter().map(|(id, _)| id).collect();
         // Chats handed to a line are still open too, waiting with their customer.
         abertas.extend(
             self.sessoes
@@ -516,10 +516,7 @@ impl Matchmaker {
         let mut livres: Vec<(usize, u64, SessaoId)> = self
             .sessoes
             .iter()
-            .filter_map(|(id, s)| match s.estado {
-                Estado::Livre { carga, ocio } => Some((carga, ocio, id)),
-                _ => None,
-            })
+            .filter_map(|(id, s)| s.estado.vez(id))
             .collect();
         livres.sort_unstable();
         livres.into_iter().map(|(_, _, id)| id).collect()

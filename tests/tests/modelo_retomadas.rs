@@ -586,6 +586,12 @@ struct Sistema {
 }
 
 impl Sistema {
+    /// A frame from a session, now.
+    fn receber(&mut self, sessao: SessaoId, quadro: ParaBroker) {
+        let evento = Evento::Recebeu { sessao, quadro };
+        self.maquina.aplicar(evento, self.agora);
+    }
+
     /// A new connection's handshake.
     fn entrar(&mut self, apresentacao: Apresentacao) {
         self.ultima_sessao += 1;
@@ -635,10 +641,7 @@ impl StateMachineTest for Sistema {
                 Apresentacao::atendente(nome, departamentos, "t").com_capacidade(capacidade),
             ),
             Passo::Encerra { sessao, conversa } => {
-                let quadro = ParaBroker::Encerrar { conversa, seq: 0 };
-                sistema
-                    .maquina
-                    .aplicar(Evento::Recebeu { sessao, quadro }, agora);
+                sistema.receber(sessao, ParaBroker::Encerrar { conversa, seq: 0 });
             }
             Passo::Transfere {
                 sessao,
@@ -650,9 +653,7 @@ impl StateMachineTest for Sistema {
                     destino,
                     seq: 0,
                 };
-                sistema
-                    .maquina
-                    .aplicar(Evento::Recebeu { sessao, quadro }, agora);
+                sistema.receber(sessao, quadro);
             }
             Passo::Responde { sessao, conversa } => {
                 let texto = "pois não?".to_owned();
@@ -661,15 +662,9 @@ impl StateMachineTest for Sistema {
                     texto,
                     seq: 0,
                 };
-                sistema
-                    .maquina
-                    .aplicar(Evento::Recebeu { sessao, quadro }, agora);
+                sistema.receber(sessao, quadro);
             }
-            Passo::Envia { sessao, quadro } => {
-                sistema
-                    .maquina
-                    .aplicar(Evento::Recebeu { sessao, quadro }, agora);
-            }
+            Passo::Envia { sessao, quadro } => sistema.receber(sessao, quadro),
             Passo::Cai { sessao } => {
                 sistema.maquina.aplicar(Evento::Caiu { sessao }, agora);
             }

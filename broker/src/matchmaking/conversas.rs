@@ -168,11 +168,6 @@ impl Conversas {
         vencidas
     }
 
-    /// Every open conversation's id, in no particular order.
-    pub(super) fn ids(&self) -> impl Iterator<Item = u64> + '_ {
-        self.abertas.keys().copied()
-    }
-
     /// Every open conversation, in no particular order.
     pub(super) fn iter(&self) -> impl Iterator<Item = (u64, &Conversa)> + '_ {
         self.abertas.iter().map(|(&id, conversa)| (id, conversa))

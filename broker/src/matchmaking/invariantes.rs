@@ -76,10 +76,7 @@ impl Matchmaker {
                 },
                 estado,
             ) => {
-                let vez = match estado {
-                    Estado::Livre { carga, ocio } => Some((carga, ocio, id)),
-                    _ => None,
-                };
+                let vez = estado.vez(id);
                 let disponivel = !*pausado && !sessao.suspensa();
                 let carga = conversas.len();
                 let esperado = match (disponivel, carga < *capacidade) {

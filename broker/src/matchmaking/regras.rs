@@ -8,6 +8,7 @@ use proto::{
     Apresentacao, CodigoErro, DoBroker, Fala, Ficha, MotivoFim, Papel, ParaBroker, SessaoId,
 };
 
+use super::conversas::Conversa;
 use super::sessoes::{Estado, PapelSessao, Retomavel, Sessao};
 use super::{Efeito, Matchmaker, Registro, retomada};
 
@@ -299,14 +300,7 @@ impl Matchmaker {
                 para: atendente,
                 quadro,
             });
-            if let Some(Sessao {
-                papel: PapelSessao::Cliente { transferida, .. },
-                ..
-            }) = self.sessoes.get_mut(cliente)
-            {
-                *transferida = Some(Box::new((conversa, aberta)));
-            }
-            self.colocar_cliente(cliente, agora, efeitos);
+            self.devolver_com_a_conversa(cliente, (conversa, aberta), None, agora, efeitos);
             self.mudadas_em_silencio.push(cliente);
         }
     }
@@ -352,6 +346,13 @@ impl Matchmaker {
         agora: Duration,
         efeitos: &mut Vec<Efeito>,
     ) {
+        self.tirar_conversa(atendente, conversa);
+        self.liberar_atendente(atendente, agora, efeitos);
+    }
+
+    /// Takes a chat from an agent's list, and the agent out of the free lines: the caller puts
+    /// it back to work ([`Matchmaker::liberar_atendente`]).
+    pub(super) fn tirar_conversa(&mut self, atendente: SessaoId, conversa: u64) {
         self.tirar_dos_livres(atendente);
         if let Some(Sessao {
             papel: PapelSessao::Atendente { conversas, .. },
@@ -360,7 +361,34 @@ impl Matchmaker {
         {
             conversas.retain(|&c| c != conversa);
         }
-        self.liberar_atendente(atendente, agora, efeitos);
+    }
+
+    /// A customer goes back to its line carrying its chat (`aberta`, closed meanwhile), to
+    /// whoever takes it next (rules 18 and 19); its department becomes `departamento`, if given.
+    pub(super) fn devolver_com_a_conversa(
+        &mut self,
+        cliente: SessaoId,
+        (conversa, aberta): (u64, Conversa),
+        departamento: Option<String>,
+        agora: Duration,
+        efeitos: &mut Vec<Efeito>,
+    ) {
+        if let Some(Sessao {
+            papel:
+                PapelSessao::Cliente {
+                    departamento: seu,
+                    transferida,
+                    ..
+                },
+            ..
+        }) = self.sessoes.get_mut(cliente)
+        {
+            if let Some(departamento) = departamento {
+                *seu = departamento;
+            }
+            *transferida = Some(Box::new((conversa, aberta)));
+        }
+        self.colocar_cliente(cliente, agora, efeitos);
     }
 
     /// An agent pauses (rule 12): it leaves the free lines; its chats go on.
@@ -419,8 +447,8 @@ impl Matchmaker {
         else {
             return;
         };
-        if let Estado::Livre { carga, ocio } = *estado {
-            self.filas.ocupar(departamentos, (carga, ocio, id));
+        if let Some(vez) = estado.vez(id) {
+            self.filas.ocupar(departamentos, vez);
             *estado = Estado::Lotado;
         }
     }
@@ -467,11 +495,7 @@ impl Matchmaker {
                 }
             }
             (PapelSessao::Atendente { departamentos, .. }, estado) => {
-                let vez = match estado {
-                    Estado::Livre { carga, ocio } => Some((carga, ocio, id)),
-                    _ => None,
-                };
-                self.filas.deixar(departamentos, id, vez);
+                self.filas.deixar(departamentos, id, estado.vez(id));
                 self.devolver_clientes(&sessao.conversas(), motivo, agora, efeitos);
             }
         }

@@ -140,7 +140,11 @@ impl Matchmaker {
         agora: Duration,
         efeitos: &mut Vec<Efeito>,
     ) {
-        if let Some(antigo) = self.sessoes.atendente_suspenso(nome) {
+        let suspenso = self
+            .sessoes
+            .atendente_chamado(nome)
+            .filter(|&id| self.suspensa(id));
+        if let Some(antigo) = suspenso {
             self.remover(antigo, false, agora, efeitos);
         }
     }

@@ -12,6 +12,7 @@ use proto::{DoBroker, Ficha, SessaoId};
 
 use super::Efeito;
 use super::conversas::Conversa;
+use super::filas::Vez;
 
 /// Most numbered frames kept for one session that its peer has not acknowledged. Past it the
 /// oldest are dropped, and a resume that would need them is refused.
@@ -120,6 +121,16 @@ pub(super) struct Retomavel {
     pub(super) retidos: VecDeque<DoBroker>,
     /// When suspended, the end of its grace period.
     pub(super) suspensa_ate: Option<Duration>,
+}
+
+impl Estado {
+    /// A free agent's turn in the free lines (`None` for any other state).
+    pub(super) fn vez(self, id: SessaoId) -> Option<Vez> {
+        match self {
+            Estado::Livre { carga, ocio } => Some((carga, ocio, id)),
+            _ => None,
+        }
+    }
 }
 
 /// A grace deadline that passed.
@@ -445,18 +456,6 @@ impl Sessoes {
         let chave = nome.to_lowercase();
         self.iter().find_map(|(id, sessao)| {
             (!sessao.cliente() && sessao.nome.to_lowercase() == chave).then_some(id)
-        })
-    }
-
-    /// The suspended agent registered under `nome` (in any case), if any.
-    pub(super) fn atendente_suspenso(&self, nome: &str) -> Option<SessaoId> {
-        if !self.nome_em_uso(nome) {
-            return None;
-        }
-        let chave = nome.to_lowercase();
-        self.iter().find_map(|(id, sessao)| {
-            (!sessao.cliente() && sessao.suspensa() && sessao.nome.to_lowercase() == chave)
-                .then_some(id)
         })
     }
 

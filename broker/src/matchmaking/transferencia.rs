@@ -131,20 +131,8 @@ impl Matchmaker {
                 para: departamento.clone(),
             },
         });
-        if let Some(Sessao {
-            papel:
-                PapelSessao::Cliente {
-                    departamento: seu,
-                    transferida,
-                    ..
-                },
-            ..
-        }) = self.sessoes.get_mut(cliente)
-        {
-            *seu = departamento;
-            *transferida = Some(Box::new((conversa, aberta)));
-        }
-        self.colocar_cliente(cliente, agora, efeitos);
+        let pendente = (conversa, aberta);
+        self.devolver_com_a_conversa(cliente, pendente, Some(departamento), agora, efeitos);
         self.liberar_atendente(id, agora, efeitos);
     }
 
@@ -174,13 +162,6 @@ impl Matchmaker {
             para: id,
             quadro: DoBroker::Fim { conversa, motivo },
         });
-        self.tirar_dos_livres(id);
-        if let Some(Sessao {
-            papel: PapelSessao::Atendente { conversas, .. },
-            ..
-        }) = self.sessoes.get_mut(id)
-        {
-            conversas.retain(|&c| c != conversa);
-        }
+        self.tirar_conversa(id, conversa);
     }
 }
