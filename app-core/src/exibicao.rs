@@ -20,6 +20,10 @@ enum EventoJson<'a> {
     Fila {
         /// 1-based position.
         posicao: u32,
+        /// Agents of the department connected and not paused (0: nobody to answer now).
+        atendentes: u32,
+        /// The estimated wait in seconds, or `null` when it cannot be known.
+        estimativa_s: Option<u32>,
     },
     /// A chat started.
     Conectado {
@@ -99,6 +103,19 @@ enum EventoJson<'a> {
         /// The lines, oldest first.
         falas: &'a [Fala],
     },
+    /// The departments the broker serves (empty: any name).
+    Departamentos {
+        /// Their names; the first is the default.
+        nomes: &'a [String],
+    },
+    /// (Agents) what the customer wrote while it waited, right after `conectado`.
+    #[serde(rename = "na_espera")]
+    NaEspera {
+        /// The chat.
+        conversa: u64,
+        /// The lines, oldest first.
+        textos: &'a [String],
+    },
     /// (Agents) the customer's earlier conversations.
     Anteriores {
         /// The chat this is about.
@@ -118,7 +135,20 @@ pub fn json(evento: &DoBroker) -> String {
             capacidade: *capacidade,
         },
         DoBroker::Ping => EventoJson::Ping,
-        DoBroker::Fila { posicao } => EventoJson::Fila { posicao: *posicao },
+        DoBroker::Fila {
+            posicao,
+            atendentes,
+            estimativa_s,
+        } => EventoJson::Fila {
+            posicao: *posicao,
+            atendentes: *atendentes,
+            estimativa_s: *estimativa_s,
+        },
+        DoBroker::Departamentos { nomes } => EventoJson::Departamentos { nomes },
+        DoBroker::NaEspera { conversa, textos } => EventoJson::NaEspera {
+            conversa: *conversa,
+            textos,
+        },
         DoBroker::Conectado {
             com,
             conversa,
@@ -212,8 +242,27 @@ pub fn texto(evento: &DoBroker, atendente: bool) -> String {
             "Você está online. Aguardando clientes...".to_owned()
         }
         DoBroker::BemVindo { .. } => "Conectado. Procurando um atendente...".to_owned(),
-        DoBroker::Fila { posicao: 1 } => "Você é o próximo da fila.".to_owned(),
-        DoBroker::Fila { posicao } => format!("Você é o número {posicao} na fila."),
+        DoBroker::Fila {
+            posicao,
+            atendentes,
+            estimativa_s,
+        } => fila(*posicao, *atendentes, *estimativa_s, None),
+        DoBroker::Departamentos { nomes } if nomes.is_empty() => {
+            "O broker aceita qualquer departamento.".to_owned()
+        }
+        DoBroker::Departamentos { nomes } => {
+            let nomes: Vec<String> = nomes.iter().map(|n| limpar(n)).collect();
+            format!("Departamentos: {}.", nomes.join(", "))
+        }
+        DoBroker::NaEspera { conversa, textos } => {
+            let prefixo = format!("[#{conversa}, escrito na espera] ");
+            let recuo = " ".repeat(prefixo.chars().count());
+            let linhas: Vec<String> = textos
+                .iter()
+                .map(|texto| format!("{prefixo}{}", limpar(texto).replace('\n', &format!("\n{recuo}"))))
+                .collect();
+            linhas.join("\n")
+        }
         DoBroker::Conectado {
             com,
             conversa,
@@ -295,6 +344,52 @@ pub fn texto(evento: &DoBroker, atendente: bool) -> String {
             }
             texto
         }
+    }
+}
+
+/// The sentence for a `Fila`: the place, then nobody online (naming the department, when
+/// known) or the estimate.
+pub fn fila(
+    posicao: u32,
+    atendentes: u32,
+    estimativa_s: Option<u32>,
+    departamento: Option<&str>,
+) -> String {
+    let lugar = lugar_na_fila(posicao);
+    match (atendentes, estimativa_s) {
+        (0, _) => format!("{lugar}. {}", ninguem_online(departamento)),
+        (_, Some(segundos)) => format!("{lugar}. Espera estimada: {}.", estimativa(segundos)),
+        (_, None) => format!("{lugar}."),
+    }
+}
+
+/// "Você é o número 3 na fila", or "o próximo" for the first.
+pub fn lugar_na_fila(posicao: u32) -> String {
+    match posicao {
+        1 => "Você é o próximo da fila".to_owned(),
+        n => format!("Você é o número {n} na fila"),
+    }
+}
+
+/// What a customer is told when no agent of its department can answer now.
+pub fn ninguem_online(departamento: Option<&str>) -> String {
+    match departamento {
+        Some(departamento) => format!(
+            "Nenhum atendente online em {} no momento; você continua na fila.",
+            limpar(departamento)
+        ),
+        None => "Nenhum atendente online no momento; você continua na fila.".to_owned(),
+    }
+}
+
+/// A wait estimate in words: "cerca de 4 min", "menos de 1 min", "cerca de 1 h 20 min".
+pub fn estimativa(segundos: u32) -> String {
+    let minutos = segundos.div_ceil(60);
+    match minutos {
+        0 | 1 if segundos < 60 => "menos de 1 min".to_owned(),
+        m if m < 60 => format!("cerca de {m} min"),
+        m if m % 60 == 0 => format!("cerca de {} h", m / 60),
+        m => format!("cerca de {} h {} min", m / 60, m % 60),
     }
 }
 
@@ -395,8 +490,33 @@ mod tests {
     #[test]
     fn json_dos_eventos() {
         assert_eq!(
-            json(&DoBroker::Fila { posicao: 2 }),
-            r#"{"evento":"fila","posicao":2}"#
+            json(&DoBroker::Fila {
+                posicao: 2,
+                atendentes: 1,
+                estimativa_s: None
+            }),
+            r#"{"evento":"fila","posicao":2,"atendentes":1,"estimativa_s":null}"#
+        );
+        assert_eq!(
+            json(&DoBroker::Fila {
+                posicao: 3,
+                atendentes: 2,
+                estimativa_s: Some(240)
+            }),
+            r#"{"evento":"fila","posicao":3,"atendentes":2,"estimativa_s":240}"#
+        );
+        assert_eq!(
+            json(&DoBroker::Departamentos {
+                nomes: vec!["geral".into(), "vendas".into()]
+            }),
+            r#"{"evento":"departamentos","nomes":["geral","vendas"]}"#
+        );
+        assert_eq!(
+            json(&DoBroker::NaEspera {
+                conversa: 4,
+                textos: vec!["oi".into(), "meu pedido".into()]
+            }),
+            r#"{"evento":"na_espera","conversa":4,"textos":["oi","meu pedido"]}"#
         );
         assert_eq!(
             json(&DoBroker::Conectado {
@@ -459,7 +579,14 @@ mod tests {
     #[test]
     fn texto_para_pessoas() {
         assert_eq!(
-            texto(&DoBroker::Fila { posicao: 3 }, false),
+            texto(
+                &DoBroker::Fila {
+                    posicao: 3,
+                    atendentes: 1,
+                    estimativa_s: None
+                },
+                false
+            ),
             "Você é o número 3 na fila."
         );
         assert_eq!(

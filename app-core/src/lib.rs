@@ -51,6 +51,20 @@ pub struct ArgumentosComuns {
     pub ajuda: Option<bool>,
 }
 
+/// A customer who named no department: the broker's first, or, for a person, the one picked
+/// from the broker's list; [`proto::DEPARTAMENTO_PADRAO`] when the broker takes any name (or
+/// cannot tell, and the session's connection then says why). `None` if the person gave up.
+async fn escolher_departamento(opcoes: &Opcoes, pessoa: bool) -> Option<String> {
+    let nomes = sessao::consultar_departamentos(opcoes)
+        .await
+        .unwrap_or_default();
+    match nomes.first() {
+        None => Some(proto::DEPARTAMENTO_PADRAO.to_owned()),
+        Some(_) if pessoa => terminal::escolher_departamento(&nomes),
+        Some(primeiro) => Some(primeiro.clone()),
+    }
+}
+
 /// Runs an app: asks for the name if it is missing, then runs the session on a fresh runtime.
 /// `token` is the agent credential (agents only).
 pub fn executar(comuns: ArgumentosComuns, papel: Papel, token: Option<String>) -> ExitCode {
@@ -76,7 +90,7 @@ pub fn executar(comuns: ArgumentosComuns, papel: Papel, token: Option<String>) -
             return ExitCode::FAILURE;
         }
     };
-    let opcoes = Opcoes {
+    let mut opcoes = Opcoes {
         servidor: comuns.servidor,
         nome,
         papel,
@@ -86,6 +100,13 @@ pub fn executar(comuns: ArgumentosComuns, papel: Papel, token: Option<String>) -
         ca: comuns.ca,
     };
     runtime.block_on(async {
+        if matches!(&opcoes.papel, Papel::Cliente { departamento } if departamento.is_empty()) {
+            let pessoa = interativo && !opcoes.json;
+            let Some(departamento) = escolher_departamento(&opcoes, pessoa).await else {
+                return ExitCode::FAILURE;
+            };
+            opcoes.papel = Papel::Cliente { departamento };
+        }
         let conexao = match sessao::conectar(&opcoes).await {
             Ok(conexao) => conexao,
             Err(codigo) => return codigo,

@@ -158,6 +158,13 @@ pub struct Modelo {
     pub pausado: bool,
     /// How many chats the broker gives this session at once.
     pub capacidade: u8,
+    /// (Customers, in line) agents of the department able to answer now, once told.
+    pub atendentes_online: Option<u32>,
+    /// (Customers, in line) the estimated wait in seconds, when the broker can tell.
+    pub estimativa_s: Option<u32>,
+    /// (Customers) lines sent while waiting since the last chat started: the broker keeps up
+    /// to [`proto::NA_ESPERA_MAXIMO`] for the agent.
+    na_espera: usize,
     /// Whether this person asked to leave (the app closes when the broker lets go).
     saindo: bool,
     /// Whether the broker said it is shutting down (its going away is then a lost connection,
@@ -182,6 +189,9 @@ impl Modelo {
             parceiro_ausente: false,
             pausado: false,
             capacidade: 1,
+            atendentes_online: None,
+            estimativa_s: None,
+            na_espera: 0,
             saindo: false,
             broker_saiu: false,
         };
@@ -396,8 +406,29 @@ impl Modelo {
                     self.registrar(hora, Autor::Erro, recusa);
                     return Vec::new();
                 }
-                // Outside a chat the line goes with no conversation, and the broker says so.
-                if conversa != 0 {
+                // A waiting customer's lines are kept for its agent, up to a limit; beyond it
+                // the line stays in the input line.
+                if conversa == 0 && !self.atendente() {
+                    if self.na_espera >= proto::NA_ESPERA_MAXIMO {
+                        self.editor.inserir(&linha);
+                        let texto = format!(
+                            "Você já deixou {} mensagens para o atendente; escreva mais quando \
+                             o atendimento começar.",
+                            proto::NA_ESPERA_MAXIMO
+                        );
+                        self.registrar(hora, Autor::Erro, texto);
+                        return Vec::new();
+                    }
+                    if self.na_espera == 0 {
+                        let texto = "O que você escrever agora chega ao atendente assim que o \
+                                     atendimento começar.";
+                        self.avisar(hora, texto);
+                    }
+                    self.na_espera += 1;
+                }
+                // An agent's line outside any chat goes with no conversation, and the broker
+                // says so.
+                if conversa != 0 || !self.atendente() {
                     self.registrar(hora, Autor::Eu, exibicao::limpar(&texto));
                 }
                 ParaBroker::Mensagem {
@@ -468,7 +499,14 @@ impl Modelo {
         let texto = || exibicao::texto(&quadro, atendente);
         match &quadro {
             DoBroker::BemVindo { capacidade, .. } => self.bemvindo(*capacidade, &texto(), hora),
-            DoBroker::Fila { posicao } => self.fila(*posicao, hora),
+            DoBroker::Fila {
+                posicao,
+                atendentes,
+                estimativa_s,
+            } => self.fila(*posicao, *atendentes, *estimativa_s, hora),
+            DoBroker::Departamentos { .. } if atendente => self.avisar(hora, &texto()),
+            DoBroker::Departamentos { .. } => {}
+            DoBroker::NaEspera { conversa, textos } => self.na_espera(*conversa, textos, hora),
             DoBroker::Conectado { .. } if atendente => self.nova_aba(&quadro, hora),
             DoBroker::Conectado { .. } => self.conectado(&quadro, hora),
             DoBroker::Mensagem {
@@ -541,6 +579,9 @@ impl Modelo {
         self.abas.clear();
         self.em_vista = 0;
         self.capacidade = capacidade;
+        self.na_espera = 0;
+        self.atendentes_online = None;
+        self.estimativa_s = None;
         self.situacao = if atendente {
             Situacao::Livre
         } else {
@@ -560,15 +601,52 @@ impl Modelo {
         }
     }
 
-    /// (Customers) a place in line; in the middle of a chat, its agent did not answer in time.
-    fn fila(&mut self, posicao: u32, hora: &str) {
+    /// (Customers) a place in line, with who can answer and the estimate; in the middle of a
+    /// chat, its agent did not answer in time. That nobody can answer is said when it starts
+    /// and when it ends.
+    fn fila(&mut self, posicao: u32, atendentes: u32, estimativa_s: Option<u32>, hora: &str) {
         if let Situacao::EmConversa { com, .. } = &self.situacao {
             let texto = format!(
                 "{com} não respondeu a tempo; você voltou para a fila, no lugar da sua chegada."
             );
             self.avisar(hora, &texto);
         }
+        let departamento = match &self.papel {
+            Papel::Cliente { departamento } => Some(departamento.clone()),
+            Papel::Atendente { .. } => None,
+        };
+        match (self.atendentes_online, atendentes) {
+            (Some(0), 0) => {}
+            (_, 0) => self.avisar(hora, &exibicao::ninguem_online(departamento.as_deref())),
+            (Some(0), _) => {
+                let onde = departamento.map(|d| format!(" em {d}")).unwrap_or_default();
+                let texto = format!("Um atendente ficou online{onde}; você continua na fila.");
+                self.avisar(hora, &texto);
+            }
+            _ => {}
+        }
+        self.atendentes_online = Some(atendentes);
+        self.estimativa_s = estimativa_s;
         self.situacao = Situacao::NaFila(posicao);
+    }
+
+    /// (Agents) what the customer wrote while it waited, in the chat's tab.
+    fn na_espera(&mut self, conversa: u64, textos: &[String], hora: &str) {
+        let Some(com) = self
+            .indice_da_aba(conversa)
+            .map(|i| self.abas[i].com.clone())
+        else {
+            return;
+        };
+        self.avisar_na(conversa, hora, "Escrito pelo cliente enquanto esperava:");
+        for texto in textos {
+            let registro = Registro {
+                hora: hora.to_owned(),
+                autor: Autor::Parceiro(com.clone()),
+                texto: exibicao::limpar(texto),
+            };
+            self.na_conversa(conversa, registro);
+        }
     }
 
     /// (Customers) a chat started, or went on with another agent: in the middle of a chat, its
@@ -594,6 +672,9 @@ impl Modelo {
             espera_ms: *espera_ms,
         };
         self.parceiro_ausente = false;
+        self.na_espera = 0;
+        self.atendentes_online = None;
+        self.estimativa_s = None;
         self.avisar(hora, &exibicao::texto(quadro, false));
     }
 
@@ -856,7 +937,14 @@ mod tests {
     fn cliente_ve_a_fila_e_conversa() {
         let mut modelo = cliente();
         assert_eq!(modelo.situacao, Situacao::Procurando);
-        modelo.atualizar(Msg::Broker(DoBroker::Fila { posicao: 3 }), "10:01");
+        modelo.atualizar(
+            Msg::Broker(DoBroker::Fila {
+                posicao: 3,
+                atendentes: 1,
+                estimativa_s: None,
+            }),
+            "10:01",
+        );
         assert_eq!(modelo.situacao, Situacao::NaFila(3));
         modelo.atualizar(conectado("Yuri"), "10:02");
         assert!(matches!(modelo.situacao, Situacao::EmConversa { ref com, .. } if com == "Yuri"));
@@ -923,7 +1011,14 @@ mod tests {
             "10:03",
         );
         assert_eq!(modelo.situacao, Situacao::Procurando);
-        modelo.atualizar(Msg::Broker(DoBroker::Fila { posicao: 1 }), "10:03");
+        modelo.atualizar(
+            Msg::Broker(DoBroker::Fila {
+                posicao: 1,
+                atendentes: 1,
+                estimativa_s: None,
+            }),
+            "10:03",
+        );
         assert_eq!(modelo.situacao, Situacao::NaFila(1));
     }
 
@@ -949,7 +1044,14 @@ mod tests {
     #[test]
     fn queda_do_broker_oferece_reconectar() {
         let mut modelo = cliente();
-        modelo.atualizar(Msg::Broker(DoBroker::Fila { posicao: 2 }), "10:01");
+        modelo.atualizar(
+            Msg::Broker(DoBroker::Fila {
+                posicao: 2,
+                atendentes: 1,
+                estimativa_s: None,
+            }),
+            "10:01",
+        );
         assert!(modelo.atualizar(Msg::ConexaoEncerrada, "10:02").is_empty());
         assert_eq!(modelo.ligacao, Ligacao::Perdida);
         assert_eq!(modelo.conversa.last().unwrap().autor, Autor::Erro);
@@ -1054,7 +1156,14 @@ mod tests {
         modelo.atualizar(tecla(KeyCode::PageUp), "10:00");
         assert_eq!(modelo.rolagem, PASSO_DE_ROLAGEM);
         // New lines do not move what the person is reading.
-        modelo.atualizar(Msg::Broker(DoBroker::Fila { posicao: 1 }), "10:00");
+        modelo.atualizar(
+            Msg::Broker(DoBroker::Fila {
+                posicao: 1,
+                atendentes: 1,
+                estimativa_s: None,
+            }),
+            "10:00",
+        );
         modelo.atualizar(
             Msg::Broker(DoBroker::Erro {
                 codigo: proto::CodigoErro::SemConversa,
@@ -1191,7 +1300,14 @@ mod tests {
     fn cliente_passado_adiante_quando_o_atendente_nao_responde() {
         let mut modelo = cliente();
         modelo.atualizar(conectado_em("Yuri", 1), "10:00");
-        modelo.atualizar(Msg::Broker(DoBroker::Fila { posicao: 1 }), "10:02");
+        modelo.atualizar(
+            Msg::Broker(DoBroker::Fila {
+                posicao: 1,
+                atendentes: 1,
+                estimativa_s: None,
+            }),
+            "10:02",
+        );
         assert_eq!(modelo.situacao, Situacao::NaFila(1));
         assert!(
             modelo
@@ -1220,7 +1336,14 @@ mod tests {
             para: "suporte".into(),
         };
         modelo.atualizar(Msg::Broker(transferido), "10:01");
-        modelo.atualizar(Msg::Broker(DoBroker::Fila { posicao: 1 }), "10:01");
+        modelo.atualizar(
+            Msg::Broker(DoBroker::Fila {
+                posicao: 1,
+                atendentes: 1,
+                estimativa_s: None,
+            }),
+            "10:01",
+        );
         modelo.atualizar(conectado_em("Zoe", 4), "10:02");
         let textos: Vec<&str> = modelo.conversa.iter().map(|r| r.texto.as_str()).collect();
         assert!(

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use proto::{
-    Apresentacao, CodigoErro, Conexao, DoBroker, ErroConexao, Papel, ParaBroker, VERSAO_PROTOCOLO,
+    Apresentacao, CodigoErro, Conexao, DoBroker, ErroConexao, NA_ESPERA_MAXIMO, Papel, ParaBroker,
+    VERSAO_PROTOCOLO,
 };
 
 use crate::comando::{Comando, Entrada, ajuda, desconhecido, interpretar, linha_json};
@@ -62,7 +63,7 @@ pub async fn abrir(opcoes: &Opcoes) -> Result<Conexao, ErroConexao> {
 pub async fn conectar(opcoes: &Opcoes) -> Result<Conexao, ExitCode> {
     match abrir(opcoes).await {
         Ok(conexao) => Ok(conexao),
-        Err(ErroConexao::Recusada { codigo, texto }) => {
+        Err(ErroConexao::Recusada { codigo, texto, .. }) => {
             if opcoes.json {
                 println!(
                     "{}",
@@ -92,6 +93,26 @@ pub async fn conectar(opcoes: &Opcoes) -> Result<Conexao, ExitCode> {
     }
 }
 
+/// The departments the broker serves (empty: any name), asked with a handshake that names
+/// none: the broker answers such a handshake with its list and a refusal. `None` if the broker
+/// cannot be reached or does not answer so; the session's own connection then says why.
+pub async fn consultar_departamentos(opcoes: &Opcoes) -> Option<Vec<String>> {
+    let pergunta = Opcoes {
+        papel: Papel::Cliente {
+            departamento: String::new(),
+        },
+        ..opcoes.clone()
+    };
+    match abrir(&pergunta).await {
+        Err(ErroConexao::Recusada {
+            codigo: CodigoErro::DepartamentoInvalido,
+            departamentos,
+            ..
+        }) => Some(departamentos),
+        _ => None,
+    }
+}
+
 /// A connection failure in words a person understands.
 pub fn explicar(erro: &ErroConexao) -> String {
     match erro {
@@ -116,11 +137,19 @@ pub fn explicar(erro: &ErroConexao) -> String {
 /// Runs an accepted session to its end and tells how the app should exit.
 pub async fn conduzir(conexao: Conexao, opcoes: &Opcoes, terminal: &mut Terminal) -> ExitCode {
     let atendente = matches!(opcoes.papel, Papel::Atendente { .. });
+    let departamento = match &opcoes.papel {
+        Papel::Cliente { departamento } => Some(departamento.as_str()),
+        Papel::Atendente { .. } => None,
+    };
     let mostrar = |terminal: &mut Terminal, evento: &DoBroker| {
-        let linha = if opcoes.json {
-            exibicao::json(evento)
-        } else {
-            exibicao::texto(evento, atendente)
+        let linha = match evento {
+            _ if opcoes.json => exibicao::json(evento),
+            DoBroker::Fila {
+                posicao,
+                atendentes,
+                estimativa_s,
+            } => exibicao::fila(*posicao, *atendentes, *estimativa_s, departamento),
+            _ => exibicao::texto(evento, atendente),
         };
         terminal.mostrar(&linha);
     };
@@ -140,6 +169,9 @@ pub async fn conduzir(conexao: Conexao, opcoes: &Opcoes, terminal: &mut Terminal
     // The open chats, oldest first: a plain line goes to the last (none: 0, and the broker
     // says so).
     let mut abertas: Vec<u64> = Vec::new();
+    // (Customers) lines written while waiting: the broker keeps the first few for the agent,
+    // the app the rest, sent once the chat starts.
+    let mut espera = Espera::default();
     let despedida = tokio::time::sleep(Duration::MAX);
     tokio::pin!(despedida);
     loop {
@@ -149,7 +181,17 @@ pub async fn conduzir(conexao: Conexao, opcoes: &Opcoes, terminal: &mut Terminal
                 Some(Ok(evento)) => {
                     depois_de_fim = matches!(evento, DoBroker::Fim { .. });
                     match evento {
-                        DoBroker::Conectado { conversa, .. } => abertas.push(conversa),
+                        DoBroker::Conectado { conversa, .. } => {
+                            abertas.push(conversa);
+                            mostrar(terminal, &evento);
+                            for quadro in espera.soltar(conversa) {
+                                if let Err(erro) = envio.enviar(quadro).await {
+                                    terminal.avisar(&format!("*** Conexão com o broker perdida: {erro} ***"));
+                                    return ExitCode::FAILURE;
+                                }
+                            }
+                            continue;
+                        }
                         DoBroker::Fim { conversa: 0, .. } => abertas.clear(),
                         DoBroker::Fim { conversa, .. } => abertas.retain(|&c| c != conversa),
                         _ => {}
@@ -208,6 +250,14 @@ pub async fn conduzir(conexao: Conexao, opcoes: &Opcoes, terminal: &mut Terminal
                     },
                     Linha::Fim => Some(ParaBroker::Sair { seq: 0 }),
                 };
+                let quadro = match quadro {
+                    Some(ParaBroker::Mensagem { conversa: 0, texto, .. })
+                        if !atendente && abertas.is_empty() =>
+                    {
+                        espera.escrever(texto, terminal)
+                    }
+                    outro => outro,
+                };
                 if let Some(quadro) = quadro {
                     if matches!(quadro, ParaBroker::Sair { .. }) {
                         saindo = true;
@@ -232,5 +282,48 @@ pub async fn conduzir(conexao: Conexao, opcoes: &Opcoes, terminal: &mut Terminal
             },
             _ = &mut despedida, if saindo => return ExitCode::SUCCESS,
         }
+    }
+}
+
+/// A waiting customer's lines: the broker keeps up to [`NA_ESPERA_MAXIMO`] for the agent; the
+/// app holds the rest, in order, until the chat starts, so a script writing ahead loses none.
+#[derive(Debug, Default)]
+struct Espera {
+    /// Lines sent while waiting since the last chat started.
+    enviadas: usize,
+    /// Lines held back, oldest first.
+    retidas: Vec<String>,
+}
+
+impl Espera {
+    /// A line written while waiting: the frame to send now, or `None` if the app holds it.
+    fn escrever(&mut self, texto: String, terminal: &mut Terminal) -> Option<ParaBroker> {
+        if self.enviadas < NA_ESPERA_MAXIMO && self.retidas.is_empty() {
+            self.enviadas += 1;
+            return Some(ParaBroker::Mensagem {
+                conversa: 0,
+                texto,
+                seq: 0,
+            });
+        }
+        self.retidas.push(texto);
+        terminal.avisar(&format!(
+            "Mensagem guardada: o atendente recebe as {NA_ESPERA_MAXIMO} primeiras ao começar; \
+             esta será enviada logo depois."
+        ));
+        None
+    }
+
+    /// The chat `conversa` started: the lines held back, to send now, in order.
+    fn soltar(&mut self, conversa: u64) -> Vec<ParaBroker> {
+        self.enviadas = 0;
+        std::mem::take(&mut self.retidas)
+            .into_iter()
+            .map(|texto| ParaBroker::Mensagem {
+                conversa,
+                texto,
+                seq: 0,
+            })
+            .collect()
     }
 }

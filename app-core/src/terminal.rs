@@ -50,6 +50,49 @@ pub fn perguntar_nome(interativo: bool, json: bool) -> Option<String> {
     }
 }
 
+/// Offers the broker's departments as a numbered menu and reads the choice (Enter: the first);
+/// `None` if input ends first. Blocks, like [`perguntar_nome`].
+pub fn escolher_departamento(nomes: &[String]) -> Option<String> {
+    let mut saida = io::stdout().lock();
+    let _ = writeln!(saida, "Departamentos:");
+    for (i, nome) in nomes.iter().enumerate() {
+        let _ = writeln!(saida, "  {}. {nome}", i + 1);
+    }
+    drop(saida);
+    let mut linha = String::new();
+    loop {
+        print!(
+            "Escolha o departamento (número ou nome; Enter: {}): ",
+            nomes[0]
+        );
+        let _ = io::stdout().flush();
+        linha.clear();
+        if io::stdin().lock().read_line(&mut linha).ok()? == 0 {
+            return None;
+        }
+        match escolha(nomes, linha.trim()) {
+            Some(nome) => return Some(nome),
+            None => println!(
+                "Não há essa opção; digite um número de 1 a {}.",
+                nomes.len()
+            ),
+        }
+    }
+}
+
+/// The department picked by `resposta` from the menu of `nomes`: empty is the first, a number
+/// its entry, a name (in any case) itself.
+fn escolha(nomes: &[String], resposta: &str) -> Option<String> {
+    if resposta.is_empty() {
+        return nomes.first().cloned();
+    }
+    if let Ok(numero) = resposta.parse::<usize>() {
+        return nomes.get(numero.checked_sub(1)?).cloned();
+    }
+    let resposta = resposta.to_lowercase();
+    nomes.iter().find(|nome| **nome == resposta).cloned()
+}
+
 /// Lines in from stdin, text out on stdout.
 pub struct Terminal {
     /// Lines from the input thread.
@@ -98,4 +141,20 @@ fn ler_linhas(tx: mpsc::Sender<Linha>) {
         }
     }
     let _ = tx.blocking_send(Linha::Fim);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escolha_do_menu() {
+        let nomes = vec!["geral".to_owned(), "vendas".to_owned()];
+        assert_eq!(escolha(&nomes, ""), Some("geral".to_owned()));
+        assert_eq!(escolha(&nomes, "2"), Some("vendas".to_owned()));
+        assert_eq!(escolha(&nomes, "Vendas"), Some("vendas".to_owned()));
+        assert_eq!(escolha(&nomes, "3"), None);
+        assert_eq!(escolha(&nomes, "0"), None);
+        assert_eq!(escolha(&nomes, "rh"), None);
+    }
 }

@@ -14,7 +14,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
-use crate::exibicao::duracao;
+use crate::exibicao::{self, duracao};
 use crate::modelo::{Autor, Ligacao, Modelo, Situacao};
 
 /// Most lines the input area grows to.
@@ -206,8 +206,19 @@ pub fn texto_do_status(modelo: &Modelo) -> String {
     }
     let situacao = match &modelo.situacao {
         Situacao::Procurando => "Procurando um atendente...".to_owned(),
-        Situacao::NaFila(1) => "Você é o próximo da fila".to_owned(),
-        Situacao::NaFila(posicao) => format!("Você é o número {posicao} na fila"),
+        Situacao::NaFila(posicao) => {
+            let lugar = exibicao::lugar_na_fila(*posicao);
+            match (modelo.atendentes_online, modelo.estimativa_s) {
+                (Some(0), _) => format!("{lugar} · nenhum atendente online"),
+                (_, Some(segundos)) => {
+                    format!(
+                        "{lugar} · espera estimada: {}",
+                        exibicao::estimativa(segundos)
+                    )
+                }
+                _ => lugar,
+            }
+        }
         Situacao::Encerrada(motivo) => motivo.clone(),
         // An agent's chats are in its tabs.
         Situacao::Livre | Situacao::Pausado | Situacao::EmConversa { .. } if modelo.atendente() => {
@@ -388,7 +399,14 @@ mod tests {
             bemvindo(1),
             "09:00",
         );
-        modelo.atualizar(Msg::Broker(DoBroker::Fila { posicao: 2 }), "09:00");
+        modelo.atualizar(
+            Msg::Broker(DoBroker::Fila {
+                posicao: 2,
+                atendentes: 1,
+                estimativa_s: None,
+            }),
+            "09:00",
+        );
         modelo.atualizar(
             Msg::Broker(DoBroker::Conectado {
                 com: "Yuri".into(),
@@ -479,7 +497,14 @@ mod tests {
             bemvindo(1),
             "09:00",
         );
-        modelo.atualizar(Msg::Broker(DoBroker::Fila { posicao: 3 }), "09:00");
+        modelo.atualizar(
+            Msg::Broker(DoBroker::Fila {
+                posicao: 3,
+                atendentes: 1,
+                estimativa_s: None,
+            }),
+            "09:00",
+        );
         digitar(
             &mut modelo,
             "uma mensagem comprida que não cabe numa linha só",

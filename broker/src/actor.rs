@@ -87,6 +87,9 @@ pub struct Escrita {
     pub salvas: Vec<Instantaneo>,
     /// The lines the history holds of the open chats, to bring those sessions up to date.
     pub linhas: Vec<LinhaSalva>,
+    /// Each department's latest handling times in the history, oldest first, for the wait
+    /// estimates.
+    pub duracoes: Vec<(String, Vec<Duration>)>,
 }
 
 /// Runs the actor until it is told to shut down or every connection task is gone.
@@ -108,6 +111,7 @@ pub async fn executar(
             gravados,
             salvas,
             linhas,
+            duracoes,
         }) => {
             if !salvas.is_empty() {
                 info!(
@@ -115,10 +119,14 @@ pub async fn executar(
                     "sessões restauradas do diário: aguardando que retomem"
                 );
             }
-            let maquina = Matchmaker::restaurar(parametros, salvas, &linhas, inicio.elapsed());
+            let antes_de_enviar = parametros.diario;
+            let mut maquina = Matchmaker::restaurar(parametros, salvas, &linhas, inicio.elapsed());
+            for (departamento, duracoes) in duracoes {
+                maquina.lembrar_atendimentos(&departamento, &duracoes);
+            }
             let gravacao = Gravacao {
                 gravador,
-                antes_de_enviar: parametros.diario,
+                antes_de_enviar,
                 ultimo_lote: 0,
                 em_espera: VecDeque::new(),
                 atrasados: VecDeque::new(),

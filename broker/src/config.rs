@@ -47,6 +47,9 @@ pub struct Config {
     /// How long an agent has to send its first line in a new chat before the customer goes to
     /// another agent and the agent is paused; zero turns it off.
     pub prazo_resposta: Duration,
+    /// The departments served (normalized, in the order given; the first is the default);
+    /// empty: any valid name is a department.
+    pub departamentos: Vec<String>,
     /// The history's database URL (`sqlite://...` or `postgres://...`); `None` keeps no history.
     pub banco: Option<String>,
     /// Agent credentials; an agent's handshake must carry one of them.
@@ -92,6 +95,7 @@ impl Default for Config {
             fila_maxima: 100_000,
             capacidade_maxima: proto::CAPACIDADE_MAXIMA,
             prazo_resposta: Duration::from_secs(120),
+            departamentos: Vec::new(),
             banco: None,
             tokens_atendente: Vec::new(),
             tls: None,
@@ -121,6 +125,7 @@ impl Config {
             ritmo: (self.mensagens_por_segundo, self.rajada_de_mensagens),
             capacidade_maxima: usize::from(self.capacidade_maxima),
             prazo_resposta: self.prazo_resposta,
+            departamentos: self.departamentos.clone(),
         }
     }
 

@@ -13,6 +13,23 @@ use clap::{ArgAction, Parser, Subcommand};
 use proto::tls::{self, rustls::ServerConfig};
 use tracing_subscriber::EnvFilter;
 
+/// The departments of `--departamentos`, normalized, without repeats, in the order given.
+#[derive(Debug, Clone)]
+struct ListaDepartamentos(Vec<String>);
+
+/// Reads `--departamentos`: names separated by commas, each a valid department name.
+fn lista_de_departamentos(texto: &str) -> Result<ListaDepartamentos, String> {
+    let mut nomes: Vec<String> = Vec::new();
+    for bruto in texto.split(',') {
+        let nome = proto::validacao::normalizar_departamento(bruto)
+            .map_err(|erro| format!("departamento inválido \"{}\": {erro}", bruto.trim()))?;
+        if !nomes.contains(&nome) {
+            nomes.push(nome);
+        }
+    }
+    Ok(ListaDepartamentos(nomes))
+}
+
 /// Command-line options (all help text in Portuguese, for the people who run it).
 #[derive(Debug, Parser)]
 #[command(
@@ -165,6 +182,17 @@ struct Argumentos {
     )]
     token_atendente: Option<String>,
 
+    /// Os departamentos atendidos, separados por vírgula (o primeiro é o padrão dos clientes):
+    /// um cliente ou atendente que peça outro é recusado com a lista. Sem a opção, qualquer
+    /// nome vale.
+    #[arg(
+        long,
+        value_name = "LISTA",
+        env = "FILA_DEPARTAMENTOS",
+        value_parser = lista_de_departamentos
+    )]
+    departamentos: Option<ListaDepartamentos>,
+
     /// Certificado TLS (PEM, com a cadeia). Com --tls-chave, o broker só aceita TLS.
     #[arg(long, value_name = "ARQUIVO", requires = "tls_chave")]
     tls_cert: Option<PathBuf>,
@@ -281,6 +309,11 @@ impl Argumentos {
             prazo_encerramento: self.prazo_encerramento,
             tolerancia_retomada: self.tolerancia_retomada,
             prazo_resposta: self.prazo_resposta,
+            departamentos: self
+                .departamentos
+                .clone()
+                .map(|lista| lista.0)
+                .unwrap_or_default(),
             banco: (!self.sem_banco).then(|| self.url_do_banco()),
             ..Config::default()
         }
@@ -384,6 +417,10 @@ async fn main() -> ExitCode {
             "Histórico de conversas em {} (broker conversas para ver).",
             armazenamento::descrever(&argumentos.url_do_banco())
         );
+    }
+    match &argumentos.departamentos {
+        Some(lista) => println!("Departamentos atendidos: {}.", lista.0.join(", ")),
+        None => println!("Departamentos: qualquer nome (--departamentos fixa uma lista)."),
     }
     if let Err(erro) = sinal_de_encerramento().await {
         eprintln!("Não foi possível esperar pelo sinal de encerramento: {erro}");

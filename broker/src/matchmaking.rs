@@ -15,6 +15,8 @@
 //! - [`sessoes`]: every session with its role and state, agents' names, resume secrets,
 //!   tombstones and grace deadlines;
 //! - [`conversas`]: the open chats, who is in each, how many lines each has had;
+//! - [`estimativas`]: the departments' recent handling times, and what each line was last told
+//!   from them;
 //! - `regras`, `retomada` and `transferencia`: the rules, which move sessions between the rooms;
 //! - `diario`: the journal a crashed broker comes back from;
 //! - `invariantes`: what must hold after every event, room by room and across them.
@@ -34,9 +36,10 @@
 //! 5. **Positions.** A customer learns its place at once when it joins; later changes go out on
 //!    the next [`Matchmaker::tick`], the latest value per customer. Agents learn how many wait in
 //!    their departments the same way ([`Matchmaker::informar_espera`]).
-//! 6. **Chat routing.** A line goes to the other side of its conversation only, in order; a line
-//!    from a session in no chat, or for a chat that ended, gets `SemConversa` and the connection
-//!    stays open ([`Matchmaker::repassar`]).
+//! 6. **Chat routing.** A line goes to the other side of its conversation only, in order; a
+//!    customer's line for conversation 0 goes to the one chat it is in. A line from an agent in
+//!    no chat, or for a chat that ended, gets `SemConversa` and the connection stays open; a
+//!    waiting customer's line is kept for its agent (rule 22) ([`Matchmaker::repassar`]).
 //! 7. **The customer leaves** (says so or drops): the agent gets `Fim` with the reason and is
 //!    free again ([`Matchmaker::remover`]).
 //! 8. **The agent ends the chat:** the customer gets `Fim` and its session ends; the agent is
@@ -84,13 +87,30 @@
 //!     `Fim(Transferido)` and a free place; the customer gets `Transferido`, then the new
 //!     agent's `Conectado`; the new agent gets the lines so far (`Transcricao`) and the whole
 //!     answer deadline (rule 18) ([`Matchmaker::transferir`]).
+//! 20. **What a waiting customer is told.** `Fila` carries, with the place, how many agents of
+//!     the department are connected and not paused, and an estimate of the wait from their
+//!     places and the department's recent handling times ([`estimativas`]); it goes out at
+//!     once on joining and, at the next tick, whenever any of the three changed
+//!     ([`Matchmaker::informar_fila`], [`Matchmaker::tick`]). An agent's chat counts towards
+//!     the handling time when the agent lets it go while staying (it ends, is transferred or
+//!     goes unanswered; [`Matchmaker::anotar_atendimento`]).
+//! 21. **Known departments.** With [`Parametros::departamentos`], a customer or an agent
+//!     naming another department is refused with the list (`Departamentos`, then
+//!     `DepartamentoInvalido`), and so is a transfer to one; every new session gets the list
+//!     after `BemVindo` ([`Matchmaker::validar_papel`], [`Matchmaker::entrar`]).
+//! 22. **The first message.** A waiting customer's lines are kept (up to
+//!     [`proto::NA_ESPERA_MAXIMO`], then `EsperaCheia`) and reach its agent right after
+//!     `Conectado` as one `NaEspera`, becoming the chat's first lines
+//!     ([`Matchmaker::guardar_na_espera`], [`Matchmaker::apresentar`]).
 //!
 //! With [`Parametros::diario`] the machine also writes down what a broker restarted after a
 //! crash needs to come back with its sessions (see [`Matchmaker::restaurar`]).
 
 mod conversas;
 mod diario;
+pub mod estimativas;
 mod filas;
+mod informes;
 mod invariantes;
 mod regras;
 mod retomada;
@@ -106,6 +126,7 @@ use proto::validacao::{NOME_MAXIMO, TEXTO_MAXIMO};
 use proto::{Apresentacao, DoBroker, Ficha, MotivoFim, ParaBroker, SessaoId};
 
 use conversas::Conversas;
+use estimativas::Estimativas;
 use filas::Filas;
 use sessoes::{Estado, Sessoes};
 
@@ -292,7 +313,7 @@ pub enum Situacao<'a> {
 }
 
 /// The limits the state machine enforces and announces, from the broker's configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parametros {
     /// Most customers waiting in one department; one more gets `FilaCheia`. A customer going
     /// back to its line because its agent left is always taken.
@@ -320,6 +341,8 @@ pub struct Parametros {
     /// How long an agent has to send its first line in a new chat before the customer goes to
     /// another agent (rule 18). Zero: no deadline.
     pub prazo_resposta: Duration,
+    /// The departments served, normalized (rule 21); empty: any valid name is a department.
+    pub departamentos: Vec<String>,
 }
 
 impl Default for Parametros {
@@ -336,6 +359,7 @@ impl Default for Parametros {
             ritmo: (10, 20),
             capacidade_maxima: usize::from(proto::CAPACIDADE_MAXIMA),
             prazo_resposta: Duration::ZERO,
+            departamentos: Vec::new(),
         }
     }
 }
@@ -351,6 +375,8 @@ pub struct Matchmaker {
     sessoes: Sessoes,
     /// The open chats.
     conversas: Conversas,
+    /// Handling times, and what the lines were last told (rule 20).
+    estimativas: Estimativas,
     /// The last customer arrival number given (orders customers).
     ultima_chegada: u64,
     /// The last idle number given (orders free agents).
@@ -405,17 +431,15 @@ impl Matchmaker {
 
     /// Ends the grace period of every suspended session whose deadline is past `agora` (rules 7
     /// and 9 then apply), takes from their agents the chats left unanswered past their deadline
-    /// (rule 18), then sends every waiting customer whose position changed since the last tick
-    /// its new position, and every agent whose departments' waiting count changed the new count
-    /// (rule 5).
+    /// (rule 18), then sends every waiting customer whose place, agents or estimate changed
+    /// since the last tick its new `Fila` (rules 5 and 20), and every agent whose departments'
+    /// waiting count changed the new count (rule 5).
     pub fn tick(&mut self, agora: Duration) -> Vec<Efeito> {
         let mut efeitos = Vec::new();
         self.expirar(agora, &mut efeitos);
         self.cobrar_respostas(agora, &mut efeitos);
         let alteracoes = self.filas.alteracoes();
-        for (cliente, posicao) in alteracoes.posicoes {
-            self.informar_posicao(cliente, posicao, false, &mut efeitos);
-        }
+        self.informar_filas(alteracoes.posicoes, &mut efeitos);
         for atendente in alteracoes.atendentes {
             self.informar_espera(atendente, false, &mut efeitos);
         }
@@ -493,6 +517,16 @@ impl Matchmaker {
         }
     }
 
+    /// The lines a waiting customer wrote, kept for its agent (rule 22), oldest first.
+    pub fn na_espera(&self, sessao: SessaoId) -> Vec<&str> {
+        match self.sessoes.get(sessao).map(|s| &s.papel) {
+            Some(sessoes::PapelSessao::Cliente { na_espera, .. }) => {
+                na_espera.iter().map(|r| r.texto.as_str()).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// A session's open chats as (conversation, the other side), in the order they started.
     pub fn conversas_de(&self, sessao: SessaoId) -> Vec<(u64, SessaoId)> {
         let Some(dados) = self.sessoes.get(sessao) else {
@@ -544,6 +578,8 @@ impl Matchmaker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const ZERO: Duration = Duration::ZERO;
 
     fn registros(efeitos: &[Efeito]) -> Vec<Registro> {
         efeitos
@@ -665,5 +701,149 @@ mod tests {
                 em: Duration::from_secs(9),
             }]
         );
+    }
+
+    fn entrou(sessao: SessaoId, apresentacao: Apresentacao) -> Evento {
+        Evento::Entrou {
+            sessao,
+            apresentacao,
+            ficha: [1; 16],
+        }
+    }
+
+    fn enviados_a(efeitos: &[Efeito], sessao: SessaoId) -> Vec<DoBroker> {
+        efeitos
+            .iter()
+            .filter_map(|efeito| match efeito {
+                Efeito::Enviar { para, quadro } if *para == sessao => Some(quadro.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn departamento_desconhecido_e_recusado_com_a_lista() {
+        let mut maquina = Matchmaker::com_parametros(Parametros {
+            departamentos: vec!["geral".into(), "vendas".into()],
+            ..Parametros::default()
+        });
+        let efeitos = maquina.aplicar(entrou(1, Apresentacao::cliente("Ana", "ve ndas!")), ZERO);
+        let quadros = enviados_a(&efeitos, 1);
+        assert_eq!(
+            quadros[0],
+            DoBroker::Departamentos {
+                nomes: vec!["geral".into(), "vendas".into()]
+            }
+        );
+        assert!(matches!(
+            &quadros[1],
+            DoBroker::Erro { codigo: proto::CodigoErro::DepartamentoInvalido, texto }
+                if texto.contains("geral, vendas")
+        ));
+        assert!(efeitos.contains(&Efeito::Fechar { sessao: 1 }));
+        // A known one, in any case, is taken; the list follows the welcome.
+        let efeitos = maquina.aplicar(entrou(2, Apresentacao::cliente("Bia", " Vendas")), ZERO);
+        let quadros = enviados_a(&efeitos, 2);
+        assert!(matches!(quadros[0], DoBroker::BemVindo { .. }));
+        assert!(matches!(quadros[1], DoBroker::Departamentos { .. }));
+        // An agent listing one unknown department is refused too.
+        let yuri = Apresentacao::atendente("Yuri", vec!["geral".into(), "rh".into()], "t");
+        let efeitos = maquina.aplicar(entrou(3, yuri), ZERO);
+        assert!(matches!(
+            enviados_a(&efeitos, 3)[1],
+            DoBroker::Erro {
+                codigo: proto::CodigoErro::DepartamentoInvalido,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_estimativa_segue_os_lugares_e_a_media() {
+        let mut maquina = Matchmaker::new();
+        maquina.lembrar_atendimentos("geral", &[Duration::from_secs(60); 3]);
+        let yuri = Apresentacao::atendente("Yuri", vec!["geral".into()], "t").com_capacidade(2);
+        maquina.aplicar(entrou(1, yuri), ZERO);
+        for (sessao, nome) in [(2, "Ana"), (3, "Bia"), (4, "Caio"), (5, "Duda")] {
+            maquina.aplicar(entrou(sessao, Apresentacao::cliente(nome, "geral")), ZERO);
+        }
+        // Two places each freeing every 60 s on average: 30 s a place.
+        let efeitos = maquina.aplicar(entrou(6, Apresentacao::cliente("Eva", "geral")), ZERO);
+        assert_eq!(
+            enviados_a(&efeitos, 6)[1],
+            DoBroker::Fila {
+                posicao: 3,
+                atendentes: 1,
+                estimativa_s: Some(90)
+            }
+        );
+        // The agent pauses: nobody can answer, and there is no estimate.
+        let pausa = ParaBroker::Pausar { seq: 0 };
+        maquina.aplicar(
+            Evento::Recebeu {
+                sessao: 1,
+                quadro: pausa,
+            },
+            ZERO,
+        );
+        let efeitos = maquina.tick(Duration::from_secs(1));
+        assert!(enviados_a(&efeitos, 6).contains(&DoBroker::Fila {
+            posicao: 3,
+            atendentes: 0,
+            estimativa_s: None
+        }));
+    }
+
+    #[test]
+    fn o_que_o_cliente_escreve_na_fila_chega_ao_atendente_depois_do_conectado() {
+        let mut maquina = Matchmaker::new();
+        maquina.aplicar(entrou(1, Apresentacao::cliente("Ana", "geral")), ZERO);
+        for i in 1..=proto::NA_ESPERA_MAXIMO + 1 {
+            let quadro = ParaBroker::Mensagem {
+                conversa: 0,
+                texto: format!("linha {i}"),
+                seq: 0,
+            };
+            let efeitos = maquina.aplicar(Evento::Recebeu { sessao: 1, quadro }, ZERO);
+            let recusada = enviados_a(&efeitos, 1).iter().any(|quadro| {
+                matches!(
+                    quadro,
+                    DoBroker::Erro {
+                        codigo: proto::CodigoErro::EsperaCheia,
+                        ..
+                    }
+                )
+            });
+            assert_eq!(recusada, i > proto::NA_ESPERA_MAXIMO, "linha {i}");
+        }
+        let yuri = Apresentacao::atendente("Yuri", vec!["geral".into()], "t");
+        let efeitos = maquina.aplicar(entrou(2, yuri), ZERO);
+        let quadros = enviados_a(&efeitos, 2);
+        let conectado = quadros
+            .iter()
+            .position(|q| matches!(q, DoBroker::Conectado { .. }))
+            .expect("paired");
+        let textos: Vec<String> = (1..=proto::NA_ESPERA_MAXIMO)
+            .map(|i| format!("linha {i}"))
+            .collect();
+        assert_eq!(
+            quadros[conectado + 1],
+            DoBroker::NaEspera {
+                conversa: 1,
+                textos
+            }
+        );
+        // Now in the chat, a line for conversation 0 goes to it.
+        let quadro = ParaBroker::Mensagem {
+            conversa: 0,
+            texto: "e agora?".into(),
+            seq: 0,
+        };
+        let efeitos = maquina.aplicar(Evento::Recebeu { sessao: 1, quadro }, ZERO);
+        assert!(enviados_a(&efeitos, 2).contains(&DoBroker::Mensagem {
+            conversa: 1,
+            de: "Ana".into(),
+            texto: "e agora?".into(),
+        }));
     }
 }

@@ -30,6 +30,7 @@ use crate::actor::{self, Comando};
 use crate::armazenamento::{Banco, ErroBanco, diario};
 use crate::config::Config;
 use crate::connection::{self, Contexto, Fluxo, Origem};
+use crate::matchmaking::estimativas::AMOSTRAS;
 
 /// A running broker.
 pub struct Broker {
@@ -127,6 +128,7 @@ impl Armazem {
         } else {
             banco.linhas_das_abertas().await?
         };
+        let duracoes = banco.duracoes_recentes(AMOSTRAS).await?;
         let inicio = diario::acertar_relogio(&mut salvas);
         let escrita = banco.iniciar_gravador(inicio).await?;
         let (gravados, gravacao) = escrita.tarefa.unzip();
@@ -138,6 +140,7 @@ impl Armazem {
                 gravados,
                 salvas,
                 linhas,
+                duracoes,
             },
             gravacao,
         })

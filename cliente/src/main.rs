@@ -21,17 +21,20 @@ struct Argumentos {
     #[command(flatten)]
     comuns: ArgumentosComuns,
 
-    /// Departamento em que você quer ser atendido. Padrão: geral.
-    #[arg(long, value_name = "NOME", default_value = proto::DEPARTAMENTO_PADRAO, hide_default_value = true)]
-    departamento: String,
+    /// Departamento em que você quer ser atendido. Sem ele: se o broker tem uma lista de
+    /// departamentos, você escolhe num menu (em --json e sem terminal, vale o primeiro);
+    /// senão, geral.
+    #[arg(long, value_name = "NOME")]
+    departamento: Option<String>,
 }
 
 fn main() -> ExitCode {
     let argumentos: Argumentos = cli::analisar();
     app_core::executar(
         argumentos.comuns,
+        // Empty: chosen from the broker's list once connected.
         Papel::Cliente {
-            departamento: argumentos.departamento,
+            departamento: argumentos.departamento.unwrap_or_default(),
         },
         None,
     )

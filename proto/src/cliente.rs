@@ -89,6 +89,10 @@ pub enum ErroConexao {
         codigo: CodigoErro,
         /// The broker's explanation.
         texto: String,
+        /// The departments the broker serves, when it sent them with the refusal (it does
+        /// when the department was the reason): empty when any name is accepted or it did not
+        /// say.
+        departamentos: Vec<String>,
     },
     /// The broker closed the connection without answering.
     #[error("o broker fechou a conexão sem responder")]
@@ -274,9 +278,17 @@ async fn apresentar(
     quadros
         .send(ParaBroker::Apresentacao(apresentacao.clone()))
         .await?;
-    let resposta = tokio::time::timeout(PRAZO_RESPOSTA, quadros.next())
-        .await
-        .map_err(|_| ErroConexao::SemResposta)?;
+    let mut departamentos = Vec::new();
+    let resposta = loop {
+        let resposta = tokio::time::timeout(PRAZO_RESPOSTA, quadros.next())
+            .await
+            .map_err(|_| ErroConexao::SemResposta)?;
+        match resposta {
+            // The list comes before the refusal that is about it.
+            Some(Ok(DoBroker::Departamentos { nomes })) => departamentos = nomes,
+            outra => break outra,
+        }
+    };
     match resposta {
         Some(Ok(DoBroker::BemVindo {
             sessao,
@@ -301,7 +313,11 @@ async fn apresentar(
                 capacidade,
             },
         )),
-        Some(Ok(DoBroker::Erro { codigo, texto })) => Err(ErroConexao::Recusada { codigo, texto }),
+        Some(Ok(DoBroker::Erro { codigo, texto })) => Err(ErroConexao::Recusada {
+            codigo,
+            texto,
+            departamentos,
+        }),
         Some(Ok(outro)) => Err(ErroConexao::Inesperada(Box::new(outro))),
         Some(Err(erro)) => Err(ErroConexao::Io(erro)),
         None => Err(ErroConexao::Fechada),

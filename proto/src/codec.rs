@@ -185,7 +185,7 @@ mod tests {
         let apresentacao = ParaBroker::Apresentacao(Apresentacao::cliente("Ana", "geral"));
         assert_eq!(
             codificar(&apresentacao).unwrap().as_ref(),
-            b"\x00\x09\x03Ana\x00\x05geral\x00\x00"
+            b"\x00\x0a\x03Ana\x00\x05geral\x00\x00"
         );
 
         let atendente = ParaBroker::Apresentacao(
@@ -194,7 +194,7 @@ mod tests {
         );
         assert_eq!(
             codificar(&atendente).unwrap().as_ref(),
-            b"\x00\x09\x04Yuri\x01\x02\x05geral\x06vendas\x03\x01\x03abc\x00"
+            b"\x00\x0a\x04Yuri\x01\x02\x05geral\x06vendas\x03\x01\x03abc\x00"
         );
         assert_eq!(
             codificar(&DoBroker::BemVindo {
@@ -227,7 +227,7 @@ mod tests {
                 .unwrap()
                 .as_ref(),
             [
-                &b"\x00\x09\x03Ana\x00\x05geral\x00\x01"[..],
+                &b"\x00\x0a\x03Ana\x00\x05geral\x00\x01"[..],
                 &[1; 16],
                 b"\x03"
             ]
@@ -319,10 +319,47 @@ mod tests {
             b"\x07\x01"
         );
         assert_eq!(
-            codificar(&DoBroker::Fila { posicao: 300 })
+            codificar(&DoBroker::Fila {
+                posicao: 300,
+                atendentes: 1,
+                estimativa_s: None
+            })
+            .unwrap()
+            .as_ref(),
+            b"\x01\xac\x02\x01\x00"
+        );
+        assert_eq!(
+            codificar(&DoBroker::Fila {
+                posicao: 3,
+                atendentes: 2,
+                estimativa_s: Some(240)
+            })
+            .unwrap()
+            .as_ref(),
+            b"\x01\x03\x02\x01\xf0\x01"
+        );
+        assert_eq!(
+            codificar(&DoBroker::Departamentos {
+                nomes: vec!["geral".into(), "vendas".into()]
+            })
+            .unwrap()
+            .as_ref(),
+            b"\x0e\x02\x05geral\x06vendas"
+        );
+        assert_eq!(
+            codificar(&DoBroker::NaEspera {
+                conversa: 7,
+                textos: vec!["oi".into(), "tem frete?".into()]
+            })
+            .unwrap()
+            .as_ref(),
+            b"\x0f\x07\x02\x02oi\x0atem frete?"
+        );
+        assert_eq!(
+            codificar(&DoBroker::erro(CodigoErro::EsperaCheia))
                 .unwrap()
-                .as_ref(),
-            b"\x01\xac\x02"
+                .as_ref()[..2],
+            b"\x05\x12"[..]
         );
         assert_eq!(
             codificar(&DoBroker::Conectado {
@@ -502,7 +539,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             lido,
-            *b"\x00\x00\x00\x02\x03\x00\x00\x00\x00\x0f\x00\x09\x03Ana\x00\x05geral\x00\x00"
+            *b"\x00\x00\x00\x02\x03\x00\x00\x00\x00\x0f\x00\x0a\x03Ana\x00\x05geral\x00\x00"
         );
     }
 

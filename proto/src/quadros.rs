@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the protocol this crate speaks; sent first in every handshake.
-pub const VERSAO_PROTOCOLO: u16 = 9;
+pub const VERSAO_PROTOCOLO: u16 = 10;
 
 /// Identifies one session with the broker for as long as the broker runs.
 pub type SessaoId = u64;
@@ -24,9 +24,11 @@ pub enum ParaBroker {
     Apresentacao(Apresentacao),
     /// A chat line for the partner of the given conversation. A line for a conversation that
     /// has already ended (the sender had not yet read its `Fim`) is refused, never delivered to
-    /// whoever the sender is paired with next.
+    /// whoever the sender is paired with next. A waiting customer's line (`conversa` 0, or the
+    /// chat it waits with after a transfer) is kept, up to [`NA_ESPERA_MAXIMO`] lines, and
+    /// reaches its agent as [`DoBroker::NaEspera`] right after `Conectado`.
     Mensagem {
-        /// The conversation the line belongs to (from `Conectado`).
+        /// The conversation the line belongs to (from `Conectado`; 0 while waiting).
         conversa: u64,
         /// The text as typed; see [`crate::validacao::validar_texto`] for what is accepted.
         texto: String,
@@ -209,10 +211,18 @@ pub enum DoBroker {
         /// within the broker's limit. 1 for customers.
         capacidade: u8,
     },
-    /// The customer's current 1-based place in its department's line.
+    /// (To customers) where the customer stands in its department's line: sent on joining and
+    /// whenever its place, the agents able to answer or the estimate change (at most once per
+    /// tick).
     Fila {
-        /// 1 means "next to be served".
+        /// The 1-based place; 1 means "next to be served".
         posicao: u32,
+        /// Agents serving the department who are connected and not paused; 0 means nobody can
+        /// answer now (the customer stays in line).
+        atendentes: u32,
+        /// The estimated wait in seconds, from the department's recent handling times and the
+        /// places its agents have; `None` when it cannot be known (no agent, or no chat yet).
+        estimativa_s: Option<u32>,
     },
     /// A chat has started.
     Conectado {
@@ -306,7 +316,28 @@ pub enum DoBroker {
         /// The lines.
         falas: Vec<Fala>,
     },
+    /// The departments this broker serves: sent right after `BemVindo` when the broker has a
+    /// fixed list, and right before the `Erro(DepartamentoInvalido)` that refuses a handshake
+    /// naming another (so a program may ask with an empty department, then offer a menu). An
+    /// empty list means any department name is accepted.
+    Departamentos {
+        /// Their names, in the broker's order (the first is the default).
+        nomes: Vec<String>,
+    },
+    /// (To agents) what the customer wrote while it waited, oldest first: sent right after the
+    /// `Conectado` of the chat (after `Transcricao`, for a chat taken over). These lines are
+    /// part of the chat from then on (its history and its transcript).
+    NaEspera {
+        /// The chat.
+        conversa: u64,
+        /// The lines, as typed.
+        textos: Vec<String>,
+    },
 }
+
+/// Most lines a waiting customer may leave for its agent ([`DoBroker::NaEspera`]); one more is
+/// refused with `EsperaCheia`.
+pub const NA_ESPERA_MAXIMO: usize = 10;
 
 /// Most lines a [`DoBroker::Transcricao`] carries.
 pub const TRANSCRICAO_MAXIMA: usize = 200;
@@ -420,6 +451,9 @@ pub enum CodigoErro {
     /// A transfer that cannot be made: the colleague is offline, paused or full, is the sender
     /// itself, or the department's name is invalid. The chat goes on; the connection stays open.
     TransferenciaRecusada,
+    /// A waiting customer already left [`NA_ESPERA_MAXIMO`] lines for its agent; the line was
+    /// not kept. The connection stays open.
+    EsperaCheia,
 }
 
 impl CodigoErro {
@@ -445,6 +479,9 @@ impl CodigoErro {
             CodigoErro::NaoAutorizado => "credencial de atendente ausente ou inválida",
             CodigoErro::RetomadaInvalida => "a sessão expirou e não pode mais ser retomada",
             CodigoErro::TransferenciaRecusada => "não foi possível transferir a conversa",
+            CodigoErro::EsperaCheia => {
+                "você já deixou o máximo de mensagens; aguarde o atendente para escrever mais"
+            }
         }
     }
 
@@ -458,6 +495,7 @@ impl CodigoErro {
                 | CodigoErro::ApenasAtendente
                 | CodigoErro::MuitasMensagens
                 | CodigoErro::TransferenciaRecusada
+                | CodigoErro::EsperaCheia
         )
     }
 }
@@ -520,6 +558,7 @@ impl DoBroker {
                 | DoBroker::Fim { .. }
                 | DoBroker::Transferido { .. }
                 | DoBroker::Transcricao { .. }
+                | DoBroker::NaEspera { .. }
         )
     }
 
@@ -527,13 +566,15 @@ impl DoBroker {
     /// it the broker closes the connection and the session cannot be resumed.
     pub fn encerra_sessao(&self, cliente: bool) -> bool {
         match self {
-            DoBroker::Fim { motivo, .. } => {
-                cliente
-                    || matches!(
-                        motivo,
-                        MotivoFim::AtendenteSaiu | MotivoFim::BrokerEncerrando
-                    )
-            }
+            // A customer whose agent left goes back to its line: its session goes on.
+            DoBroker::Fim { motivo, .. } if cliente => !matches!(
+                motivo,
+                MotivoFim::AtendenteSaiu | MotivoFim::AtendenteDesconectou
+            ),
+            DoBroker::Fim { motivo, .. } => matches!(
+                motivo,
+                MotivoFim::AtendenteSaiu | MotivoFim::BrokerEncerrando
+            ),
             DoBroker::Erro { codigo, .. } => codigo.encerra_conexao(),
             _ => false,
         }

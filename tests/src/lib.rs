@@ -227,7 +227,7 @@ impl Participante {
     pub async fn esperar_posicao(&mut self, posicao: u32) {
         loop {
             match self.proximo().await {
-                Some(DoBroker::Fila { posicao: p }) if p == posicao => return,
+                Some(DoBroker::Fila { posicao: p, .. }) if p == posicao => return,
                 Some(DoBroker::Fila { .. }) => continue,
                 outro => panic!(
                     "{}: esperava a posição {posicao}, chegou {outro:?}",

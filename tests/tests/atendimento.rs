@@ -86,9 +86,11 @@ async fn conversa_sem_par_recebe_erro_e_continua() {
     let broker = iniciar_broker().await;
     let endereco = broker.endereco();
 
+    // A waiting customer's line for a chat it is not in is refused (its own lines while it
+    // waits are kept for the agent: `cliente_na_fila.rs`).
     let mut ana = Participante::cliente(endereco, "Ana", "geral").await;
     ana.esperar_posicao(1).await;
-    ana.dizer("tem alguém aí?").await;
+    ana.dizer_em(3, "tem alguém aí?").await;
     assert!(matches!(
         ana.proximo_evento().await,
         DoBroker::Erro {

@@ -231,8 +231,11 @@ impl Mesa {
                 let Some(sessao) = self.escolher(quem) else {
                     return;
                 };
+                // In its chat; or, in none, for no chat (a waiting customer's line is kept for
+                // its agent); or for a chat it is not in.
                 let conversa = match self.maquina.conversas_de(sessao).last() {
                     Some(&(conversa, _)) if na_conversa => conversa,
+                    None if na_conversa => 0,
                     _ => 999,
                 };
                 let seq = self.seqs.entry(sessao).or_default();
@@ -373,6 +376,11 @@ impl Mesa {
                 restaurada.conversa_em_espera(id),
                 self.maquina.conversa_em_espera(id),
                 "sessão {id} restaurada sem a conversa transferida que esperava"
+            );
+            assert_eq!(
+                restaurada.na_espera(id),
+                self.maquina.na_espera(id),
+                "sessão {id} restaurada sem o que escreveu na fila"
             );
             if viva.is_none() {
                 continue;

@@ -1,7 +1,9 @@
 //! Property tests of the matchmaking state machine against a small reference model.
 //!
 //! The model keeps the rules in the plainest form (lists in arrival and idle order, agents
-//! taking up to three chats at once, a deadline for the agent's first line); random sequences of
+//! taking up to three chats at once, a deadline for the agent's first line, the wait estimate
+//! recomputed for every waiting customer at every tick, a fixed list of departments in some
+//! runs, lines written while waiting); random sequences of
 //! joins, leaves, ends, drops, chats and ticks across several departments are applied to both,
 //! and after every step the frames each session receives must be the model's, every session must be where the model says, and the machine's own consistency check
 //! (which holds the design's invariants) must pass.
@@ -64,7 +66,10 @@ struct SessaoModelo {
     capacidade: usize,
     /// (Agents) open chats as (conversation, customer), oldest first.
     conversas: Vec<(u64, SessaoId)>,
-    posicao_informada: u32,
+    /// (Customers) the last `Fila` sent: place, agents online, estimate.
+    informada: (u32, u32, Option<u32>),
+    /// (Customers) lines written while waiting.
+    na_espera: Vec<String>,
     pausado: bool,
     espera_informada: u32,
     /// (Customers) a chat handed to its line, waiting with it for an agent.
@@ -95,6 +100,12 @@ struct Modelo {
     prazos: BTreeMap<u64, u64>,
     /// Every open chat's lines so far.
     falas: BTreeMap<u64, Vec<Fala>>,
+    /// When each open chat's current agent took it.
+    desde_ms: BTreeMap<u64, u64>,
+    /// Each department's handling times, oldest first (the last 20 count).
+    duracoes: BTreeMap<String, Vec<u64>>,
+    /// The departments served (rule 21); empty: any name.
+    configurados: Vec<String>,
     /// What every session received in the last step.
     recebido: BTreeMap<SessaoId, Vec<Recebido>>,
 }
@@ -122,8 +133,73 @@ impl Modelo {
     }
 
     fn recusar(&mut self, sessao: SessaoId, codigo: CodigoErro) {
+        if codigo == CodigoErro::DepartamentoInvalido {
+            let nomes = self.configurados.clone();
+            self.enviar(sessao, DoBroker::Departamentos { nomes });
+        }
         self.enviar(sessao, DoBroker::erro(codigo));
         self.fechar(sessao);
+    }
+
+    fn conhecido(&self, departamento: &str) -> bool {
+        self.configurados.is_empty() || self.configurados.iter().any(|d| d == departamento)
+    }
+
+    /// Rule 20: what a customer waiting at `posicao` in `departamento` is told.
+    fn aviso(&self, departamento: &str, posicao: u32) -> (u32, u32, Option<u32>) {
+        let ativos: Vec<&SessaoModelo> = self
+            .sessoes
+            .values()
+            .filter(|s| {
+                !s.cliente && !s.pausado && s.departamentos.iter().any(|d| d == departamento)
+            })
+            .collect();
+        let lugares: u64 = ativos.iter().map(|s| s.capacidade as u64).sum();
+        let media = self
+            .duracoes
+            .get(departamento)
+            .filter(|d| !d.is_empty())
+            .map(|d| {
+                let ultimas = &d[d.len().saturating_sub(20)..];
+                ultimas.iter().sum::<u64>() / ultimas.len() as u64
+            });
+        let estimativa = match media {
+            Some(media) if lugares > 0 => {
+                Some((u64::from(posicao) * media).div_ceil(lugares * 1000) as u32)
+            }
+            _ => None,
+        };
+        (posicao, ativos.len() as u32, estimativa)
+    }
+
+    /// Sends a waiting customer its `Fila`, if it changed (or always).
+    fn informar(&mut self, cliente: SessaoId, sempre: bool) {
+        let posicao = self.posicao(cliente).expect("waiting");
+        let aviso = self.aviso(&self.sessoes[&cliente].departamentos[0], posicao);
+        let dados = self.sessoes.get_mut(&cliente).expect("exists");
+        if sempre || dados.informada != aviso {
+            dados.informada = aviso;
+            let (posicao, atendentes, estimativa_s) = aviso;
+            self.enviar(
+                cliente,
+                DoBroker::Fila {
+                    posicao,
+                    atendentes,
+                    estimativa_s,
+                },
+            );
+        }
+    }
+
+    /// Rule 20: the agent of `conversa` lets it go while staying; the time it held it counts
+    /// for the customer's department.
+    fn anotar(&mut self, conversa: u64, cliente: SessaoId) {
+        let desde = self.desde_ms.remove(&conversa).expect("chat started");
+        let departamento = self.sessoes[&cliente].departamentos[0].clone();
+        self.duracoes
+            .entry(departamento)
+            .or_default()
+            .push(self.agora_ms - desde);
     }
 
     fn posicao(&self, sessao: SessaoId) -> Option<u32> {
@@ -163,6 +239,7 @@ impl Modelo {
     ) {
         self.prazos
             .insert(conversa, self.agora_ms + PRAZO_RESPOSTA_MS);
+        self.desde_ms.insert(conversa, self.agora_ms);
         let departamento = self.sessoes[&cliente].departamentos[0].clone();
         let espera_ms = self.agora_ms - self.sessoes[&cliente].entrou_em_ms;
         let com = self.sessoes[&atendente].nome.clone();
@@ -197,6 +274,18 @@ impl Modelo {
                 },
             );
         }
+        // Rule 22: what the customer wrote while waiting opens the chat.
+        let textos = std::mem::take(&mut self.sessoes.get_mut(&cliente).expect("exists").na_espera);
+        if !textos.is_empty() {
+            let de = self.sessoes[&cliente].nome.clone();
+            let falas = self.falas.entry(conversa).or_default();
+            falas.extend(textos.iter().map(|texto| Fala {
+                de: de.clone(),
+                do_atendente: false,
+                texto: texto.clone(),
+            }));
+            self.enviar(atendente, DoBroker::NaEspera { conversa, textos });
+        }
     }
 
     /// Rule 19: an agent hands one of its chats to a colleague with a free place or to a
@@ -222,6 +311,9 @@ impl Modelo {
                 }
             }
             Destino::Departamento(nome) => match normalizar_departamento(nome) {
+                Ok(departamento) if !self.conhecido(&departamento) => {
+                    self.enviar(sessao, DoBroker::erro(CodigoErro::TransferenciaRecusada))
+                }
                 Ok(departamento) => self.passar_a_fila(sessao, conversa, cliente, departamento),
                 Err(_) => self.enviar(sessao, DoBroker::erro(CodigoErro::TransferenciaRecusada)),
             },
@@ -230,6 +322,7 @@ impl Modelo {
 
     /// The first agent lets go of a chat it hands over to `para`.
     fn largar(&mut self, sessao: SessaoId, conversa: u64, cliente: SessaoId, para: String) {
+        self.anotar(conversa, cliente);
         let motivo = MotivoFim::Transferido;
         self.enviar(sessao, DoBroker::Fim { conversa, motivo });
         self.linhas.livres.retain(|&s| s != sessao);
@@ -292,18 +385,10 @@ impl Modelo {
             return self.liberar(atendente);
         }
         let chegada = self.sessoes[&cliente].chegada;
-        let indice = self
-            .linhas
+        self.linhas
             .entrar(&departamento, cliente, chegada, |s| sessoes[&s].chegada);
-        let sessao = self.sessoes.get_mut(&cliente).expect("exists");
-        sessao.lugar = Lugar::Aguardando;
-        sessao.posicao_informada = indice as u32 + 1;
-        self.enviar(
-            cliente,
-            DoBroker::Fila {
-                posicao: indice as u32 + 1,
-            },
-        );
+        self.sessoes.get_mut(&cliente).expect("exists").lugar = Lugar::Aguardando;
+        self.informar(cliente, true);
     }
 
     /// An agent in no free line: while it has room it takes the longest-waiting customer of its
@@ -356,6 +441,10 @@ impl Modelo {
         let mut propria = 0;
         if let Lugar::Conversa { parceiro, conversa } = dados.lugar {
             propria = conversa;
+            let desde = self.desde_ms.remove(&conversa).expect("chat started");
+            let duracao = self.agora_ms - desde;
+            let departamento = dados.departamentos[0].clone();
+            self.duracoes.entry(departamento).or_default().push(duracao);
             self.enviar(parceiro, DoBroker::Fim { conversa, motivo });
             self.soltar(parceiro, conversa);
         }
@@ -377,9 +466,19 @@ impl Modelo {
     /// Rule 6: a line reaches the other side of its chat.
     fn repassar(&mut self, sessao: SessaoId, conversa: u64, texto: &str) {
         let dados = &self.sessoes[&sessao];
-        let conversas: Vec<(u64, SessaoId)> = match dados.lugar {
-            Lugar::Conversa { parceiro, conversa } => vec![(conversa, parceiro)],
-            _ => dados.conversas.clone(),
+        if dados.lugar == Lugar::Aguardando {
+            return self.guardar(sessao, conversa, texto);
+        }
+        let (conversas, conversa): (Vec<(u64, SessaoId)>, u64) = match dados.lugar {
+            // A customer's line for conversation 0 goes to its chat.
+            Lugar::Conversa {
+                parceiro,
+                conversa: sua,
+            } => (
+                vec![(sua, parceiro)],
+                if conversa == 0 { sua } else { conversa },
+            ),
+            _ => (dados.conversas.clone(), conversa),
         };
         let Some(&(_, parceiro)) = conversas.iter().find(|&&(c, _)| c == conversa) else {
             return self.enviar(sessao, DoBroker::erro(CodigoErro::SemConversa));
@@ -407,12 +506,29 @@ impl Modelo {
         );
     }
 
+    /// Rule 22: a waiting customer's line is kept for its agent.
+    fn guardar(&mut self, sessao: SessaoId, conversa: u64, texto: &str) {
+        let dados = &self.sessoes[&sessao];
+        if conversa != 0 && dados.transferida != Some(conversa) {
+            return self.enviar(sessao, DoBroker::erro(CodigoErro::SemConversa));
+        }
+        if validar_texto(texto).is_err() {
+            return self.enviar(sessao, DoBroker::erro(CodigoErro::TextoInvalido));
+        }
+        if dados.na_espera.len() >= proto::NA_ESPERA_MAXIMO {
+            return self.enviar(sessao, DoBroker::erro(CodigoErro::EsperaCheia));
+        }
+        let dados = self.sessoes.get_mut(&sessao).expect("exists");
+        dados.na_espera.push(texto.to_owned());
+    }
+
     /// Rule 8: the agent ends one of its chats.
     fn encerrar(&mut self, sessao: SessaoId, conversa: u64) {
         let dados = &self.sessoes[&sessao];
         let Some(&(_, cliente)) = dados.conversas.iter().find(|&&(c, _)| c == conversa) else {
             return self.enviar(sessao, DoBroker::erro(CodigoErro::SemConversa));
         };
+        self.anotar(conversa, cliente);
         let fim = DoBroker::Fim {
             conversa,
             motivo: MotivoFim::AtendenteEncerrou,
@@ -497,6 +613,9 @@ impl Modelo {
             let Ok(departamento) = normalizar_departamento(bruto) else {
                 return self.recusar(sessao, CodigoErro::DepartamentoInvalido);
             };
+            if !self.conhecido(&departamento) {
+                return self.recusar(sessao, CodigoErro::DepartamentoInvalido);
+            }
             if !departamentos.contains(&departamento) {
                 departamentos.push(departamento);
             }
@@ -533,7 +652,8 @@ impl Modelo {
                 lugar: Lugar::Aguardando,
                 capacidade: usize::from(capacidade),
                 conversas: Vec::new(),
-                posicao_informada: 0,
+                informada: (0, 0, None),
+                na_espera: Vec::new(),
                 pausado: false,
                 espera_informada: 0,
                 transferida: None,
@@ -553,6 +673,10 @@ impl Modelo {
                 capacidade,
             },
         );
+        if !self.configurados.is_empty() {
+            let nomes = self.configurados.clone();
+            self.enviar(sessao, DoBroker::Departamentos { nomes });
+        }
         if cliente {
             self.colocar(sessao);
         } else {
@@ -586,6 +710,7 @@ impl Modelo {
             let Some((atendente, cliente)) = dono else {
                 continue; // The chat has ended.
             };
+            self.anotar(conversa, cliente);
             let motivo = MotivoFim::SemResposta;
             self.enviar(atendente, DoBroker::Fim { conversa, motivo });
             self.sessoes.get_mut(&atendente).expect("exists").pausado = true;
@@ -601,12 +726,7 @@ impl Modelo {
         self.cobrar_respostas();
         let aguardando: Vec<SessaoId> = self.linhas.filas.values().flatten().copied().collect();
         for sessao in aguardando {
-            let posicao = self.posicao(sessao).expect("waiting");
-            let dados = self.sessoes.get_mut(&sessao).expect("exists");
-            if dados.posicao_informada != posicao {
-                dados.posicao_informada = posicao;
-                self.enviar(sessao, DoBroker::Fila { posicao });
-            }
+            self.informar(sessao, false);
         }
         let atendentes: Vec<SessaoId> = self
             .sessoes
@@ -632,7 +752,16 @@ impl ReferenceStateMachine for Referencia {
     type Transition = Passo;
 
     fn init_state() -> BoxedStrategy<Modelo> {
-        Just(Modelo::default()).boxed()
+        // Free department names in some runs, a fixed list (without `suporte`) in others.
+        prop_oneof![
+            Just(Vec::new()),
+            Just(vec!["geral".to_owned(), "vendas".to_owned()]),
+        ]
+        .prop_map(|configurados| Modelo {
+            configurados,
+            ..Modelo::default()
+        })
+        .boxed()
     }
 
     fn transitions(estado: &Modelo) -> BoxedStrategy<Passo> {
@@ -770,11 +899,12 @@ impl StateMachineTest for Sistema {
     type SystemUnderTest = Sistema;
     type Reference = Referencia;
 
-    fn init_test(_: &Modelo) -> Sistema {
+    fn init_test(modelo: &Modelo) -> Sistema {
         Sistema {
             maquina: Matchmaker::com_parametros(Parametros {
                 fila_maxima: FILA_MAXIMA,
                 prazo_resposta: Duration::from_millis(PRAZO_RESPOSTA_MS),
+                departamentos: modelo.configurados.clone(),
                 ..Parametros::default()
             }),
             ultima_sessao: 0,

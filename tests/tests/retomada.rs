@@ -220,8 +220,8 @@ async fn sem_tolerancia_nao_ha_retomada() {
     let mut ana = Participante::cliente(broker.endereco(), "Ana", "geral").await;
     assert_eq!(ana.conexao.tolerancia_ms, 0);
     ana.esperar_posicao(1).await;
-    // Lines are not numbered either: nothing to confirm.
-    ana.dizer("alguém?").await;
+    // Lines are not numbered either: nothing to confirm (here, one for a chat Ana is not in).
+    ana.dizer_em(7, "alguém?").await;
     assert!(matches!(
         ana.proximo_evento().await,
         DoBroker::Erro {

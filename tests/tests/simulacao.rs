@@ -374,7 +374,7 @@ fn verificar(semente: u64, registros: &[Registro], retomar: bool) {
                 }
                 ultimos.insert(chave_par, numero);
             }
-            DoBroker::Fila { posicao } => {
+            DoBroker::Fila { posicao, .. } => {
                 if let Some(anterior) = posicoes.get(&chave)
                     && posicao > anterior
                 {

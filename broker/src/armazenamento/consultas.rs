@@ -1,6 +1,8 @@
 //! Reading the history: the conversations `broker conversas` lists, one transcript, and a
 //! customer's earlier conversations (what agents get as `Anteriores`).
 
+use std::time::Duration;
+
 use proto::{ANTERIORES_MAXIMO, Anterior};
 
 use super::{Banco, ErroBanco, id_do_banco, motivo_do_nome};
@@ -92,6 +94,35 @@ impl Banco {
             .fetch_one(&self.pool)
             .await?;
         Ok(u64::try_from(maior).unwrap_or(0))
+    }
+
+    /// Each department's handling times (start to end) of its latest `por_departamento` ended
+    /// conversations, oldest first: what a restarted broker estimates waits from. Chats cut by a
+    /// broker stopping are left out.
+    pub async fn duracoes_recentes(
+        &self,
+        por_departamento: usize,
+    ) -> Result<Vec<(String, Vec<Duration>)>, ErroBanco> {
+        let linhas: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT departamento, encerrada_em - conectada_em FROM conversas \
+             WHERE encerrada_em IS NOT NULL AND motivo <> 'broker_encerrando' \
+             ORDER BY id DESC LIMIT 10000",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut por_nome: Vec<(String, Vec<Duration>)> = Vec::new();
+        for (departamento, ms) in linhas {
+            let duracao = Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+            match por_nome.iter_mut().find(|(nome, _)| *nome == departamento) {
+                Some((_, duracoes)) if duracoes.len() >= por_departamento => {}
+                Some((_, duracoes)) => duracoes.push(duracao),
+                None => por_nome.push((departamento, vec![duracao])),
+            }
+        }
+        for (_, duracoes) in &mut por_nome {
+            duracoes.reverse();
+        }
+        Ok(por_nome)
     }
 
     /// The conversations that pass `filtro`, oldest first (the most recent `filtro.limite`).

@@ -38,11 +38,15 @@ pub(super) struct Conversa {
     prazo: Option<Duration>,
     /// Its latest lines (at most [`TRANSCRICAO_MAXIMA`]), oldest first.
     pub(super) falas: VecDeque<Fala>,
+    /// When its current agent took it (broker uptime): how long the agent held it is noted
+    /// when it lets it go (rule 20).
+    pub(super) desde: Duration,
 }
 
 impl Conversa {
-    /// A chat that has just started (or was restored with `linhas` lines, `respondida` or not).
-    pub(super) fn nova(cliente: SessaoId, atendente: SessaoId) -> Self {
+    /// A chat that has just started at `desde` (or was restored with `linhas` lines,
+    /// `respondida` or not).
+    pub(super) fn nova(cliente: SessaoId, atendente: SessaoId, desde: Duration) -> Self {
         Conversa {
             cliente,
             atendente,
@@ -50,6 +54,7 @@ impl Conversa {
             respondida: false,
             prazo: None,
             falas: VecDeque::new(),
+            desde,
         }
     }
 
@@ -91,16 +96,18 @@ impl Conversas {
         }
     }
 
-    /// Opens a conversation between `cliente` and `atendente` and returns its new id; its agent
-    /// must answer by `prazo`, if one is given.
+    /// Opens a conversation between `cliente` and `atendente` at `agora` and returns its new
+    /// id; its agent must answer by `prazo`, if one is given.
     pub(super) fn abrir(
         &mut self,
         cliente: SessaoId,
         atendente: SessaoId,
         prazo: Option<Duration>,
+        agora: Duration,
     ) -> u64 {
         self.ultima += 1;
-        self.reabrir(self.ultima, Conversa::nova(cliente, atendente), prazo);
+        let nova = Conversa::nova(cliente, atendente, agora);
+        self.reabrir(self.ultima, nova, prazo);
         self.ultima
     }
 
@@ -140,11 +147,18 @@ impl Conversas {
         }
     }
 
-    /// Hands an open conversation to another agent, who must answer it by `prazo`.
-    pub(super) fn passar(&mut self, id: u64, atendente: SessaoId, prazo: Option<Duration>) {
+    /// Hands an open conversation to another agent at `agora`, who must answer it by `prazo`.
+    pub(super) fn passar(
+        &mut self,
+        id: u64,
+        atendente: SessaoId,
+        prazo: Option<Duration>,
+        agora: Duration,
+    ) {
         if let Some(mut conversa) = self.fechar(id) {
             conversa.atendente = atendente;
             conversa.respondida = false;
+            conversa.desde = agora;
             self.reabrir(id, conversa, prazo);
         }
     }

@@ -23,7 +23,8 @@ use proto::{DoBroker, Fala, Ficha, SessaoId, TRANSCRICAO_MAXIMA};
 use serde::{Deserialize, Serialize};
 
 use super::conversas::Conversa;
-use super::sessoes::{Estado, PapelSessao, Retomavel, Sessao};
+use super::estimativas::AvisoFila;
+use super::sessoes::{Estado, PapelSessao, Recado, Retomavel, Sessao};
 use super::{Efeito, Matchmaker, Parametros, Registro};
 
 /// One session as the journal keeps it.
@@ -57,6 +58,9 @@ enum PapelSalvo {
         entrou_em_ms: u64,
         /// A chat handed to its line that waits with it: (conversation, lines so far).
         transferida: Option<(u64, u64)>,
+        /// The lines it wrote while waiting: (text, when in milliseconds, like `entrou_em_ms`,
+        /// its `seq`).
+        na_espera: Vec<(String, u64, u64)>,
     },
     /// An agent.
     Atendente {
@@ -128,8 +132,16 @@ impl Instantaneo {
     /// the broker's uptime into time since the epoch when it writes a snapshot, and back into
     /// the new broker's uptime when it reads one.
     pub fn deslocar(&mut self, ms: i64) {
-        if let PapelSalvo::Cliente { entrou_em_ms, .. } = &mut self.papel {
+        if let PapelSalvo::Cliente {
+            entrou_em_ms,
+            na_espera,
+            ..
+        } = &mut self.papel
+        {
             *entrou_em_ms = entrou_em_ms.saturating_add_signed(ms);
+            for (_, em_ms, _) in na_espera {
+                *em_ms = em_ms.saturating_add_signed(ms);
+            }
         }
     }
 
@@ -153,6 +165,7 @@ impl Instantaneo {
                 chegada: 0,
                 entrou_em_ms: 0,
                 transferida: None,
+                na_espera: Vec::new(),
             },
             estado: EstadoSalvo::Encerrada,
             ultima_aceita: 0,
@@ -193,8 +206,8 @@ impl Matchmaker {
         linhas: &[LinhaSalva],
         agora: Duration,
     ) -> Self {
-        let mut maquina = Matchmaker::com_parametros(parametros);
         let prazo = agora.saturating_add(parametros.tolerancia);
+        let mut maquina = Matchmaker::com_parametros(parametros);
         let lados: BTreeSet<(SessaoId, SessaoId, u64)> = salvas
             .iter()
             .flat_map(|salva| {
@@ -259,7 +272,7 @@ impl Matchmaker {
             };
             // Answered if the agent sent any line of it the history kept.
             let respondida = linhas_da(salva.conversa, linhas).any(|linha| linha.do_atendente);
-            let mut aberta = Conversa::nova(cliente, atendente);
+            let mut aberta = Conversa::nova(cliente, atendente, agora);
             aberta.linhas = vistas;
             aberta.respondida = respondida;
             aberta.falas = falas_de(salva.conversa, linhas);
@@ -282,7 +295,7 @@ impl Matchmaker {
                     ultima_aceita: &mut ultima_aceita,
                     retomada: retomada.as_mut(),
                 };
-                let mut aberta = Conversa::nova(id, 0);
+                let mut aberta = Conversa::nova(id, 0, agora);
                 aberta.linhas = repor.linhas_depois(&salva, linhas);
                 aberta.falas = falas_de(*conversa, linhas);
                 self.conversas.reservar(*conversa);
@@ -318,6 +331,7 @@ impl Matchmaker {
                 departamento,
                 chegada,
                 entrou_em_ms,
+                na_espera,
                 ..
             } => {
                 self.ultima_chegada = self.ultima_chegada.max(chegada);
@@ -328,7 +342,15 @@ impl Matchmaker {
                     departamento,
                     chegada,
                     entrou_em: Duration::from_millis(entrou_em_ms),
-                    posicao_informada: 0,
+                    informada: AvisoFila::default(),
+                    na_espera: na_espera
+                        .into_iter()
+                        .map(|(texto, em_ms, seq)| Recado {
+                            texto,
+                            em: Duration::from_millis(em_ms),
+                            seq,
+                        })
+                        .collect(),
                     transferida,
                 }
             }
@@ -357,12 +379,17 @@ impl Matchmaker {
                 chegada,
                 entrou_em,
                 transferida,
+                na_espera,
                 ..
             } => PapelSalvo::Cliente {
                 departamento: departamento.clone(),
                 chegada: *chegada,
-                entrou_em_ms: u64::try_from(entrou_em.as_millis()).unwrap_or(u64::MAX),
+                entrou_em_ms: em_ms(*entrou_em),
                 transferida: transferida.as_ref().map(|t| (t.0, t.1.linhas)),
+                na_espera: na_espera
+                    .iter()
+                    .map(|r| (r.texto.clone(), em_ms(r.em), r.seq))
+                    .collect(),
             },
             PapelSessao::Atendente {
                 departamentos,
@@ -468,6 +495,11 @@ fn linhas_da(conversa: u64, linhas: &[LinhaSalva]) -> impl Iterator<Item = &Linh
 /// errors change nothing a snapshot holds (a place in line is kept as the arrival number):
 /// leaving them out keeps a line's every move from rewriting every customer in it. Chat lines
 /// and their confirmations are rebuilt from the history instead.
+/// A time of the broker's uptime in whole milliseconds, as the journal keeps times.
+fn em_ms(tempo: Duration) -> u64 {
+    u64::try_from(tempo.as_millis()).unwrap_or(u64::MAX)
+}
+
 fn tocada(efeito: &Efeito) -> Option<SessaoId> {
     match efeito {
         Efeito::Enviar {

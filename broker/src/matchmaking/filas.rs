@@ -72,6 +72,32 @@ impl Filas {
             .flat_map(|linha| linha.clientes.iter().map(|&(_, id)| id))
     }
 
+    /// Every connected agent who serves `departamento` (free, paused or chatting).
+    pub(super) fn atendentes_de(&self, departamento: &str) -> impl Iterator<Item = SessaoId> + '_ {
+        self.departamentos
+            .get(departamento)
+            .into_iter()
+            .flat_map(|linha| linha.atendentes.iter().copied())
+    }
+
+    /// The departments where someone waits.
+    pub(super) fn com_clientes(&self) -> impl Iterator<Item = &str> + '_ {
+        self.departamentos
+            .iter()
+            .filter(|(_, linha)| !linha.clientes.is_empty())
+            .map(|(nome, _)| nome.as_str())
+    }
+
+    /// Every customer waiting in `departamento` with its place, head first.
+    pub(super) fn posicoes(&self, departamento: &str) -> Vec<(SessaoId, u32)> {
+        self.departamentos
+            .get(departamento)
+            .into_iter()
+            .flat_map(|linha| linha.clientes.iter().enumerate())
+            .map(|(indice, &(_, id))| (id, posicao_de(indice)))
+            .collect()
+    }
+
     /// The free agent of `departamento` with the fewest chats and, of those, idle the longest.
     pub(super) fn primeiro_livre(&self, departamento: &str) -> Option<SessaoId> {
         let linha = self.departamentos.get(departamento)?;

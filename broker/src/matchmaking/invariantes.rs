@@ -43,6 +43,7 @@ impl Matchmaker {
                     departamento,
                     chegada,
                     transferida,
+                    na_espera,
                     ..
                 },
                 Estado::Aguardando,
@@ -55,6 +56,9 @@ impl Matchmaker {
                     && self.conversas.get(pendente.0).is_some()
                 {
                     return Err(format!("conversa {} à espera e aberta", pendente.0));
+                }
+                if na_espera.len() > proto::NA_ESPERA_MAXIMO {
+                    return Err(format!("cliente {id} com recados demais"));
                 }
             }
             (
@@ -105,6 +109,13 @@ impl Matchmaker {
                 Estado::EmConversa { .. },
             ) => {
                 return Err(format!("cliente {id} em conversa com outra à espera"));
+            }
+            (PapelSessao::Cliente { na_espera, .. }, Estado::EmConversa { .. })
+                if !na_espera.is_empty() =>
+            {
+                return Err(format!(
+                    "cliente {id} em conversa com recados não entregues"
+                ));
             }
             (PapelSessao::Cliente { .. }, Estado::EmConversa { .. }) => {}
         }

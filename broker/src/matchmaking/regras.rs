@@ -5,11 +5,13 @@ use std::time::Duration;
 
 use proto::validacao::{normalizar_departamento_ate, validar_nome_ate, validar_texto_ate};
 use proto::{
-    Apresentacao, CodigoErro, DoBroker, Fala, Ficha, MotivoFim, Papel, ParaBroker, SessaoId,
+    Apresentacao, CodigoErro, DoBroker, Fala, Ficha, MotivoFim, NA_ESPERA_MAXIMO, Papel,
+    ParaBroker, SessaoId,
 };
 
 use super::conversas::Conversa;
-use super::sessoes::{Estado, PapelSessao, Retomavel, Sessao};
+use super::estimativas::AvisoFila;
+use super::sessoes::{Estado, PapelSessao, Recado, Retomavel, Sessao};
 use super::{Efeito, Matchmaker, Registro, retomada};
 
 impl Matchmaker {
@@ -34,6 +36,11 @@ impl Matchmaker {
             Err(erro) => (CodigoErro::NomeInvalido, erro.to_string()),
         };
         let (codigo, texto) = recusa;
+        if codigo == CodigoErro::DepartamentoInvalido {
+            let nomes = self.parametros.departamentos.clone();
+            let quadro = DoBroker::Departamentos { nomes };
+            efeitos.push(Efeito::Enviar { para: id, quadro });
+        }
         efeitos.push(Efeito::Enviar {
             para: id,
             quadro: DoBroker::Erro { codigo, texto },
@@ -59,6 +66,10 @@ impl Matchmaker {
             Papel::Cliente { departamento } => {
                 let departamento = normalizar_departamento_ate(&departamento, maximo)
                     .map_err(|erro| invalido(erro.to_string()))?;
+                if !self.departamento_conhecido(&departamento) {
+                    let texto = self.departamento_desconhecido(&departamento);
+                    return Err((CodigoErro::DepartamentoInvalido, texto));
+                }
                 if self.filas.tamanho(&departamento) >= self.parametros.fila_maxima {
                     let codigo = CodigoErro::FilaCheia;
                     return Err((codigo, codigo.descricao().to_owned()));
@@ -68,7 +79,8 @@ impl Matchmaker {
                     departamento,
                     chegada: self.ultima_chegada,
                     entrou_em: agora,
-                    posicao_informada: 0,
+                    informada: AvisoFila::default(),
+                    na_espera: Vec::new(),
                     transferida: None,
                 })
             }
@@ -80,6 +92,10 @@ impl Matchmaker {
                 for departamento in &departamentos {
                     let departamento = normalizar_departamento_ate(departamento, maximo)
                         .map_err(|erro| invalido(erro.to_string()))?;
+                    if !self.departamento_conhecido(&departamento) {
+                        let texto = self.departamento_desconhecido(&departamento);
+                        return Err((CodigoErro::DepartamentoInvalido, texto));
+                    }
                     if !normalizados.contains(&departamento) {
                         normalizados.push(departamento);
                     }
@@ -130,6 +146,11 @@ impl Matchmaker {
         let quadro = retomada::bemvindo(&self.parametros, id, ficha, (false, 0), capacidade);
         self.sessoes.inserir(id, sessao);
         efeitos.push(Efeito::Enviar { para: id, quadro });
+        if !self.parametros.departamentos.is_empty() {
+            let nomes = self.parametros.departamentos.clone();
+            let quadro = DoBroker::Departamentos { nomes };
+            efeitos.push(Efeito::Enviar { para: id, quadro });
+        }
         if cliente {
             self.colocar_cliente(id, agora, efeitos);
         } else {
@@ -194,6 +215,15 @@ impl Matchmaker {
         let Some(sessao) = self.sessoes.get(id) else {
             return;
         };
+        if sessao.estado == Estado::Aguardando {
+            return self.guardar_na_espera(id, conversa, texto, seq, agora, efeitos);
+        }
+        // A customer's line for no chat in particular (written while it waited, or before it
+        // read its `Conectado`) goes to the one chat it is in.
+        let conversa = match sessao.conversa() {
+            Some(sua) if conversa == 0 && sessao.cliente() => sua,
+            _ => conversa,
+        };
         if !sessao.em_conversa() {
             let texto = "você não está em uma conversa; a mensagem não foi entregue";
             return erro_com(efeitos, id, CodigoErro::SemConversa, texto);
@@ -256,9 +286,11 @@ impl Matchmaker {
             };
             return erro_com(efeitos, id, CodigoErro::SemConversa, texto);
         }
-        let Some(cliente) = self.conversas.fechar(conversa).map(|c| c.cliente) else {
+        let Some(aberta) = self.conversas.fechar(conversa) else {
             return;
         };
+        let cliente = aberta.cliente;
+        self.anotar_atendimento(cliente, aberta.desde, None, agora);
         let motivo = MotivoFim::AtendenteEncerrou;
         self.registrar_fim(conversa, motivo, agora, efeitos);
         for para in [cliente, id] {
@@ -280,6 +312,7 @@ impl Matchmaker {
                 continue;
             };
             let (atendente, cliente) = (aberta.atendente, aberta.cliente);
+            self.anotar_atendimento(cliente, aberta.desde, None, agora);
             self.registrar_sem_resposta(conversa, atendente, cliente, agora, efeitos);
             let motivo = MotivoFim::SemResposta;
             let quadro = DoBroker::Fim { conversa, motivo };
@@ -489,9 +522,9 @@ impl Matchmaker {
                     self.registrar_fim(pendente.0, motivo, agora, efeitos);
                 }
             }
-            (PapelSessao::Cliente { .. }, _) => {
+            (PapelSessao::Cliente { departamento, .. }, _) => {
                 if let Some(conversa) = sessao.conversa() {
-                    self.fim_para_o_atendente(conversa, motivo, agora, efeitos);
+                    self.fim_para_o_atendente(conversa, departamento, motivo, agora, efeitos);
                 }
             }
             (PapelSessao::Atendente { departamentos, .. }, estado) => {
@@ -510,17 +543,21 @@ impl Matchmaker {
         efeitos.push(Efeito::Fechar { sessao: id });
     }
 
-    /// A customer left its chat: the agent is told and has room again (rule 7).
+    /// A customer of `departamento` left its chat: the agent is told and has room again (rule
+    /// 7).
     fn fim_para_o_atendente(
         &mut self,
         conversa: u64,
+        departamento: &str,
         motivo: MotivoFim,
         agora: Duration,
         efeitos: &mut Vec<Efeito>,
     ) {
-        let Some(atendente) = self.conversas.fechar(conversa).map(|c| c.atendente) else {
+        let Some(aberta) = self.conversas.fechar(conversa) else {
             return;
         };
+        let atendente = aberta.atendente;
+        self.anotar_atendimento(aberta.cliente, aberta.desde, Some(departamento), agora);
         self.registrar_fim(conversa, motivo, agora, efeitos);
         let quadro = DoBroker::Fim { conversa, motivo };
         efeitos.push(Efeito::Enviar {
@@ -587,7 +624,7 @@ impl Matchmaker {
         let Some(atendente) = self.filas.primeiro_livre(departamento) else {
             *estado = Estado::Aguardando;
             let posicao = self.filas.enfileirar(departamento, *chegada, id);
-            return self.informar_posicao(id, posicao, true, efeitos);
+            return self.informar_fila(id, posicao, true, None, efeitos);
         };
         self.tirar_dos_livres(atendente);
         self.parear(id, atendente, agora, efeitos);
@@ -664,10 +701,14 @@ impl Matchmaker {
                 let (id, mut aberta) = *pendente;
                 aberta.atendente = atendente;
                 aberta.respondida = false;
+                aberta.desde = agora;
                 self.conversas.reabrir(id, aberta, prazo);
                 (id, true)
             }
-            None => (self.conversas.abrir(cliente, atendente, prazo), false),
+            None => (
+                self.conversas.abrir(cliente, atendente, prazo, agora),
+                false,
+            ),
         };
         if let Some(sessao) = self.sessoes.get_mut(cliente) {
             sessao.estado = Estado::EmConversa { conversa };
@@ -737,15 +778,103 @@ impl Matchmaker {
                 }
             }));
         }
+        let seguintes = transcricao
+            .into_iter()
+            .chain(self.tomar_na_espera(conversa, &nome_cliente, efeitos))
+            .collect();
         let nomes = (nome_cliente, nome_atendente);
-        self.apresentar_um_ao_outro(
-            conversa,
-            nomes,
-            departamento,
-            espera_ms,
-            transcricao,
-            efeitos,
-        );
+        self.apresentar_um_ao_outro(conversa, nomes, departamento, espera_ms, seguintes, efeitos);
+    }
+
+    /// The lines the customer of a chat that is starting wrote while it waited (rule 22): they
+    /// become the chat's first lines (counted, kept for a transcript, stored with the times
+    /// they arrived), and reach the agent as one `NaEspera`.
+    fn tomar_na_espera(
+        &mut self,
+        conversa: u64,
+        nome: &str,
+        efeitos: &mut Vec<Efeito>,
+    ) -> Option<DoBroker> {
+        let cliente = self.conversas.get(conversa)?.cliente;
+        let recados = match self.sessoes.get_mut(cliente).map(|s| &mut s.papel) {
+            Some(PapelSessao::Cliente { na_espera, .. }) if !na_espera.is_empty() => {
+                std::mem::take(na_espera)
+            }
+            _ => return None,
+        };
+        let mut textos = Vec::with_capacity(recados.len());
+        for Recado { texto, em, seq } in recados {
+            let fala = Fala {
+                de: nome.to_owned(),
+                do_atendente: false,
+                texto: texto.clone(),
+            };
+            self.conversas.contar_linha(conversa, fala);
+            if self.parametros.historico {
+                efeitos.push(Efeito::Registrar(Registro::Mensagem {
+                    conversa,
+                    seq,
+                    do_atendente: false,
+                    autor: nome.to_owned(),
+                    texto: texto.clone(),
+                    em,
+                }));
+            }
+            textos.push(texto);
+        }
+        Some(DoBroker::NaEspera { conversa, textos })
+    }
+
+    /// A waiting customer's line (rule 22): kept for its agent, if it is for no chat (or for
+    /// the chat it waits with), valid, and within [`proto::NA_ESPERA_MAXIMO`].
+    pub(super) fn guardar_na_espera(
+        &mut self,
+        id: SessaoId,
+        conversa: u64,
+        texto: String,
+        seq: u64,
+        agora: Duration,
+        efeitos: &mut Vec<Efeito>,
+    ) {
+        let texto_maximo = self.parametros.texto_maximo;
+        let Some(PapelSessao::Cliente {
+            na_espera,
+            transferida,
+            ..
+        }) = self.sessoes.get_mut(id).map(|s| &mut s.papel)
+        else {
+            return;
+        };
+        if conversa != 0 && transferida.as_ref().map(|t| t.0) != Some(conversa) {
+            let texto = "essa conversa já terminou; a mensagem não foi entregue";
+            return erro_com(efeitos, id, CodigoErro::SemConversa, texto);
+        }
+        if let Err(invalido) = validar_texto_ate(&texto, texto_maximo) {
+            let texto = invalido.to_string();
+            return erro_com(efeitos, id, CodigoErro::TextoInvalido, &texto);
+        }
+        if na_espera.len() >= NA_ESPERA_MAXIMO {
+            return erro(efeitos, id, CodigoErro::EsperaCheia);
+        }
+        na_espera.push(Recado {
+            texto,
+            em: agora,
+            seq,
+        });
+        // Only `Confirmada` says so, which the journal does not look at.
+        self.mudadas_em_silencio.push(id);
+    }
+
+    /// Whether `departamento` (normalized) is one the broker serves (rule 21).
+    pub(super) fn departamento_conhecido(&self, departamento: &str) -> bool {
+        let conhecidos = &self.parametros.departamentos;
+        conhecidos.is_empty() || conhecidos.iter().any(|d| d == departamento)
+    }
+
+    /// Why `departamento` is refused, with the list of the known ones.
+    pub(super) fn departamento_desconhecido(&self, departamento: &str) -> String {
+        let conhecidos = self.parametros.departamentos.join(", ");
+        format!("departamento desconhecido: {departamento}; os departamentos são: {conhecidos}")
     }
 
     /// The frames of [`Matchmaker::apresentar`]: `Conectado` to both sides (`nomes`: the
@@ -757,7 +886,7 @@ impl Matchmaker {
         (nome_cliente, nome_atendente): (String, String),
         departamento: String,
         espera_ms: u64,
-        transcricao: Option<DoBroker>,
+        seguintes: Vec<DoBroker>,
         efeitos: &mut Vec<Efeito>,
     ) {
         let Some((cliente, atendente)) = self
@@ -779,7 +908,7 @@ impl Matchmaker {
                 },
             });
         }
-        if let Some(quadro) = transcricao {
+        for quadro in seguintes {
             efeitos.push(Efeito::Enviar {
                 para: atendente,
                 quadro,
@@ -800,61 +929,6 @@ impl Matchmaker {
                     conversa,
                     conectado: false,
                 },
-            });
-        }
-    }
-
-    /// Sends a waiting customer its position, if it changed since it was last told (or always,
-    /// when `sempre`).
-    pub(super) fn informar_posicao(
-        &mut self,
-        id: SessaoId,
-        posicao: u32,
-        sempre: bool,
-        efeitos: &mut Vec<Efeito>,
-    ) {
-        if let Some(Sessao {
-            papel: PapelSessao::Cliente {
-                posicao_informada, ..
-            },
-            ..
-        }) = self.sessoes.get_mut(id)
-            && (sempre || *posicao_informada != posicao)
-        {
-            *posicao_informada = posicao;
-            efeitos.push(Efeito::Enviar {
-                para: id,
-                quadro: DoBroker::Fila { posicao },
-            });
-        }
-    }
-
-    /// Sends an agent how many customers wait in its departments, if that changed since it was
-    /// last told (or always, when `sempre`).
-    pub(super) fn informar_espera(
-        &mut self,
-        id: SessaoId,
-        sempre: bool,
-        efeitos: &mut Vec<Efeito>,
-    ) {
-        let Some(Sessao {
-            papel:
-                PapelSessao::Atendente {
-                    departamentos,
-                    espera_informada,
-                    ..
-                },
-            ..
-        }) = self.sessoes.get_mut(id)
-        else {
-            return;
-        };
-        let clientes = u32::try_from(self.filas.esperando(departamentos)).unwrap_or(u32::MAX);
-        if sempre || *espera_informada != clientes {
-            *espera_informada = clientes;
-            efeitos.push(Efeito::Enviar {
-                para: id,
-                quadro: DoBroker::Espera { clientes },
             });
         }
     }

@@ -264,7 +264,7 @@ impl Matchmaker {
                 Estado::Aguardando,
             ) => {
                 if let Some(posicao) = self.filas.posicao(departamento, *chegada) {
-                    self.informar_posicao(id, posicao, true, efeitos);
+                    self.informar_fila(id, posicao, true, None, efeitos);
                 }
             }
             (PapelSessao::Atendente { pausado, .. }, estado) => {
@@ -711,7 +711,12 @@ mod tests {
             efeitos.last(),
             Some(&Efeito::Enviar {
                 para: 10,
-                quadro: DoBroker::Fila { posicao: 1 },
+                // No agent serves `geral` here.
+                quadro: DoBroker::Fila {
+                    posicao: 1,
+                    atendentes: 0,
+                    estimativa_s: None
+                },
             })
         );
     }

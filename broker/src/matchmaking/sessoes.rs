@@ -12,6 +12,7 @@ use proto::{DoBroker, Ficha, SessaoId};
 
 use super::Efeito;
 use super::conversas::Conversa;
+use super::estimativas::AvisoFila;
 use super::filas::Vez;
 
 /// Most numbered frames kept for one session that its peer has not acknowledged. Past it the
@@ -63,8 +64,10 @@ pub(super) enum PapelSessao {
         chegada: u64,
         /// When it joined (broker uptime), to tell how long it waited.
         entrou_em: Duration,
-        /// The last position sent to it (0: none yet).
-        posicao_informada: u32,
+        /// The last `Fila` sent to it (place 0: none yet).
+        informada: AvisoFila,
+        /// The lines it wrote while waiting, for its agent (rule 22).
+        na_espera: Vec<Recado>,
         /// A chat handed to its department that waits, with the customer, for an agent: it
         /// goes on, with its id and lines, with whoever takes the customer.
         transferida: Option<Box<(u64, Conversa)>>,
@@ -82,6 +85,17 @@ pub(super) enum PapelSessao {
         /// The last count of waiting customers sent to it.
         espera_informada: u32,
     },
+}
+
+/// A line a customer wrote while it waited (rule 22).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Recado {
+    /// The text.
+    pub(super) texto: String,
+    /// When it arrived.
+    pub(super) em: Duration,
+    /// The customer's number for it (0: unnumbered).
+    pub(super) seq: u64,
 }
 
 /// Where a session is. A customer waits or chats; an agent, whatever chats it has (they are in

@@ -37,6 +37,9 @@ impl Matchmaker {
                 .map(|colega| self.passar_a_colega(id, conversa, colega, agora, efeitos)),
             Destino::Departamento(nome) => {
                 match normalizar_departamento_ate(&nome, self.parametros.nome_maximo) {
+                    Ok(departamento) if !self.departamento_conhecido(&departamento) => {
+                        Err(self.departamento_desconhecido(&departamento))
+                    }
                     Ok(departamento) => {
                         self.passar_a_fila(id, conversa, departamento, agora, efeitos);
                         Ok(())
@@ -81,9 +84,11 @@ impl Matchmaker {
         agora: Duration,
         efeitos: &mut Vec<Efeito>,
     ) {
-        let Some(cliente) = self.conversas.get(conversa).map(|c| c.cliente) else {
+        let Some((cliente, desde)) = self.conversas.get(conversa).map(|c| (c.cliente, c.desde))
+        else {
             return;
         };
+        self.anotar_atendimento(cliente, desde, None, agora);
         let para = self
             .sessoes
             .get(colega)
@@ -95,7 +100,7 @@ impl Matchmaker {
             quadro: DoBroker::Transferido { conversa, para },
         });
         let prazo = self.prazo_de_resposta(agora);
-        self.conversas.passar(conversa, colega, prazo);
+        self.conversas.passar(conversa, colega, prazo, agora);
         self.tirar_dos_livres(colega);
         if let Some(Sessao {
             papel: PapelSessao::Atendente { conversas, .. },
@@ -123,6 +128,7 @@ impl Matchmaker {
             return;
         };
         let cliente = aberta.cliente;
+        self.anotar_atendimento(cliente, aberta.desde, None, agora);
         self.largar(id, conversa, &departamento, agora, efeitos);
         efeitos.push(Efeito::Enviar {
             para: cliente,
