@@ -17,6 +17,8 @@ pub enum Comando {
     Pausa,
     /// `/voltar`: (agents) take customers again.
     Voltar,
+    /// `/nota N`: (customers) rate the chat the agent ended, 1 to 5.
+    Nota(u8),
     /// `/ajuda`: list the commands.
     Ajuda,
     /// `/limpar`: clear the conversation shown on screen.
@@ -40,6 +42,11 @@ impl Comando {
             Comando::Transferir(numero, destino) => Some(ParaBroker::Transferir {
                 conversa: numero.unwrap_or(conversa),
                 destino: destino.clone(),
+                seq: 0,
+            }),
+            Comando::Nota(nota) => Some(ParaBroker::Avaliar {
+                conversa,
+                nota: *nota,
                 seq: 0,
             }),
             Comando::Pausa => Some(ParaBroker::Pausar { seq: 0 }),
@@ -95,12 +102,21 @@ pub fn interpretar(linha: &str, atendente: bool) -> Entrada {
             Some(Err(_)) => Comando::Invalido("Uso: /fim, ou /fim N para encerrar a conversa #N."),
         },
         "transferir" if atendente => transferir(&argumentos),
+        "nota" if !atendente => match argumento.and_then(nota) {
+            Some(nota) => Comando::Nota(nota),
+            None => Comando::Invalido("Uso: /nota N, com N de 1 a 5."),
+        },
         "pausa" | "pausar" if atendente => Comando::Pausa,
         "voltar" | "retomar" if atendente => Comando::Voltar,
         "ajuda" | "?" => Comando::Ajuda,
         "limpar" => Comando::Limpar,
         _ => Comando::Desconhecido(format!("/{nome}")),
     })
+}
+
+/// A grade of 1 to 5, as typed (`4`, ` 5 `).
+pub fn nota(texto: &str) -> Option<u8> {
+    texto.trim().parse().ok().filter(|n| (1..=5).contains(n))
 }
 
 /// `/transferir DESTINO` or `/transferir N DESTINO`: DESTINO is a department, or `@nome` for an
@@ -149,14 +165,38 @@ pub fn ajuda(atendente: bool) -> &'static str {
          conversa, e Alt-0 mostra os avisos. Para \
          enviar um texto que começa com /, use //."
     } else {
-        "Comandos: /sair sai da fila ou do atendimento; /limpar limpa a tela; /ajuda mostra \
-         esta lista. Para enviar um texto que começa com /, use //."
+        "Comandos: /sair sai da fila ou do atendimento; /nota N dá a nota (de 1 a 5) ao \
+         atendimento que terminou; /limpar limpa a tela; /ajuda mostra esta lista. Para enviar \
+         um texto que começa com /, use //."
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nota_so_de_1_a_5_e_so_para_clientes() {
+        assert_eq!(
+            interpretar("/nota 4", false),
+            Entrada::Comando(Comando::Nota(4))
+        );
+        for ruim in ["/nota", "/nota 0", "/nota 6", "/nota boa"] {
+            assert!(
+                matches!(
+                    interpretar(ruim, false),
+                    Entrada::Comando(Comando::Invalido(_))
+                ),
+                "{ruim}"
+            );
+        }
+        assert!(matches!(
+            interpretar("/nota 4", true),
+            Entrada::Comando(Comando::Desconhecido(_))
+        ));
+        assert_eq!(nota(" 5 "), Some(5));
+        assert_eq!(nota("5 estrelas"), None);
+    }
 
     #[test]
     fn textos_e_comandos() {

@@ -108,6 +108,13 @@ enum EventoJson<'a> {
         /// Their names; the first is the default.
         nomes: &'a [String],
     },
+    /// (Customers) the agent ended the chat: rate it with `/nota N` within `prazo_s` seconds.
+    Avaliacao {
+        /// The chat to rate.
+        conversa: u64,
+        /// Seconds left to answer.
+        prazo_s: u32,
+    },
     /// (Agents) what the customer wrote while it waited, right after `conectado`.
     #[serde(rename = "na_espera")]
     NaEspera {
@@ -148,6 +155,10 @@ pub fn json(evento: &DoBroker) -> String {
         DoBroker::NaEspera { conversa, textos } => EventoJson::NaEspera {
             conversa: *conversa,
             textos,
+        },
+        DoBroker::Avaliacao { conversa, prazo_s } => EventoJson::Avaliacao {
+            conversa: *conversa,
+            prazo_s: *prazo_s,
         },
         DoBroker::Conectado {
             com,
@@ -294,7 +305,13 @@ pub fn texto(evento: &DoBroker, atendente: bool) -> String {
         DoBroker::Fim { conversa, motivo } if atendente && *conversa != 0 => {
             format!("*** #{conversa}: {} ***", fim(*motivo, atendente))
         }
+        // After the rating (or its time), the session's own end.
+        DoBroker::Fim {
+            conversa: 0,
+            motivo: MotivoFim::AtendenteEncerrou,
+        } if !atendente => "*** Atendimento encerrado. Até logo! ***".to_owned(),
         DoBroker::Fim { motivo, .. } => format!("*** {} ***", fim(*motivo, atendente)),
+        DoBroker::Avaliacao { .. } => PEDIDO_DE_NOTA.to_owned(),
         DoBroker::Erro { texto, .. } => format!("Erro: {}", limpar(texto)),
         DoBroker::Espera { clientes: 0 } => "Nenhum cliente na fila.".to_owned(),
         DoBroker::Espera { clientes: 1 } => "1 cliente na fila.".to_owned(),
@@ -346,6 +363,10 @@ pub fn texto(evento: &DoBroker, atendente: bool) -> String {
         }
     }
 }
+
+/// What a customer is asked when its agent ends the chat.
+pub const PEDIDO_DE_NOTA: &str = "Como foi o atendimento? Dê uma nota de 1 a 5 (digite o \
+     número, ou /nota N; /sair sai sem avaliar).";
 
 /// The sentence for a `Fila`: the place, then nobody online (naming the department, when
 /// known) or the estimate.
@@ -451,7 +472,7 @@ pub fn fim(motivo: MotivoFim, atendente: bool) -> &'static str {
         (MotivoFim::AtendenteEncerrou, true) => {
             "Atendimento encerrado. Aguardando o próximo cliente..."
         }
-        (MotivoFim::AtendenteEncerrou, false) => "O atendente encerrou o atendimento. Até logo!",
+        (MotivoFim::AtendenteEncerrou, false) => "O atendente encerrou o atendimento.",
         (MotivoFim::AtendenteSaiu, true) => "Você saiu. Até logo!",
         (MotivoFim::AtendenteSaiu, false) => {
             "O atendente saiu. Você voltou para a fila, no lugar da sua chegada."

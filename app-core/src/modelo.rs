@@ -80,6 +80,11 @@ pub enum Situacao {
         /// How long the customer waited, in milliseconds.
         espera_ms: u64,
     },
+    /// (Customers) the agent ended the chat, and the customer may rate it.
+    Avaliando {
+        /// The chat to rate.
+        conversa: u64,
+    },
     /// The session ended, and why (in words).
     Encerrada(String),
 }
@@ -165,6 +170,8 @@ pub struct Modelo {
     /// (Customers) lines sent while waiting since the last chat started: the broker keeps up
     /// to [`proto::NA_ESPERA_MAXIMO`] for the agent.
     na_espera: usize,
+    /// (Customers) whether a rating was sent for the chat that ended.
+    avaliou: bool,
     /// Whether this person asked to leave (the app closes when the broker lets go).
     saindo: bool,
     /// Whether the broker said it is shutting down (its going away is then a lost connection,
@@ -192,6 +199,7 @@ impl Modelo {
             atendentes_online: None,
             estimativa_s: None,
             na_espera: 0,
+            avaliou: false,
             saindo: false,
             broker_saiu: false,
         };
@@ -381,6 +389,9 @@ impl Modelo {
     fn enviar_linha(&mut self, hora: &str) -> Vec<Acao> {
         let linha = self.editor.enviar();
         let entrada = interpretar(&linha, self.atendente());
+        if let Some(acoes) = self.avaliar(&entrada, &linha, hora) {
+            return acoes;
+        }
         let precisa_de_conversa = matches!(
             entrada,
             Entrada::Mensagem(_)
@@ -464,6 +475,38 @@ impl Modelo {
         vec![Acao::Enviar(quadro)]
     }
 
+    /// (Customers) a grade typed after the agent ended the chat (a number, or `/nota N`), or
+    /// text typed then, which stays in the input line: the chat is over. `None` for anything
+    /// else, which the caller handles.
+    fn avaliar(&mut self, entrada: &Entrada, linha: &str, hora: &str) -> Option<Vec<Acao>> {
+        let avaliando = match self.situacao {
+            Situacao::Avaliando { conversa } => Some(conversa),
+            _ => None,
+        };
+        let nota = match (entrada, avaliando) {
+            (Entrada::Comando(Comando::Nota(nota)), _) => Some(*nota),
+            (Entrada::Mensagem(texto), Some(_)) => crate::comando::nota(texto),
+            _ => return None,
+        };
+        let (Some(conversa), Some(nota)) = (avaliando, nota) else {
+            self.editor.inserir(linha);
+            let texto = if avaliando.is_some() {
+                "O atendimento terminou: digite uma nota de 1 a 5, ou /sair."
+            } else {
+                "Não há atendimento para avaliar agora."
+            };
+            self.registrar(hora, Autor::Erro, texto.to_owned());
+            return Some(Vec::new());
+        };
+        self.avaliou = true;
+        self.registrar(hora, Autor::Eu, format!("Nota {nota} de 5"));
+        Some(vec![Acao::Enviar(ParaBroker::Avaliar {
+            conversa,
+            nota,
+            seq: 0,
+        })])
+    }
+
     /// Why a chat line would be refused, if it would: the chat in view ended, or the text is
     /// not valid (checked against the default limit).
     fn recusa_local(&self, texto: &str) -> Option<String> {
@@ -524,7 +567,13 @@ impl Modelo {
             DoBroker::Fim { conversa, motivo } if atendente && *conversa != 0 => {
                 self.fim_de_conversa(*conversa, *motivo, &texto(), hora)
             }
-            DoBroker::Fim { motivo, .. } => self.fim(*motivo, hora),
+            DoBroker::Fim { conversa, motivo } => self.fim(*conversa, *motivo, hora),
+            DoBroker::Avaliacao { conversa, .. } => {
+                self.situacao = Situacao::Avaliando {
+                    conversa: *conversa,
+                };
+                self.avisar(hora, &texto());
+            }
             DoBroker::Erro { texto, .. } => {
                 self.registrar(hora, Autor::Erro, exibicao::limpar(texto));
             }
@@ -756,21 +805,19 @@ impl Modelo {
         }
     }
 
-    /// The end of a customer's chat or of a session.
-    fn fim(&mut self, motivo: MotivoFim, hora: &str) {
+    /// The end of a customer's chat (a rating may be asked next) or of a session.
+    fn fim(&mut self, conversa: u64, motivo: MotivoFim, hora: &str) {
         let atendente = self.atendente();
         self.parceiro_ausente = false;
         self.broker_saiu = motivo == MotivoFim::BrokerEncerrando;
-        self.avisar(
-            hora,
-            &exibicao::texto(
-                &DoBroker::Fim {
-                    conversa: 0,
-                    motivo,
-                },
-                atendente,
-            ),
-        );
+        let avaliou = std::mem::take(&mut self.avaliou);
+        let texto = match motivo {
+            MotivoFim::ClienteSaiu if avaliou => {
+                "*** Obrigado pela sua nota! Até logo. ***".to_owned()
+            }
+            _ => exibicao::texto(&DoBroker::Fim { conversa, motivo }, atendente),
+        };
+        self.avisar(hora, &texto);
         self.situacao = match (motivo, atendente) {
             (MotivoFim::AtendenteSaiu | MotivoFim::AtendenteDesconectou, false) => {
                 Situacao::Procurando

@@ -12,7 +12,7 @@ use proto::{
     VERSAO_PROTOCOLO,
 };
 
-use crate::comando::{Comando, Entrada, ajuda, desconhecido, interpretar, linha_json};
+use crate::comando::{Comando, Entrada, ajuda, desconhecido, interpretar, linha_json, nota};
 use crate::exibicao;
 use crate::terminal::{Linha, Terminal};
 
@@ -172,6 +172,8 @@ pub async fn conduzir(conexao: Conexao, opcoes: &Opcoes, terminal: &mut Terminal
     // (Customers) lines written while waiting: the broker keeps the first few for the agent,
     // the app the rest, sent once the chat starts.
     let mut espera = Espera::default();
+    // (Customers) the chat the agent ended, while it may be rated.
+    let mut avaliando: Option<u64> = None;
     let despedida = tokio::time::sleep(Duration::MAX);
     tokio::pin!(despedida);
     loop {
@@ -192,6 +194,7 @@ pub async fn conduzir(conexao: Conexao, opcoes: &Opcoes, terminal: &mut Terminal
                             }
                             continue;
                         }
+                        DoBroker::Avaliacao { conversa, .. } => avaliando = Some(conversa),
                         DoBroker::Fim { conversa: 0, .. } => abertas.clear(),
                         DoBroker::Fim { conversa, .. } => abertas.retain(|&c| c != conversa),
                         _ => {}
@@ -228,6 +231,19 @@ pub async fn conduzir(conexao: Conexao, opcoes: &Opcoes, terminal: &mut Terminal
                     }
                     Linha::Texto(texto) => match interpretar(&texto, atendente) {
                         Entrada::Vazia => None,
+                        // While rating, a bare number is the grade.
+                        Entrada::Mensagem(texto) if avaliando.is_some() && nota(&texto).is_some() => {
+                            Some(ParaBroker::Avaliar {
+                                conversa: avaliando.unwrap_or(0),
+                                nota: nota(&texto).unwrap_or(0),
+                                seq: 0,
+                            })
+                        }
+                        Entrada::Comando(Comando::Nota(valor)) => Some(ParaBroker::Avaliar {
+                            conversa: avaliando.unwrap_or(0),
+                            nota: valor,
+                            seq: 0,
+                        }),
                         Entrada::Mensagem(texto) => Some(ParaBroker::Mensagem {
                             conversa: ultima,
                             texto,

@@ -220,6 +220,7 @@ pub fn texto_do_status(modelo: &Modelo) -> String {
             }
         }
         Situacao::Encerrada(motivo) => motivo.clone(),
+        Situacao::Avaliando { .. } => "Dê uma nota de 1 a 5 ao atendimento".to_owned(),
         // An agent's chats are in its tabs.
         Situacao::Livre | Situacao::Pausado | Situacao::EmConversa { .. } if modelo.atendente() => {
             return texto_do_status_do_atendente(modelo);
@@ -613,10 +614,7 @@ mod tests {
         modelo.atualizar(Msg::ConexaoEncerrada, "09:03");
         let tela = tela(&modelo, 70, 6);
         assert_eq!(tela[0], " Ana · cliente · geral · ○ encerrado");
-        assert_eq!(
-            tela[3],
-            "09:03 O atendente encerrou o atendimento. Até logo!"
-        );
+        assert_eq!(tela[3], "09:03 O atendente encerrou o atendimento.");
         assert_eq!(
             tela[4],
             " Enter: novo atendimento · Esc: sair · O atendente encerrou o atendime"

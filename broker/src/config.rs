@@ -47,6 +47,8 @@ pub struct Config {
     /// How long an agent has to send its first line in a new chat before the customer goes to
     /// another agent and the agent is paused; zero turns it off.
     pub prazo_resposta: Duration,
+    /// How long a customer whose agent ended the chat has to rate it; zero asks for no rating.
+    pub prazo_avaliacao: Duration,
     /// The departments served (normalized, in the order given; the first is the default);
     /// empty: any valid name is a department.
     pub departamentos: Vec<String>,
@@ -96,6 +98,7 @@ impl Default for Config {
             capacidade_maxima: proto::CAPACIDADE_MAXIMA,
             prazo_resposta: Duration::from_secs(120),
             departamentos: Vec::new(),
+            prazo_avaliacao: Duration::from_secs(120),
             banco: None,
             tokens_atendente: Vec::new(),
             tls: None,
@@ -126,6 +129,7 @@ impl Config {
             capacidade_maxima: usize::from(self.capacidade_maxima),
             prazo_resposta: self.prazo_resposta,
             departamentos: self.departamentos.clone(),
+            prazo_avaliacao: self.prazo_avaliacao,
         }
     }
 

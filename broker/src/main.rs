@@ -97,6 +97,11 @@ struct Argumentos {
     #[arg(long, value_name = "DURAÇÃO", default_value = "2m", value_parser = humantime::parse_duration, hide_default_value = true)]
     prazo_resposta: Duration,
 
+    /// Tempo que o cliente tem para dar uma nota ao atendimento que o atendente encerrou; 0s
+    /// não pede nota. Padrão: 2m.
+    #[arg(long, value_name = "DURAÇÃO", default_value = "2m", value_parser = humantime::parse_duration, hide_default_value = true)]
+    prazo_avaliacao: Duration,
+
     /// Máximo de conexões abertas ao todo. Padrão: 100000.
     #[arg(
         long,
@@ -252,6 +257,9 @@ enum Consulta {
         /// Só as deste cliente.
         #[arg(long, value_name = "NOME")]
         cliente: Option<String>,
+        /// Só as que o cliente avaliou com esta nota (1 a 5).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(1..=5))]
+        nota: Option<i64>,
         /// Quantas no máximo. Padrão: 50.
         #[arg(
             long,
@@ -309,6 +317,7 @@ impl Argumentos {
             prazo_encerramento: self.prazo_encerramento,
             tolerancia_retomada: self.tolerancia_retomada,
             prazo_resposta: self.prazo_resposta,
+            prazo_avaliacao: self.prazo_avaliacao,
             departamentos: self
                 .departamentos
                 .clone()
@@ -447,6 +456,7 @@ async fn consultar(url: &str, consulta: &Consulta) -> ExitCode {
             departamento,
             atendente,
             cliente,
+            nota,
             limite,
         } => {
             let dia = |data: &Option<String>, dias_depois: i64| {
@@ -469,6 +479,7 @@ async fn consultar(url: &str, consulta: &Consulta) -> ExitCode {
                 departamento: departamento.clone(),
                 atendente: atendente.clone(),
                 cliente: cliente.clone(),
+                nota: *nota,
                 limite: i64::from(*limite),
                 antes_de: None,
             };

@@ -102,10 +102,17 @@
 //!     [`proto::NA_ESPERA_MAXIMO`], then `EsperaCheia`) and reach its agent right after
 //!     `Conectado` as one `NaEspera`, becoming the chat's first lines
 //!     ([`Matchmaker::guardar_na_espera`], [`Matchmaker::apresentar`]).
+//! 23. **The rating.** With [`Parametros::prazo_avaliacao`], a customer whose agent ends the
+//!     chat (rule 8) is asked to rate it (`Avaliacao`) instead of being let go: it may answer
+//!     once with a grade of 1 to 5 (`Avaliar`, kept in the history) or leave, and its session
+//!     then ends with `Fim` for no chat (also when its time runs out). A customer away when the
+//!     chat ends is not asked: its session ends as it did before, with a tombstone (rule 14)
+//!     ([`Matchmaker::pedir_avaliacao`], [`Matchmaker::avaliar`]).
 //!
 //! With [`Parametros::diario`] the machine also writes down what a broker restarted after a
 //! crash needs to come back with its sessions (see [`Matchmaker::restaurar`]).
 
+mod avaliacao;
 mod conversas;
 mod diario;
 pub mod estimativas;
@@ -275,6 +282,15 @@ pub enum Registro {
         /// When.
         em: Duration,
     },
+    /// The customer rated a chat its agent ended.
+    Avaliacao {
+        /// The conversation id.
+        conversa: u64,
+        /// 1 to 5.
+        nota: u8,
+        /// When.
+        em: Duration,
+    },
     /// (Journal) a session as it is now.
     Sessao(Box<Instantaneo>),
     /// (Journal) a session is gone.
@@ -310,6 +326,11 @@ pub enum Situacao<'a> {
         /// The conversation's id.
         conversa: u64,
     },
+    /// A customer whose agent ended its chat, asked to rate it.
+    Avaliando {
+        /// The chat that ended.
+        conversa: u64,
+    },
 }
 
 /// The limits the state machine enforces and announces, from the broker's configuration.
@@ -343,6 +364,9 @@ pub struct Parametros {
     pub prazo_resposta: Duration,
     /// The departments served, normalized (rule 21); empty: any valid name is a department.
     pub departamentos: Vec<String>,
+    /// How long a customer whose agent ended the chat has to rate it (rule 23). Zero: no
+    /// rating is asked, and the customer's session ends with the chat.
+    pub prazo_avaliacao: Duration,
 }
 
 impl Default for Parametros {
@@ -360,6 +384,7 @@ impl Default for Parametros {
             capacidade_maxima: usize::from(proto::CAPACIDADE_MAXIMA),
             prazo_resposta: Duration::ZERO,
             departamentos: Vec::new(),
+            prazo_avaliacao: Duration::ZERO,
         }
     }
 }
@@ -438,6 +463,7 @@ impl Matchmaker {
         let mut efeitos = Vec::new();
         self.expirar(agora, &mut efeitos);
         self.cobrar_respostas(agora, &mut efeitos);
+        self.encerrar_avaliacoes(agora, &mut efeitos);
         let alteracoes = self.filas.alteracoes();
         self.informar_filas(alteracoes.posicoes, &mut efeitos);
         for atendente in alteracoes.atendentes {
@@ -500,6 +526,7 @@ impl Matchmaker {
                 parceiro: self.parceiro(sessao, conversa)?,
                 conversa,
             },
+            (Estado::Avaliando { conversa }, _) => Situacao::Avaliando { conversa },
             (Estado::Aguardando, sessoes::PapelSessao::Atendente { .. }) => {
                 unreachable!("agents never wait in a customer line")
             }

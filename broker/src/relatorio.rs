@@ -47,8 +47,11 @@ pub fn linha(conversa: &Conversa) -> String {
         1 => "1 mensagem".to_owned(),
         n => format!("{n} mensagens"),
     };
+    let nota = conversa
+        .nota
+        .map_or_else(String::new, |nota| format!("; nota {nota}"));
     format!(
-        "#{}  {}  {}: {} com {}  ({mensagens}{duracao}; {})",
+        "#{}  {}  {}: {} com {}  ({mensagens}{duracao}; {}{nota})",
         conversa.id,
         data_e_hora(conversa.conectada_em),
         conversa.departamento,
@@ -86,13 +89,24 @@ pub fn transcricao(
         }
         None => texto += "Em andamento.\n",
     }
+    if let Some(nota) = conversa.nota {
+        texto += &format!("Nota do cliente: {nota} de 5\n");
+    }
     texto += "\n";
     if mensagens.is_empty() {
         texto += "(nenhuma mensagem)\n";
     }
     let mut linhas: Vec<(i64, String)> = mensagens
         .iter()
-        .map(|m| (m.enviada_em, format!("{}: {}", m.autor, m.texto)))
+        .map(|m| {
+            // What the customer wrote while it waited came before the chat started.
+            let na_fila = if m.enviada_em < conversa.conectada_em {
+                " (escrito na fila)"
+            } else {
+                ""
+            };
+            (m.enviada_em, format!("{}{na_fila}: {}", m.autor, m.texto))
+        })
         .collect();
     for t in transferencias {
         let passagem = if t.sem_resposta != 0 {
@@ -143,6 +157,7 @@ mod tests {
             encerrada_em: Some(inicio + 12_000 + 185_000),
             motivo: Some("cliente_saiu".into()),
             mensagens: 2,
+            nota: None,
         }
     }
 

@@ -185,7 +185,7 @@ mod tests {
         let apresentacao = ParaBroker::Apresentacao(Apresentacao::cliente("Ana", "geral"));
         assert_eq!(
             codificar(&apresentacao).unwrap().as_ref(),
-            b"\x00\x0a\x03Ana\x00\x05geral\x00\x00"
+            b"\x00\x0b\x03Ana\x00\x05geral\x00\x00"
         );
 
         let atendente = ParaBroker::Apresentacao(
@@ -194,7 +194,7 @@ mod tests {
         );
         assert_eq!(
             codificar(&atendente).unwrap().as_ref(),
-            b"\x00\x0a\x04Yuri\x01\x02\x05geral\x06vendas\x03\x01\x03abc\x00"
+            b"\x00\x0b\x04Yuri\x01\x02\x05geral\x06vendas\x03\x01\x03abc\x00"
         );
         assert_eq!(
             codificar(&DoBroker::BemVindo {
@@ -227,7 +227,7 @@ mod tests {
                 .unwrap()
                 .as_ref(),
             [
-                &b"\x00\x0a\x03Ana\x00\x05geral\x00\x01"[..],
+                &b"\x00\x0b\x03Ana\x00\x05geral\x00\x01"[..],
                 &[1; 16],
                 b"\x03"
             ]
@@ -354,6 +354,31 @@ mod tests {
             .unwrap()
             .as_ref(),
             b"\x0f\x07\x02\x02oi\x0atem frete?"
+        );
+        assert_eq!(
+            codificar(&ParaBroker::Avaliar {
+                conversa: 7,
+                nota: 5,
+                seq: 4
+            })
+            .unwrap()
+            .as_ref(),
+            b"\x09\x07\x05\x04"
+        );
+        assert_eq!(
+            codificar(&DoBroker::Avaliacao {
+                conversa: 7,
+                prazo_s: 120
+            })
+            .unwrap()
+            .as_ref(),
+            b"\x10\x07\x78"
+        );
+        assert_eq!(
+            codificar(&DoBroker::erro(CodigoErro::AvaliacaoInvalida))
+                .unwrap()
+                .as_ref()[..2],
+            b"\x05\x13"[..]
         );
         assert_eq!(
             codificar(&DoBroker::erro(CodigoErro::EsperaCheia))
@@ -539,7 +564,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             lido,
-            *b"\x00\x00\x00\x02\x03\x00\x00\x00\x00\x0f\x00\x0a\x03Ana\x00\x05geral\x00\x00"
+            *b"\x00\x00\x00\x02\x03\x00\x00\x00\x00\x0f\x00\x0b\x03Ana\x00\x05geral\x00\x00"
         );
     }
 

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the protocol this crate speaks; sent first in every handshake.
-pub const VERSAO_PROTOCOLO: u16 = 10;
+pub const VERSAO_PROTOCOLO: u16 = 11;
 
 /// Identifies one session with the broker for as long as the broker runs.
 pub type SessaoId = u64;
@@ -79,6 +79,16 @@ pub enum ParaBroker {
         conversa: u64,
         /// Where it goes.
         destino: Destino,
+        /// Numbered like chat lines.
+        seq: u64,
+    },
+    /// A customer rates the chat its agent ended (the answer to [`DoBroker::Avaliacao`]); the
+    /// broker then ends the session (`Fim` with `conversa` 0).
+    Avaliar {
+        /// The chat (from `Avaliacao`).
+        conversa: u64,
+        /// 1 (bad) to 5 (very good).
+        nota: u8,
         /// Numbered like chat lines.
         seq: u64,
     },
@@ -333,6 +343,15 @@ pub enum DoBroker {
         /// The lines, as typed.
         textos: Vec<String>,
     },
+    /// (To customers) the agent ended the chat (the `Fim` before this): the customer may rate it
+    /// with [`ParaBroker::Avaliar`] within `prazo_s` seconds, or leave (`Sair`). The session
+    /// then ends with `Fim` with `conversa` 0.
+    Avaliacao {
+        /// The chat to rate.
+        conversa: u64,
+        /// Seconds left to answer.
+        prazo_s: u32,
+    },
 }
 
 /// Most lines a waiting customer may leave for its agent ([`DoBroker::NaEspera`]); one more is
@@ -454,6 +473,9 @@ pub enum CodigoErro {
     /// A waiting customer already left [`NA_ESPERA_MAXIMO`] lines for its agent; the line was
     /// not kept. The connection stays open.
     EsperaCheia,
+    /// An `Avaliar` with a grade outside 1 to 5, or with no chat waiting to be rated. The
+    /// connection stays open.
+    AvaliacaoInvalida,
 }
 
 impl CodigoErro {
@@ -479,6 +501,7 @@ impl CodigoErro {
             CodigoErro::NaoAutorizado => "credencial de atendente ausente ou inválida",
             CodigoErro::RetomadaInvalida => "a sessão expirou e não pode mais ser retomada",
             CodigoErro::TransferenciaRecusada => "não foi possível transferir a conversa",
+            CodigoErro::AvaliacaoInvalida => "a nota vai de 1 a 5, para o atendimento que terminou",
             CodigoErro::EsperaCheia => {
                 "você já deixou o máximo de mensagens; aguarde o atendente para escrever mais"
             }
@@ -496,6 +519,7 @@ impl CodigoErro {
                 | CodigoErro::MuitasMensagens
                 | CodigoErro::TransferenciaRecusada
                 | CodigoErro::EsperaCheia
+                | CodigoErro::AvaliacaoInvalida
         )
     }
 }
@@ -510,7 +534,8 @@ impl ParaBroker {
             | ParaBroker::Sair { seq }
             | ParaBroker::Pausar { seq }
             | ParaBroker::Voltar { seq }
-            | ParaBroker::Transferir { seq, .. } => *seq,
+            | ParaBroker::Transferir { seq, .. }
+            | ParaBroker::Avaliar { seq, .. } => *seq,
             _ => 0,
         }
     }
@@ -540,6 +565,11 @@ impl ParaBroker {
                 destino,
                 seq: novo,
             },
+            ParaBroker::Avaliar { conversa, nota, .. } => ParaBroker::Avaliar {
+                conversa,
+                nota,
+                seq: novo,
+            },
             outro => return Err(outro),
         })
     }
@@ -559,6 +589,7 @@ impl DoBroker {
                 | DoBroker::Transferido { .. }
                 | DoBroker::Transcricao { .. }
                 | DoBroker::NaEspera { .. }
+                | DoBroker::Avaliacao { .. }
         )
     }
 
@@ -566,11 +597,17 @@ impl DoBroker {
     /// it the broker closes the connection and the session cannot be resumed.
     pub fn encerra_sessao(&self, cliente: bool) -> bool {
         match self {
-            // A customer whose agent left goes back to its line: its session goes on.
-            DoBroker::Fim { motivo, .. } if cliente => !matches!(
-                motivo,
-                MotivoFim::AtendenteSaiu | MotivoFim::AtendenteDesconectou
-            ),
+            // A customer whose agent left goes back to its line, and one whose agent ended the
+            // chat is asked to rate it: both sessions go on, until a `Fim` for no chat.
+            DoBroker::Fim { conversa, motivo } if cliente => {
+                *conversa == 0
+                    || !matches!(
+                        motivo,
+                        MotivoFim::AtendenteSaiu
+                            | MotivoFim::AtendenteDesconectou
+                            | MotivoFim::AtendenteEncerrou
+                    )
+            }
             DoBroker::Fim { motivo, .. } => matches!(
                 motivo,
                 MotivoFim::AtendenteSaiu | MotivoFim::BrokerEncerrando

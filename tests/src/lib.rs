@@ -29,10 +29,12 @@ pub const PACIENCIA: Duration = Duration::from_secs(10);
 pub const TOKEN_DE_TESTE: &str = "token-de-teste";
 
 /// A broker configuration for tests: a free port, a fast position tick, the test credential, a
-/// message rate no scripted peer reaches by accident, and no resumes (so a dropped connection
-/// counts as leaving at once; the resume tests turn them on).
+/// message rate no scripted peer reaches by accident, no resumes (so a dropped connection
+/// counts as leaving at once; the resume tests turn them on), and no rating asked (a customer
+/// whose agent ends the chat is let go at once; the rating tests ask for one).
 pub fn config_de_teste() -> Config {
     Config {
+        prazo_avaliacao: Duration::ZERO,
         tolerancia_retomada: Duration::ZERO,
         escutar: "127.0.0.1:0".parse().expect("valid address"),
         intervalo_fila: Duration::from_millis(10),

@@ -55,6 +55,8 @@ async fn sessao_do_sistema_original() {
     // Yuri ends Caio's chat: Caio's session ends, and Yuri takes Beto at once.
     yuri.encerrar(yuri.conversa).await;
     caio.esperar_fim(MotivoFim::AtendenteEncerrou).await;
+    // Asked for no rating here, Caio gets the session's own end, outside the chat.
+    caio.esperar_fim(MotivoFim::AtendenteEncerrou).await;
     caio.esperar_fechamento().await;
     yuri.esperar_fim(MotivoFim::AtendenteEncerrou).await;
     let conversa_beto_yuri = esperar_par(&mut yuri, &mut beto).await;

@@ -199,3 +199,115 @@ async fn o_que_se_escreve_na_fila_chega_primeiro_e_fica_no_historico() {
     let textos: Vec<&str> = mensagens.iter().map(|m| m.texto.as_str()).collect();
     assert_eq!(textos, [linhas[0], linhas[1], linhas[2], "Alguém aí?"]);
 }
+
+#[tokio::test]
+async fn a_nota_do_cliente_fica_no_historico_e_filtra_a_listagem() {
+    let url = banco_sqlite("avaliacao");
+    let config = Config {
+        banco: Some(url.clone()),
+        prazo_avaliacao: Duration::from_secs(120),
+        ..config_de_teste()
+    };
+    let broker = iniciar_broker_com(config).await;
+    let endereco = broker.endereco();
+    let mut yuri = Participante::atendente(endereco, "Yuri", &["geral"]).await;
+    let mut notas = Vec::new();
+    for (nome, nota) in [("Ana", Some(4)), ("Bia", None), ("Caio", Some(9))] {
+        let mut cliente = Participante::cliente(endereco, nome, "geral").await;
+        let conversa = esperar_par(&mut cliente, &mut yuri).await;
+        yuri.encerrar(conversa).await;
+        yuri.esperar_fim(MotivoFim::AtendenteEncerrou).await;
+        cliente.esperar_fim(MotivoFim::AtendenteEncerrou).await;
+        assert_eq!(
+            cliente.proximo_evento().await,
+            DoBroker::Avaliacao {
+                conversa,
+                prazo_s: 120
+            }
+        );
+        // Still there: a line now has no chat to go to.
+        cliente.dizer_em(0, "obrigada!").await;
+        assert!(matches!(
+            cliente.proximo_evento().await,
+            DoBroker::Erro {
+                codigo: CodigoErro::SemConversa,
+                ..
+            }
+        ));
+        let sair = match nota {
+            // 9 is refused, and the customer may try again or leave.
+            Some(9) => {
+                let avaliar = ParaBroker::Avaliar {
+                    conversa,
+                    nota: 9,
+                    seq: 0,
+                };
+                cliente.enviar(avaliar).await;
+                assert!(matches!(
+                    cliente.proximo_evento().await,
+                    DoBroker::Erro {
+                        codigo: CodigoErro::AvaliacaoInvalida,
+                        ..
+                    }
+                ));
+                ParaBroker::Sair { seq: 0 }
+            }
+            Some(nota) => ParaBroker::Avaliar {
+                conversa,
+                nota,
+                seq: 0,
+            },
+            None => ParaBroker::Sair { seq: 0 },
+        };
+        cliente.enviar(sair).await;
+        cliente.esperar_fim(MotivoFim::ClienteSaiu).await;
+        cliente.esperar_fechamento().await;
+        notas.push((conversa, nota.filter(|&n| n <= 5)));
+    }
+    broker.parar().await;
+
+    let banco = Banco::abrir(&url).await.expect("opens");
+    let filtro = |nota| broker::armazenamento::Filtro {
+        nota,
+        limite: 10,
+        ..Default::default()
+    };
+    let todas = banco.conversas(&filtro(None)).await.expect("lists");
+    let guardadas: Vec<(u64, Option<u8>)> = todas
+        .iter()
+        .map(|c| (c.id as u64, c.nota.map(|n| n as u8)))
+        .collect();
+    assert_eq!(guardadas, notas);
+    let com_quatro = banco.conversas(&filtro(Some(4))).await.expect("lists");
+    assert_eq!(com_quatro.len(), 1);
+    assert_eq!(com_quatro[0].cliente, "Ana");
+    assert!(broker::relatorio::linha(&com_quatro[0]).ends_with("; nota 4)"));
+}
+
+#[tokio::test]
+async fn sem_resposta_a_tempo_a_sessao_termina() {
+    let config = Config {
+        prazo_avaliacao: Duration::from_secs(1),
+        ..config_de_teste()
+    };
+    let broker = iniciar_broker_com(config).await;
+    let endereco = broker.endereco();
+    let mut yuri = Participante::atendente(endereco, "Yuri", &["geral"]).await;
+    let mut ana = Participante::cliente(endereco, "Ana", "geral").await;
+    let conversa = esperar_par(&mut ana, &mut yuri).await;
+    yuri.encerrar(conversa).await;
+    ana.esperar_fim(MotivoFim::AtendenteEncerrou).await;
+    assert!(matches!(
+        ana.proximo_evento().await,
+        DoBroker::Avaliacao { prazo_s: 1, .. }
+    ));
+    assert_eq!(
+        ana.proximo_evento().await,
+        DoBroker::Fim {
+            conversa: 0,
+            motivo: MotivoFim::AtendenteEncerrou
+        }
+    );
+    ana.esperar_fechamento().await;
+    broker.parar().await;
+}

@@ -138,7 +138,9 @@ impl Banco {
                     self.linhas.remove(conversa);
                 }
                 // Who served a chat is history only; the lines stay with the conversation.
-                Registro::Transferencia { .. } | Registro::Assumida { .. } => {}
+                Registro::Transferencia { .. }
+                | Registro::Assumida { .. }
+                | Registro::Avaliacao { .. } => {}
             }
         }
     }

@@ -52,6 +52,11 @@ enum Lugar {
     Lotado,
     /// A paused agent.
     Pausado,
+    /// A customer whose agent ended the chat, asked to rate it until `prazo_ms` (rule 23).
+    Avaliando {
+        conversa: u64,
+        prazo_ms: u64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -535,8 +540,13 @@ impl Modelo {
         };
         self.enviar(cliente, fim.clone());
         self.enviar(sessao, fim);
-        self.sessoes.remove(&cliente);
-        self.fechar(cliente);
+        // Rule 23: the customer is asked to rate the chat.
+        self.sessoes.get_mut(&cliente).expect("exists").lugar = Lugar::Avaliando {
+            conversa,
+            prazo_ms: self.agora_ms + PRAZO_AVALIACAO_MS,
+        };
+        let prazo_s = (PRAZO_AVALIACAO_MS / 1000) as u32;
+        self.enviar(cliente, DoBroker::Avaliacao { conversa, prazo_s });
         self.soltar(sessao, conversa);
     }
 
@@ -563,6 +573,7 @@ impl Modelo {
             ParaBroker::Transferir {
                 conversa, destino, ..
             } => self.transferir(sessao, *conversa, destino),
+            ParaBroker::Avaliar { conversa, nota, .. } => self.avaliar(sessao, *conversa, *nota),
             ParaBroker::Pausar { .. } | ParaBroker::Voltar { .. } if dados.cliente => {
                 self.enviar(sessao, DoBroker::erro(CodigoErro::ApenasAtendente))
             }
@@ -722,8 +733,51 @@ impl Modelo {
         }
     }
 
+    /// Rule 23: a customer rates the chat it was asked about, and its session ends.
+    fn avaliar(&mut self, sessao: SessaoId, conversa: u64, nota: u8) {
+        let pedida = self.sessoes[&sessao].lugar
+            == Lugar::Avaliando {
+                conversa,
+                prazo_ms: match self.sessoes[&sessao].lugar {
+                    Lugar::Avaliando { prazo_ms, .. } => prazo_ms,
+                    _ => 0,
+                },
+            };
+        if !pedida || !(1..=5).contains(&nota) {
+            return self.enviar(sessao, DoBroker::erro(CodigoErro::AvaliacaoInvalida));
+        }
+        self.despedir(sessao, MotivoFim::ClienteSaiu);
+    }
+
+    /// A customer's session ends outside any chat.
+    fn despedir(&mut self, sessao: SessaoId, motivo: MotivoFim) {
+        self.enviar(
+            sessao,
+            DoBroker::Fim {
+                conversa: 0,
+                motivo,
+            },
+        );
+        self.sessoes.remove(&sessao);
+        self.fechar(sessao);
+    }
+
     fn tick(&mut self) {
         self.cobrar_respostas();
+        let mut vencidas: Vec<(u64, SessaoId)> = self
+            .sessoes
+            .iter()
+            .filter_map(|(&id, dados)| match dados.lugar {
+                Lugar::Avaliando { prazo_ms, .. } if prazo_ms <= self.agora_ms => {
+                    Some((prazo_ms, id))
+                }
+                _ => None,
+            })
+            .collect();
+        vencidas.sort_unstable();
+        for (_, sessao) in vencidas {
+            self.despedir(sessao, MotivoFim::AtendenteEncerrou);
+        }
         let aguardando: Vec<SessaoId> = self.linhas.filas.values().flatten().copied().collect();
         for sessao in aguardando {
             self.informar(sessao, false);
@@ -804,7 +858,9 @@ impl ReferenceStateMachine for Referencia {
             .sessoes
             .iter()
             .map(|(&id, dados)| match dados.lugar {
-                Lugar::Conversa { conversa, .. } => (id, vec![conversa]),
+                Lugar::Conversa { conversa, .. } | Lugar::Avaliando { conversa, .. } => {
+                    (id, vec![conversa])
+                }
                 _ => (id, dados.conversas.iter().map(|&(c, _)| c).collect()),
             })
             .collect();
@@ -817,6 +873,16 @@ impl ReferenceStateMachine for Referencia {
         let outra = prop_oneof![4 => Just(None), 1 => (0..5u64).prop_map(Some)];
         let alvo = (sessao.clone(), any::<Index>(), outra);
         let escolher_fim = escolher.clone();
+        let escolher_nota = escolher.clone();
+        let avalia =
+            (alvo.clone(), 0..=6u8).prop_map(move |((sessao, qual, outra), nota)| Passo::Envia {
+                sessao,
+                quadro: ParaBroker::Avaliar {
+                    conversa: escolher_nota(sessao, qual, outra),
+                    nota,
+                    seq: 0,
+                },
+            });
         let escolher_transferencia = escolher.clone();
         let destino = prop_oneof![
             select(DEPARTAMENTOS).prop_map(|d| Destino::Departamento(d.to_owned())),
@@ -860,6 +926,7 @@ impl ReferenceStateMachine for Referencia {
             2 => transfere,
             6 => diz,
             2 => cai,
+            2 => avalia,
             3 => Just(Passo::Tick),
         ]
         .boxed()
@@ -888,6 +955,9 @@ const PASSO_MS: u64 = 1000;
 /// in time and some are not.
 const PRAZO_RESPOSTA_MS: u64 = 3500;
 
+/// How long a customer has to rate a chat its agent ended: a few steps too.
+const PRAZO_AVALIACAO_MS: u64 = 2500;
+
 /// The state machine under test, with the id the next handshake gets and the current time.
 struct Sistema {
     maquina: Matchmaker,
@@ -904,6 +974,7 @@ impl StateMachineTest for Sistema {
             maquina: Matchmaker::com_parametros(Parametros {
                 fila_maxima: FILA_MAXIMA,
                 prazo_resposta: Duration::from_millis(PRAZO_RESPOSTA_MS),
+                prazo_avaliacao: Duration::from_millis(PRAZO_AVALIACAO_MS),
                 departamentos: modelo.configurados.clone(),
                 ..Parametros::default()
             }),
@@ -977,6 +1048,7 @@ impl StateMachineTest for Sistema {
                 Lugar::Livre => Situacao::Livre,
                 Lugar::Lotado => Situacao::Lotado,
                 Lugar::Pausado => Situacao::Parado,
+                Lugar::Avaliando { conversa, .. } => Situacao::Avaliando { conversa },
                 Lugar::Conversa { parceiro, conversa } => {
                     Situacao::EmConversa { parceiro, conversa }
                 }

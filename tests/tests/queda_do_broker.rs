@@ -107,6 +107,8 @@ async fn cliente_ausente_recebe_o_fim_de_um_broker_reiniciado() {
     let _segundo = subir(&banco, Some(endereco));
     tomada.religar();
     ana.esperar_fim(MotivoFim::AtendenteEncerrou).await;
+    // The session's own end (a customer away is not asked for a rating), then the close.
+    ana.esperar_fim(MotivoFim::AtendenteEncerrou).await;
     assert_eq!(ana.proximo().await, None, "then the session closes");
 }
 

@@ -192,6 +192,8 @@ async fn cliente_fora_quando_o_atendente_encerra_recebe_o_fim_ao_voltar() {
     // Back, Ana's app gets the end it missed, and the session closes normally.
     tomada.religar();
     ana.esperar_fim(MotivoFim::AtendenteEncerrou).await;
+    // The session's own end (a customer away is not asked for a rating), then the close.
+    ana.esperar_fim(MotivoFim::AtendenteEncerrou).await;
     assert_eq!(ana.proximo().await, None);
     broker.parar().await;
 }

@@ -10,7 +10,7 @@ use super::{Banco, ErroBanco, id_do_banco, motivo_do_nome};
 /// A [`Conversa`] per row of `conversas c`, with its line count; callers add the `WHERE`.
 pub(super) const SELECIONAR_CONVERSAS: &str = "SELECT c.id, c.departamento, c.cliente, c.atendente, c.entrou_em, c.conectada_em, \
      c.encerrada_em, c.motivo, \
-     (SELECT COUNT(*) FROM mensagens m WHERE m.conversa = c.id) AS mensagens \
+     (SELECT COUNT(*) FROM mensagens m WHERE m.conversa = c.id) AS mensagens, c.nota \
      FROM conversas c";
 
 /// One conversation as the history holds it. Times are milliseconds since the Unix epoch.
@@ -34,6 +34,8 @@ pub struct Conversa {
     pub motivo: Option<String>,
     /// Chat lines in it.
     pub mensagens: i64,
+    /// The customer's rating, 1 to 5 (`None`: none given).
+    pub nota: Option<i64>,
 }
 
 /// One chat line as the history holds it.
@@ -81,6 +83,8 @@ pub struct Filtro {
     pub atendente: Option<String>,
     /// With this customer.
     pub cliente: Option<String>,
+    /// Rated this (1 to 5).
+    pub nota: Option<i64>,
     /// With an id below this one (conversation ids grow with time).
     pub antes_de: Option<i64>,
     /// At most this many (the most recent).
@@ -148,6 +152,9 @@ impl Banco {
         if filtro.cliente.is_some() {
             sql += &format!(" AND c.cliente = {}", proximo());
         }
+        if filtro.nota.is_some() {
+            sql += &format!(" AND c.nota = {}", proximo());
+        }
         if filtro.antes_de.is_some() {
             sql += &format!(" AND c.id < {}", proximo());
         }
@@ -165,8 +172,8 @@ impl Banco {
         {
             consulta = consulta.bind(texto.clone());
         }
-        if let Some(id) = filtro.antes_de {
-            consulta = consulta.bind(id);
+        for numero in [filtro.nota, filtro.antes_de].into_iter().flatten() {
+            consulta = consulta.bind(numero);
         }
         let mut conversas = consulta.bind(filtro.limite).fetch_all(&self.pool).await?;
         conversas.reverse();

@@ -181,6 +181,11 @@ impl EscritorSqlite {
             for f in &linhas.fins {
                 encerrar.execute(params![f.conversa, f.em, f.motivo])?;
             }
+            let mut avaliar = transacao
+                .prepare_cached("UPDATE conversas SET nota = ?2, avaliada_em = ?3 WHERE id = ?1")?;
+            for a in &linhas.avaliacoes {
+                avaliar.execute(params![a.conversa, a.nota, a.em])?;
+            }
             let super::diario::PartesDoDiario {
                 limpar,
                 idas,
@@ -231,6 +236,7 @@ impl EscritorSqlite {
                     encerrada_em: linha.get(6)?,
                     motivo: linha.get(7)?,
                     mensagens: linha.get(8)?,
+                    nota: linha.get(9)?,
                 })
             })?;
         linhas.map(|linha| linha.map(anterior)).collect()

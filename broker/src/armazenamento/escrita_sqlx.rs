@@ -132,6 +132,15 @@ async fn gravar(banco: &Banco, linhas: Linhas, base_ms: i64) -> Result<(), ErroB
         }
         consulta.execute(&mut *transacao).await?;
     }
+    // Ratings are one per chat at most: one statement each.
+    for a in &linhas.avaliacoes {
+        sqlx::query("UPDATE conversas SET nota = $2, avaliada_em = $3 WHERE id = $1")
+            .bind(a.conversa)
+            .bind(a.nota)
+            .bind(a.em)
+            .execute(&mut *transacao)
+            .await?;
+    }
     gravar_diario(&mut transacao, linhas, base_ms).await?;
     transacao.commit().await?;
     Ok(())

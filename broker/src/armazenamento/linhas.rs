@@ -1,6 +1,6 @@
 //! What a batch of the state machine's records becomes in the tables: conversations started,
-//! chat lines, transfers and who took them over, conversations ended, and the journal's
-//! sessions. Both writers (SQLite's and
+//! chat lines, transfers and who took them over, conversations ended and rated, and the
+//! journal's sessions. Both writers (SQLite's and
 //! PostgreSQL's) store the same rows, in this order, so a line never precedes its conversation.
 
 use std::collections::HashMap;
@@ -44,6 +44,14 @@ pub(super) struct Fim {
     pub em: i64,
 }
 
+/// A customer's rating: an update of its conversation's row.
+#[derive(Debug)]
+pub(super) struct Avaliacao {
+    pub conversa: i64,
+    pub nota: i64,
+    pub em: i64,
+}
+
 /// A transfer, or who took it over.
 #[derive(Debug)]
 pub(super) enum Passagem {
@@ -80,6 +88,7 @@ pub(super) struct Linhas {
     /// Transfers and take-overs, in the order they happened (a take-over follows its transfer).
     pub passagens: Vec<Passagem>,
     pub fins: Vec<Fim>,
+    pub avaliacoes: Vec<Avaliacao>,
     /// The journal's part, coalesced per session.
     pub diario: Anotacoes,
 }
@@ -171,6 +180,11 @@ impl Linhas {
                     atendente,
                     em: ms(em),
                 })),
+                Registro::Avaliacao { conversa, nota, em } => linhas.avaliacoes.push(Avaliacao {
+                    conversa: id_do_banco(conversa),
+                    nota: i64::from(nota),
+                    em: ms(em),
+                }),
                 Registro::Sessao(_) | Registro::SessaoSaiu { .. } | Registro::SemSessoes => {}
             }
         }

@@ -186,6 +186,11 @@ impl Matchmaker {
             efeitos.iter().filter_map(tocada).chain(mudadas).collect();
         for id in tocadas {
             let registro = match (self.sessoes.get(id), self.sessoes.lapide(id)) {
+                // A session waiting for its rating is not kept: a broker restarted then has no
+                // rating to ask for, and the resume is refused.
+                (Some(sessao), _) if matches!(sessao.estado, Estado::Avaliando { .. }) => {
+                    Registro::SessaoSaiu { sessao: id }
+                }
                 (Some(sessao), _) => Registro::Sessao(Box::new(self.instantaneo(id, sessao))),
                 (None, Some(lapide)) => {
                     Registro::Sessao(Box::new(Instantaneo::de_lapide(id, lapide)))

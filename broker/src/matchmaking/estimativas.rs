@@ -100,6 +100,14 @@ impl Estimativas {
         }
     }
 
+    /// A customer of `departamento` was told from the panorama of this moment, between ticks:
+    /// the next tick must look at the whole line again, since the panorama may go back to the
+    /// one seen last (an agent who came and left) and this customer be the only one told
+    /// otherwise.
+    pub(super) fn rever(&mut self, departamento: &str) {
+        self.vistos.remove(departamento);
+    }
+
     /// Forgets the panoramas of departments nobody waits in any more.
     pub(super) fn esquecer_vistos(&mut self, manter: impl Fn(&str) -> bool) {
         self.vistos.retain(|nome, _| manter(nome));

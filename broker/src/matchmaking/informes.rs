@@ -50,7 +50,11 @@ impl Matchmaker {
     ) {
         let panorama = match (panorama, self.sessoes.get(id).map(|s| &s.papel)) {
             (Some(panorama), _) => panorama,
-            (None, Some(PapelSessao::Cliente { departamento, .. })) => self.panorama(departamento),
+            (None, Some(PapelSessao::Cliente { departamento, .. })) => {
+                let agora = self.panorama(departamento);
+                self.estimativas.rever(departamento);
+                agora
+            }
             (None, _) => return,
         };
         let aviso = panorama.aviso(posicao);

@@ -118,6 +118,21 @@ impl Matchmaker {
                 ));
             }
             (PapelSessao::Cliente { .. }, Estado::EmConversa { .. }) => {}
+            (
+                PapelSessao::Cliente {
+                    transferida,
+                    na_espera,
+                    ..
+                },
+                Estado::Avaliando { conversa },
+            ) => {
+                if transferida.is_some() || !na_espera.is_empty() {
+                    return Err(format!("cliente {id} avaliando com algo à espera"));
+                }
+                if self.conversas.get(conversa).is_some() {
+                    return Err(format!("conversa {conversa} em avaliação e aberta"));
+                }
+            }
         }
         Ok(())
     }

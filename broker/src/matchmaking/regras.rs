@@ -197,6 +197,9 @@ impl Matchmaker {
             ParaBroker::Transferir {
                 conversa, destino, ..
             } => self.transferir(id, conversa, destino, agora, efeitos),
+            ParaBroker::Avaliar { conversa, nota, .. } => {
+                self.avaliar(id, conversa, nota, agora, efeitos)
+            }
             ParaBroker::Pausar { .. } => self.pausar(id, efeitos),
             ParaBroker::Voltar { .. } => self.voltar(id, agora, efeitos),
         }
@@ -297,8 +300,7 @@ impl Matchmaker {
             let quadro = DoBroker::Fim { conversa, motivo };
             efeitos.push(Efeito::Enviar { para, quadro });
         }
-        self.sessoes.sepultar(cliente);
-        efeitos.push(Efeito::Fechar { sessao: cliente });
+        self.pedir_avaliacao(cliente, conversa, agora, efeitos);
         self.soltar_conversa(id, conversa, agora, efeitos);
     }
 

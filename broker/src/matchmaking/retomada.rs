@@ -670,6 +670,14 @@ mod tests {
                     para: 10,
                     quadro: fim
                 },
+                // The session's own end, outside any chat: no rating for a customer away.
+                Efeito::Reenviar {
+                    para: 10,
+                    quadro: DoBroker::Fim {
+                        conversa: 0,
+                        motivo: MotivoFim::AtendenteEncerrou
+                    }
+                },
                 Efeito::Fechar { sessao: 10 },
             ]
         );

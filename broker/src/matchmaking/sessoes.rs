@@ -35,6 +35,9 @@ pub(super) struct Sessoes {
     /// Suspended sessions and tombstones as (grace deadline, session), earliest first; an entry
     /// whose session was resumed or removed meanwhile is skipped.
     prazos: VecDeque<(Duration, SessaoId)>,
+    /// Customers asked to rate their chat, as (deadline, session), earliest first; an entry
+    /// whose session rated or left meanwhile is skipped.
+    avaliacoes: VecDeque<(Duration, SessaoId)>,
 }
 
 /// One registered session.
@@ -121,6 +124,12 @@ pub(super) enum Estado {
     Lotado,
     /// An agent who paused, or whose connection is gone: in no free line, whatever chats it has.
     Parado,
+    /// A customer whose agent ended its chat, asked to rate it (rule 23): in no line, in no
+    /// chat, until it rates, leaves or its time runs out.
+    Avaliando {
+        /// The chat that ended.
+        conversa: u64,
+    },
 }
 
 /// What resuming one session needs.
@@ -398,6 +407,30 @@ impl Sessoes {
             self.fichas.insert(retomada.ficha, id);
             self.lapides.insert(id, retomada);
         }
+    }
+
+    /// A customer now asked to rate its chat has until `prazo` (rule 23).
+    pub(super) fn aguardar_avaliacao(&mut self, id: SessaoId, prazo: Duration) {
+        self.avaliacoes.push_back((prazo, id));
+    }
+
+    /// The customers whose time to rate ran out by `agora`, earliest first.
+    pub(super) fn avaliacoes_vencidas(&mut self, agora: Duration) -> Vec<SessaoId> {
+        let mut vencidas = Vec::new();
+        while let Some(&(prazo, id)) = self.avaliacoes.front() {
+            if prazo > agora {
+                break;
+            }
+            self.avaliacoes.pop_front();
+            let avaliando = self
+                .tabela
+                .get(&id)
+                .is_some_and(|s| matches!(s.estado, Estado::Avaliando { .. }));
+            if avaliando {
+                vencidas.push(id);
+            }
+        }
+        vencidas
     }
 
     /// Brings back a tombstone from the journal, until `prazo`.
