@@ -227,3 +227,74 @@ async fn atendente_com_duas_conversas_escolhe_a_conversa_de_cada_linha() {
     teste.await.expect("the scripted chats go as expected");
     broker.parar().await;
 }
+
+/// `cliente --json` with no `--departamento`, against a broker with a list: it takes the first
+/// department; twelve lines written while nobody is online all reach the agent in order (ten as
+/// `na_espera`, two right after, kept by the app); `/nota 5` rates the chat the agent ends, and
+/// the app exits.
+#[tokio::test(flavor = "multi_thread")]
+async fn cliente_escreve_na_fila_e_avalia() {
+    let pasta = tokio::task::spawn_blocking(construir_apps)
+        .await
+        .expect("builds");
+    let broker = iniciar_broker_com(Config {
+        departamentos: vec!["vendas".into(), "suporte".into()],
+        prazo_avaliacao: Duration::from_secs(120),
+        // Resumable, so that lines are numbered and confirmed.
+        tolerancia_retomada: Duration::from_secs(60),
+        ..config_de_teste()
+    })
+    .await;
+    let servidor = endereco(broker.endereco());
+    let teste = tokio::task::spawn_blocking(move || {
+        let mut ana = App::iniciar(
+            &pasta,
+            "cliente",
+            &["--nome", "Ana", "--servidor", &servidor],
+        );
+        assert_eq!(ana.esperar("departamentos")["nomes"][0], "vendas");
+        let fila = ana.esperar("fila");
+        assert_eq!(
+            (&fila["posicao"], &fila["atendentes"]),
+            (&1.into(), &0.into())
+        );
+        assert!(fila["estimativa_s"].is_null());
+        let linhas: Vec<String> = (1..=12).map(|i| format!("linha {i}")).collect();
+        ana.escrever(&(linhas.join("\n") + "\n"));
+        for seq in 1..=10 {
+            assert_eq!(ana.esperar("confirmada")["seq"], seq);
+        }
+        let mut yuri = App::iniciar(
+            &pasta,
+            "atendente",
+            &[
+                "--nome",
+                "Yuri",
+                "--departamentos",
+                "vendas",
+                "--token",
+                TOKEN_DE_TESTE,
+                "--servidor",
+                &servidor,
+            ],
+        );
+        let conectado = yuri.esperar("conectado");
+        assert_eq!(conectado["departamento"], "vendas");
+        let na_espera = yuri.esperar("na_espera");
+        assert_eq!(na_espera["textos"], Value::from(linhas[..10].to_vec()));
+        for linha in &linhas[10..] {
+            assert_eq!(yuri.esperar("mensagem")["texto"], linha.as_str());
+        }
+        yuri.escrever("/fim\n");
+        assert_eq!(ana.esperar("fim")["motivo"], "atendente_encerrou");
+        assert_eq!(ana.esperar("avaliacao")["prazo_s"], 120);
+        ana.escrever("/nota 5\n");
+        let fim = ana.esperar("fim");
+        assert!(fim["conversa"].is_null());
+        assert_eq!(fim["motivo"], "cliente_saiu");
+        let status = ana.processo.wait().expect("the app exits");
+        assert!(status.success(), "{status}");
+    });
+    teste.await.expect("the customer's script goes as expected");
+    broker.parar().await;
+}
