@@ -822,6 +822,9 @@ impl Modelo {
             (MotivoFim::AtendenteSaiu | MotivoFim::AtendenteDesconectou, false) => {
                 Situacao::Procurando
             }
+            (MotivoFim::ClienteSaiu, false) if avaliou => {
+                Situacao::Encerrada("Obrigado pela sua nota!".to_owned())
+            }
             _ => Situacao::Encerrada(exibicao::fim(motivo, atendente).to_owned()),
         };
     }
@@ -1044,6 +1047,74 @@ mod tests {
             modelo.atualizar(tecla(KeyCode::Esc), "10:06"),
             vec![Acao::Sair]
         );
+    }
+
+    #[test]
+    fn cliente_avalia_o_atendimento_encerrado() {
+        let mut modelo = cliente();
+        modelo.atualizar(conectado("Yuri"), "10:02");
+        let fim = |conversa, motivo| Msg::Broker(DoBroker::Fim { conversa, motivo });
+        modelo.atualizar(fim(1, MotivoFim::AtendenteEncerrou), "10:05");
+        let pedido = DoBroker::Avaliacao {
+            conversa: 1,
+            prazo_s: 120,
+        };
+        modelo.atualizar(Msg::Broker(pedido), "10:05");
+        assert_eq!(modelo.situacao, Situacao::Avaliando { conversa: 1 });
+        // Text is not a grade: it stays in the input line.
+        assert!(digitar(&mut modelo, "valeu").is_empty());
+        assert_eq!(modelo.editor.texto(), "valeu");
+        modelo.atualizar(tecla(KeyCode::Home), "10:05");
+        modelo.atualizar(
+            Msg::Tecla(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)),
+            "10:05",
+        );
+        for _ in 0..5 {
+            modelo.atualizar(tecla(KeyCode::Delete), "10:05");
+        }
+        assert_eq!(
+            digitar(&mut modelo, "4"),
+            vec![Acao::Enviar(ParaBroker::Avaliar {
+                conversa: 1,
+                nota: 4,
+                seq: 0
+            })]
+        );
+        modelo.atualizar(fim(0, MotivoFim::ClienteSaiu), "10:05");
+        assert_eq!(
+            modelo.situacao,
+            Situacao::Encerrada("Obrigado pela sua nota!".into())
+        );
+    }
+
+    #[test]
+    fn cliente_na_fila_escreve_ate_dez_linhas_para_o_atendente() {
+        let mut modelo = cliente();
+        let fila = DoBroker::Fila {
+            posicao: 2,
+            atendentes: 0,
+            estimativa_s: None,
+        };
+        modelo.atualizar(Msg::Broker(fila), "10:00");
+        assert!(
+            modelo
+                .ultimo_aviso()
+                .unwrap()
+                .contains("Nenhum atendente online em geral")
+        );
+        for i in 1..=proto::NA_ESPERA_MAXIMO {
+            let acoes = digitar(&mut modelo, &format!("linha {i}"));
+            assert!(matches!(
+                &acoes[..],
+                [Acao::Enviar(ParaBroker::Mensagem { conversa: 0, .. })]
+            ));
+        }
+        assert!(digitar(&mut modelo, "mais uma").is_empty());
+        assert_eq!(modelo.editor.texto(), "mais uma");
+        // Once the chat starts, it can be sent.
+        modelo.atualizar(conectado("Yuri"), "10:02");
+        modelo.atualizar(tecla(KeyCode::Enter), "10:02");
+        assert_eq!(modelo.editor.texto(), "");
     }
 
     #[test]
