@@ -114,3 +114,27 @@ fn drain_atende_todos_e_conta_as_posicoes() {
     let limite = clientes as f64 * ticks + clientes as f64;
     assert!(quadros as f64 <= limite, "{quadros} > {limite}: {figuras}");
 }
+
+#[test]
+fn estimativa_compara_a_espera_estimada_com_a_real() {
+    // A short run: 2 agents holding chats about 0.3 s, 30 customers arriving faster than they
+    // are served, so that most wait.
+    let figuras = rodar_carga(&[
+        "estimativa",
+        "--atendentes",
+        "2",
+        "--clientes",
+        "30",
+        "--atendimento",
+        "300ms",
+        "--ocupacao",
+        "1.5",
+        "--sem-banco",
+    ]);
+    let contados = ["atendidos_na_hora", "sem_estimativa", "com_estimativa"]
+        .map(|campo| figuras[campo].as_u64().expect("a number"));
+    assert_eq!(contados.iter().sum::<u64>(), 30, "every customer counted: {figuras}");
+    // Once chats were handled, the waiting customers got estimates.
+    assert!(contados[2] > 0, "{figuras}");
+    assert!(figuras["erro_p90_s"].as_f64().expect("a number") >= 0.0, "{figuras}");
+}

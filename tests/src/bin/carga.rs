@@ -12,7 +12,7 @@ use broker::arquivos::{self, RESERVA};
 use clap::{ArgAction, Parser, Subcommand};
 use serde::Serialize;
 use tests::carga::processo::{self, BrokerFilho};
-use tests::carga::{TOKEN_EMBUTIDO, churn, config_de_carga, drain, idle, relay};
+use tests::carga::{TOKEN_EMBUTIDO, churn, config_de_carga, drain, estimativa, idle, relay};
 
 /// Command-line options (help in Portuguese, like the other binaries).
 #[derive(Debug, Parser)]
@@ -106,6 +106,22 @@ enum Cenario {
         #[arg(long, default_value_t = 200)]
         simultaneos: usize,
     },
+    /// Clientes chegando ao acaso e atendimentos de duração aleatória: compara a espera
+    /// estimada que cada cliente recebeu com a espera que teve.
+    Estimativa {
+        /// Atendentes (uma conversa de cada vez).
+        #[arg(long, default_value_t = 5)]
+        atendentes: usize,
+        /// Clientes ao todo.
+        #[arg(long, default_value_t = 240)]
+        clientes: usize,
+        /// Duração média de um atendimento (exponencial).
+        #[arg(long, default_value = "4s", value_parser = humantime::parse_duration)]
+        atendimento: Duration,
+        /// Ocupação pretendida dos atendentes, de 0 a 1 (define o ritmo de chegada).
+        #[arg(long, default_value_t = 0.95)]
+        ocupacao: f64,
+    },
     /// (interno) Serve um broker para a própria carga, num processo à parte.
     #[command(name = processo::SUBCOMANDO, hide = true)]
     BrokerFilho {
@@ -138,6 +154,11 @@ impl Cenario {
                 atendentes,
                 ..
             } => clientes + atendentes,
+            Cenario::Estimativa {
+                atendentes,
+                clientes,
+                ..
+            } => atendentes + clientes,
             Cenario::BrokerFilho { .. } => 0,
         }
     }
@@ -300,6 +321,22 @@ async fn carregar(
                 tick: config_de_carga(None).intervalo_fila,
             };
             drain::executar(endereco, &token, forma)
+                .await
+                .map(|r| resumir(r.resumo(), &r))
+        }
+        Cenario::Estimativa {
+            atendentes,
+            clientes,
+            atendimento,
+            ocupacao,
+        } => {
+            let forma = estimativa::Forma {
+                atendentes: atendentes.max(1),
+                clientes,
+                atendimento,
+                ocupacao: ocupacao.clamp(0.05, 2.0),
+            };
+            estimativa::executar(endereco, &token, forma)
                 .await
                 .map(|r| resumir(r.resumo(), &r))
         }
