@@ -133,8 +133,15 @@ fn estimativa_compara_a_espera_estimada_com_a_real() {
     ]);
     let contados = ["atendidos_na_hora", "sem_estimativa", "com_estimativa"]
         .map(|campo| figuras[campo].as_u64().expect("a number"));
-    assert_eq!(contados.iter().sum::<u64>(), 30, "every customer counted: {figuras}");
+    assert_eq!(
+        contados.iter().sum::<u64>(),
+        30,
+        "every customer counted: {figuras}"
+    );
     // Once chats were handled, the waiting customers got estimates.
     assert!(contados[2] > 0, "{figuras}");
-    assert!(figuras["erro_p90_s"].as_f64().expect("a number") >= 0.0, "{figuras}");
+    assert!(
+        figuras["erro_p90_s"].as_f64().expect("a number") >= 0.0,
+        "{figuras}"
+    );
 }

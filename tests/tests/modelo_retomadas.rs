@@ -28,6 +28,9 @@ const TOLERANCIA_MS: u64 = 3500;
 /// How long an agent has to answer a new chat (rule 18).
 const PRAZO_RESPOSTA_MS: u64 = 4500;
 
+/// How long a customer has to rate a chat its agent ended (rule 23).
+const PRAZO_AVALIACAO_MS: u64 = 2500;
+
 const DEPARTAMENTOS: &[&str] = &["geral", "vendas"];
 const ATENDENTES: &[&str] = &["Yuri", "yuri", "Zoe"];
 
@@ -80,6 +83,11 @@ enum Lugar {
     Lotado,
     /// An agent taking no customer: paused on purpose, or away.
     Parado,
+    /// A customer whose agent ended the chat, asked to rate it until `prazo` (rule 23).
+    Avaliando {
+        conversa: u64,
+        prazo: u64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -341,10 +349,18 @@ impl Modelo {
         else {
             return; // SemConversa.
         };
-        if let Some(prazo) = self.sessoes[&cliente].suspensa_ate {
-            self.lapides.insert(cliente, prazo);
+        match self.sessoes[&cliente].suspensa_ate {
+            // Away: no rating; kept as a tombstone for its resume.
+            Some(prazo) => {
+                self.lapides.insert(cliente, prazo);
+                self.sessoes.remove(&cliente);
+            }
+            None => {
+                let prazo = self.agora_ms + PRAZO_AVALIACAO_MS;
+                let dados = self.sessoes.get_mut(&cliente).expect("exists");
+                dados.lugar = Lugar::Avaliando { conversa, prazo };
+            }
         }
-        self.sessoes.remove(&cliente);
         self.soltar(atendente, conversa);
     }
 
@@ -356,6 +372,13 @@ impl Modelo {
             ParaBroker::Sair { .. } => self.remover(sessao),
             ParaBroker::Encerrar { .. } if dados.cliente => self.remover(sessao),
             ParaBroker::Encerrar { conversa, .. } => self.encerrar(sessao, *conversa),
+            ParaBroker::Avaliar { conversa, nota, .. } => {
+                let pedida =
+                    matches!(dados.lugar, Lugar::Avaliando { conversa: c, .. } if c == *conversa);
+                if pedida && (1..=5).contains(nota) {
+                    self.sessoes.remove(&sessao);
+                }
+            }
             _ if dados.cliente => {}
             ParaBroker::Pausar { .. } => {
                 self.sessoes.get_mut(&sessao).expect("exists").pausado = true;
@@ -422,6 +445,23 @@ impl Modelo {
             }
         }
         self.cobrar_respostas();
+        // Rule 23: a customer whose time to rate ran out is let go; one away becomes a
+        // tombstone until its grace period ends.
+        let mut sem_nota: Vec<(u64, SessaoId)> = self
+            .sessoes
+            .iter()
+            .filter_map(|(&id, dados)| match dados.lugar {
+                Lugar::Avaliando { prazo, .. } if prazo <= self.agora_ms => Some((prazo, id)),
+                _ => None,
+            })
+            .collect();
+        sem_nota.sort_unstable();
+        for (_, id) in sem_nota {
+            let dados = self.sessoes.remove(&id).expect("exists");
+            if let Some(prazo) = dados.suspensa_ate {
+                self.lapides.insert(id, prazo);
+            }
+        }
     }
 
     /// An agent answers one of its chats.
@@ -533,6 +573,30 @@ impl ReferenceStateMachine for Referencia {
             passos.push((2, transfere.boxed()));
         }
         if !conectadas.is_empty() {
+            // A grade for the chat a customer is asked about, sometimes out of range.
+            let avaliadas: Vec<(SessaoId, u64)> = estado
+                .sessoes
+                .iter()
+                .filter_map(|(&id, dados)| match dados.lugar {
+                    Lugar::Avaliando { conversa, .. } if dados.suspensa_ate.is_none() => {
+                        Some((id, conversa))
+                    }
+                    _ => None,
+                })
+                .collect();
+            if !avaliadas.is_empty() {
+                let avalia = (select(avaliadas), 0..=6u8).prop_map(|((sessao, conversa), nota)| {
+                    Passo::Envia {
+                        sessao,
+                        quadro: ParaBroker::Avaliar {
+                            conversa,
+                            nota,
+                            seq: 0,
+                        },
+                    }
+                });
+                passos.push((3, avalia.boxed()));
+            }
             let quadro = prop_oneof![
                 1 => Just(ParaBroker::Encerrar { conversa: 0, seq: 0 }),
                 1 => Just(ParaBroker::Sair { seq: 0 }),
@@ -618,6 +682,7 @@ impl StateMachineTest for Sistema {
             maquina: Matchmaker::com_parametros(Parametros {
                 tolerancia: Duration::from_millis(TOLERANCIA_MS),
                 prazo_resposta: Duration::from_millis(PRAZO_RESPOSTA_MS),
+                prazo_avaliacao: Duration::from_millis(PRAZO_AVALIACAO_MS),
                 ..Parametros::default()
             }),
             ultima_sessao: 0,
@@ -722,6 +787,7 @@ impl StateMachineTest for Sistema {
                 Lugar::Livre => Situacao::Livre,
                 Lugar::Lotado => Situacao::Lotado,
                 Lugar::Parado => Situacao::Parado,
+                Lugar::Avaliando { conversa, .. } => Situacao::Avaliando { conversa },
                 Lugar::Conversa { parceiro, conversa } => {
                     Situacao::EmConversa { parceiro, conversa }
                 }

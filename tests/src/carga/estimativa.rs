@@ -218,7 +218,12 @@ fn resumir(forma: Forma, amostras: &[Amostra]) -> Resultado {
         .filter_map(|a| Some((f64::from(a.estimativa_s?), a.espera.as_secs_f64())))
         .collect();
     let esperas = ordenados(estimadas.iter().map(|&(_, espera)| espera).collect());
-    let erros = ordenados(estimadas.iter().map(|&(e, espera)| (e - espera).abs()).collect());
+    let erros = ordenados(
+        estimadas
+            .iter()
+            .map(|&(e, espera)| (e - espera).abs())
+            .collect(),
+    );
     let vieses = ordenados(estimadas.iter().map(|&(e, espera)| e - espera).collect());
     Resultado {
         forma,
