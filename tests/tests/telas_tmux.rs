@@ -8,7 +8,8 @@
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use tests::{construir_apps, iniciar_broker};
+use broker::Config;
+use tests::{config_de_teste, construir_apps, iniciar_broker, iniciar_broker_com};
 
 /// How long a screen may take to show what is expected before the test fails.
 const PACIENCIA: Duration = Duration::from_secs(15);
@@ -229,5 +230,67 @@ async fn cliente_e_atendente_em_terminais_reais() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    broker.parar().await;
+}
+
+/// The customer's side in a real terminal: the broker's departments as a menu, nobody online,
+/// a question typed while waiting (shown as sent, and the agent's first lines), and the grade.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cliente_escolhe_o_departamento_escreve_na_fila_e_avalia() {
+    let pasta = construir_apps();
+    let broker = iniciar_broker_com(Config {
+        departamentos: vec!["geral".into(), "vendas".into()],
+        prazo_avaliacao: Duration::from_secs(120),
+        ..config_de_teste()
+    })
+    .await;
+    let endereco = broker.endereco();
+    let tmux = Tmux::new();
+    tmux.abrir(
+        "cliente",
+        &format!(
+            "{} --servidor {endereco} --nome Bia",
+            pasta.join("cliente").display()
+        ),
+    );
+    tmux.esperar_texto("cliente", "2. vendas");
+    tmux.digitar("cliente", "3");
+    tmux.tecla("cliente", "Enter");
+    tmux.esperar_texto("cliente", "Não há essa opção");
+    tmux.digitar("cliente", "2");
+    tmux.tecla("cliente", "Enter");
+    let tela = tmux.esperar_texto("cliente", "Nenhum atendente online em vendas no momento");
+    assert!(tela.contains("Bia · cliente · vendas"), "{tela}");
+    assert_eq!(
+        ultimas_linhas(&tela).0,
+        " Você é o próximo da fila · nenhum atendente online"
+    );
+    tmux.digitar("cliente", "Quero cancelar minha assinatura");
+    tmux.tecla("cliente", "Enter");
+    tmux.esperar_texto("cliente", "Bia: Quero cancelar minha assinatura");
+
+    tmux.abrir(
+        "atendente",
+        &format!(
+            "{} --servidor {endereco} --nome Yuri --departamentos vendas --token {}",
+            pasta.join("atendente").display(),
+            tests::TOKEN_DE_TESTE
+        ),
+    );
+    let tela = tmux.esperar_texto("atendente", "Bia: Quero cancelar minha assinatura");
+    assert!(
+        tela.contains("Escrito pelo cliente enquanto esperava:"),
+        "{tela}"
+    );
+    tmux.digitar("atendente", "/fim");
+    tmux.tecla("atendente", "Enter");
+    let tela = tmux.esperar_texto("cliente", "Dê uma nota de 1 a 5");
+    assert_eq!(
+        ultimas_linhas(&tela).0,
+        " Dê uma nota de 1 a 5 ao atendimento"
+    );
+    tmux.digitar("cliente", "4");
+    tmux.tecla("cliente", "Enter");
+    tmux.esperar_texto("cliente", "Obrigado pela sua nota!");
     broker.parar().await;
 }
