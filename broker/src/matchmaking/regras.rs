@@ -248,17 +248,7 @@ impl Matchmaker {
             do_atendente,
             texto: texto.clone(),
         };
-        self.conversas.contar_linha(conversa, fala);
-        if self.parametros.historico {
-            efeitos.push(Efeito::Registrar(Registro::Mensagem {
-                conversa,
-                seq,
-                do_atendente,
-                autor: nome.clone(),
-                texto: texto.clone(),
-                em: agora,
-            }));
-        }
+        self.anotar_linha(conversa, fala, seq, agora, efeitos);
         efeitos.push(Efeito::Enviar {
             para: parceiro,
             quadro: DoBroker::Mensagem {
@@ -788,6 +778,29 @@ impl Matchmaker {
         self.apresentar_um_ao_outro(conversa, nomes, departamento, espera_ms, seguintes, efeitos);
     }
 
+    /// A line of a chat, relayed at `em` (its sender's number `seq`): counted, kept for a
+    /// transcript, and stored in the history when one is kept.
+    fn anotar_linha(
+        &mut self,
+        conversa: u64,
+        fala: Fala,
+        seq: u64,
+        em: Duration,
+        efeitos: &mut Vec<Efeito>,
+    ) {
+        if self.parametros.historico {
+            efeitos.push(Efeito::Registrar(Registro::Mensagem {
+                conversa,
+                seq,
+                do_atendente: fala.do_atendente,
+                autor: fala.de.clone(),
+                texto: fala.texto.clone(),
+                em,
+            }));
+        }
+        self.conversas.contar_linha(conversa, fala);
+    }
+
     /// The lines the customer of a chat that is starting wrote while it waited (rule 22): they
     /// become the chat's first lines (counted, kept for a transcript, stored with the times
     /// they arrived), and reach the agent as one `NaEspera`.
@@ -811,17 +824,7 @@ impl Matchmaker {
                 do_atendente: false,
                 texto: texto.clone(),
             };
-            self.conversas.contar_linha(conversa, fala);
-            if self.parametros.historico {
-                efeitos.push(Efeito::Registrar(Registro::Mensagem {
-                    conversa,
-                    seq,
-                    do_atendente: false,
-                    autor: nome.to_owned(),
-                    texto: texto.clone(),
-                    em,
-                }));
-            }
+            self.anotar_linha(conversa, fala, seq, em, efeitos);
             textos.push(texto);
         }
         Some(DoBroker::NaEspera { conversa, textos })
