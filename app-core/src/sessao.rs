@@ -195,6 +195,11 @@ pub async fn conduzir(conexao: Conexao, opcoes: &Opcoes, terminal: &mut Terminal
                             continue;
                         }
                         DoBroker::Avaliacao { conversa, .. } => avaliando = Some(conversa),
+                        // A customer in line (sent back, or its chat handed over) is in no
+                        // chat: what it writes waits for the next agent.
+                        DoBroker::Fila { .. } | DoBroker::Transferido { .. } if !atendente => {
+                            abertas.clear()
+                        }
                         DoBroker::Fim { conversa: 0, .. } => abertas.clear(),
                         DoBroker::Fim { conversa, .. } => abertas.retain(|&c| c != conversa),
                         _ => {}

@@ -137,7 +137,7 @@ impl Config {
     pub fn validar(&self) -> Result<(), String> {
         // A relayed chat frame carries the text, the sender's name (up to 4 bytes a
         // character) and a few bytes of framing; it must fit in a frame.
-        let maior_quadro = self.texto_maximo + 4 * self.nome_maximo + 32;
+        let maior_quadro = self.texto_maximo + 4 * self.nome_maximo.max(8) + 32;
         if maior_quadro > self.tamanho_maximo_quadro {
             return Err(format!(
                 "o quadro máximo ({} bytes) não comporta uma mensagem de {} bytes com um nome de \

@@ -42,8 +42,8 @@
 //!    waiting customer's line is kept for its agent (rule 22) ([`Matchmaker::repassar`]).
 //! 7. **The customer leaves** (says so or drops): the agent gets `Fim` with the reason and is
 //!    free again ([`Matchmaker::remover`]).
-//! 8. **The agent ends the chat:** the customer gets `Fim` and its session ends; the agent is
-//!    free again ([`Matchmaker::encerrar_conversa`]).
+//! 8. **The agent ends the chat:** the customer gets `Fim` and is asked to rate it (rule 23),
+//!    or its session ends; the agent is free again ([`Matchmaker::encerrar_conversa`]).
 //! 9. **The agent leaves mid-chat:** the customer gets `Fim` and goes back to its line at the
 //!    place its arrival gives it, ahead of everyone who came after ([`Matchmaker::remover`]).
 //! 10. **Names.** Trimmed, non-empty, within the limit, no control characters; two agents never
@@ -390,7 +390,7 @@ impl Default for Parametros {
 }
 
 /// The matchmaking state: every session, every line, every chat.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Matchmaker {
     /// The limits in force.
     parametros: Parametros,
@@ -411,18 +411,30 @@ pub struct Matchmaker {
     mudadas_em_silencio: Vec<SessaoId>,
 }
 
+impl Default for Matchmaker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Matchmaker {
     /// An empty broker with the default limits.
     pub fn new() -> Self {
-        Self::default()
+        Self::com_parametros(Parametros::default())
     }
 
     /// An empty broker with the given limits.
     pub fn com_parametros(parametros: Parametros) -> Self {
         Matchmaker {
-            conversas: Conversas::depois_de(parametros.ultima_conversa),
+            // A transcript must fit in a frame, as one chat text does with its sender's name.
+            conversas: Conversas::depois_de(parametros.ultima_conversa, parametros.texto_maximo),
             parametros,
-            ..Self::default()
+            filas: Filas::default(),
+            sessoes: Sessoes::default(),
+            estimativas: Estimativas::default(),
+            ultima_chegada: 0,
+            ultimo_ocio: 0,
+            mudadas_em_silencio: Vec::new(),
         }
     }
 
@@ -871,6 +883,79 @@ mod tests {
             conversa: 1,
             de: "Ana".into(),
             texto: "e agora?".into(),
+        }));
+    }
+
+    #[test]
+    fn o_que_fica_para_o_atendente_cabe_num_quadro() {
+        let mut maquina = Matchmaker::new();
+        maquina.aplicar(entrou(1, Apresentacao::cliente("Ana", "geral")), ZERO);
+        let longa = "x".repeat(TEXTO_MAXIMO / 2);
+        let mut recusadas = 0;
+        for _ in 0..3 {
+            let quadro = ParaBroker::Mensagem {
+                conversa: 0,
+                texto: longa.clone(),
+                seq: 0,
+            };
+            let efeitos = maquina.aplicar(Evento::Recebeu { sessao: 1, quadro }, ZERO);
+            recusadas += enviados_a(&efeitos, 1)
+                .iter()
+                .filter(|q| matches!(q, DoBroker::Erro { .. }))
+                .count();
+        }
+        // Two halves do not fit with their lengths: only the first is kept.
+        assert_eq!(recusadas, 2);
+        assert_eq!(maquina.na_espera(1).len(), 1);
+        // A chat's transcript keeps its latest lines within one text's size.
+        let yuri = Apresentacao::atendente("Yuri", vec!["geral".into()], "t");
+        maquina.aplicar(entrou(2, yuri), ZERO);
+        for _ in 0..5 {
+            let quadro = ParaBroker::Mensagem {
+                conversa: 1,
+                texto: longa.clone(),
+                seq: 0,
+            };
+            maquina.aplicar(Evento::Recebeu { sessao: 1, quadro }, ZERO);
+        }
+        let transcricao = maquina.conversas.get(1).expect("open").transcricao(1);
+        let bytes = proto::codec::codificar(&transcricao)
+            .expect("encodes")
+            .len();
+        assert!(bytes <= TEXTO_MAXIMO + 64, "{bytes}");
+        assert!(
+            matches!(transcricao, DoBroker::Transcricao { omitidas: 5, .. }),
+            "{:?}",
+            match &transcricao {
+                DoBroker::Transcricao {
+                    omitidas, falas, ..
+                } => (*omitidas, falas.len()),
+                _ => (0, 0),
+            }
+        );
+    }
+
+    #[test]
+    fn agente_suspenso_nao_conta_como_online() {
+        let mut maquina = Matchmaker::com_parametros(Parametros {
+            tolerancia: Duration::from_secs(60),
+            ..Parametros::default()
+        });
+        let yuri = Apresentacao::atendente("Yuri", vec!["geral".into()], "t");
+        maquina.aplicar(entrou(1, yuri), ZERO);
+        maquina.aplicar(entrou(2, Apresentacao::cliente("Ana", "geral")), ZERO);
+        let efeitos = maquina.aplicar(entrou(3, Apresentacao::cliente("Bia", "geral")), ZERO);
+        assert!(matches!(
+            enviados_a(&efeitos, 3)[1],
+            DoBroker::Fila { atendentes: 1, .. }
+        ));
+        // Yuri's connection drops: nobody can answer Bia until he is back.
+        maquina.aplicar(Evento::Caiu { sessao: 1 }, ZERO);
+        let efeitos = maquina.tick(Duration::from_secs(1));
+        assert!(enviados_a(&efeitos, 3).contains(&DoBroker::Fila {
+            posicao: 1,
+            atendentes: 0,
+            estimativa_s: None
         }));
     }
 }

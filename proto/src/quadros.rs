@@ -470,8 +470,9 @@ pub enum CodigoErro {
     /// A transfer that cannot be made: the colleague is offline, paused or full, is the sender
     /// itself, or the department's name is invalid. The chat goes on; the connection stays open.
     TransferenciaRecusada,
-    /// A waiting customer already left [`NA_ESPERA_MAXIMO`] lines for its agent; the line was
-    /// not kept. The connection stays open.
+    /// A waiting customer already left [`NA_ESPERA_MAXIMO`] lines for its agent, or this one
+    /// would take them all past the text limit; the line was not kept. The connection stays
+    /// open.
     EsperaCheia,
     /// An `Avaliar` with a grade outside 1 to 5, or with no chat waiting to be rated. The
     /// connection stays open.

@@ -131,17 +131,11 @@ fn estimativa_compara_a_espera_estimada_com_a_real() {
         "1.5",
         "--sem-banco",
     ]);
-    let contados = ["atendidos_na_hora", "sem_estimativa", "com_estimativa"]
-        .map(|campo| figuras[campo].as_u64().expect("a number"));
-    assert_eq!(
-        contados.iter().sum::<u64>(),
-        30,
-        "every customer counted: {figuras}"
-    );
-    // Once chats were handled, the waiting customers got estimates.
-    assert!(contados[2] > 0, "{figuras}");
-    assert!(
-        figuras["erro_p90_s"].as_f64().expect("a number") >= 0.0,
-        "{figuras}"
-    );
+    // Arriving faster than they are served, most customers waited, and once chats had been
+    // handled those who waited got an estimate.
+    let com = figuras["com_estimativa"].as_u64().expect("a number");
+    assert!(com >= 10, "{figuras}");
+    // The error is figured from them: its median is at most its 90th percentile.
+    let erro = |campo: &str| figuras[campo].as_f64().expect("a number");
+    assert!(erro("erro_p50_s") <= erro("erro_p90_s"), "{figuras}");
 }

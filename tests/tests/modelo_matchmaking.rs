@@ -545,7 +545,7 @@ impl Modelo {
             conversa,
             prazo_ms: self.agora_ms + PRAZO_AVALIACAO_MS,
         };
-        let prazo_s = (PRAZO_AVALIACAO_MS / 1000) as u32;
+        let prazo_s = PRAZO_AVALIACAO_MS.div_ceil(1000) as u32;
         self.enviar(cliente, DoBroker::Avaliacao { conversa, prazo_s });
         self.soltar(sessao, conversa);
     }
@@ -735,14 +735,10 @@ impl Modelo {
 
     /// Rule 23: a customer rates the chat it was asked about, and its session ends.
     fn avaliar(&mut self, sessao: SessaoId, conversa: u64, nota: u8) {
-        let pedida = self.sessoes[&sessao].lugar
-            == Lugar::Avaliando {
-                conversa,
-                prazo_ms: match self.sessoes[&sessao].lugar {
-                    Lugar::Avaliando { prazo_ms, .. } => prazo_ms,
-                    _ => 0,
-                },
-            };
+        let pedida = matches!(
+            self.sessoes[&sessao].lugar,
+            Lugar::Avaliando { conversa: c, .. } if c == conversa
+        );
         if !pedida || !(1..=5).contains(&nota) {
             return self.enviar(sessao, DoBroker::erro(CodigoErro::AvaliacaoInvalida));
         }

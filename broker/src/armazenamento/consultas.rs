@@ -100,31 +100,36 @@ impl Banco {
         Ok(u64::try_from(maior).unwrap_or(0))
     }
 
-    /// Each department's handling times (start to end) of its latest `por_departamento` ended
-    /// conversations, oldest first: what a restarted broker estimates waits from. Chats cut by a
-    /// broker stopping are left out.
+    /// Each department's handling times (start to end) of its latest `por_departamento` chats
+    /// that one agent held from start to end, oldest first: what a restarted broker estimates
+    /// waits from. Left out, as the live broker leaves them out: chats handed over (or taken
+    /// from an agent who did not answer), and chats cut by their agent leaving or the broker
+    /// stopping.
     pub async fn duracoes_recentes(
         &self,
         por_departamento: usize,
     ) -> Result<Vec<(String, Vec<Duration>)>, ErroBanco> {
+        let limite = i64::try_from(por_departamento).unwrap_or(i64::MAX);
         let linhas: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT departamento, encerrada_em - conectada_em FROM conversas \
-             WHERE encerrada_em IS NOT NULL AND motivo <> 'broker_encerrando' \
-             ORDER BY id DESC LIMIT 10000",
+            "SELECT departamento, duracao FROM ( \
+                 SELECT c.departamento, c.encerrada_em - c.conectada_em AS duracao, c.id, \
+                     ROW_NUMBER() OVER (PARTITION BY c.departamento ORDER BY c.id DESC) AS n \
+                 FROM conversas c \
+                 WHERE c.encerrada_em IS NOT NULL \
+                     AND c.motivo IN ('cliente_saiu', 'cliente_desconectou', 'atendente_encerrou') \
+                     AND NOT EXISTS (SELECT 1 FROM transferencias t WHERE t.conversa = c.id) \
+             ) AS ultimas WHERE n <= $1 ORDER BY departamento, id",
         )
+        .bind(limite)
         .fetch_all(&self.pool)
         .await?;
         let mut por_nome: Vec<(String, Vec<Duration>)> = Vec::new();
         for (departamento, ms) in linhas {
             let duracao = Duration::from_millis(u64::try_from(ms).unwrap_or(0));
-            match por_nome.iter_mut().find(|(nome, _)| *nome == departamento) {
-                Some((_, duracoes)) if duracoes.len() >= por_departamento => {}
-                Some((_, duracoes)) => duracoes.push(duracao),
-                None => por_nome.push((departamento, vec![duracao])),
+            match por_nome.last_mut() {
+                Some((nome, duracoes)) if *nome == departamento => duracoes.push(duracao),
+                _ => por_nome.push((departamento, vec![duracao])),
             }
-        }
-        for (_, duracoes) in &mut por_nome {
-            duracoes.reverse();
         }
         Ok(por_nome)
     }

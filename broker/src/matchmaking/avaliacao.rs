@@ -30,7 +30,8 @@ impl Matchmaker {
         sessao.estado = Estado::Avaliando { conversa };
         self.sessoes
             .aguardar_avaliacao(cliente, agora.saturating_add(prazo));
-        let prazo_s = u32::try_from(prazo.as_secs()).unwrap_or(u32::MAX);
+        // Rounded up: a time under a second is still some time.
+        let prazo_s = u32::try_from(prazo.as_millis().div_ceil(1000)).unwrap_or(u32::MAX);
         efeitos.push(Efeito::Enviar {
             para: cliente,
             quadro: DoBroker::Avaliacao { conversa, prazo_s },

@@ -19,6 +19,8 @@ pub(super) struct Conversas {
     /// Chats whose agent has yet to answer, as (deadline, conversation), earliest first; an
     /// entry whose chat ended or was answered meanwhile is skipped.
     prazos: VecDeque<(Duration, u64)>,
+    /// Most bytes of the lines a chat keeps (see [`Conversa::guardar`]).
+    orcamento: usize,
 }
 
 /// One open conversation.
@@ -36,8 +38,11 @@ pub(super) struct Conversa {
     /// By when its current agent must answer (an older deadline left in the queue, from before
     /// a transfer, does not count).
     prazo: Option<Duration>,
-    /// Its latest lines (at most [`TRANSCRICAO_MAXIMA`]), oldest first.
-    pub(super) falas: VecDeque<Fala>,
+    /// Its latest lines (at most [`TRANSCRICAO_MAXIMA`], and within the byte budget), oldest
+    /// first.
+    falas: VecDeque<Fala>,
+    /// What `falas` weighs ([`peso`]).
+    bytes: usize,
     /// When its current agent took it (broker uptime): how long the agent held it is noted
     /// when it lets it go (rule 20).
     pub(super) desde: Duration,
@@ -54,15 +59,22 @@ impl Conversa {
             respondida: false,
             prazo: None,
             falas: VecDeque::new(),
+            bytes: 0,
             desde,
         }
     }
 
-    /// Keeps a line, forgetting the oldest past [`TRANSCRICAO_MAXIMA`].
-    pub(super) fn guardar(&mut self, fala: Fala) {
+    /// Keeps a line, forgetting the oldest past [`TRANSCRICAO_MAXIMA`] lines or past
+    /// `orcamento` bytes (so that the `Transcricao` an agent it is handed to gets always fits in
+    /// a frame).
+    pub(super) fn guardar(&mut self, fala: Fala, orcamento: usize) {
+        self.bytes += peso(&fala);
         self.falas.push_back(fala);
-        if self.falas.len() > TRANSCRICAO_MAXIMA {
-            self.falas.pop_front();
+        while self.falas.len() > TRANSCRICAO_MAXIMA || self.bytes > orcamento {
+            let Some(velha) = self.falas.pop_front() else {
+                break;
+            };
+            self.bytes -= peso(&velha);
         }
     }
 
@@ -87,11 +99,19 @@ impl Conversa {
     }
 }
 
+/// What a line weighs in a transcript: its bytes, and an allowance for its encoding (lengths
+/// and flag).
+pub(super) fn peso(fala: &Fala) -> usize {
+    fala.de.len() + fala.texto.len() + 8
+}
+
 impl Conversas {
-    /// No conversation open; new ids come after `ultima`.
-    pub(super) fn depois_de(ultima: u64) -> Self {
+    /// No conversation open; new ids come after `ultima`; each chat keeps at most `orcamento`
+    /// bytes of its latest lines.
+    pub(super) fn depois_de(ultima: u64, orcamento: usize) -> Self {
         Conversas {
             ultima,
+            orcamento,
             ..Conversas::default()
         }
     }
@@ -128,6 +148,13 @@ impl Conversas {
         self.ultima = self.ultima.max(id);
     }
 
+    /// Keeps the lines a restored chat had, as [`Conversa::guardar`] does.
+    pub(super) fn guardar_em(&self, conversa: &mut Conversa, falas: impl Iterator<Item = Fala>) {
+        for fala in falas {
+            conversa.guardar(fala, self.orcamento);
+        }
+    }
+
     /// Closes a conversation and returns what it was.
     pub(super) fn fechar(&mut self, id: u64) -> Option<Conversa> {
         self.abertas.remove(&id)
@@ -143,7 +170,7 @@ impl Conversas {
         if let Some(conversa) = self.abertas.get_mut(&id) {
             conversa.linhas += 1;
             conversa.respondida |= fala.do_atendente;
-            conversa.guardar(fala);
+            conversa.guardar(fala, self.orcamento);
         }
     }
 
@@ -164,7 +191,8 @@ impl Conversas {
     }
 
     /// Takes the chats whose answer deadline passed by `agora` without an answer, earliest
-    /// first.
+    /// first, and of those with the same deadline the lowest id first (the queue holds them in
+    /// the order their deadlines were set, which for a chat handed over is not its id's).
     pub(super) fn sem_resposta(&mut self, agora: Duration) -> Vec<u64> {
         let mut vencidas = Vec::new();
         while let Some(&(prazo, id)) = self.prazos.front() {
@@ -176,10 +204,11 @@ impl Conversas {
                 .get(id)
                 .is_some_and(|conversa| !conversa.respondida && conversa.prazo == Some(prazo));
             if vencida {
-                vencidas.push(id);
+                vencidas.push((prazo, id));
             }
         }
-        vencidas
+        vencidas.sort_unstable();
+        vencidas.into_iter().map(|(_, id)| id).collect()
     }
 
     /// Every open conversation, in no particular order.

@@ -16,10 +16,10 @@
 //! customer whose agent ended the chat while it was away) are journaled too, so such a customer
 //! still gets its `Fim` from a restarted broker. Secrets are journaled as their digest only.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
-use proto::{DoBroker, Fala, Ficha, SessaoId, TRANSCRICAO_MAXIMA};
+use proto::{DoBroker, Fala, Ficha, SessaoId};
 use serde::{Deserialize, Serialize};
 
 use super::conversas::Conversa;
@@ -280,7 +280,8 @@ impl Matchmaker {
             let mut aberta = Conversa::nova(cliente, atendente, agora);
             aberta.linhas = vistas;
             aberta.respondida = respondida;
-            aberta.falas = falas_de(salva.conversa, linhas);
+            self.conversas
+                .guardar_em(&mut aberta, falas_de(salva.conversa, linhas));
             let prazo = self.prazo_de_resposta(agora);
             self.conversas.reabrir(salva.conversa, aberta, prazo);
         }
@@ -302,7 +303,8 @@ impl Matchmaker {
                 };
                 let mut aberta = Conversa::nova(id, 0, agora);
                 aberta.linhas = repor.linhas_depois(&salva, linhas);
-                aberta.falas = falas_de(*conversa, linhas);
+                self.conversas
+                    .guardar_em(&mut aberta, falas_de(*conversa, linhas));
                 self.conversas.reservar(*conversa);
                 Some(Box::new((*conversa, aberta)))
             }
@@ -474,19 +476,12 @@ impl Reposicao<'_> {
 }
 
 /// The latest lines of one conversation, as an agent it is handed to sees them.
-fn falas_de(conversa: u64, linhas: &[LinhaSalva]) -> VecDeque<Fala> {
-    let mut falas = VecDeque::new();
-    for linha in linhas_da(conversa, linhas) {
-        falas.push_back(Fala {
-            de: linha.autor.clone(),
-            do_atendente: linha.do_atendente,
-            texto: linha.texto.clone(),
-        });
-        if falas.len() > TRANSCRICAO_MAXIMA {
-            falas.pop_front();
-        }
-    }
-    falas
+fn falas_de(conversa: u64, linhas: &[LinhaSalva]) -> impl Iterator<Item = Fala> + '_ {
+    linhas_da(conversa, linhas).map(|linha| Fala {
+        de: linha.autor.clone(),
+        do_atendente: linha.do_atendente,
+        texto: linha.texto.clone(),
+    })
 }
 
 /// The stored lines of one conversation.
@@ -496,15 +491,15 @@ fn linhas_da(conversa: u64, linhas: &[LinhaSalva]) -> impl Iterator<Item = &Linh
         .filter(move |linha| linha.conversa == conversa)
 }
 
-/// The session an effect tells of a change to, if it does. Positions, waiting counts and
-/// errors change nothing a snapshot holds (a place in line is kept as the arrival number):
-/// leaving them out keeps a line's every move from rewriting every customer in it. Chat lines
-/// and their confirmations are rebuilt from the history instead.
 /// A time of the broker's uptime in whole milliseconds, as the journal keeps times.
 fn em_ms(tempo: Duration) -> u64 {
     u64::try_from(tempo.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// The session an effect tells of a change to, if it does. Positions, waiting counts and
+/// errors change nothing a snapshot holds (a place in line is kept as the arrival number):
+/// leaving them out keeps a line's every move from rewriting every customer in it. Chat lines
+/// and their confirmations are rebuilt from the history instead.
 fn tocada(efeito: &Efeito) -> Option<SessaoId> {
     match efeito {
         Efeito::Enviar {

@@ -259,8 +259,8 @@ impl Matchmaker {
         });
     }
 
-    /// The agent ends one of its chats (rule 8): both sides get `Fim`, the customer's session
-    /// ends, the agent has room again.
+    /// The agent ends one of its chats (rule 8): both sides get `Fim`, the customer is asked
+    /// to rate it or let go (rule 23), the agent has room again.
     pub(super) fn encerrar_conversa(
         &mut self,
         id: SessaoId,
@@ -831,7 +831,8 @@ impl Matchmaker {
     }
 
     /// A waiting customer's line (rule 22): kept for its agent, if it is for no chat (or for
-    /// the chat it waits with), valid, and within [`proto::NA_ESPERA_MAXIMO`].
+    /// the chat it waits with), valid, and within [`proto::NA_ESPERA_MAXIMO`] lines and, all
+    /// together, the size of one chat text.
     pub(super) fn guardar_na_espera(
         &mut self,
         id: SessaoId,
@@ -858,7 +859,9 @@ impl Matchmaker {
             let texto = invalido.to_string();
             return erro_com(efeitos, id, CodigoErro::TextoInvalido, &texto);
         }
-        if na_espera.len() >= NA_ESPERA_MAXIMO {
+        // Together they must fit in one frame, as one chat text does.
+        let bytes: usize = na_espera.iter().map(|r| r.texto.len() + 3).sum();
+        if na_espera.len() >= NA_ESPERA_MAXIMO || bytes + texto.len() + 3 > texto_maximo {
             return erro(efeitos, id, CodigoErro::EsperaCheia);
         }
         na_espera.push(Recado {
