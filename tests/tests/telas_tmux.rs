@@ -6,6 +6,7 @@
 //! cargo that runs it.
 
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use broker::Config;
@@ -26,8 +27,11 @@ impl Tmux {
         // reaches it as it goes fails with "server exited unexpectedly". The first
         // `new-session` starts the server; `-f /dev/null` on every command keeps any user
         // configuration out of it.
+        // One server per test: `cargo test` runs a file's tests side by side in one process.
+        static PROXIMO: AtomicUsize = AtomicUsize::new(0);
+        let numero = PROXIMO.fetch_add(1, Ordering::Relaxed);
         Tmux {
-            soquete: format!("fila-teste-{}", std::process::id()),
+            soquete: format!("fila-teste-{}-{numero}", std::process::id()),
         }
     }
 
