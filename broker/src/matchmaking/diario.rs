@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use super::conversas::Conversa;
 use super::estimativas::AvisoFila;
-use super::sessoes::{Estado, PapelSessao, Recado, Retomavel, Sessao};
+use super::sessoes::{Estado, PapelSessao, Recado, Retomavel, Sessao, em_ms};
 use super::{Efeito, Matchmaker, Parametros, Registro};
 
 /// One session as the journal keeps it.
@@ -348,7 +348,7 @@ impl Matchmaker {
                 PapelSessao::Cliente {
                     departamento,
                     chegada,
-                    entrou_em: Duration::from_millis(entrou_em_ms),
+                    entrou_em_ms,
                     informada: AvisoFila::default(),
                     na_espera: na_espera
                         .into_iter()
@@ -384,14 +384,14 @@ impl Matchmaker {
             PapelSessao::Cliente {
                 departamento,
                 chegada,
-                entrou_em,
+                entrou_em_ms,
                 transferida,
                 na_espera,
                 ..
             } => PapelSalvo::Cliente {
                 departamento: departamento.clone(),
                 chegada: *chegada,
-                entrou_em_ms: em_ms(*entrou_em),
+                entrou_em_ms: *entrou_em_ms,
                 transferida: transferida.as_ref().map(|t| (t.0, t.1.linhas)),
                 na_espera: na_espera
                     .iter()
@@ -489,11 +489,6 @@ fn linhas_da(conversa: u64, linhas: &[LinhaSalva]) -> impl Iterator<Item = &Linh
     linhas
         .iter()
         .filter(move |linha| linha.conversa == conversa)
-}
-
-/// A time of the broker's uptime in whole milliseconds, as the journal keeps times.
-fn em_ms(tempo: Duration) -> u64 {
-    u64::try_from(tempo.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The session an effect tells of a change to, if it does. Positions, waiting counts and

@@ -11,7 +11,7 @@ use proto::{
 
 use super::conversas::Conversa;
 use super::estimativas::AvisoFila;
-use super::sessoes::{Estado, PapelSessao, Recado, Retomavel, Sessao};
+use super::sessoes::{Estado, PapelSessao, Recado, Recados, Retomavel, Sessao, em_ms};
 use super::{Efeito, Matchmaker, Registro, retomada};
 
 impl Matchmaker {
@@ -78,9 +78,9 @@ impl Matchmaker {
                 Ok(PapelSessao::Cliente {
                     departamento,
                     chegada: self.ultima_chegada,
-                    entrou_em: agora,
+                    entrou_em_ms: em_ms(agora),
                     informada: AvisoFila::default(),
-                    na_espera: Vec::new(),
+                    na_espera: Recados::default(),
                     transferida: None,
                 })
             }
@@ -735,7 +735,7 @@ impl Matchmaker {
             papel:
                 PapelSessao::Cliente {
                     departamento,
-                    entrou_em,
+                    entrou_em_ms,
                     ..
                 },
             ..
@@ -743,7 +743,8 @@ impl Matchmaker {
         else {
             return;
         };
-        let (departamento, entrou_em) = (departamento.clone(), *entrou_em);
+        let (departamento, entrou_em) =
+            (departamento.clone(), Duration::from_millis(*entrou_em_ms));
         let (Some(nome_cliente), Some(nome_atendente)) = (
             self.sessoes.get(cliente).map(|s| s.nome().to_owned()),
             self.sessoes.get(atendente).map(|s| s.nome().to_owned()),
