@@ -278,14 +278,17 @@ impl Modelo {
         self.liberar(sessao);
     }
 
+    /// The customer of the agent's chat `conversa`, if the agent is in it.
+    fn cliente_de(&self, atendente: SessaoId, conversa: u64) -> Option<SessaoId> {
+        let dados = self.sessoes.get(&atendente)?;
+        let &(_, cliente) = dados.conversas.iter().find(|&&(c, _)| c == conversa)?;
+        Some(cliente)
+    }
+
     /// Rule 19: an agent hands one of its chats to a colleague with a free place (refused
     /// otherwise) or to a department's line.
     fn transferir(&mut self, atendente: SessaoId, conversa: u64, destino: &Destino) {
-        let Some(&(_, cliente)) = self
-            .sessoes
-            .get(&atendente)
-            .and_then(|dados| dados.conversas.iter().find(|&&(c, _)| c == conversa))
-        else {
+        let Some(cliente) = self.cliente_de(atendente, conversa) else {
             return; // SemConversa.
         };
         let colega = match destino {
@@ -342,11 +345,7 @@ impl Modelo {
         {
             return self.remover(atendente);
         }
-        let Some(&(_, cliente)) = self
-            .sessoes
-            .get(&atendente)
-            .and_then(|dados| dados.conversas.iter().find(|&&(c, _)| c == conversa))
-        else {
+        let Some(cliente) = self.cliente_de(atendente, conversa) else {
             return; // SemConversa.
         };
         match self.sessoes[&cliente].suspensa_ate {
