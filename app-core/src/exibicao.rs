@@ -115,6 +115,8 @@ enum EventoJson<'a> {
         /// Seconds left to answer.
         prazo_s: u32,
     },
+    /// (Supervisors only; the apps never get it) the broker's panel.
+    Painel(&'a proto::Painel),
     /// (Agents) what the customer wrote while it waited, right after `conectado`.
     #[serde(rename = "na_espera")]
     NaEspera {
@@ -160,6 +162,7 @@ pub fn json(evento: &DoBroker) -> String {
             conversa: *conversa,
             prazo_s: *prazo_s,
         },
+        DoBroker::Painel(painel) => EventoJson::Painel(painel),
         DoBroker::Conectado {
             com,
             conversa,
@@ -312,6 +315,7 @@ pub fn texto(evento: &DoBroker, atendente: bool) -> String {
         } if !atendente => "*** Atendimento encerrado. Até logo! ***".to_owned(),
         DoBroker::Fim { motivo, .. } => format!("*** {} ***", fim(*motivo, atendente)),
         DoBroker::Avaliacao { .. } => PEDIDO_DE_NOTA.to_owned(),
+        DoBroker::Painel(_) => "(painel do supervisor)".to_owned(),
         DoBroker::Erro { texto, .. } => format!("Erro: {}", limpar(texto)),
         DoBroker::Espera { clientes: 0 } => "Nenhum cliente na fila.".to_owned(),
         DoBroker::Espera { clientes: 1 } => "1 cliente na fila.".to_owned(),

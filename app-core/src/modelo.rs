@@ -578,7 +578,7 @@ impl Modelo {
                 self.registrar(hora, Autor::Erro, exibicao::limpar(texto));
             }
             DoBroker::Espera { clientes } => self.clientes_na_fila = Some(*clientes),
-            DoBroker::Ping | DoBroker::Confirmada { .. } => {}
+            DoBroker::Ping | DoBroker::Confirmada { .. } | DoBroker::Painel(_) => {}
             DoBroker::Transferido { conversa, .. } => {
                 self.avisar_na(*conversa, hora, &texto());
                 // The chat is on its way to someone else: what comes next (a place in line, the
@@ -662,7 +662,7 @@ impl Modelo {
         }
         let departamento = match &self.papel {
             Papel::Cliente { departamento } => Some(departamento.clone()),
-            Papel::Atendente { .. } => None,
+            Papel::Atendente { .. } | Papel::Supervisor => None,
         };
         match (self.atendentes_online, atendentes) {
             (Some(0), 0) => {}

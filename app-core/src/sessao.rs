@@ -139,7 +139,7 @@ pub async fn conduzir(conexao: Conexao, opcoes: &Opcoes, terminal: &mut Terminal
     let atendente = matches!(opcoes.papel, Papel::Atendente { .. });
     let departamento = match &opcoes.papel {
         Papel::Cliente { departamento } => Some(departamento.as_str()),
-        Papel::Atendente { .. } => None,
+        Papel::Atendente { .. } | Papel::Supervisor => None,
     };
     let mostrar = |terminal: &mut Terminal, evento: &DoBroker| {
         let linha = match evento {

@@ -87,6 +87,7 @@ fn texto_do_cabecalho(modelo: &Modelo) -> String {
     let (papel, departamentos) = match &modelo.papel {
         Papel::Cliente { departamento } => ("cliente", departamento.clone()),
         Papel::Atendente { departamentos, .. } => ("atendente", departamentos.join(", ")),
+        Papel::Supervisor => ("supervisor", String::new()),
     };
     let ligacao = match modelo.ligacao {
         Ligacao::Conectado => "● conectado",

@@ -26,13 +26,15 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
-use proto::{Anterior, Apresentacao, DoBroker, Ficha, MotivoFim, ParaBroker, SessaoId};
+use proto::{Anterior, Apresentacao, DoBroker, Ficha, MotivoFim, Painel, ParaBroker, SessaoId};
 use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::sync::oneshot;
 use tokio::time::{Instant, MissedTickBehavior, interval};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::armazenamento::{Consulta, Gravado, Gravador, Lote, Vaga};
+use crate::armazenamento::{Consulta, Gravado, Gravador, Lote, Vaga, agora_ms};
+use crate::indicadores::Indicadores;
 use crate::matchmaking::{Efeito, Evento, Instantaneo, LinhaSalva, Matchmaker, Parametros};
 
 /// What a connection task asks of the actor.
@@ -58,6 +60,11 @@ pub enum Comando {
     Caiu {
         /// Its id.
         sessao: SessaoId,
+    },
+    /// A supervisor asks for the panel: the lines and agents now, with the day's figures.
+    Painel {
+        /// Where the answer goes.
+        resposta: oneshot::Sender<Box<Painel>>,
     },
     /// The broker is shutting down: tell everyone and let go of every session.
     Encerrar,
@@ -92,17 +99,29 @@ pub struct Escrita {
     pub duracoes: Vec<(String, Vec<Duration>)>,
 }
 
+/// How the actor counts for whoever watches the broker.
+pub struct Observacao {
+    /// The counts and the day's figures.
+    pub indicadores: Indicadores,
+    /// Whether Prometheus metrics are served: the gauges are then set from the panel every
+    /// [`INTERVALO_DOS_MEDIDORES`].
+    pub metricas: bool,
+}
+
+/// How often the gauges of the metrics are brought up to date.
+pub const INTERVALO_DOS_MEDIDORES: Duration = Duration::from_secs(1);
+
 /// Runs the actor until it is told to shut down or every connection task is gone.
 ///
 /// `inicio` is the broker's uptime zero; `escrita`, when given, receives the history's records
 /// (and `parametros.historico` should then be set; with `parametros.diario`, frames wait for
-/// their records to be stored).
+/// their records to be stored); `observacao` counts what happens.
 pub async fn executar(
     parametros: Parametros,
     intervalo_fila: Duration,
     mut comandos: mpsc::Receiver<Comando>,
     inicio: Instant,
-    escrita: Option<Escrita>,
+    (escrita, observacao): (Option<Escrita>, Observacao),
 ) {
     let (maquina, gravacao, mut gravados) = match escrita {
         None => (Matchmaker::com_parametros(parametros), None, None),
@@ -128,6 +147,7 @@ pub async fn executar(
                 gravador,
                 antes_de_enviar,
                 ultimo_lote: 0,
+                ultimo_gravado: 0,
                 em_espera: VecDeque::new(),
                 atrasados: VecDeque::new(),
                 respostas: HashMap::new(),
@@ -142,6 +162,8 @@ pub async fn executar(
         sessao_da_conexao: HashMap::new(),
         substituidas: HashSet::new(),
         gravacao,
+        indicadores: observacao.indicadores,
+        medidores: observacao.metricas.then(Instant::now),
     };
     let mut tick = interval(intervalo_fila);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -163,6 +185,7 @@ pub async fn executar(
             _ = tick.tick() => {
                 let efeitos = ator.maquina.tick(ator.inicio.elapsed());
                 ator.despachar(efeitos);
+                ator.atualizar_medidores();
             }
             comando = comandos.recv() => match comando {
                 Some(Comando::Encerrar) | None => break,
@@ -209,6 +232,8 @@ struct Gravacao {
     antes_de_enviar: bool,
     /// The number of the last lot handed to the writer.
     ultimo_lote: u64,
+    /// The number of the last lot the writer stored.
+    ultimo_gravado: u64,
     /// Effects held back, each with the lot that must be stored before they are carried out,
     /// in order.
     em_espera: VecDeque<(u64, Vec<Efeito>)>,
@@ -235,6 +260,10 @@ struct Ator {
     substituidas: HashSet<SessaoId>,
     /// Where history records go, when the history is kept.
     gravacao: Option<Gravacao>,
+    /// What is counted for whoever watches the broker.
+    indicadores: Indicadores,
+    /// When the metrics' gauges are next due (`None`: no metrics are served).
+    medidores: Option<Instant>,
 }
 
 impl Ator {
@@ -298,10 +327,34 @@ impl Ator {
                 };
                 Evento::Caiu { sessao }
             }
+            Comando::Painel { resposta } => {
+                let _ = resposta.send(Box::new(self.painel()));
+                return;
+            }
             Comando::Encerrar => return,
         };
         let efeitos = self.maquina.aplicar(evento, self.inicio.elapsed());
         self.despachar(efeitos);
+    }
+
+    /// The panel as a supervisor sees it now.
+    fn painel(&mut self) -> Painel {
+        let mut painel = self.maquina.painel(self.inicio.elapsed());
+        self.indicadores.completar(&mut painel, agora_ms());
+        painel
+    }
+
+    /// Sets the metrics' gauges from the panel, when they are served and due.
+    fn atualizar_medidores(&mut self) {
+        let Some(proximos) = self.medidores else {
+            return;
+        };
+        let agora = Instant::now();
+        if agora >= proximos {
+            self.medidores = Some(agora + INTERVALO_DOS_MEDIDORES);
+            let painel = self.painel();
+            self.indicadores.publicar(&painel);
+        }
     }
 
     /// The session the connection `conexao` carries, if that connection still carries it (a
@@ -330,6 +383,8 @@ impl Ator {
     /// Hands the records among `efeitos` to the writer as one lot, and carries out the rest in
     /// order, at once or, with the journal on, once that lot (and every one before) is stored.
     fn despachar(&mut self, efeitos: Vec<Efeito>) {
+        self.indicadores
+            .anotar(self.maquina.tirar_medidas(), agora_ms());
         for efeito in &efeitos {
             if let Efeito::Retomar { conexao, sessao } = efeito
                 && let Some((antiga, _)) = self.saidas.get(sessao)
@@ -384,6 +439,8 @@ impl Ator {
                 // Behind the lots still waiting for room, to keep the order.
                 gravacao.atrasados.push_back(lote);
             }
+            self.indicadores
+                .pendentes(gravacao.ultimo_lote - gravacao.ultimo_gravado);
         }
         let segurar =
             (gravacao.antes_de_enviar && gravar) || consulta || !gravacao.em_espera.is_empty();
@@ -401,6 +458,9 @@ impl Ator {
     fn liberar(&mut self, gravado: Gravado) {
         let ate = gravado.ate;
         if let Some(gravacao) = &mut self.gravacao {
+            gravacao.ultimo_gravado = gravacao.ultimo_gravado.max(ate);
+            self.indicadores
+                .pendentes(gravacao.ultimo_lote - gravacao.ultimo_gravado);
             for resposta in gravado.respostas {
                 gravacao
                     .respostas
@@ -431,6 +491,7 @@ impl Ator {
                 }
                 Efeito::Retomar { conexao, sessao } => {
                     info!(sessao, conexao, "sessão retomada");
+                    self.indicadores.ao_retomar();
                     if let Some((_, saida)) = self.saidas.remove(&conexao) {
                         // Dropping the old connection's outbound side closes it.
                         self.soltar(sessao);
@@ -477,6 +538,7 @@ impl Ator {
             return;
         };
         registrar(para, &quadro);
+        self.indicadores.ao_enviar(&quadro);
         if let Err(erro) = saida.quadros.try_send(Box::new(quadro)) {
             if let TrySendError::Full(_) = erro {
                 warn!(sessao = para, "consumidor lento: conexão cortada");

@@ -56,6 +56,15 @@ pub struct Config {
     pub banco: Option<String>,
     /// Agent credentials; an agent's handshake must carry one of them.
     pub tokens_atendente: Vec<String>,
+    /// Supervisor credentials; a supervisor's handshake must carry one of them (none: no
+    /// supervisor may connect).
+    pub tokens_supervisor: Vec<String>,
+    /// Where to serve the Prometheus metrics (`None`: not served). Once per process.
+    pub metricas: Option<SocketAddr>,
+    /// The service-level target: a customer answered within it counts as answered in time.
+    pub meta_servico: Duration,
+    /// How often a supervisor is sent the panel.
+    pub intervalo_painel: Duration,
     /// TLS, when the broker serves it (certificate and key loaded); plain TCP otherwise.
     pub tls: Option<Arc<ServerConfig>>,
     /// Failed agent logins from one address, within [`Config::janela_de_falhas`], after which
@@ -101,6 +110,10 @@ impl Default for Config {
             prazo_avaliacao: Duration::from_secs(120),
             banco: None,
             tokens_atendente: Vec::new(),
+            tokens_supervisor: Vec::new(),
+            metricas: None,
+            meta_servico: Duration::from_secs(20),
+            intervalo_painel: Duration::from_secs(1),
             tls: None,
             falhas_de_autenticacao: 5,
             janela_de_falhas: Duration::from_secs(60),
@@ -130,6 +143,7 @@ impl Config {
             prazo_resposta: self.prazo_resposta,
             departamentos: self.departamentos.clone(),
             prazo_avaliacao: self.prazo_avaliacao,
+            medidas: true,
         }
     }
 
@@ -162,7 +176,10 @@ impl Config {
         if let Some((nome, _)) = positivos.iter().find(|(_, valor)| *valor == 0) {
             return Err(format!("{nome} precisa ser maior que zero"));
         }
-        if self.intervalo_batimento.is_zero() || self.intervalo_fila.is_zero() {
+        if self.intervalo_batimento.is_zero()
+            || self.intervalo_fila.is_zero()
+            || self.intervalo_painel.is_zero()
+        {
             return Err("os intervalos precisam ser maiores que zero".into());
         }
         Ok(())

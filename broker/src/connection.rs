@@ -11,55 +11,32 @@
 //! at once when aborted as a slow consumer. A waiting customer's whole connection costs about
 //! 4 KiB of broker memory (BENCHMARKS.md says where it goes).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use proto::codec::{
-    Quadros, classificar_erro, codificar, decodificar, delimitar, tipar, versao_da_apresentacao,
+    classificar_erro, codificar, decodificar, delimitar, tipar, versao_da_apresentacao,
 };
 use proto::ritmo::Balde;
 use proto::{
     Apresentacao, CodigoErro, DoBroker, MotivoFim, Papel, ParaBroker, SessaoId, VERSAO_PROTOCOLO,
 };
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
 use crate::actor::{Comando, Saida};
-use crate::config::Config;
+use crate::canal::{Contexto, Fluxo, QuadrosBroker, avisar_ator, fechar};
 use crate::credenciais::autorizado;
-
-/// Most bytes read and thrown away while closing, before giving up on a graceful close.
-const DESCARTE_MAXIMO: usize = 1 << 20;
+use crate::indicadores;
+use crate::supervisao;
 
 /// How long a refused agent login waits before it is answered, to slow down guessing.
 const ATRASO_DE_RECUSA: Duration = Duration::from_millis(500);
-
-type QuadrosBroker<S> = Quadros<S, ParaBroker, DoBroker>;
-
-/// Any byte stream a connection runs over: plain TCP, or TLS over TCP.
-pub trait Fluxo: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Fluxo for T {}
-
-/// What a connection task needs besides its socket.
-#[derive(Clone)]
-pub struct Contexto {
-    /// The broker's settings.
-    pub config: Config,
-    /// The actor's inbox.
-    pub ator: mpsc::Sender<Comando>,
-    /// Cancelled when the broker starts shutting down (stops waiting for handshakes).
-    pub desligar: CancellationToken,
-    /// Cancelled when the shutdown deadline passes (cuts every connection).
-    pub forcar: CancellationToken,
-    /// Where failed agent logins are reported, for throttling by address.
-    pub falhas: mpsc::Sender<IpAddr>,
-}
 
 /// What the accept loop knows about a connection's address when it hands it over.
 #[derive(Debug, Clone, Copy)]
@@ -99,6 +76,9 @@ pub async fn atender<S: Fluxo>(
             }
             if let Some(quadro) = resposta {
                 info!(sessao, ?quadro, "apresentação recusada");
+                if let DoBroker::Erro { codigo, .. } = &quadro {
+                    indicadores::contar_erro(*codigo);
+                }
                 if let Ok(corpo) = codificar(&quadro) {
                     let _ = bytes.send(corpo).await;
                 }
@@ -108,6 +88,11 @@ pub async fn atender<S: Fluxo>(
         }
     };
 
+    if apresentacao.papel == Papel::Supervisor {
+        info!(sessao, nome = %apresentacao.nome, "supervisor conectado");
+        let quadros = tipar::<S, ParaBroker, DoBroker>(bytes);
+        return supervisao::supervisionar(quadros, sessao, &contexto).await;
+    }
     let (tx, rx) = mpsc::channel(contexto.config.capacidade_saida);
     let abortar = contexto.forcar.child_token();
     let entrar = Comando::Entrar {
@@ -125,6 +110,7 @@ pub async fn atender<S: Fluxo>(
     let desfecho = conversar(sessao, &mut quadros, rx, &contexto, &abortar).await;
     if let Desfecho::PeerSaiu(Some(codigo)) = desfecho {
         info!(sessao, ?codigo, "protocolo violado");
+        indicadores::contar_erro(codigo);
         let _ = quadros.send(DoBroker::erro(codigo)).await;
     }
     if desfecho != Desfecho::Abortada {
@@ -137,24 +123,28 @@ pub async fn atender<S: Fluxo>(
     info!(sessao, "conexão encerrada");
 }
 
-/// Lets customers through, and agents only with a valid token, from an address that has not
-/// failed too many agent logins lately. A wrong token is reported to the accept loop.
+/// Lets customers through, and agents and supervisors only with a valid token of their role,
+/// from an address that has not failed too many logins lately. A wrong token is reported to
+/// the accept loop.
 fn autorizar(
     apresentacao: Apresentacao,
     origem: &Origem,
     contexto: &Contexto,
 ) -> Result<Apresentacao, DoBroker> {
-    if matches!(apresentacao.papel, Papel::Cliente { .. }) {
-        return Ok(apresentacao);
-    }
+    let tokens = match apresentacao.papel {
+        Papel::Cliente { .. } => return Ok(apresentacao),
+        Papel::Atendente { .. } => &contexto.config.tokens_atendente,
+        Papel::Supervisor => &contexto.config.tokens_supervisor,
+    };
     if origem.atendente_bloqueado {
+        indicadores::contar_recusa("login");
         return Err(DoBroker::Erro {
             codigo: CodigoErro::NaoAutorizado,
             texto: "tentativas demais deste endereço; aguarde um pouco".into(),
         });
     }
     let token = apresentacao.token.as_deref();
-    if autorizado(&contexto.config.tokens_atendente, token) {
+    if autorizado(tokens, token) {
         Ok(apresentacao)
     } else {
         let _ = contexto.falhas.try_send(origem.par.ip());
@@ -408,22 +398,6 @@ async fn escrever_lote<S: Fluxo>(
     quadros.flush().await
 }
 
-/// Hands a command to the actor, waiting for room in its inbox; `false` when the actor is gone.
-/// Only when the inbox is full is the wait's state (a semaphore waiter, a few hundred bytes)
-/// allocated, so that it does not take room in every connection's task for its whole life.
-async fn avisar_ator(contexto: &Contexto, comando: Comando) -> bool {
-    let vaga = match contexto.ator.try_reserve() {
-        Ok(vaga) => vaga,
-        Err(TrySendError::Closed(())) => return false,
-        Err(TrySendError::Full(())) => match Box::pin(contexto.ator.reserve()).await {
-            Ok(vaga) => vaga,
-            Err(_) => return false,
-        },
-    };
-    vaga.send(comando);
-    true
-}
-
 /// How the relaying part of a connection ended.
 #[derive(Debug, PartialEq, Eq)]
 enum Desfecho {
@@ -443,26 +417,4 @@ pub async fn recusar<S: Fluxo>(socket: S, quadro: DoBroker) {
         let _ = tokio::time::timeout(Duration::from_secs(1), bytes.send(corpo)).await;
     }
     fechar(bytes.into_inner(), Duration::from_millis(200)).await;
-}
-
-/// Closes a socket gracefully: shuts down our side, then reads and discards what the peer still
-/// sends for a while, so that unread input does not turn the close into a reset that would
-/// destroy our last frames before the peer reads them.
-async fn fechar<S: Fluxo>(mut socket: S, prazo: Duration) {
-    if socket.shutdown().await.is_err() {
-        return;
-    }
-    let descartar = async {
-        // On the heap, and only while closing: an array here would sit in every connection's
-        // task for its whole life.
-        let mut lixo = vec![0u8; 4096];
-        let mut total = 0;
-        while total < DESCARTE_MAXIMO {
-            match socket.read(&mut lixo).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => total += n,
-            }
-        }
-    };
-    let _ = tokio::time::timeout(prazo, descartar).await;
 }

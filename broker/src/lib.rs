@@ -11,12 +11,15 @@
 pub mod actor;
 pub mod armazenamento;
 pub mod arquivos;
+pub mod canal;
 pub mod config;
 pub mod connection;
 pub mod credenciais;
+pub mod indicadores;
 pub mod matchmaking;
 pub mod relatorio;
 pub mod server;
+pub mod supervisao;
 
 pub use config::Config;
 pub use server::{Broker, Ouvinte};

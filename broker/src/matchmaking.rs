@@ -18,6 +18,8 @@
 //! - [`estimativas`]: the departments' recent handling times, and what each line was last told
 //!   from them;
 //! - `regras`, `retomada` and `transferencia`: the rules, which move sessions between the rooms;
+//! - `medidas`: what the supervisor's figures count ([`Medida`]), as the rules report it;
+//! - `painel`: what a supervisor sees of the lines and the agents ([`Matchmaker::painel`]);
 //! - `diario`: the journal a crashed broker comes back from;
 //! - `invariantes`: what must hold after every event, room by room and across them.
 //!
@@ -108,6 +110,14 @@
 //!     then ends with `Fim` for no chat (also when its time runs out). A customer away when the
 //!     chat ends is not asked: its session ends as it did before, with a tombstone (rule 14)
 //!     ([`Matchmaker::pedir_avaliacao`], [`Matchmaker::avaliar`]).
+//! 24. **What a supervisor counts.** A new customer's arrival is counted once, and so is the
+//!     end of its first wait: its first agent (`Atendido`, with the wait) or its leaving the line
+//!     before any (`Abandono`); going back to the line later counts nothing. Each counted wait,
+//!     once over, is also a history record ([`Registro::Espera`]), whence the service-level
+//!     report. Handing a chat over or losing it unanswered, and the handling times of rule 20,
+//!     are counted too ([`Medida`], [`Matchmaker::contar_chegada`],
+//!     [`Matchmaker::terminar_espera`]). The panel ([`Matchmaker::painel`]) shows each line and
+//!     each agent, and since when each agent does what it does.
 //!
 //! With [`Parametros::diario`] the machine also writes down what a broker restarted after a
 //! crash needs to come back with its sessions (see [`Matchmaker::restaurar`]).
@@ -119,6 +129,8 @@ pub mod estimativas;
 mod filas;
 mod informes;
 mod invariantes;
+mod medidas;
+mod painel;
 mod regras;
 mod retomada;
 mod sessoes;
@@ -291,6 +303,20 @@ pub enum Registro {
         /// When.
         em: Duration,
     },
+    /// A customer's first wait ended: an agent answered it, or it left the line first. (A
+    /// customer restored after a crash, or still waiting when the broker stops, has none.)
+    Espera {
+        /// The customer's department.
+        departamento: String,
+        /// The customer's name.
+        cliente: String,
+        /// When it joined the line.
+        entrou_em: Duration,
+        /// When an agent answered it, or it left.
+        terminou_em: Duration,
+        /// Whether an agent answered it (otherwise it left first).
+        atendida: bool,
+    },
     /// (Journal) a session as it is now.
     Sessao(Box<Instantaneo>),
     /// (Journal) a session is gone.
@@ -300,6 +326,50 @@ pub enum Registro {
     },
     /// (Journal) the broker let go of every session (a graceful shutdown).
     SemSessoes,
+}
+
+/// What a supervisor's figures count (the broker's metrics and its panel's day), as the state
+/// machine sees it happen; collected only with [`Parametros::medidas`] and taken with
+/// [`Matchmaker::tirar_medidas`]. Every `Chegada` is followed, once, by its `Atendido` or its
+/// `Abandono`, unless the customer is still waiting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Medida {
+    /// A new customer joined its department's line (or went straight to an agent).
+    Chegada {
+        /// Its department.
+        departamento: String,
+    },
+    /// A customer counted by `Chegada` got its first agent, after waiting `espera`.
+    Atendido {
+        /// Its department.
+        departamento: String,
+        /// How long it waited.
+        espera: Duration,
+    },
+    /// A customer counted by `Chegada` left (or its connection and grace period ran out)
+    /// before any agent answered it, after waiting `espera`.
+    Abandono {
+        /// Its department.
+        departamento: String,
+        /// How long it waited.
+        espera: Duration,
+    },
+    /// An agent let go of a chat while staying (it ended, was handed over or went
+    /// unanswered), after holding it for `duracao` (rule 20's handling time).
+    Atendimento {
+        /// The customer's department.
+        departamento: String,
+        /// How long the agent held it.
+        duracao: Duration,
+    },
+    /// A chat was handed over (rule 19), or taken from an agent who did not answer it (rule
+    /// 18, `sem_resposta`).
+    Transferencia {
+        /// The customer's department before the move.
+        departamento: String,
+        /// Whether the agent did not answer in time.
+        sem_resposta: bool,
+    },
 }
 
 /// Where a session stands, as seen from outside the state machine.
@@ -367,6 +437,8 @@ pub struct Parametros {
     /// How long a customer whose agent ended the chat has to rate it (rule 23). Zero: no
     /// rating is asked, and the customer's session ends with the chat.
     pub prazo_avaliacao: Duration,
+    /// Whether to collect the [`Medida`]s a supervisor's figures come from.
+    pub medidas: bool,
 }
 
 impl Default for Parametros {
@@ -385,6 +457,7 @@ impl Default for Parametros {
             prazo_resposta: Duration::ZERO,
             departamentos: Vec::new(),
             prazo_avaliacao: Duration::ZERO,
+            medidas: false,
         }
     }
 }
@@ -409,6 +482,8 @@ pub struct Matchmaker {
     /// Sessions an event changed without sending them a frame that says so (a customer whose
     /// agent did not answer is only told its place): the journal must write them down anyway.
     mudadas_em_silencio: Vec<SessaoId>,
+    /// What happened for the supervisor's figures, since they were last taken.
+    medidas: Vec<Medida>,
 }
 
 impl Default for Matchmaker {
@@ -435,6 +510,7 @@ impl Matchmaker {
             ultima_chegada: 0,
             ultimo_ocio: 0,
             mudadas_em_silencio: Vec::new(),
+            medidas: Vec::new(),
         }
     }
 
@@ -463,7 +539,7 @@ impl Matchmaker {
             }
             Evento::Caiu { sessao } => self.remover(sessao, false, agora, &mut efeitos),
         }
-        self.concluir(efeitos)
+        self.concluir(efeitos, agora)
     }
 
     /// Ends the grace period of every suspended session whose deadline is past `agora` (rules 7
@@ -481,7 +557,7 @@ impl Matchmaker {
         for atendente in alteracoes.atendentes {
             self.informar_espera(atendente, false, &mut efeitos);
         }
-        self.concluir(efeitos)
+        self.concluir(efeitos, agora)
     }
 
     /// The broker stops at `agora`: records the end of every open conversation in the history
@@ -600,10 +676,12 @@ impl Matchmaker {
         self.sessoes.len()
     }
 
-    /// Counts and keeps the numbered frames among `efeitos` (rule 17), then adds the journal's
-    /// records of what they changed.
-    fn concluir(&mut self, mut efeitos: Vec<Efeito>) -> Vec<Efeito> {
+    /// Counts and keeps the numbered frames among `efeitos` (rule 17), notes since when the
+    /// agents they reach are doing what they do, then adds the journal's records of what they
+    /// changed.
+    fn concluir(&mut self, mut efeitos: Vec<Efeito>, agora: Duration) -> Vec<Efeito> {
         self.sessoes.reter(&efeitos);
+        self.marcar_atendentes(&efeitos, agora);
         self.anotar(&mut efeitos);
         efeitos
     }
@@ -669,6 +747,13 @@ mod tests {
         assert_eq!(
             registros(&efeitos),
             [
+                Registro::Espera {
+                    departamento: "geral".into(),
+                    cliente: "Ana".into(),
+                    entrou_em: s(2),
+                    terminou_em: s(2),
+                    atendida: true,
+                },
                 Registro::Inicio {
                     conversa: 42,
                     departamento: "geral".into(),

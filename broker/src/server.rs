@@ -27,9 +27,11 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::actor::{self, Comando};
-use crate::armazenamento::{Banco, ErroBanco, diario};
+use crate::armazenamento::{Banco, ErroBanco, FiltroDesempenho, agora_ms, diario};
+use crate::canal::{Contexto, Fluxo};
 use crate::config::Config;
-use crate::connection::{self, Contexto, Fluxo, Origem};
+use crate::connection::{self, Origem};
+use crate::indicadores::{self, Indicadores, MS_POR_DIA};
 use crate::matchmaking::estimativas::AMOSTRAS;
 
 /// A running broker.
@@ -46,6 +48,10 @@ impl Broker {
     /// Opens the history (when `config.banco` names one), binds `config.escutar` and starts
     /// serving.
     pub async fn iniciar(config: Config) -> io::Result<Broker> {
+        if let Some(endereco) = config.metricas {
+            indicadores::instalar(endereco)
+                .map_err(|erro| io::Error::other(format!("métricas em {endereco}: {erro}")))?;
+        }
         let historico = match &config.banco {
             None => None,
             Some(url) => {
@@ -109,6 +115,8 @@ struct Armazem {
     /// A writer task, which ends once it has stored everything the actor gave it (PostgreSQL;
     /// on SQLite the actor commits itself).
     gravacao: Option<JoinHandle<()>>,
+    /// Today's figures so far, per department, for the supervisor's panel.
+    hoje: (i64, HashMap<String, indicadores::Dia>),
 }
 
 impl Armazem {
@@ -129,6 +137,7 @@ impl Armazem {
             banco.linhas_das_abertas().await?
         };
         let duracoes = banco.duracoes_recentes(AMOSTRAS).await?;
+        let hoje = dia_de_hoje(&banco, config).await?;
         let inicio = diario::acertar_relogio(&mut salvas);
         let escrita = banco.iniciar_gravador(inicio).await?;
         let (gravados, gravacao) = escrita.tarefa.unzip();
@@ -143,8 +152,39 @@ impl Armazem {
                 duracoes,
             },
             gravacao,
+            hoje,
         })
     }
+}
+
+/// Today's (UTC) figures per department in the history, so a restarted broker's panel goes on
+/// counting the day.
+async fn dia_de_hoje(
+    banco: &Banco,
+    config: &Config,
+) -> Result<(i64, HashMap<String, indicadores::Dia>), ErroBanco> {
+    let dia = agora_ms().div_euclid(MS_POR_DIA);
+    let filtro = FiltroDesempenho {
+        desde: Some(dia * MS_POR_DIA),
+        meta_ms: i64::try_from(config.meta_servico.as_millis()).unwrap_or(i64::MAX),
+        ..FiltroDesempenho::default()
+    };
+    let contar = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+    let hoje = banco
+        .desempenho(&filtro)
+        .await?
+        .into_iter()
+        .map(|linha| {
+            let figuras = indicadores::Dia {
+                oferecidos: contar(linha.oferecidos),
+                atendidos: contar(linha.atendidos),
+                no_prazo: contar(linha.no_prazo),
+                abandonos: contar(linha.abandonos),
+            };
+            (linha.departamento, figuras)
+        })
+        .collect();
+    Ok((dia, hoje))
 }
 
 /// Where connections come from: a TCP listener, or a simulated network's.
@@ -236,6 +276,18 @@ async fn atender_tls<S: Fluxo>(
     }
 }
 
+/// What the actor counts with: the target and departments of `config`, from today's figures.
+fn observacao(
+    config: &Config,
+    hoje: (i64, HashMap<String, indicadores::Dia>),
+) -> actor::Observacao {
+    let departamentos = config.departamentos.clone();
+    actor::Observacao {
+        indicadores: Indicadores::new(config.meta_servico, departamentos, hoje),
+        metricas: config.metricas.is_some(),
+    }
+}
+
 /// Accepts connections until told to stop, then shuts down.
 async fn servir<O: Ouvinte>(
     mut ouvinte: O,
@@ -248,9 +300,11 @@ async fn servir<O: Ouvinte>(
     let mut parametros = config.parametros();
     // New connections are numbered after every session restored from the journal.
     let mut ultima_sessao: SessaoId = 0;
+    let mut hoje = (agora_ms().div_euclid(MS_POR_DIA), HashMap::new());
     let (escrita, gravacao) = match historico {
         None => (None, None),
         Some(armazem) => {
+            hoje = armazem.hoje;
             parametros.historico = true;
             parametros.diario = !parametros.tolerancia.is_zero();
             parametros.ultima_conversa = armazem.ultima_conversa;
@@ -270,7 +324,7 @@ async fn servir<O: Ouvinte>(
         config.intervalo_fila,
         ator_rx,
         inicio,
-        escrita,
+        (escrita, observacao(&config, hoje)),
     ));
     // Each connection reports at most one failed login and one close, and at most
     // `conexoes_maximas` are open: with that capacity neither channel can ever be full.
@@ -298,6 +352,11 @@ async fn servir<O: Ouvinte>(
                             >= config.conexoes_por_endereco;
                     if lotado {
                         info!(%par, "conexão recusada: limite de conexões");
+                        indicadores::contar_recusa(if contagem.total >= config.conexoes_maximas {
+                            "total"
+                        } else {
+                            "endereco"
+                        });
                         // Over TLS a plain frame would only confuse the peer: just close.
                         if config.tls.is_none() {
                             conexoes.spawn(connection::recusar(

@@ -179,13 +179,47 @@ mod tests {
     use crate::{Apresentacao, DoBroker, MotivoFim, ParaBroker};
     use futures::{SinkExt, StreamExt};
 
+    /// The panel of PROTOCOL.md's example: one department, one agent in one chat.
+    fn painel_de_exemplo() -> crate::Painel {
+        crate::Painel {
+            meta_s: 20,
+            departamentos: vec![crate::PainelDepartamento {
+                nome: "geral".into(),
+                aguardando: 2,
+                maior_espera_ms: 1500,
+                estimativa_s: Some(90),
+                atendentes_online: 1,
+                atendentes_em_conversa: 1,
+                atendentes_pausados: 0,
+                conversas: 1,
+                oferecidos_hoje: 5,
+                atendidos_hoje: 3,
+                no_prazo_hoje: 2,
+                abandonos_hoje: 1,
+            }],
+            atendentes: vec![crate::PainelAtendente {
+                nome: "Yuri".into(),
+                departamentos: vec!["geral".into()],
+                capacidade: 1,
+                estado: crate::EstadoAtendente::EmConversa,
+                ha_ms: 60_000,
+                conversas: vec![crate::PainelConversa {
+                    conversa: 7,
+                    cliente: "Ana".into(),
+                    departamento: "geral".into(),
+                    ha_ms: 60_000,
+                }],
+            }],
+        }
+    }
+
     /// The exact body bytes of a few frames, as PROTOCOL.md documents them.
     #[test]
     fn bytes_exatos_de_quadros_conhecidos() {
         let apresentacao = ParaBroker::Apresentacao(Apresentacao::cliente("Ana", "geral"));
         assert_eq!(
             codificar(&apresentacao).unwrap().as_ref(),
-            b"\x00\x0b\x03Ana\x00\x05geral\x00\x00"
+            b"\x00\x0c\x03Ana\x00\x05geral\x00\x00"
         );
 
         let atendente = ParaBroker::Apresentacao(
@@ -194,7 +228,7 @@ mod tests {
         );
         assert_eq!(
             codificar(&atendente).unwrap().as_ref(),
-            b"\x00\x0b\x04Yuri\x01\x02\x05geral\x06vendas\x03\x01\x03abc\x00"
+            b"\x00\x0c\x04Yuri\x01\x02\x05geral\x06vendas\x03\x01\x03abc\x00"
         );
         assert_eq!(
             codificar(&DoBroker::BemVindo {
@@ -227,7 +261,7 @@ mod tests {
                 .unwrap()
                 .as_ref(),
             [
-                &b"\x00\x0b\x03Ana\x00\x05geral\x00\x01"[..],
+                &b"\x00\x0c\x03Ana\x00\x05geral\x00\x01"[..],
                 &[1; 16],
                 b"\x03"
             ]
@@ -379,6 +413,21 @@ mod tests {
                 .unwrap()
                 .as_ref()[..2],
             b"\x05\x13"[..]
+        );
+        assert_eq!(
+            codificar(&ParaBroker::Apresentacao(Apresentacao::supervisor(
+                "Rita", "sup"
+            )))
+            .unwrap()
+            .as_ref(),
+            b"\x00\x0c\x04Rita\x02\x01\x03sup\x00"
+        );
+        assert_eq!(
+            codificar(&DoBroker::Painel(Box::new(painel_de_exemplo())))
+                .unwrap()
+                .as_ref(),
+            &b"\x11\x14\x01\x05geral\x02\xdc\x0b\x01\x5a\x01\x01\x00\x01\x05\x03\x02\x01\
+               \x01\x04Yuri\x01\x05geral\x01\x01\xe0\xd4\x03\x01\x07\x03Ana\x05geral\xe0\xd4\x03"[..]
         );
         assert_eq!(
             codificar(&DoBroker::erro(CodigoErro::EsperaCheia))
@@ -564,7 +613,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             lido,
-            *b"\x00\x00\x00\x02\x03\x00\x00\x00\x00\x0f\x00\x0b\x03Ana\x00\x05geral\x00\x00"
+            *b"\x00\x00\x00\x02\x03\x00\x00\x00\x00\x0f\x00\x0c\x03Ana\x00\x05geral\x00\x00"
         );
     }
 

@@ -17,8 +17,9 @@ pub use cliente::{Conexao, Envio, ErroConexao, Eventos, Ligacao};
 pub use codec::{TAMANHO_MAXIMO_QUADRO, enquadrar};
 pub use quadros::{
     ANTERIORES_MAXIMO, Anterior, Apresentacao, CAPACIDADE_MAXIMA, CodigoErro, Destino, DoBroker,
-    Fala, Ficha, MotivoFim, NA_ESPERA_MAXIMO, Papel, ParaBroker, Retomada, SessaoId,
-    TRANSCRICAO_MAXIMA, VERSAO_PROTOCOLO,
+    EstadoAtendente, Fala, Ficha, MotivoFim, NA_ESPERA_MAXIMO, Painel, PainelAtendente,
+    PainelConversa, PainelDepartamento, Papel, ParaBroker, Retomada, SessaoId, TRANSCRICAO_MAXIMA,
+    VERSAO_PROTOCOLO,
 };
 
 /// The TCP port the broker listens on unless told otherwise.

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the protocol this crate speaks; sent first in every handshake.
-pub const VERSAO_PROTOCOLO: u16 = 11;
+pub const VERSAO_PROTOCOLO: u16 = 12;
 
 /// Identifies one session with the broker for as long as the broker runs.
 pub type SessaoId = u64;
@@ -160,6 +160,17 @@ impl Apresentacao {
         }
     }
 
+    /// A supervisor's handshake for this protocol version.
+    pub fn supervisor(nome: impl Into<String>, token: impl Into<String>) -> Self {
+        Apresentacao {
+            versao: VERSAO_PROTOCOLO,
+            nome: nome.into(),
+            papel: Papel::Supervisor,
+            token: Some(token.into()),
+            retomar: None,
+        }
+    }
+
     /// The same handshake asking for `capacidade` chats at once (agents only).
     pub fn com_capacidade(mut self, capacidade: u8) -> Self {
         if let Papel::Atendente {
@@ -188,6 +199,9 @@ pub enum Papel {
         /// give fewer: `BemVindo.capacidade` says how many).
         capacidade: u8,
     },
+    /// A supervisor: it serves no line and takes no chat; the broker sends it a [`Painel`]
+    /// every second. Needs a supervisor credential in `token`.
+    Supervisor,
 }
 
 /// A frame sent by the broker to a peer.
@@ -352,6 +366,96 @@ pub enum DoBroker {
         /// Seconds left to answer.
         prazo_s: u32,
     },
+    /// (To supervisors) the broker as it is now: sent right after `BemVindo`, then every
+    /// second.
+    Painel(Box<Painel>),
+}
+
+/// What a supervisor sees of the broker ([`DoBroker::Painel`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Painel {
+    /// The service-level target: a customer answered within this many seconds counts as
+    /// answered in time.
+    pub meta_s: u32,
+    /// Every department with a line, an agent or a customer today (the configured ones always),
+    /// by name.
+    pub departamentos: Vec<PainelDepartamento>,
+    /// Every agent the broker knows (connected or away), by name.
+    pub atendentes: Vec<PainelAtendente>,
+}
+
+/// One department in a [`Painel`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PainelDepartamento {
+    /// Its name.
+    pub nome: String,
+    /// Customers waiting in its line now.
+    pub aguardando: u32,
+    /// How long the customer at the head of the line has waited, in milliseconds (0: nobody
+    /// waits).
+    pub maior_espera_ms: u64,
+    /// The wait a customer joining now would be told, in seconds (`None`: unknown).
+    pub estimativa_s: Option<u32>,
+    /// Its agents who are connected (paused or not).
+    pub atendentes_online: u32,
+    /// Of those, the ones in at least one chat.
+    pub atendentes_em_conversa: u32,
+    /// Of those, the ones paused.
+    pub atendentes_pausados: u32,
+    /// Its chats open now.
+    pub conversas: u32,
+    /// Today (UTC): customers whose wait ended, answered or not.
+    pub oferecidos_hoje: u32,
+    /// Today: customers an agent answered.
+    pub atendidos_hoje: u32,
+    /// Today: customers answered within [`Painel::meta_s`].
+    pub no_prazo_hoje: u32,
+    /// Today: customers who left before an agent answered.
+    pub abandonos_hoje: u32,
+}
+
+/// One agent in a [`Painel`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PainelAtendente {
+    /// Its name.
+    pub nome: String,
+    /// The departments it serves.
+    pub departamentos: Vec<String>,
+    /// How many chats it takes at once.
+    pub capacidade: u8,
+    /// What it is doing.
+    pub estado: EstadoAtendente,
+    /// For how long it has been in that state, in milliseconds.
+    pub ha_ms: u64,
+    /// Its open chats, oldest first.
+    pub conversas: Vec<PainelConversa>,
+}
+
+/// What an agent in a [`Painel`] is doing. (Names are snake_case in `--json` output.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EstadoAtendente {
+    /// Connected, not paused, in no chat.
+    Livre,
+    /// Connected, not paused, in at least one chat.
+    EmConversa,
+    /// Paused (its chats, if any, go on).
+    Pausado,
+    /// Its connection is gone; the broker waits for it to resume.
+    Ausente,
+}
+
+/// One open chat of an agent in a [`Painel`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PainelConversa {
+    /// The conversation id.
+    pub conversa: u64,
+    /// The customer's name.
+    pub cliente: String,
+    /// The customer's department.
+    pub departamento: String,
+    /// How long the chat has been with this agent, in milliseconds.
+    pub ha_ms: u64,
 }
 
 /// Most lines a waiting customer may leave for its agent ([`DoBroker::NaEspera`]); one more is

@@ -140,7 +140,8 @@ impl Banco {
                 // Who served a chat is history only; the lines stay with the conversation.
                 Registro::Transferencia { .. }
                 | Registro::Assumida { .. }
-                | Registro::Avaliacao { .. } => {}
+                | Registro::Avaliacao { .. }
+                | Registro::Espera { .. } => {}
             }
         }
     }

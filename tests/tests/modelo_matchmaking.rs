@@ -11,13 +11,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use broker::matchmaking::{Efeito, Evento, Matchmaker, Parametros, Situacao};
+use broker::matchmaking::{Efeito, Evento, Matchmaker, Medida, Parametros, Situacao};
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
 use proto::validacao::{normalizar_departamento, validar_nome, validar_texto};
 use proto::{
-    Apresentacao, CodigoErro, Destino, DoBroker, Fala, MotivoFim, Papel, ParaBroker, SessaoId,
+    Apresentacao, CodigoErro, Destino, DoBroker, EstadoAtendente, Fala, MotivoFim, Papel,
+    ParaBroker, SessaoId,
 };
 use tests::modelo::Filas;
 
@@ -79,6 +80,18 @@ struct SessaoModelo {
     espera_informada: u32,
     /// (Customers) a chat handed to its line, waiting with it for an agent.
     transferida: Option<u64>,
+    /// (Customers) no agent has answered it yet: its first wait is still open.
+    esperando_o_primeiro: bool,
+}
+
+/// One department's supervisor counts: arrivals, first answers (with the sum of their waits in
+/// milliseconds), and customers who left before any answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Contagem {
+    chegadas: u64,
+    atendidos: u64,
+    espera_ms: u64,
+    abandonos: u64,
 }
 
 /// What a session received in one step: frames in order, then maybe a close. Error frames are
@@ -113,6 +126,8 @@ struct Modelo {
     configurados: Vec<String>,
     /// What every session received in the last step.
     recebido: BTreeMap<SessaoId, Vec<Recebido>>,
+    /// The supervisor's counts per department, since the start.
+    contagem: BTreeMap<String, Contagem>,
 }
 
 const NOMES: &[&str] = &["Ana", "ana", "Beto", " Caio ", "Júlia", "", "\u{1b}x"];
@@ -225,6 +240,16 @@ impl Modelo {
             self.ultima_conversa += 1;
             self.ultima_conversa
         });
+        let dados = self.sessoes.get_mut(&cliente).expect("exists");
+        if std::mem::take(&mut dados.esperando_o_primeiro) {
+            let espera_ms = self.agora_ms - dados.entrou_em_ms;
+            let contagem = self
+                .contagem
+                .entry(dados.departamentos[0].clone())
+                .or_default();
+            contagem.atendidos += 1;
+            contagem.espera_ms += espera_ms;
+        }
         self.sessoes.get_mut(&cliente).expect("exists").lugar = Lugar::Conversa {
             parceiro: atendente,
             conversa,
@@ -437,6 +462,10 @@ impl Modelo {
             return;
         };
         self.linhas.retirar(sessao);
+        if dados.esperando_o_primeiro {
+            let departamento = dados.departamentos[0].clone();
+            self.contagem.entry(departamento).or_default().abandonos += 1;
+        }
         let motivo = match (dados.cliente, por_vontade) {
             (true, true) => MotivoFim::ClienteSaiu,
             (true, false) => MotivoFim::ClienteDesconectou,
@@ -618,6 +647,7 @@ impl Modelo {
                 departamentos,
                 capacidade,
             } => (false, departamentos, capacidade.max(1)),
+            Papel::Supervisor => return self.recusar(sessao, CodigoErro::NaoAutorizado),
         };
         let mut departamentos: Vec<String> = Vec::new();
         for bruto in &brutos {
@@ -668,8 +698,13 @@ impl Modelo {
                 pausado: false,
                 espera_informada: 0,
                 transferida: None,
+                esperando_o_primeiro: cliente,
             },
         );
+        if cliente {
+            let departamento = self.sessoes[&sessao].departamentos[0].clone();
+            self.contagem.entry(departamento).or_default().chegadas += 1;
+        }
         self.enviar(
             sessao,
             DoBroker::BemVindo {
@@ -959,6 +994,8 @@ struct Sistema {
     maquina: Matchmaker,
     ultima_sessao: SessaoId,
     agora: Duration,
+    /// What the machine measured so far, counted per department as the model counts.
+    contagem: BTreeMap<String, Contagem>,
 }
 
 impl StateMachineTest for Sistema {
@@ -972,10 +1009,12 @@ impl StateMachineTest for Sistema {
                 prazo_resposta: Duration::from_millis(PRAZO_RESPOSTA_MS),
                 prazo_avaliacao: Duration::from_millis(PRAZO_AVALIACAO_MS),
                 departamentos: modelo.configurados.clone(),
+                medidas: true,
                 ..Parametros::default()
             }),
             ultima_sessao: 0,
             agora: Duration::ZERO,
+            contagem: BTreeMap::new(),
         }
     }
 
@@ -1027,6 +1066,9 @@ impl StateMachineTest for Sistema {
             recebido, modelo.recebido,
             "os quadros enviados divergem do modelo"
         );
+        for medida in sistema.maquina.tirar_medidas() {
+            sistema.contar(medida);
+        }
         sistema
     }
 
@@ -1069,11 +1111,77 @@ impl StateMachineTest for Sistema {
             .linhas
             .livres_em_ordem(|a| modelo.sessoes[&a].conversas.len());
         assert_eq!(sistema.maquina.fila_atendentes(), livres);
+        assert_eq!(sistema.contagem, modelo.contagem, "medidas do supervisor");
+        conferir_painel(sistema, modelo);
         // Every frame went to a session that exists or just left.
         for sessao in modelo.recebido.keys() {
             assert!(*sessao <= modelo.ultima_sessao);
         }
     }
+}
+
+impl Sistema {
+    /// Counts one of the machine's measures the way the model counts.
+    fn contar(&mut self, medida: Medida) {
+        match medida {
+            Medida::Chegada { departamento } => {
+                self.contagem.entry(departamento).or_default().chegadas += 1;
+            }
+            Medida::Atendido {
+                departamento,
+                espera,
+            } => {
+                let contagem = self.contagem.entry(departamento).or_default();
+                contagem.atendidos += 1;
+                contagem.espera_ms += espera.as_millis() as u64;
+            }
+            Medida::Abandono { departamento, .. } => {
+                self.contagem.entry(departamento).or_default().abandonos += 1;
+            }
+            Medida::Atendimento { .. } | Medida::Transferencia { .. } => {}
+        }
+    }
+}
+
+/// The supervisor's panel agrees with the model: each line's length, and every agent's state
+/// and chats, by name.
+fn conferir_painel(sistema: &Sistema, modelo: &Modelo) {
+    let painel = sistema.maquina.painel(sistema.agora);
+    for linha in &painel.departamentos {
+        let fila = modelo.linhas.filas.get(&linha.nome).map_or(0, Vec::len);
+        assert_eq!(linha.aguardando as usize, fila, "fila de {}", linha.nome);
+    }
+    for (departamento, fila) in &modelo.linhas.filas {
+        let no_painel = painel
+            .departamentos
+            .iter()
+            .find(|d| &d.nome == departamento);
+        assert_eq!(no_painel.map_or(0, |d| d.aguardando as usize), fila.len());
+    }
+    let mut atendentes: Vec<(String, EstadoAtendente, Vec<u64>)> = modelo
+        .sessoes
+        .values()
+        .filter(|s| !s.cliente)
+        .map(|s| {
+            let estado = match (s.pausado, s.conversas.is_empty()) {
+                (true, _) => EstadoAtendente::Pausado,
+                (false, false) => EstadoAtendente::EmConversa,
+                (false, true) => EstadoAtendente::Livre,
+            };
+            let conversas = s.conversas.iter().map(|&(c, _)| c).collect();
+            (s.nome.clone(), estado, conversas)
+        })
+        .collect();
+    atendentes.sort_by(|a, b| a.0.cmp(&b.0));
+    let no_painel: Vec<(String, EstadoAtendente, Vec<u64>)> = painel
+        .atendentes
+        .iter()
+        .map(|a| {
+            let conversas = a.conversas.iter().map(|c| c.conversa).collect();
+            (a.nome.clone(), a.estado, conversas)
+        })
+        .collect();
+    assert_eq!(no_painel, atendentes, "atendentes no painel");
 }
 
 prop_state_machine! {

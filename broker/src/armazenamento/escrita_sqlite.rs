@@ -186,6 +186,19 @@ impl EscritorSqlite {
             for a in &linhas.avaliacoes {
                 avaliar.execute(params![a.conversa, a.nota, a.em])?;
             }
+            let mut esperar = transacao.prepare_cached(
+                "INSERT INTO esperas (departamento, cliente, entrou_em, terminou_em, atendida) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for e in &linhas.esperas {
+                esperar.execute(params![
+                    e.departamento,
+                    e.cliente,
+                    e.entrou_em,
+                    e.terminou_em,
+                    e.atendida
+                ])?;
+            }
             let super::diario::PartesDoDiario {
                 limpar,
                 idas,

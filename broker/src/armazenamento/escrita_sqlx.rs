@@ -141,6 +141,24 @@ async fn gravar(banco: &Banco, linhas: Linhas, base_ms: i64) -> Result<(), ErroB
             .execute(&mut *transacao)
             .await?;
     }
+    for parte in em_partes(&linhas.esperas) {
+        let sql = insert_de_varias_linhas(
+            "INSERT INTO esperas \
+             (departamento, cliente, entrou_em, terminou_em, atendida) VALUES ",
+            5,
+            parte.len(),
+        );
+        let mut consulta = sqlx::query(&sql);
+        for e in parte {
+            consulta = consulta
+                .bind(e.departamento.clone())
+                .bind(e.cliente.clone())
+                .bind(e.entrou_em)
+                .bind(e.terminou_em)
+                .bind(e.atendida);
+        }
+        consulta.execute(&mut *transacao).await?;
+    }
     gravar_diario(&mut transacao, linhas, base_ms).await?;
     transacao.commit().await?;
     Ok(())

@@ -1,6 +1,6 @@
 //! What a batch of the state machine's records becomes in the tables: conversations started,
-//! chat lines, transfers and who took them over, conversations ended and rated, and the
-//! journal's sessions. Both writers (SQLite's and
+//! chat lines, transfers and who took them over, conversations ended and rated, customers' waits,
+//! and the journal's sessions. Both writers (SQLite's and
 //! PostgreSQL's) store the same rows, in this order, so a line never precedes its conversation.
 
 use std::collections::HashMap;
@@ -80,6 +80,17 @@ pub(super) struct Assumida {
     pub em: i64,
 }
 
+/// A row of `esperas`: a customer's first wait, over.
+#[derive(Debug)]
+pub(super) struct Espera {
+    pub departamento: String,
+    pub cliente: String,
+    pub entrou_em: i64,
+    pub terminou_em: i64,
+    /// 1 when an agent answered it, 0 when the customer left first.
+    pub atendida: i64,
+}
+
 /// One transaction's rows.
 #[derive(Debug, Default)]
 pub(super) struct Linhas {
@@ -89,6 +100,7 @@ pub(super) struct Linhas {
     pub passagens: Vec<Passagem>,
     pub fins: Vec<Fim>,
     pub avaliacoes: Vec<Avaliacao>,
+    pub esperas: Vec<Espera>,
     /// The journal's part, coalesced per session.
     pub diario: Anotacoes,
 }
@@ -184,6 +196,19 @@ impl Linhas {
                     conversa: id_do_banco(conversa),
                     nota: i64::from(nota),
                     em: ms(em),
+                }),
+                Registro::Espera {
+                    departamento,
+                    cliente,
+                    entrou_em,
+                    terminou_em,
+                    atendida,
+                } => linhas.esperas.push(Espera {
+                    departamento,
+                    cliente,
+                    entrou_em: ms(entrou_em),
+                    terminou_em: ms(terminou_em),
+                    atendida: i64::from(atendida),
                 }),
                 Registro::Sessao(_) | Registro::SessaoSaiu { .. } | Registro::SemSessoes => {}
             }

@@ -11,6 +11,7 @@
 //! ([`escrita_sqlx`]). Both turn a batch of records into the same rows ([`linhas`]).
 
 pub mod consultas;
+pub mod desempenho;
 pub mod diario;
 mod escrita_sqlite;
 mod escrita_sqlx;
@@ -29,6 +30,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 pub use consultas::{Conversa, Filtro, Mensagem, Transferencia};
+pub use desempenho::{Desempenho, FiltroDesempenho};
 pub use gravador::{CAPACIDADE_GRAVADOR, Consulta, Gravado, Gravador, Lote, Resposta, Vaga};
 
 /// The SQLite file's name inside the data directory.

@@ -19,7 +19,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use proto::{DoBroker, Fala, Ficha, SessaoId};
+use proto::{DoBroker, EstadoAtendente, Fala, Ficha, SessaoId};
 use serde::{Deserialize, Serialize};
 
 use super::conversas::Conversa;
@@ -318,7 +318,7 @@ impl Matchmaker {
             // A customer in line, or one whose chat lost its other side.
             None => Estado::Aguardando,
         };
-        let papel = self.restaurar_papel(id, papel, estado, conversas, transferida);
+        let papel = self.restaurar_papel(id, papel, (estado, agora), conversas, transferida);
         let sessao = Sessao::restaurada(nome, papel, estado, ultima_aceita, retomada);
         self.sessoes.restaurar(id, sessao);
     }
@@ -329,7 +329,7 @@ impl Matchmaker {
         &mut self,
         id: SessaoId,
         papel: PapelSalvo,
-        estado: Estado,
+        (estado, agora): (Estado, Duration),
         conversas: Vec<u64>,
         transferida: Option<Box<(u64, Conversa)>>,
     ) -> PapelSessao {
@@ -359,6 +359,7 @@ impl Matchmaker {
                         })
                         .collect(),
                     transferida,
+                    espera_aberta: false,
                 }
             }
             PapelSalvo::Atendente {
@@ -373,6 +374,7 @@ impl Matchmaker {
                     conversas,
                     pausado,
                     espera_informada: 0,
+                    estado_desde: (EstadoAtendente::Ausente, agora),
                 }
             }
         }

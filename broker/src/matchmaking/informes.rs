@@ -9,7 +9,7 @@ use proto::{DoBroker, SessaoId};
 
 use super::estimativas::Panorama;
 use super::sessoes::{PapelSessao, Sessao};
-use super::{Efeito, Matchmaker};
+use super::{Efeito, Matchmaker, Medida};
 
 impl Matchmaker {
     /// Who can answer `departamento` now and how fast: its agents who are connected and not
@@ -121,6 +121,11 @@ impl Matchmaker {
         };
         if let Some(departamento) = departamento.or(proprio) {
             self.estimativas.anotar(departamento, duracao);
+            let departamento = departamento.to_owned();
+            self.medir(Medida::Atendimento {
+                departamento,
+                duracao,
+            });
         }
     }
 

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use proto::validacao::{normalizar_departamento_ate, validar_nome_ate, validar_texto_ate};
 use proto::{
-    Apresentacao, CodigoErro, DoBroker, Fala, Ficha, MotivoFim, NA_ESPERA_MAXIMO, Papel,
-    ParaBroker, SessaoId,
+    Apresentacao, CodigoErro, DoBroker, EstadoAtendente, Fala, Ficha, MotivoFim, NA_ESPERA_MAXIMO,
+    Papel, ParaBroker, SessaoId,
 };
 
 use super::conversas::Conversa;
@@ -82,8 +82,13 @@ impl Matchmaker {
                     informada: AvisoFila::default(),
                     na_espera: Recados::default(),
                     transferida: None,
+                    espera_aberta: true,
                 })
             }
+            Papel::Supervisor => Err((
+                CodigoErro::NaoAutorizado,
+                "um supervisor não entra em fila nem em conversa".to_owned(),
+            )),
             Papel::Atendente {
                 departamentos,
                 capacidade,
@@ -116,6 +121,7 @@ impl Matchmaker {
                     conversas: Vec::new(),
                     pausado: false,
                     espera_informada: 0,
+                    estado_desde: (EstadoAtendente::Livre, agora),
                 })
             }
         }
@@ -152,6 +158,7 @@ impl Matchmaker {
             efeitos.push(Efeito::Enviar { para: id, quadro });
         }
         if cliente {
+            self.contar_chegada(id);
             self.colocar_cliente(id, agora, efeitos);
         } else {
             self.informar_espera(id, true, efeitos);
@@ -305,6 +312,7 @@ impl Matchmaker {
             };
             let (atendente, cliente) = (aberta.atendente, aberta.cliente);
             self.anotar_atendimento(cliente, aberta.desde, None, agora);
+            self.contar_transferencia(cliente, true);
             self.registrar_sem_resposta(conversa, atendente, cliente, agora, efeitos);
             let motivo = MotivoFim::SemResposta;
             let quadro = DoBroker::Fim { conversa, motivo };
@@ -504,11 +512,17 @@ impl Matchmaker {
                     departamento,
                     chegada,
                     transferida,
+                    espera_aberta,
+                    entrou_em_ms,
                     ..
                 },
                 Estado::Aguardando,
             ) => {
                 self.filas.tirar(departamento, *chegada);
+                if *espera_aberta {
+                    let espera = (departamento.as_str(), sessao.nome(), *entrou_em_ms);
+                    self.terminar_espera(espera, false, agora, efeitos);
+                }
                 // A chat handed to the line ends with the customer who waited for it.
                 if let Some(pendente) = transferida {
                     self.registrar_fim(pendente.0, motivo, agora, efeitos);
@@ -680,13 +694,21 @@ impl Matchmaker {
         efeitos: &mut Vec<Efeito>,
     ) {
         let Some(Sessao {
-            papel: PapelSessao::Cliente { transferida, .. },
+            papel:
+                PapelSessao::Cliente {
+                    transferida,
+                    espera_aberta,
+                    ..
+                },
             ..
         }) = self.sessoes.get_mut(cliente)
         else {
             return;
         };
         let transferida = transferida.take();
+        if std::mem::take(espera_aberta) {
+            self.atender_espera(cliente, agora, efeitos);
+        }
         let prazo = self.prazo_de_resposta(agora);
         let (conversa, continuada) = match transferida {
             Some(pendente) => {

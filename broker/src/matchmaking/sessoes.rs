@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
-use proto::{DoBroker, Ficha, SessaoId};
+use proto::{DoBroker, EstadoAtendente, Ficha, SessaoId};
 
 use super::Efeito;
 use super::conversas::Conversa;
@@ -74,6 +74,9 @@ pub(super) enum PapelSessao {
         /// A chat handed to its department that waits, with the customer, for an agent: it
         /// goes on, with its id and lines, with whoever takes the customer.
         transferida: Option<Box<(u64, Conversa)>>,
+        /// Whether its first wait is counted ([`super::Medida::Chegada`]) and not over yet: no
+        /// agent has answered it. A customer restored after a crash is not counted.
+        espera_aberta: bool,
     },
     /// An agent.
     Atendente {
@@ -87,6 +90,10 @@ pub(super) enum PapelSessao {
         pausado: bool,
         /// The last count of waiting customers sent to it.
         espera_informada: u32,
+        /// What a supervisor sees it doing, and since when ([`Matchmaker::marcar_atendentes`]).
+        ///
+        /// [`Matchmaker::marcar_atendentes`]: super::Matchmaker::marcar_atendentes
+        estado_desde: (EstadoAtendente, Duration),
     },
 }
 

@@ -89,6 +89,7 @@ impl Matchmaker {
             return;
         };
         self.anotar_atendimento(cliente, desde, None, agora);
+        self.contar_transferencia(cliente, false);
         let para = self
             .sessoes
             .get(colega)
@@ -129,6 +130,7 @@ impl Matchmaker {
         };
         let cliente = aberta.cliente;
         self.anotar_atendimento(cliente, aberta.desde, None, agora);
+        self.contar_transferencia(cliente, false);
         self.largar(id, conversa, &departamento, agora, efeitos);
         efeitos.push(Efeito::Enviar {
             para: cliente,

@@ -1,0 +1,166 @@
+//! What a supervisor sees of the lines and the agents ([`Matchmaker::painel`]): per department
+//! the line, the longest wait, the estimate and the agents; every agent with what it is doing,
+//! for how long, and its chats. The day's figures are not the machine's (it has no calendar):
+//! the caller adds them.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use proto::{EstadoAtendente, Painel, PainelAtendente, PainelConversa, PainelDepartamento};
+
+use super::sessoes::{PapelSessao, Sessao, em_ms};
+use super::{Efeito, Matchmaker};
+
+impl Matchmaker {
+    /// The lines and the agents at `agora`. Departments come in the configured order, then
+    /// the others by name; agents by name. `meta_s` and the day's counts are left at zero.
+    pub fn painel(&self, agora: Duration) -> Painel {
+        let mut departamentos: BTreeMap<&str, PainelDepartamento> = BTreeMap::new();
+        for vista in self.filas.cada() {
+            let mut linha = PainelDepartamento {
+                nome: vista.nome.to_owned(),
+                aguardando: u32::try_from(vista.clientes.len()).unwrap_or(u32::MAX),
+                ..PainelDepartamento::default()
+            };
+            if let Some(&(_, primeiro)) = vista.clientes.front()
+                && let Some(PapelSessao::Cliente { entrou_em_ms, .. }) =
+                    self.sessoes.get(primeiro).map(|s| &s.papel)
+            {
+                linha.maior_espera_ms = em_ms(agora).saturating_sub(*entrou_em_ms);
+            }
+            let posicao = linha.aguardando.saturating_add(1);
+            linha.estimativa_s = self.panorama(vista.nome).aviso(posicao).estimativa_s;
+            for sessao in vista
+                .atendentes
+                .iter()
+                .filter_map(|&id| self.sessoes.get(id))
+            {
+                contar_atendente(&mut linha, sessao);
+            }
+            departamentos.insert(vista.nome, linha);
+        }
+        for (_, conversa) in self.conversas.iter() {
+            if let Some(PapelSessao::Cliente { departamento, .. }) =
+                self.sessoes.get(conversa.cliente).map(|s| &s.papel)
+            {
+                let linha = departamentos
+                    .entry(departamento)
+                    .or_insert_with(|| vazio(departamento));
+                linha.conversas += 1;
+            }
+        }
+        let mut ordenados = Vec::with_capacity(departamentos.len());
+        for nome in &self.parametros.departamentos {
+            let linha = departamentos.remove(nome.as_str());
+            ordenados.push(linha.unwrap_or_else(|| vazio(nome)));
+        }
+        ordenados.extend(departamentos.into_values());
+        let mut atendentes: Vec<PainelAtendente> = self
+            .sessoes
+            .iter()
+            .filter_map(|(_, sessao)| self.atendente_no_painel(sessao, agora))
+            .collect();
+        atendentes.sort_by(|a, b| a.nome.cmp(&b.nome));
+        Painel {
+            meta_s: 0,
+            departamentos: ordenados,
+            atendentes,
+        }
+    }
+
+    /// An agent as the panel shows it (`None` for a customer).
+    fn atendente_no_painel(&self, sessao: &Sessao, agora: Duration) -> Option<PainelAtendente> {
+        let PapelSessao::Atendente {
+            departamentos,
+            capacidade,
+            conversas,
+            estado_desde: (_, desde),
+            ..
+        } = &sessao.papel
+        else {
+            return None;
+        };
+        let conversas = conversas
+            .iter()
+            .filter_map(|&id| {
+                let conversa = self.conversas.get(id)?;
+                let cliente = self.sessoes.get(conversa.cliente)?;
+                let PapelSessao::Cliente { departamento, .. } = &cliente.papel else {
+                    return None;
+                };
+                Some(PainelConversa {
+                    conversa: id,
+                    cliente: cliente.nome().to_owned(),
+                    departamento: departamento.clone(),
+                    ha_ms: em_ms(agora.saturating_sub(conversa.desde)),
+                })
+            })
+            .collect();
+        Some(PainelAtendente {
+            nome: sessao.nome().to_owned(),
+            departamentos: departamentos.clone(),
+            capacidade: u8::try_from(*capacidade).unwrap_or(u8::MAX),
+            estado: estado_de(sessao),
+            ha_ms: em_ms(agora.saturating_sub(*desde)),
+            conversas,
+        })
+    }
+
+    /// Notes, for every agent `efeitos` reach (every change of an agent's state sends it a
+    /// frame, or suspends or resumes it), since when it does what it now does.
+    pub(super) fn marcar_atendentes(&mut self, efeitos: &[Efeito], agora: Duration) {
+        for efeito in efeitos {
+            let id = match efeito {
+                Efeito::Enviar { para, .. } | Efeito::Reenviar { para, .. } => *para,
+                Efeito::Desligar { sessao } | Efeito::Retomar { sessao, .. } => *sessao,
+                _ => continue,
+            };
+            let Some(sessao) = self.sessoes.get_mut(id) else {
+                continue;
+            };
+            let estado = estado_de(sessao);
+            if let PapelSessao::Atendente { estado_desde, .. } = &mut sessao.papel
+                && estado_desde.0 != estado
+            {
+                *estado_desde = (estado, agora);
+            }
+        }
+    }
+}
+
+/// What an agent is doing, as the panel says it (a customer counts as free: never asked).
+fn estado_de(sessao: &Sessao) -> EstadoAtendente {
+    match &sessao.papel {
+        _ if sessao.suspensa() => EstadoAtendente::Ausente,
+        PapelSessao::Atendente { pausado: true, .. } => EstadoAtendente::Pausado,
+        PapelSessao::Atendente { conversas, .. } if !conversas.is_empty() => {
+            EstadoAtendente::EmConversa
+        }
+        _ => EstadoAtendente::Livre,
+    }
+}
+
+/// Counts one of a department's agents in its line of the panel: one away counts nowhere; a
+/// paused one in a chat counts as both.
+fn contar_atendente(linha: &mut PainelDepartamento, sessao: &Sessao) {
+    let PapelSessao::Atendente {
+        pausado, conversas, ..
+    } = &sessao.papel
+    else {
+        return;
+    };
+    if sessao.suspensa() {
+        return;
+    }
+    linha.atendentes_online += 1;
+    linha.atendentes_pausados += u32::from(*pausado);
+    linha.atendentes_em_conversa += u32::from(!conversas.is_empty());
+}
+
+/// A department with nothing in it.
+fn vazio(nome: &str) -> PainelDepartamento {
+    PainelDepartamento {
+        nome: nome.to_owned(),
+        ..PainelDepartamento::default()
+    }
+}
