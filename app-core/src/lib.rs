@@ -4,16 +4,19 @@
 //! ([`exibicao`]). A person at a terminal gets a full-screen interface split into model
 //! ([`modelo`], with the input line in [`editor`]), view ([`visao`]) and runtime ([`tela`]);
 //! pipes and `--json` get the plain line mode of [`terminal`] and [`sessao`]. A separate crate
-//! because both binaries need all of it and the broker needs none of it.
+//! because both binaries need all of it and the broker's library none of it; the broker's
+//! binary runs the supervisor's panel from here too ([`painel`], drawn by [`vista_painel`]).
 
 pub mod comando;
 pub mod editor;
 pub mod exibicao;
 pub mod modelo;
+pub mod painel;
 pub mod sessao;
 pub mod tela;
 pub mod terminal;
 pub mod visao;
+pub mod vista_painel;
 
 use std::process::ExitCode;
 

@@ -1,9 +1,10 @@
-//! Agent credentials: where they live, how they are created on first start, and how a
-//! handshake's token is checked against them (in constant time).
+//! Agent and supervisor credentials: where they live, how they are created on first start, and
+//! how a handshake's token is checked against them (in constant time).
 //!
-//! The file holds one token per line (lines starting with `#` are comments). A broker started
-//! with no token of its own and no file creates the file with one fresh random token, readable
-//! only by its owner, and says where it is and how to hand the token to `atendente`.
+//! Each role has its file ([`ATENDENTES`], [`SUPERVISORES`]), one token per line (lines starting
+//! with `#` are comments). A broker started with no token of its own and no file creates the
+//! file with one fresh random token, readable only by its owner, and says where it is and how
+//! to use it.
 
 use std::fs;
 use std::io::{self, Write};
@@ -11,8 +12,27 @@ use std::path::{Path, PathBuf};
 
 use subtle::ConstantTimeEq;
 
-/// The credentials file's name inside the data directory.
-pub const ARQUIVO: &str = "tokens-atendentes.txt";
+/// One role's credentials file.
+#[derive(Debug, Clone, Copy)]
+pub struct Arquivo {
+    /// Its name inside the data directory.
+    pub nome: &'static str,
+    /// The comment it starts with.
+    cabecalho: &'static str,
+}
+
+/// The agents' tokens.
+pub const ATENDENTES: Arquivo = Arquivo {
+    nome: "tokens-atendentes.txt",
+    cabecalho: "# Tokens dos atendentes, um por linha. Quem tem um deles pode atender clientes.",
+};
+
+/// The supervisors' tokens.
+pub const SUPERVISORES: Arquivo = Arquivo {
+    nome: "tokens-supervisores.txt",
+    cabecalho: "# Tokens dos supervisores, um por linha. Quem tem um deles vê o painel: as filas, \
+                os atendentes e os nomes dos clientes em conversa.",
+};
 
 /// The environment variable `atendente` reads its token from.
 pub const VARIAVEL_DO_ATENDENTE: &str = "FILA_TOKEN";
@@ -29,10 +49,11 @@ pub fn diretorio_padrao() -> PathBuf {
     PathBuf::from("fila-dados")
 }
 
-/// The credentials in `diretorio`, creating the file with a fresh token when there is none.
-/// Returns the tokens and whether the file was just created.
-pub fn carregar_ou_criar(diretorio: &Path) -> io::Result<(Vec<String>, bool)> {
-    let caminho = diretorio.join(ARQUIVO);
+/// The credentials of `arquivo` in `diretorio`, creating the file with a fresh token when there
+/// is none. Returns the tokens and whether the file was just created.
+pub fn carregar_ou_criar(diretorio: &Path, arquivo: Arquivo) -> io::Result<(Vec<String>, bool)> {
+    let cabecalho = arquivo.cabecalho;
+    let caminho = diretorio.join(arquivo.nome);
     match fs::read_to_string(&caminho) {
         Ok(conteudo) => {
             let tokens: Vec<String> = conteudo
@@ -53,10 +74,7 @@ pub fn carregar_ou_criar(diretorio: &Path) -> io::Result<(Vec<String>, bool)> {
             let token = novo_token()?;
             fs::create_dir_all(diretorio)?;
             let mut arquivo = criar_privado(&caminho)?;
-            writeln!(
-                arquivo,
-                "# Tokens dos atendentes, um por linha. Quem tem um deles pode atender clientes."
-            )?;
+            writeln!(arquivo, "{cabecalho}")?;
             writeln!(arquivo, "{token}")?;
             Ok((vec![token], true))
         }
@@ -108,17 +126,20 @@ mod tests {
     fn cria_uma_vez_e_depois_le() {
         let diretorio = std::env::temp_dir().join(format!("fila-cred-{}", std::process::id()));
         let _ = fs::remove_dir_all(&diretorio);
-        let (tokens, criado) = carregar_ou_criar(&diretorio).unwrap();
+        let (tokens, criado) = carregar_ou_criar(&diretorio, ATENDENTES).unwrap();
         assert!(criado);
         assert_eq!(tokens.len(), 1);
         assert_eq!(tokens[0].len(), 64);
-        let (de_novo, criado) = carregar_ou_criar(&diretorio).unwrap();
+        let (de_novo, criado) = carregar_ou_criar(&diretorio, ATENDENTES).unwrap();
         assert!(!criado);
         assert_eq!(de_novo, tokens);
+        let (supervisores, criado) = carregar_ou_criar(&diretorio, SUPERVISORES).unwrap();
+        assert!(criado);
+        assert_ne!(supervisores, tokens, "cada papel tem o seu token");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let modo = fs::metadata(diretorio.join(ARQUIVO))
+            let modo = fs::metadata(diretorio.join(ATENDENTES.nome))
                 .unwrap()
                 .permissions()
                 .mode();

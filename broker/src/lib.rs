@@ -6,7 +6,9 @@
 //! [`matchmaking`] state machine. [`config`] holds every limit and interval;
 //! [`arquivos`] makes room for them in the open-file limit. [`armazenamento`] keeps every
 //! conversation in a database, and the live sessions too, so a broker killed without warning
-//! restarts with them; [`relatorio`] prints the history back.
+//! restarts with them; [`relatorio`] prints the history back and [`servico`] its service-level
+//! report. [`indicadores`] counts what happens for Prometheus and the supervisor's panel, which
+//! [`supervisao`] serves to supervisors; [`canal`] holds what every connection task shares.
 
 pub mod actor;
 pub mod armazenamento;
@@ -19,6 +21,7 @@ pub mod indicadores;
 pub mod matchmaking;
 pub mod relatorio;
 pub mod server;
+pub mod servico;
 pub mod supervisao;
 
 pub use config::Config;

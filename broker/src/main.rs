@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use broker::armazenamento::{self, Banco};
+use broker::servico::{self, Formato};
 use broker::{Broker, Config, arquivos, credenciais, relatorio};
 use clap::{ArgAction, Parser, Subcommand};
 use proto::tls::{self, rustls::ServerConfig};
@@ -40,9 +41,13 @@ fn lista_de_departamentos(texto: &str) -> Result<ListaDepartamentos, String> {
     disable_help_flag = true,
     disable_version_flag = true,
     help_template = cli::MODELO_AJUDA,
-    override_usage = "broker [OPÇÕES]\n       broker conversas [FILTROS]\n       broker conversa ID",
+    override_usage = "broker [OPÇÕES]\n       broker conversas [FILTROS]\n       broker conversa ID\n       \
+                      broker relatorio [FILTROS]\n       broker painel [OPÇÕES]",
     after_help = "Histórico: broker conversas lista as conversas gravadas (--help mostra os \
-                  filtros); broker conversa ID mostra uma delas.\n\
+                  filtros); broker conversa ID mostra uma delas; broker relatorio dá o nível de \
+                  serviço por departamento e dia.\n\
+                  Supervisão: broker painel mostra as filas e os atendentes de um broker em \
+                  funcionamento; --metricas serve as métricas ao Prometheus.\n\
                   Registros: defina RUST_LOG (por exemplo RUST_LOG=debug) para mais detalhes."
 )]
 struct Argumentos {
@@ -187,6 +192,26 @@ struct Argumentos {
     )]
     token_atendente: Option<String>,
 
+    /// Token que os supervisores (broker painel) devem apresentar. Sem ele, os tokens vêm do
+    /// arquivo tokens-supervisores.txt na pasta de dados (criado na primeira execução).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "FILA_TOKEN_SUPERVISOR",
+        hide_env_values = true
+    )]
+    token_supervisor: Option<String>,
+
+    /// Serve as métricas no formato do Prometheus neste endereço (em /metrics), por exemplo
+    /// 127.0.0.1:9187. Desligado por padrão.
+    #[arg(long, value_name = "ENDEREÇO", env = "FILA_METRICAS")]
+    metricas: Option<SocketAddr>,
+
+    /// Meta do nível de serviço: um cliente atendido em até este tempo conta como atendido no
+    /// prazo (no painel e no relatório). Padrão: 20s.
+    #[arg(long, value_name = "DURAÇÃO", default_value = "20s", value_parser = humantime::parse_duration, hide_default_value = true, global = true)]
+    meta: Duration,
+
     /// Os departamentos atendidos, separados por vírgula (o primeiro é o padrão dos clientes):
     /// um cliente ou atendente que peça outro é recusado com a lista. Sem a opção, qualquer
     /// nome vale.
@@ -269,6 +294,73 @@ enum Consulta {
         )]
         limite: u32,
     },
+    /// Nível de serviço por departamento e dia (UTC): clientes oferecidos, atendidos e
+    /// abandonos, esperas, atendimentos, transferências e notas.
+    #[command(
+        help_template = cli::MODELO_AJUDA,
+        override_usage = "broker relatorio [FILTROS]"
+    )]
+    Relatorio {
+        /// A partir deste dia (AAAA-MM-DD, em UTC).
+        #[arg(long, value_name = "DATA")]
+        desde: Option<String>,
+        /// Até este dia, inclusive (AAAA-MM-DD, em UTC).
+        #[arg(long, value_name = "DATA")]
+        ate: Option<String>,
+        /// Só este departamento.
+        #[arg(long, value_name = "NOME")]
+        departamento: Option<String>,
+        /// tabela (para ler), csv (para planilhas) ou json. Padrão: tabela.
+        #[arg(
+            long,
+            value_enum,
+            value_name = "FORMATO",
+            default_value = "tabela",
+            hide_default_value = true,
+            hide_possible_values = true
+        )]
+        formato: Formato,
+    },
+    /// Painel ao vivo de um broker em funcionamento: filas, esperas, nível de serviço do dia e o
+    /// que cada atendente está fazendo.
+    #[command(
+        help_template = cli::MODELO_AJUDA,
+        override_usage = "broker painel [OPÇÕES]"
+    )]
+    Painel {
+        /// Endereço do broker (host:porta). Padrão: 127.0.0.1:7878.
+        #[arg(long, value_name = "ENDEREÇO", default_value = proto::ENDERECO_PADRAO, hide_default_value = true)]
+        servidor: String,
+        /// Token de supervisor. Sem ele, o primeiro de tokens-supervisores.txt na pasta de
+        /// dados (no computador do broker).
+        #[arg(
+            long,
+            value_name = "TOKEN",
+            env = "FILA_TOKEN_SUPERVISOR",
+            hide_env_values = true
+        )]
+        token: Option<String>,
+        /// Nome com que o broker registra este supervisor. Padrão: supervisor.
+        #[arg(
+            long,
+            value_name = "NOME",
+            default_value = "supervisor",
+            hide_default_value = true
+        )]
+        nome: String,
+        /// Um painel por linha, em JSON (para scripts).
+        #[arg(long)]
+        json: bool,
+        /// Mostra um painel (em JSON) e sai.
+        #[arg(long)]
+        uma_vez: bool,
+        /// Conecta com TLS.
+        #[arg(long)]
+        tls: bool,
+        /// Certificado (PEM) da autoridade que assinou o do broker; implica --tls.
+        #[arg(long, value_name = "ARQUIVO")]
+        ca: Option<PathBuf>,
+    },
     /// Mostra a transcrição de uma conversa.
     #[command(
         help_template = "{about}\n\nUso: {usage}\n\nArgumentos:\n{positionals}\n\nOpções:\n{options}",
@@ -296,7 +388,11 @@ impl Argumentos {
             .unwrap_or_else(|| armazenamento::url_padrao(&self.pasta_de_dados()))
     }
 
-    fn config(&self, tokens_atendente: Vec<String>, tls: Option<Arc<ServerConfig>>) -> Config {
+    fn config(&self, tokens: Credenciais, tls: Option<Arc<ServerConfig>>) -> Config {
+        let Credenciais {
+            atendentes: tokens_atendente,
+            supervisores: tokens_supervisor,
+        } = tokens;
         Config {
             escutar: self.escutar,
             tamanho_maximo_quadro: self.quadro_maximo as usize,
@@ -312,6 +408,9 @@ impl Argumentos {
             fila_maxima: self.fila_maxima,
             capacidade_maxima: self.capacidade_maxima,
             tokens_atendente,
+            tokens_supervisor,
+            metricas: self.metricas,
+            meta_servico: self.meta,
             tls,
             capacidade_saida: self.capacidade_saida,
             prazo_encerramento: self.prazo_encerramento,
@@ -328,37 +427,66 @@ impl Argumentos {
         }
     }
 
-    /// The agent tokens: the one given, or those of the credentials file (created, and
-    /// announced, on first start).
-    fn tokens_atendente(&self) -> Result<Vec<String>, String> {
-        if let Some(token) = self.token_atendente.as_deref().map(str::trim) {
+    /// The agents' and the supervisors' tokens: the one given for each role, or those of its
+    /// credentials file (created, and announced, on first start).
+    fn credenciais(&self) -> Result<Credenciais, String> {
+        let atendentes = self.tokens(&self.token_atendente, credenciais::ATENDENTES)?;
+        let supervisores = self.tokens(&self.token_supervisor, credenciais::SUPERVISORES)?;
+        Ok(Credenciais {
+            atendentes,
+            supervisores,
+        })
+    }
+
+    /// One role's tokens: `dado` (from its option), or its file's.
+    fn tokens(
+        &self,
+        dado: &Option<String>,
+        arquivo: credenciais::Arquivo,
+    ) -> Result<Vec<String>, String> {
+        let atendentes = arquivo.nome == credenciais::ATENDENTES.nome;
+        if let Some(token) = dado.as_deref().map(str::trim) {
             if token.is_empty() {
-                return Err("--token-atendente não pode ser vazio".into());
+                let opcao = if atendentes {
+                    "--token-atendente"
+                } else {
+                    "--token-supervisor"
+                };
+                return Err(format!("{opcao} não pode ser vazio"));
             }
             return Ok(vec![token.to_owned()]);
         }
         let pasta = self.pasta_de_dados();
-        let (tokens, criado) = credenciais::carregar_ou_criar(&pasta).map_err(|erro| {
+        let (tokens, criado) = credenciais::carregar_ou_criar(&pasta, arquivo).map_err(|erro| {
             format!(
                 "não foi possível ler ou criar as credenciais em {}: {erro}",
                 pasta.display()
             )
         })?;
         if criado {
-            let arquivo = pasta.join(credenciais::ARQUIVO);
-            println!(
-                "Primeira execução: credenciais dos atendentes criadas em {}.",
-                arquivo.display()
-            );
-            println!("Para entrar como atendente, use o token que está nesse arquivo:");
-            println!(
-                "  atendente --nome SEU_NOME --token {}   (ou {}=... no ambiente)",
-                tokens[0],
-                credenciais::VARIAVEL_DO_ATENDENTE
-            );
+            let caminho = pasta.join(arquivo.nome).display().to_string();
+            if atendentes {
+                println!("Primeira execução: credenciais dos atendentes criadas em {caminho}.");
+                println!("Para entrar como atendente, use o token que está nesse arquivo:");
+                println!(
+                    "  atendente --nome SEU_NOME --token {}   (ou {}=... no ambiente)",
+                    tokens[0],
+                    credenciais::VARIAVEL_DO_ATENDENTE
+                );
+            } else {
+                println!(
+                    "Credenciais dos supervisores criadas em {caminho} (broker painel as usa)."
+                );
+            }
         }
         Ok(tokens)
     }
+}
+
+/// The tokens of each role that needs one.
+struct Credenciais {
+    atendentes: Vec<String>,
+    supervisores: Vec<String>,
 }
 
 #[tokio::main]
@@ -371,12 +499,43 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    if let Some(Consulta::Painel {
+        servidor,
+        token,
+        nome,
+        json,
+        uma_vez,
+        tls,
+        ca,
+    }) = &argumentos.consulta
+    {
+        let token = match token {
+            Some(token) => token.clone(),
+            None => match token_de_supervisor_local(&argumentos.pasta_de_dados()) {
+                Ok(token) => token,
+                Err(erro) => {
+                    eprintln!("Erro: {erro}");
+                    return ExitCode::from(2);
+                }
+            },
+        };
+        let opcoes = app_core::painel::OpcoesPainel {
+            servidor: servidor.clone(),
+            token,
+            nome: nome.clone(),
+            json: *json,
+            uma_vez: *uma_vez,
+            tls: *tls,
+            ca: ca.clone(),
+        };
+        return app_core::painel::executar(opcoes).await;
+    }
     if let Some(consulta) = &argumentos.consulta {
         if argumentos.sem_banco {
             eprintln!("Erro: --sem-banco não tem histórico para consultar.");
             return ExitCode::from(2);
         }
-        return consultar(&argumentos.url_do_banco(), consulta).await;
+        return consultar(&argumentos.url_do_banco(), consulta, argumentos.meta).await;
     }
     let tls = match (&argumentos.tls_cert, &argumentos.tls_chave) {
         (Some(certificado), Some(chave)) => match tls::configuracao_servidor(certificado, chave) {
@@ -388,7 +547,7 @@ async fn main() -> ExitCode {
         },
         _ => None,
     };
-    let config = match argumentos.tokens_atendente() {
+    let config = match argumentos.credenciais() {
         Ok(tokens) => argumentos.config(tokens, tls),
         Err(erro) => {
             eprintln!("Erro: {erro}");
@@ -427,6 +586,9 @@ async fn main() -> ExitCode {
             armazenamento::descrever(&argumentos.url_do_banco())
         );
     }
+    if let Some(endereco) = argumentos.metricas {
+        println!("Métricas para o Prometheus em http://{endereco}/metrics.");
+    }
     match &argumentos.departamentos {
         Some(lista) => println!("Departamentos atendidos: {}.", lista.0.join(", ")),
         None => println!("Departamentos: qualquer nome (--departamentos fixa uma lista)."),
@@ -440,8 +602,66 @@ async fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Answers `broker conversas` and `broker conversa ID` from the history at `url`.
-async fn consultar(url: &str, consulta: &Consulta) -> ExitCode {
+/// The first supervisor token of the credentials file in `pasta`, for a panel run on the
+/// broker's own machine.
+fn token_de_supervisor_local(pasta: &std::path::Path) -> Result<String, String> {
+    let caminho = pasta.join(credenciais::SUPERVISORES.nome);
+    let conteudo = std::fs::read_to_string(&caminho).map_err(|_| {
+        format!(
+            "informe --token (ou FILA_TOKEN_SUPERVISOR): não há {} aqui",
+            caminho.display()
+        )
+    })?;
+    conteudo
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{} não tem nenhum token", caminho.display()))
+}
+
+/// Answers `broker relatorio` from the history: the figures of the days asked, against `meta`.
+async fn relatar(
+    historico: &Banco,
+    (desde, ate, departamento): (&Option<String>, &Option<String>, &Option<String>),
+    formato: Formato,
+    meta: Duration,
+) -> ExitCode {
+    let dia = |data: &Option<String>, dias_depois: i64| {
+        data.as_deref()
+            .map(|data| servico::dia_utc(data).map(|ms| ms + dias_depois * 86_400_000))
+            .transpose()
+    };
+    let (desde, ate) = match (dia(desde, 0), dia(ate, 1)) {
+        (Ok(desde), Ok(ate)) => (desde, ate),
+        (Err(erro), _) | (_, Err(erro)) => {
+            eprintln!("Erro: {erro}");
+            return ExitCode::from(2);
+        }
+    };
+    let filtro = armazenamento::FiltroDesempenho {
+        desde,
+        ate,
+        departamento: departamento
+            .as_deref()
+            .map(|d| proto::validacao::normalizar_departamento(d).unwrap_or_else(|_| d.to_owned())),
+        meta_ms: i64::try_from(meta.as_millis()).unwrap_or(i64::MAX),
+    };
+    match historico.desempenho(&filtro).await {
+        Ok(linhas) => {
+            print!("{}", servico::imprimir(&linhas, formato, meta.as_secs()));
+            ExitCode::SUCCESS
+        }
+        Err(erro) => {
+            eprintln!("Não foi possível ler o histórico: {erro}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Answers `broker conversas`, `broker conversa ID` and `broker relatorio` from the history at
+/// `url`.
+async fn consultar(url: &str, consulta: &Consulta, meta: Duration) -> ExitCode {
     let historico = match Banco::abrir(url).await {
         Ok(historico) => historico,
         Err(erro) => {
@@ -450,6 +670,14 @@ async fn consultar(url: &str, consulta: &Consulta) -> ExitCode {
         }
     };
     match consulta {
+        Consulta::Relatorio {
+            desde,
+            ate,
+            departamento,
+            formato,
+        } => relatar(&historico, (desde, ate, departamento), *formato, meta).await,
+        // The panel reads no history: main runs it before opening one.
+        Consulta::Painel { .. } => ExitCode::SUCCESS,
         Consulta::Conversas {
             desde,
             ate,

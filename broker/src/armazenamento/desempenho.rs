@@ -238,7 +238,7 @@ impl Banco {
         let sql = format!(
             "SELECT c.departamento, t.em / 86400000 AS dia, \
                  CAST(SUM(1 - t.sem_resposta) AS BIGINT) AS transferencias, \
-                 CAST(SUM(t.sem_resposta) AS BIGINT) AS sem_resposta, \
+                 CAST(SUM(t.sem_resposta) AS BIGINT) AS sem_resposta \
              FROM transferencias t JOIN conversas c ON c.id = t.conversa{} \
              GROUP BY c.departamento, t.em / 86400000",
             condicoes(filtro, 0, "t.em", "c.departamento")
