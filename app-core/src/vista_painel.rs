@@ -62,6 +62,7 @@ fn cabecalho(quadro: &Quadro) -> Line<'static> {
 }
 
 fn tabela_de_filas(painel: &Painel) -> Table<'static> {
+    let nivel = format!("Nível ({}s)", painel.meta_s);
     let titulos = [
         "Departamento",
         "Na fila",
@@ -71,16 +72,20 @@ fn tabela_de_filas(painel: &Painel) -> Table<'static> {
         "Em conversa",
         "Pausados",
         "Conversas",
-        "Hoje: chegaram",
-        "atendidos",
-        "abandonos",
-        "Nível de serviço",
-    ];
+        "Chegaram",
+        "Atendidos",
+        "Abandonos",
+        nivel.as_str(),
+    ]
+    .map(str::to_owned);
     let linhas = painel.departamentos.iter().map(linha_de_fila);
-    let larguras = [14, 7, 12, 10, 6, 11, 8, 9, 14, 9, 9, 16].map(Constraint::Length);
+    let larguras = [12, 7, 12, 10, 6, 11, 8, 9, 8, 9, 9, 14].map(Constraint::Length);
     Table::new(linhas, larguras)
         .header(Row::new(titulos).style(Style::new().add_modifier(Modifier::BOLD)))
-        .block(Block::bordered().title(" Filas "))
+        .block(
+            Block::bordered()
+                .title(" Filas (chegaram, atendidos, abandonos e nível: hoje, desde 00:00 UTC) "),
+        )
 }
 
 fn linha_de_fila(linha: &PainelDepartamento) -> Row<'static> {
@@ -247,7 +252,10 @@ mod tests {
             reconectando: false,
         };
         let tela = tela(&quadro);
-        assert!(tela.contains("Painel · 127.0.0.1:7878 · meta 20s · 14:02:07"), "{tela}");
+        assert!(
+            tela.contains("Painel · 127.0.0.1:7878 · meta 20s · 14:02:07"),
+            "{tela}"
+        );
         let vendas = tela.lines().find(|l| l.contains("vendas ")).expect("line");
         for trecho in ["3", "2m 05s", "1m 30s", "12", "8", "60% (6/10)"] {
             assert!(vendas.contains(trecho), "{trecho} em {vendas}");

@@ -131,10 +131,16 @@ fn autorizar(
     origem: &Origem,
     contexto: &Contexto,
 ) -> Result<Apresentacao, DoBroker> {
-    let tokens = match apresentacao.papel {
+    let (tokens, recusa) = match apresentacao.papel {
         Papel::Cliente { .. } => return Ok(apresentacao),
-        Papel::Atendente { .. } => &contexto.config.tokens_atendente,
-        Papel::Supervisor => &contexto.config.tokens_supervisor,
+        Papel::Atendente { .. } => (
+            &contexto.config.tokens_atendente,
+            CodigoErro::NaoAutorizado.descricao(),
+        ),
+        Papel::Supervisor => (
+            &contexto.config.tokens_supervisor,
+            "credencial de supervisor ausente ou inválida",
+        ),
     };
     if origem.atendente_bloqueado {
         indicadores::contar_recusa("login");
@@ -148,7 +154,10 @@ fn autorizar(
         Ok(apresentacao)
     } else {
         let _ = contexto.falhas.try_send(origem.par.ip());
-        Err(DoBroker::erro(CodigoErro::NaoAutorizado))
+        Err(DoBroker::Erro {
+            codigo: CodigoErro::NaoAutorizado,
+            texto: recusa.to_owned(),
+        })
     }
 }
 

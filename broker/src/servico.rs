@@ -185,7 +185,8 @@ fn tabela(linhas: &[Linha], meta_s: u64) -> String {
                 tempo(l.atendimento_medio_s),
                 l.transferencias.to_string(),
                 l.sem_resposta.to_string(),
-                l.nota_media.map_or_else(|| "—".into(), |n| format!("{n:.1}")),
+                l.nota_media
+                    .map_or_else(|| "—".into(), |n| format!("{n:.1}")),
             ]
         })
         .collect();
@@ -255,8 +256,14 @@ mod tests {
         let tabela = imprimir(&[exemplo()], Formato::Tabela, 20);
         assert!(tabela.starts_with("Dia"), "{tabela}");
         assert!(tabela.contains("Nível (20s)"), "{tabela}");
-        assert!(tabela.contains("25.0%") && tabela.contains("50.0%"), "{tabela}");
-        assert_eq!(imprimir(&[], Formato::Tabela, 20), "Nenhum atendimento no período.\n");
+        assert!(
+            tabela.contains("25.0%") && tabela.contains("50.0%"),
+            "{tabela}"
+        );
+        assert_eq!(
+            imprimir(&[], Formato::Tabela, 20),
+            "Nenhum atendimento no período.\n"
+        );
         let json: serde_json::Value =
             serde_json::from_str(&imprimir(&[exemplo()], Formato::Json, 20)).expect("json");
         assert_eq!(json[0]["nivel_servico"], 0.5);

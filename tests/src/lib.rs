@@ -212,12 +212,17 @@ impl Participante {
     }
 
     /// The next frame that is not a status update (a customer's position, an agent's waiting
-    /// count). Those are coalesced per tick, so how many arrive is not fixed; what else
-    /// arrives, and in what order, is.
+    /// count) nor the list of departments a broker with one sends after `BemVindo`. Updates are
+    /// coalesced per tick, so how many arrive is not fixed; what else arrives, and in what
+    /// order, is.
     pub async fn proximo_evento(&mut self) -> DoBroker {
         loop {
             match self.proximo().await {
-                Some(DoBroker::Fila { .. } | DoBroker::Espera { .. }) => continue,
+                Some(
+                    DoBroker::Fila { .. }
+                    | DoBroker::Espera { .. }
+                    | DoBroker::Departamentos { .. },
+                ) => continue,
                 Some(quadro) => return quadro,
                 None => panic!("{}: conexão fechada antes do próximo evento", self.nome),
             }
@@ -225,12 +230,12 @@ impl Participante {
     }
 
     /// Waits until the customer is told it is at `posicao`, failing if anything other than a
-    /// position update arrives first.
+    /// position update (or the list of departments) arrives first.
     pub async fn esperar_posicao(&mut self, posicao: u32) {
         loop {
             match self.proximo().await {
                 Some(DoBroker::Fila { posicao: p, .. }) if p == posicao => return,
-                Some(DoBroker::Fila { .. }) => continue,
+                Some(DoBroker::Fila { .. } | DoBroker::Departamentos { .. }) => continue,
                 outro => panic!(
                     "{}: esperava a posição {posicao}, chegou {outro:?}",
                     self.nome
@@ -420,13 +425,13 @@ pub async fn encerrar_com_o_cliente_fora(atendente: &mut Participante, tomada: &
         .await;
 }
 
-/// Builds the apps (`cliente`, `atendente`) with the cargo that runs the test, and returns the
-/// folder their binaries are in.
+/// Builds the apps (`cliente`, `atendente`, and `broker` for its panel and reports) with the
+/// cargo that runs the test, and returns the folder their binaries are in.
 pub fn construir_apps() -> std::path::PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let raiz = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let saida = std::process::Command::new(cargo)
-        .args(["build", "-p", "cliente", "-p", "atendente"])
+        .args(["build", "-p", "cliente", "-p", "atendente", "-p", "broker"])
         .current_dir(&raiz)
         .output()
         .expect("cargo runs");

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use broker::Broker;
 use broker::arquivos::{self, RESERVA};
+use broker::{Broker, Config};
 use clap::{ArgAction, Parser, Subcommand};
 use serde::Serialize;
 use tests::carga::processo::{self, BrokerFilho};
@@ -43,6 +43,11 @@ struct Argumentos {
     /// O broker da carga roda sem banco (como broker --sem-banco).
     #[arg(long, global = true, conflicts_with = "banco")]
     sem_banco: bool,
+
+    /// O broker da carga serve as métricas do Prometheus neste endereço (como broker
+    /// --metricas), para medir o que elas custam.
+    #[arg(long, value_name = "ENDEREÇO", global = true)]
+    metricas: Option<SocketAddr>,
 
     /// Escreve os números também como JSON neste arquivo.
     #[arg(long, value_name = "ARQUIVO", global = true)]
@@ -262,7 +267,11 @@ async fn carregar(
             (Alvo::Filho(filho), TOKEN_EMBUTIDO.to_owned())
         }
         None => {
-            let broker = Broker::iniciar(config_de_carga(banco.map(str::to_owned)))
+            let config = Config {
+                metricas: argumentos.metricas,
+                ..config_de_carga(banco.map(str::to_owned))
+            };
+            let broker = Broker::iniciar(config)
                 .await
                 .map_err(|e| format!("não foi possível subir o broker embutido: {e}"))?;
             (Alvo::Embutido(broker), TOKEN_EMBUTIDO.to_owned())
