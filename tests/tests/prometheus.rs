@@ -1,7 +1,7 @@
 //! The broker's metrics as Prometheus sees them: Debian's `prometheus` server (which `.ci/run`
 //! installs) scrapes a broker under a short load, and its HTTP API must report the customers
-//! the test left waiting and the ones it had answered; `promtool check metrics` must accept
-//! the broker's output.
+//! the test left waiting and the ones it had answered, and the history's commits; `promtool
+//! check metrics` must accept the broker's output.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -66,7 +66,7 @@ fn codificar(texto: &str) -> String {
 /// Starts the broker binary with metrics at `metricas`; returns it and where it listens.
 fn iniciar_broker(pasta: &Path, metricas: SocketAddr, dados: &Path) -> (Processo, SocketAddr) {
     let mut filho = Command::new(pasta.join("broker"))
-        .args(["--sem-banco", "--escutar", "127.0.0.1:0", "--departamentos"])
+        .args(["--escutar", "127.0.0.1:0", "--departamentos"])
         .args(["geral,vendas", "--intervalo-fila", "10ms"])
         .args([
             "--token-atendente",

@@ -19,6 +19,8 @@ use std::time::Duration;
 use rusqlite::{Connection, params};
 use tracing::error;
 
+use crate::indicadores;
+
 use super::consultas::{Conversa, SELECIONAR_CONVERSAS, anterior};
 use super::gravador::{Consulta, Gravado, Juntos, Lote, Resposta};
 use super::linhas::{Linhas, Passagem};
@@ -107,9 +109,11 @@ impl EscritorSqlite {
         if !registros.is_empty() {
             let quantos = registros.len();
             let linhas = Linhas::de(registros, self.base_ms, &mut self.seqs);
+            let inicio = std::time::Instant::now();
             if let Err(erro) = self.gravar(linhas) {
                 error!(%erro, registros = quantos, "não foi possível gravar no histórico");
             }
+            indicadores::medir_commit(inicio.elapsed());
         }
         let respostas = consultas
             .into_iter()

@@ -11,6 +11,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::error;
 
+use crate::indicadores;
+
 use super::gravador::{Gravado, Juntos, Lote, Resposta, juntar};
 use super::linhas::{Linhas, Passagem};
 use super::{Banco, ErroBanco};
@@ -33,9 +35,11 @@ pub(super) fn iniciar(
             if !registros.is_empty() {
                 let quantos = registros.len();
                 let linhas = Linhas::de(registros, base_ms, &mut seqs);
+                let inicio = std::time::Instant::now();
                 if let Err(erro) = gravar(&banco, linhas, base_ms).await {
                     error!(%erro, registros = quantos, "não foi possível gravar no histórico");
                 }
+                indicadores::medir_commit(inicio.elapsed());
             }
             // The lookups run at once, each on a connection of the pool.
             let respostas = futures::future::join_all(consultas.into_iter().map(|consulta| {
