@@ -4,8 +4,9 @@
 //! ([`exibicao`]). A person at a terminal gets a full-screen interface split into model
 //! ([`modelo`], with the input line in [`editor`]), view ([`visao`]) and runtime ([`tela`]);
 //! pipes and `--json` get the plain line mode of [`terminal`] and [`sessao`]. A separate crate
-//! because both binaries need all of it and the broker's library none of it; the broker's
-//! binary runs the supervisor's panel from here too ([`painel`], drawn by [`vista_painel`]).
+//! because both binaries need all of it, and the broker's binary runs the supervisor's panel
+//! from here too ([`painel`], drawn by [`vista_painel`]), while the broker's library uses none
+//! of it.
 
 pub mod comando;
 pub mod editor;

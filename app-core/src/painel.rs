@@ -2,9 +2,9 @@
 //! another machine, and over TLS, as the apps connect). Full screen at a terminal, redrawn with
 //! every panel the broker sends (once a second; [`crate::vista_painel`] draws it); with
 //! `--json`, or when the output is not a terminal, one panel per line of JSON, its fields as
-//! PROTOCOL.md names them. A dropped connection is tried again every two seconds, the last
-//! figures staying on screen marked as old; in `--json` it ends the command with an error, so
-//! a script notices.
+//! PROTOCOL.md names them. A dropped connection is tried again every two seconds, in the
+//! background (the keys keep working), the last figures staying on screen marked as old; in
+//! `--json` it ends the command with an error, so a script notices.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,6 +14,7 @@ use crossterm::event::{Event, EventStream, KeyCode, KeyEvent, KeyEventKind, KeyM
 use futures::StreamExt;
 use proto::{Apresentacao, Conexao, DoBroker, ErroConexao, MotivoFim};
 use ratatui::DefaultTerminal;
+use tokio::task::JoinHandle;
 
 use crate::terminal;
 use crate::vista_painel::{Quadro, desenhar};
@@ -116,6 +117,8 @@ async fn laco(tela: &mut DefaultTerminal, opcoes: &OpcoesPainel, conexao: Conexa
         ..Quadro::default()
     };
     let mut conexao = Some(conexao);
+    // A new connection being tried in the background, so the keys still work meanwhile.
+    let mut tentativa: Option<JoinHandle<Result<Conexao, ErroConexao>>> = None;
     let mut teclado = EventStream::new();
     let mut religar = tokio::time::interval(RELIGAR);
     loop {
@@ -140,8 +143,14 @@ async fn laco(tela: &mut DefaultTerminal, opcoes: &OpcoesPainel, conexao: Conexa
                 }
                 Some(Ok(_)) => {}
             },
-            _ = religar.tick(), if conexao.is_none() => {
-                conexao = conectar(opcoes).await.ok();
+            _ = religar.tick(), if conexao.is_none() && tentativa.is_none() => {
+                let opcoes = opcoes.clone();
+                tentativa = Some(tokio::spawn(async move { conectar(&opcoes).await }));
+            }
+            feita = async { tentativa.as_mut().expect("guarded by the condition").await },
+                if tentativa.is_some() => {
+                tentativa = None;
+                conexao = feita.ok().and_then(Result::ok);
             }
         }
     }

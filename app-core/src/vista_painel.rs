@@ -48,7 +48,10 @@ fn cabecalho(quadro: &Quadro) -> Line<'static> {
     let meta = quadro
         .painel
         .as_ref()
-        .map(|p| format!(" · meta {}s", p.meta_s))
+        .map(|p| match p.omitidos {
+            0 => format!(" · meta {}", meta(p.meta_ms)),
+            n => format!(" · meta {} · {n} omitidos (não cabem)", meta(p.meta_ms)),
+        })
         .unwrap_or_default();
     let estado = match (&quadro.painel, quadro.reconectando) {
         (_, true) => " · reconectando (números de antes)".to_owned(),
@@ -62,7 +65,7 @@ fn cabecalho(quadro: &Quadro) -> Line<'static> {
 }
 
 fn tabela_de_filas(painel: &Painel) -> Table<'static> {
-    let nivel = format!("Nível ({}s)", painel.meta_s);
+    let nivel = format!("Nível ({})", meta(painel.meta_ms));
     let titulos = [
         "Departamento",
         "Na fila",
@@ -105,7 +108,7 @@ fn linha_de_fila(linha: &PainelDepartamento) -> Row<'static> {
         linha.atendentes_em_conversa.to_string(),
         linha.atendentes_pausados.to_string(),
         linha.conversas.to_string(),
-        linha.oferecidos_hoje.to_string(),
+        linha.chegadas_hoje.to_string(),
         linha.atendidos_hoje.to_string(),
         linha.abandonos_hoje.to_string(),
         nivel_de_servico(linha),
@@ -157,6 +160,14 @@ fn linha_de_atendente(atendente: &PainelAtendente) -> Row<'static> {
     ])
 }
 
+/// The service-level target as given: "20s", or "1500ms" when not whole seconds.
+pub fn meta(ms: u64) -> String {
+    match ms % 1000 {
+        0 => format!("{}s", ms / 1000),
+        _ => format!("{ms}ms"),
+    }
+}
+
 /// How an agent's state reads.
 pub fn nome_do_estado(estado: EstadoAtendente) -> &'static str {
     match estado {
@@ -186,7 +197,7 @@ mod tests {
 
     fn painel() -> Painel {
         Painel {
-            meta_s: 20,
+            meta_ms: 20_000,
             departamentos: vec![PainelDepartamento {
                 nome: "vendas".into(),
                 aguardando: 3,
@@ -196,7 +207,7 @@ mod tests {
                 atendentes_em_conversa: 1,
                 atendentes_pausados: 1,
                 conversas: 2,
-                oferecidos_hoje: 12,
+                chegadas_hoje: 12,
                 atendidos_hoje: 8,
                 no_prazo_hoje: 6,
                 abandonos_hoje: 2,
@@ -224,6 +235,7 @@ mod tests {
                     conversas: Vec::new(),
                 },
             ],
+            omitidos: 0,
         }
     }
 

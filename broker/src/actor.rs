@@ -163,7 +163,7 @@ pub async fn executar(
         substituidas: HashSet::new(),
         gravacao,
         indicadores: observacao.indicadores,
-        medidores: observacao.metricas.then(Instant::now),
+        proximos_medidores: observacao.metricas.then(Instant::now),
     };
     let mut tick = interval(intervalo_fila);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -263,7 +263,7 @@ struct Ator {
     /// What is counted for whoever watches the broker.
     indicadores: Indicadores,
     /// When the metrics' gauges are next due (`None`: no metrics are served).
-    medidores: Option<Instant>,
+    proximos_medidores: Option<Instant>,
 }
 
 impl Ator {
@@ -346,12 +346,12 @@ impl Ator {
 
     /// Sets the metrics' gauges from the panel, when they are served and due.
     fn atualizar_medidores(&mut self) {
-        let Some(proximos) = self.medidores else {
+        let Some(proximos) = self.proximos_medidores else {
             return;
         };
         let agora = Instant::now();
         if agora >= proximos {
-            self.medidores = Some(agora + INTERVALO_DOS_MEDIDORES);
+            self.proximos_medidores = Some(agora + INTERVALO_DOS_MEDIDORES);
             let painel = self.painel();
             self.indicadores.publicar(&painel);
         }
@@ -486,9 +486,12 @@ impl Ator {
         let mut quedas = Vec::new();
         for efeito in efeitos {
             match efeito {
-                Efeito::Enviar { para, quadro } | Efeito::Reenviar { para, quadro } => {
+                Efeito::Enviar { para, quadro } => {
+                    // Counted once, when first sent (a resume's replay is not counted again).
+                    self.indicadores.ao_enviar(&quadro);
                     self.enviar(para, quadro, &mut quedas);
                 }
+                Efeito::Reenviar { para, quadro } => self.enviar(para, quadro, &mut quedas),
                 Efeito::Retomar { conexao, sessao } => {
                     info!(sessao, conexao, "sessão retomada");
                     self.indicadores.ao_retomar();
@@ -538,7 +541,6 @@ impl Ator {
             return;
         };
         registrar(para, &quadro);
-        self.indicadores.ao_enviar(&quadro);
         if let Err(erro) = saida.quadros.try_send(Box::new(quadro)) {
             if let TrySendError::Full(_) = erro {
                 warn!(sessao = para, "consumidor lento: conexão cortada");

@@ -17,6 +17,8 @@ use subtle::ConstantTimeEq;
 pub struct Arquivo {
     /// Its name inside the data directory.
     pub nome: &'static str,
+    /// The broker's option that gives a token instead.
+    pub opcao: &'static str,
     /// The comment it starts with.
     cabecalho: &'static str,
 }
@@ -24,12 +26,14 @@ pub struct Arquivo {
 /// The agents' tokens.
 pub const ATENDENTES: Arquivo = Arquivo {
     nome: "tokens-atendentes.txt",
+    opcao: "--token-atendente",
     cabecalho: "# Tokens dos atendentes, um por linha. Quem tem um deles pode atender clientes.",
 };
 
 /// The supervisors' tokens.
 pub const SUPERVISORES: Arquivo = Arquivo {
     nome: "tokens-supervisores.txt",
+    opcao: "--token-supervisor",
     cabecalho: "# Tokens dos supervisores, um por linha. Quem tem um deles vê o painel: as filas, \
                 os atendentes e os nomes dos clientes em conversa.",
 };

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use metrics::{Counter, Gauge, Histogram, Unit};
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder};
-use proto::{CodigoErro, DoBroker, Painel};
+use proto::{CodigoErro, DoBroker, Painel, PainelDepartamento};
 
 use crate::matchmaking::Medida;
 
@@ -353,13 +353,30 @@ impl Indicadores {
         self.pendentes.set(lotes as f64);
     }
 
-    /// Completes a panel with the target and the day's figures (at `agora_ms`).
+    /// Completes a panel with the target and the day's figures (at `agora_ms`), adding the
+    /// departments that had figures today and have nobody in them now.
     pub fn completar(&mut self, painel: &mut Painel, agora_ms: i64) {
         self.virar_o_dia(agora_ms);
-        painel.meta_s = u32::try_from(self.meta.as_secs()).unwrap_or(u32::MAX);
+        painel.meta_ms = u64::try_from(self.meta.as_millis()).unwrap_or(u64::MAX);
+        let ausentes: Vec<String> = self
+            .hoje
+            .keys()
+            .filter(|nome| !painel.departamentos.iter().any(|d| &d.nome == *nome))
+            .cloned()
+            .collect();
+        if !ausentes.is_empty() {
+            let linhas = ausentes.into_iter().map(|nome| PainelDepartamento {
+                nome,
+                ..PainelDepartamento::default()
+            });
+            painel.departamentos.extend(linhas);
+            // The configured ones stay first, in their order; the others by name.
+            let configurados = self.configurados.len().min(painel.departamentos.len());
+            painel.departamentos[configurados..].sort_by(|a, b| a.nome.cmp(&b.nome));
+        }
         for linha in &mut painel.departamentos {
             let dia = self.hoje.get(&linha.nome).copied().unwrap_or_default();
-            linha.oferecidos_hoje = dia.oferecidos;
+            linha.chegadas_hoje = dia.oferecidos;
             linha.atendidos_hoje = dia.atendidos;
             linha.no_prazo_hoje = dia.no_prazo;
             linha.abandonos_hoje = dia.abandonos;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use broker::armazenamento::{self, Banco};
+use broker::indicadores::MS_POR_DIA;
 use broker::servico::{self, Formato};
 use broker::{Broker, Config, arquivos, credenciais, relatorio};
 use clap::{ArgAction, Parser, Subcommand};
@@ -388,8 +389,8 @@ impl Argumentos {
             .unwrap_or_else(|| armazenamento::url_padrao(&self.pasta_de_dados()))
     }
 
-    fn config(&self, tokens: Credenciais, tls: Option<Arc<ServerConfig>>) -> Config {
-        let Credenciais {
+    fn config(&self, tokens: Tokens, tls: Option<Arc<ServerConfig>>) -> Config {
+        let Tokens {
             atendentes: tokens_atendente,
             supervisores: tokens_supervisor,
         } = tokens;
@@ -429,30 +430,24 @@ impl Argumentos {
 
     /// The agents' and the supervisors' tokens: the one given for each role, or those of its
     /// credentials file (created, and announced, on first start).
-    fn credenciais(&self) -> Result<Credenciais, String> {
-        let atendentes = self.tokens(&self.token_atendente, credenciais::ATENDENTES)?;
-        let supervisores = self.tokens(&self.token_supervisor, credenciais::SUPERVISORES)?;
-        Ok(Credenciais {
+    fn tokens(&self) -> Result<Tokens, String> {
+        let atendentes = self.tokens_de(&self.token_atendente, credenciais::ATENDENTES)?;
+        let supervisores = self.tokens_de(&self.token_supervisor, credenciais::SUPERVISORES)?;
+        Ok(Tokens {
             atendentes,
             supervisores,
         })
     }
 
-    /// One role's tokens: `dado` (from its option), or its file's.
-    fn tokens(
+    /// One role's tokens: `dado` (from its option), or those of its file.
+    fn tokens_de(
         &self,
         dado: &Option<String>,
         arquivo: credenciais::Arquivo,
     ) -> Result<Vec<String>, String> {
-        let atendentes = arquivo.nome == credenciais::ATENDENTES.nome;
         if let Some(token) = dado.as_deref().map(str::trim) {
             if token.is_empty() {
-                let opcao = if atendentes {
-                    "--token-atendente"
-                } else {
-                    "--token-supervisor"
-                };
-                return Err(format!("{opcao} não pode ser vazio"));
+                return Err(format!("{} não pode ser vazio", arquivo.opcao));
             }
             return Ok(vec![token.to_owned()]);
         }
@@ -465,7 +460,7 @@ impl Argumentos {
         })?;
         if criado {
             let caminho = pasta.join(arquivo.nome).display().to_string();
-            if atendentes {
+            if arquivo.opcao == credenciais::ATENDENTES.opcao {
                 println!("Primeira execução: credenciais dos atendentes criadas em {caminho}.");
                 println!("Para entrar como atendente, use o token que está nesse arquivo:");
                 println!(
@@ -484,7 +479,7 @@ impl Argumentos {
 }
 
 /// The tokens of each role that needs one.
-struct Credenciais {
+struct Tokens {
     atendentes: Vec<String>,
     supervisores: Vec<String>,
 }
@@ -499,36 +494,8 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    if let Some(Consulta::Painel {
-        servidor,
-        token,
-        nome,
-        json,
-        uma_vez,
-        tls,
-        ca,
-    }) = &argumentos.consulta
-    {
-        let token = match token {
-            Some(token) => token.clone(),
-            None => match token_de_supervisor_local(&argumentos.pasta_de_dados()) {
-                Ok(token) => token,
-                Err(erro) => {
-                    eprintln!("Erro: {erro}");
-                    return ExitCode::from(2);
-                }
-            },
-        };
-        let opcoes = app_core::painel::OpcoesPainel {
-            servidor: servidor.clone(),
-            token,
-            nome: nome.clone(),
-            json: *json,
-            uma_vez: *uma_vez,
-            tls: *tls,
-            ca: ca.clone(),
-        };
-        return app_core::painel::executar(opcoes).await;
+    if let Some(painel @ Consulta::Painel { .. }) = &argumentos.consulta {
+        return abrir_painel(painel, &argumentos.pasta_de_dados()).await;
     }
     if let Some(consulta) = &argumentos.consulta {
         if argumentos.sem_banco {
@@ -547,7 +514,7 @@ async fn main() -> ExitCode {
         },
         _ => None,
     };
-    let config = match argumentos.credenciais() {
+    let config = match argumentos.tokens() {
         Ok(tokens) => argumentos.config(tokens, tls),
         Err(erro) => {
             eprintln!("Erro: {erro}");
@@ -602,6 +569,43 @@ async fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Runs `broker painel`, with the supervisor token given or, on the broker's machine, the one
+/// in the data directory `pasta`.
+async fn abrir_painel(painel: &Consulta, pasta: &std::path::Path) -> ExitCode {
+    let Consulta::Painel {
+        servidor,
+        token,
+        nome,
+        json,
+        uma_vez,
+        tls,
+        ca,
+    } = painel
+    else {
+        return ExitCode::FAILURE;
+    };
+    let token = match token {
+        Some(token) => token.clone(),
+        None => match token_de_supervisor_local(pasta) {
+            Ok(token) => token,
+            Err(erro) => {
+                eprintln!("Erro: {erro}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let opcoes = app_core::painel::OpcoesPainel {
+        servidor: servidor.clone(),
+        token,
+        nome: nome.clone(),
+        json: *json,
+        uma_vez: *uma_vez,
+        tls: *tls,
+        ca: ca.clone(),
+    };
+    app_core::painel::executar(opcoes).await
+}
+
 /// The first supervisor token of the credentials file in `pasta`, for a panel run on the
 /// broker's own machine.
 fn token_de_supervisor_local(pasta: &std::path::Path) -> Result<String, String> {
@@ -629,7 +633,7 @@ async fn relatar(
 ) -> ExitCode {
     let dia = |data: &Option<String>, dias_depois: i64| {
         data.as_deref()
-            .map(|data| servico::dia_utc(data).map(|ms| ms + dias_depois * 86_400_000))
+            .map(|data| servico::dia_utc(data).map(|ms| ms + dias_depois * MS_POR_DIA))
             .transpose()
     };
     let (desde, ate) = match (dia(desde, 0), dia(ate, 1)) {

@@ -113,7 +113,7 @@
 //! 24. **What a supervisor counts.** A new customer's arrival is counted once, and so is the
 //!     end of its first wait: its first agent (`Atendido`, with the wait) or its leaving the line
 //!     before any (`Abandono`); going back to the line later counts nothing. Each counted wait,
-//!     once over, is also a history record ([`Registro::Espera`]), whence the service-level
+//!     once over, is also a history record ([`Registro::FimDeEspera`]), whence the service-level
 //!     report. Handing a chat over or losing it unanswered, and the handling times of rule 20,
 //!     are counted too ([`Medida`], [`Matchmaker::contar_chegada`],
 //!     [`Matchmaker::terminar_espera`]). The panel ([`Matchmaker::painel`]) shows each line and
@@ -305,7 +305,7 @@ pub enum Registro {
     },
     /// A customer's first wait ended: an agent answered it, or it left the line first. (A
     /// customer restored after a crash, or still waiting when the broker stops, has none.)
-    Espera {
+    FimDeEspera {
         /// The customer's department.
         departamento: String,
         /// The customer's name.
@@ -747,7 +747,7 @@ mod tests {
         assert_eq!(
             registros(&efeitos),
             [
-                Registro::Espera {
+                Registro::FimDeEspera {
                     departamento: "geral".into(),
                     cliente: "Ana".into(),
                     entrou_em: s(2),

@@ -357,6 +357,7 @@ async fn servir<O: Ouvinte>(
                         } else {
                             "endereco"
                         });
+                        indicadores::contar_erro(CodigoErro::LimiteDeConexoes);
                         // Over TLS a plain frame would only confuse the peer: just close.
                         if config.tls.is_none() {
                             conexoes.spawn(connection::recusar(

@@ -237,7 +237,7 @@ mod tests {
     #[test]
     fn uma_linha_tem_as_taxas_e_medias_certas() {
         let linha = Linha::de(&exemplo());
-        assert_eq!(linha.dia, "2025-12-01");
+        assert_eq!(linha.dia, "2025-12-02");
         assert_eq!(linha.taxa_abandono, Some(0.25));
         assert_eq!(linha.espera_media_s, Some(15.0));
         assert_eq!(linha.espera_p90_s, Some(30.0));
@@ -251,7 +251,7 @@ mod tests {
         let csv = imprimir(&[exemplo()], Formato::Csv, 20);
         assert_eq!(
             csv.lines().nth(1),
-            Some("2025-12-01,vendas,4,3,1,0.2500,15.000,30.000,2,0.5000,150.000,1,0,4.50")
+            Some("2025-12-02,vendas,4,3,1,0.2500,15.000,30.000,2,0.5000,150.000,1,0,4.50")
         );
         let tabela = imprimir(&[exemplo()], Formato::Tabela, 20);
         assert!(tabela.starts_with("Dia"), "{tabela}");

@@ -182,7 +182,7 @@ mod tests {
     /// The panel of PROTOCOL.md's example: one department, one agent in one chat.
     fn painel_de_exemplo() -> crate::Painel {
         crate::Painel {
-            meta_s: 20,
+            meta_ms: 20_000,
             departamentos: vec![crate::PainelDepartamento {
                 nome: "geral".into(),
                 aguardando: 2,
@@ -192,7 +192,7 @@ mod tests {
                 atendentes_em_conversa: 1,
                 atendentes_pausados: 0,
                 conversas: 1,
-                oferecidos_hoje: 5,
+                chegadas_hoje: 5,
                 atendidos_hoje: 3,
                 no_prazo_hoje: 2,
                 abandonos_hoje: 1,
@@ -210,6 +210,7 @@ mod tests {
                     ha_ms: 60_000,
                 }],
             }],
+            omitidos: 0,
         }
     }
 
@@ -426,8 +427,8 @@ mod tests {
             codificar(&DoBroker::Painel(Box::new(painel_de_exemplo())))
                 .unwrap()
                 .as_ref(),
-            &b"\x11\x14\x01\x05geral\x02\xdc\x0b\x01\x5a\x01\x01\x00\x01\x05\x03\x02\x01\
-               \x01\x04Yuri\x01\x05geral\x01\x01\xe0\xd4\x03\x01\x07\x03Ana\x05geral\xe0\xd4\x03"[..]
+            &b"\x11\xa0\x9c\x01\x01\x05geral\x02\xdc\x0b\x01\x5a\x01\x01\x00\x01\x05\x03\x02\x01\
+               \x01\x04Yuri\x01\x05geral\x01\x01\xe0\xd4\x03\x01\x07\x03Ana\x05geral\xe0\xd4\x03\x00"[..]
         );
         assert_eq!(
             codificar(&DoBroker::erro(CodigoErro::EsperaCheia))

@@ -374,14 +374,17 @@ pub enum DoBroker {
 /// What a supervisor sees of the broker ([`DoBroker::Painel`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Painel {
-    /// The service-level target: a customer answered within this many seconds counts as
+    /// The service-level target, in milliseconds: a customer answered within it counts as
     /// answered in time.
-    pub meta_s: u32,
-    /// Every department with a line, an agent or a customer today (the configured ones always),
-    /// by name.
+    pub meta_ms: u64,
+    /// The configured departments, in their order, then every other with a line, an agent, a
+    /// chat or figures today, by name.
     pub departamentos: Vec<PainelDepartamento>,
     /// Every agent the broker knows (connected or away), by name.
     pub atendentes: Vec<PainelAtendente>,
+    /// Agents (then departments) left out, from the end of their lists, so that the frame fits
+    /// the broker's frame size.
+    pub omitidos: u32,
 }
 
 /// One department in a [`Painel`].
@@ -404,11 +407,11 @@ pub struct PainelDepartamento {
     pub atendentes_pausados: u32,
     /// Its chats open now.
     pub conversas: u32,
-    /// Today (UTC): customers whose wait ended, answered or not.
-    pub oferecidos_hoje: u32,
+    /// Today (UTC): customers who arrived.
+    pub chegadas_hoje: u32,
     /// Today: customers an agent answered.
     pub atendidos_hoje: u32,
-    /// Today: customers answered within [`Painel::meta_s`].
+    /// Today: customers answered within [`Painel::meta_ms`].
     pub no_prazo_hoje: u32,
     /// Today: customers who left before an agent answered.
     pub abandonos_hoje: u32,

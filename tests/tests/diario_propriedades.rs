@@ -141,7 +141,7 @@ impl Banco {
                 Registro::Transferencia { .. }
                 | Registro::Assumida { .. }
                 | Registro::Avaliacao { .. }
-                | Registro::Espera { .. } => {}
+                | Registro::FimDeEspera { .. } => {}
             }
         }
     }

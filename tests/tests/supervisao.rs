@@ -78,7 +78,8 @@ async fn o_painel_mostra_cada_fila_e_cada_atendente() {
         .await
         .expect("o painel abre");
     let decorrido = inicio.elapsed().as_millis() as u64;
-    assert_eq!(painel["meta_s"], 20);
+    assert_eq!(painel["meta_ms"], 20_000);
+    assert_eq!(painel["omitidos"], 0);
     let nomes: Vec<&str> = painel["departamentos"]
         .as_array()
         .expect("list")
@@ -96,7 +97,7 @@ async fn o_painel_mostra_cada_fila_e_cada_atendente() {
         ("atendentes_em_conversa", 0),
         ("atendentes_pausados", 1),
         ("conversas", 0),
-        ("oferecidos_hoje", 1),
+        ("chegadas_hoje", 1),
         ("atendidos_hoje", 0),
         ("no_prazo_hoje", 0),
         ("abandonos_hoje", 0),
@@ -116,7 +117,7 @@ async fn o_painel_mostra_cada_fila_e_cada_atendente() {
         ("atendentes_em_conversa", 1),
         ("atendentes_pausados", 0),
         ("conversas", 2),
-        ("oferecidos_hoje", 3),
+        ("chegadas_hoje", 3),
         ("atendidos_hoje", 2),
         ("no_prazo_hoje", 2),
         ("abandonos_hoje", 1),

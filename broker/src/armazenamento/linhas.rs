@@ -197,7 +197,7 @@ impl Linhas {
                     nota: i64::from(nota),
                     em: ms(em),
                 }),
-                Registro::Espera {
+                Registro::FimDeEspera {
                     departamento,
                     cliente,
                     entrou_em,

@@ -91,7 +91,7 @@ impl Matchmaker {
         let espera = agora.saturating_sub(entrou_em);
         let departamento = departamento.to_owned();
         if self.parametros.historico {
-            efeitos.push(Efeito::Registrar(Registro::Espera {
+            efeitos.push(Efeito::Registrar(Registro::FimDeEspera {
                 departamento: departamento.clone(),
                 cliente: cliente.to_owned(),
                 entrou_em,

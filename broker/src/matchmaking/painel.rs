@@ -6,14 +6,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use proto::{EstadoAtendente, Painel, PainelAtendente, PainelConversa, PainelDepartamento};
+use proto::{Painel, PainelAtendente, PainelConversa, PainelDepartamento};
 
 use super::sessoes::{PapelSessao, Sessao, em_ms};
 use super::{Efeito, Matchmaker};
 
 impl Matchmaker {
     /// The lines and the agents at `agora`. Departments come in the configured order, then
-    /// the others by name; agents by name. `meta_s` and the day's counts are left at zero.
+    /// the others by name; agents by name. `meta_ms` and the day's counts are left at zero.
     pub fn painel(&self, agora: Duration) -> Painel {
         let mut departamentos: BTreeMap<&str, PainelDepartamento> = BTreeMap::new();
         for vista in self.filas.cada() {
@@ -62,9 +62,10 @@ impl Matchmaker {
             .collect();
         atendentes.sort_by(|a, b| a.nome.cmp(&b.nome));
         Painel {
-            meta_s: 0,
+            meta_ms: 0,
             departamentos: ordenados,
             atendentes,
+            omitidos: 0,
         }
     }
 
@@ -100,7 +101,7 @@ impl Matchmaker {
             nome: sessao.nome().to_owned(),
             departamentos: departamentos.clone(),
             capacidade: u8::try_from(*capacidade).unwrap_or(u8::MAX),
-            estado: estado_de(sessao),
+            estado: sessao.estado_atendente(),
             ha_ms: em_ms(agora.saturating_sub(*desde)),
             conversas,
         })
@@ -115,28 +116,8 @@ impl Matchmaker {
                 Efeito::Desligar { sessao } | Efeito::Retomar { sessao, .. } => *sessao,
                 _ => continue,
             };
-            let Some(sessao) = self.sessoes.get_mut(id) else {
-                continue;
-            };
-            let estado = estado_de(sessao);
-            if let PapelSessao::Atendente { estado_desde, .. } = &mut sessao.papel
-                && estado_desde.0 != estado
-            {
-                *estado_desde = (estado, agora);
-            }
+            self.sessoes.marcar_atendente(id, agora);
         }
-    }
-}
-
-/// What an agent is doing, as the panel says it (a customer counts as free: never asked).
-fn estado_de(sessao: &Sessao) -> EstadoAtendente {
-    match &sessao.papel {
-        _ if sessao.suspensa() => EstadoAtendente::Ausente,
-        PapelSessao::Atendente { pausado: true, .. } => EstadoAtendente::Pausado,
-        PapelSessao::Atendente { conversas, .. } if !conversas.is_empty() => {
-            EstadoAtendente::EmConversa
-        }
-        _ => EstadoAtendente::Livre,
     }
 }
 

@@ -283,6 +283,19 @@ impl Sessao {
         self.retomada.as_deref_mut()
     }
 
+    /// What an agent is doing, as a supervisor's panel says it (a customer counts as free:
+    /// never asked).
+    pub(super) fn estado_atendente(&self) -> EstadoAtendente {
+        match &self.papel {
+            _ if self.suspensa() => EstadoAtendente::Ausente,
+            PapelSessao::Atendente { pausado: true, .. } => EstadoAtendente::Pausado,
+            PapelSessao::Atendente { conversas, .. } if !conversas.is_empty() => {
+                EstadoAtendente::EmConversa
+            }
+            _ => EstadoAtendente::Livre,
+        }
+    }
+
     /// Whether the session's connection is gone and it waits for a resume.
     pub(super) fn suspensa(&self) -> bool {
         self.retomada().is_some_and(|r| r.suspensa_ate.is_some())
@@ -425,6 +438,20 @@ impl Sessoes {
     /// The session or tombstone holding this secret digest.
     pub(super) fn por_ficha(&self, ficha: &Ficha) -> Option<SessaoId> {
         self.fichas.get(ficha).copied()
+    }
+
+    /// Notes, if agent `id` now does something else than it was last seen doing, that it has
+    /// done so since `agora`.
+    pub(super) fn marcar_atendente(&mut self, id: SessaoId, agora: Duration) {
+        let Some(sessao) = self.tabela.get_mut(&id) else {
+            return;
+        };
+        let estado = sessao.estado_atendente();
+        if let PapelSessao::Atendente { estado_desde, .. } = &mut sessao.papel
+            && estado_desde.0 != estado
+        {
+            *estado_desde = (estado, agora);
+        }
     }
 
     /// Registers a session, indexing its name (an agent's) and its secret. The caller has
