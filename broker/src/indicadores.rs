@@ -77,7 +77,8 @@ fn descrever() {
     describe_gauge!(
         "fila_espera_maior_segundos",
         Unit::Seconds,
-        "Há quanto tempo espera o primeiro cliente da fila."
+        "Há quanto tempo espera o primeiro cliente da fila, desde que chegou (para quem voltou \
+         à fila, a conversa de antes incluída)."
     );
     describe_gauge!(
         "fila_atendentes_online",
