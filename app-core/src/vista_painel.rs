@@ -25,16 +25,23 @@ pub struct Quadro {
 
 /// Draws the whole panel.
 pub fn desenhar(frame: &mut Frame, quadro: &Quadro) {
+    let vazio = Painel::default();
+    let painel = quadro.painel.as_ref().unwrap_or(&vazio);
+    // The lines' box fits its departments (borders and header take 3 rows), up to two thirds
+    // of the screen; the agents get the rest.
+    let area = frame.area();
+    let filas = u16::try_from(painel.departamentos.len())
+        .unwrap_or(u16::MAX)
+        .saturating_add(3)
+        .min(area.height.saturating_sub(2) * 2 / 3);
     let [topo, linhas, atendentes, rodape] = Layout::vertical([
         Constraint::Length(1),
-        Constraint::Percentage(40),
+        Constraint::Length(filas),
         Constraint::Fill(1),
         Constraint::Length(1),
     ])
-    .areas(frame.area());
+    .areas(area);
     frame.render_widget(Paragraph::new(cabecalho(quadro)), topo);
-    let vazio = Painel::default();
-    let painel = quadro.painel.as_ref().unwrap_or(&vazio);
     frame.render_widget(tabela_de_filas(painel), linhas);
     frame.render_widget(tabela_de_atendentes(painel), atendentes);
     frame.render_widget(
@@ -82,7 +89,11 @@ fn tabela_de_filas(painel: &Painel) -> Table<'static> {
     ]
     .map(str::to_owned);
     let linhas = painel.departamentos.iter().map(linha_de_fila);
-    let larguras = [12, 7, 12, 10, 6, 11, 8, 9, 8, 9, 9, 14].map(Constraint::Length);
+    let mut larguras = [7, 12, 10, 6, 11, 8, 9, 8, 9, 9, 14]
+        .map(Constraint::Length)
+        .to_vec();
+    // The names take whatever width is left, 12 columns at least.
+    larguras.insert(0, Constraint::Min(12));
     Table::new(linhas, larguras)
         .header(Row::new(titulos).style(Style::new().add_modifier(Modifier::BOLD)))
         .block(
@@ -138,7 +149,10 @@ fn tabela_de_atendentes(painel: &Painel) -> Table<'static> {
     ];
     Table::new(linhas, larguras)
         .header(Row::new(titulos).style(Style::new().add_modifier(Modifier::BOLD)))
-        .block(Block::bordered().title(" Atendentes "))
+        .block(Block::bordered().title(match painel.atendentes.len() {
+            0 => " Atendentes: nenhum conectado ".to_owned(),
+            n => format!(" Atendentes ({n}) "),
+        }))
 }
 
 fn linha_de_atendente(atendente: &PainelAtendente) -> Row<'static> {

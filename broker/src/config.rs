@@ -176,6 +176,9 @@ impl Config {
         if let Some((nome, _)) = positivos.iter().find(|(_, valor)| *valor == 0) {
             return Err(format!("{nome} precisa ser maior que zero"));
         }
+        if self.meta_servico.is_zero() {
+            return Err("--meta precisa ser maior que zero".into());
+        }
         if self.intervalo_batimento.is_zero()
             || self.intervalo_fila.is_zero()
             || self.intervalo_painel.is_zero()

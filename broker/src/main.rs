@@ -209,8 +209,8 @@ struct Argumentos {
     metricas: Option<SocketAddr>,
 
     /// Meta do nível de serviço: um cliente atendido em até este tempo conta como atendido no
-    /// prazo (no painel e no relatório). Padrão: 20s.
-    #[arg(long, value_name = "DURAÇÃO", default_value = "20s", value_parser = humantime::parse_duration, hide_default_value = true, global = true)]
+    /// prazo (no painel). Padrão: 20s.
+    #[arg(long, value_name = "DURAÇÃO", default_value = "20s", value_parser = humantime::parse_duration, hide_default_value = true)]
     meta: Duration,
 
     /// Os departamentos atendidos, separados por vírgula (o primeiro é o padrão dos clientes):
@@ -311,14 +311,17 @@ enum Consulta {
         /// Só este departamento.
         #[arg(long, value_name = "NOME")]
         departamento: Option<String>,
+        /// Meta do nível de serviço: um cliente atendido em até este tempo conta como atendido
+        /// no prazo. Padrão: 20s.
+        #[arg(long, value_name = "DURAÇÃO", default_value = "20s", value_parser = humantime::parse_duration, hide_default_value = true)]
+        meta: Duration,
         /// tabela (para ler), csv (para planilhas) ou json. Padrão: tabela.
         #[arg(
             long,
             value_enum,
             value_name = "FORMATO",
             default_value = "tabela",
-            hide_default_value = true,
-            hide_possible_values = true
+            hide_default_value = true
         )]
         formato: Formato,
     },
@@ -469,8 +472,11 @@ impl Argumentos {
                     credenciais::VARIAVEL_DO_ATENDENTE
                 );
             } else {
+                println!("Credenciais dos supervisores criadas em {caminho}.");
                 println!(
-                    "Credenciais dos supervisores criadas em {caminho} (broker painel as usa)."
+                    "Para abrir o painel de outro computador: broker painel --servidor \
+                     HOST:PORTA --token {}",
+                    tokens[0]
                 );
             }
         }
@@ -502,7 +508,7 @@ async fn main() -> ExitCode {
             eprintln!("Erro: --sem-banco não tem histórico para consultar.");
             return ExitCode::from(2);
         }
-        return consultar(&argumentos.url_do_banco(), consulta, argumentos.meta).await;
+        return consultar(&argumentos.url_do_banco(), consulta).await;
     }
     let tls = match (&argumentos.tls_cert, &argumentos.tls_chave) {
         (Some(certificado), Some(chave)) => match tls::configuracao_servidor(certificado, chave) {
@@ -643,6 +649,10 @@ async fn relatar(
             return ExitCode::from(2);
         }
     };
+    if meta.is_zero() {
+        eprintln!("Erro: --meta precisa ser maior que zero");
+        return ExitCode::from(2);
+    }
     let filtro = armazenamento::FiltroDesempenho {
         desde,
         ate,
@@ -653,7 +663,7 @@ async fn relatar(
     };
     match historico.desempenho(&filtro).await {
         Ok(linhas) => {
-            print!("{}", servico::imprimir(&linhas, formato, meta.as_secs()));
+            print!("{}", servico::imprimir(&linhas, formato, meta));
             ExitCode::SUCCESS
         }
         Err(erro) => {
@@ -665,7 +675,14 @@ async fn relatar(
 
 /// Answers `broker conversas`, `broker conversa ID` and `broker relatorio` from the history at
 /// `url`.
-async fn consultar(url: &str, consulta: &Consulta, meta: Duration) -> ExitCode {
+async fn consultar(url: &str, consulta: &Consulta) -> ExitCode {
+    if !armazenamento::existe(url) {
+        eprintln!(
+            "Não há histórico em {} (confira --dados ou --banco).",
+            armazenamento::descrever(url)
+        );
+        return ExitCode::FAILURE;
+    }
     let historico = match Banco::abrir(url).await {
         Ok(historico) => historico,
         Err(erro) => {
@@ -678,8 +695,9 @@ async fn consultar(url: &str, consulta: &Consulta, meta: Duration) -> ExitCode {
             desde,
             ate,
             departamento,
+            meta,
             formato,
-        } => relatar(&historico, (desde, ate, departamento), *formato, meta).await,
+        } => relatar(&historico, (desde, ate, departamento), *formato, *meta).await,
         // The panel reads no history: main runs it before opening one.
         Consulta::Painel { .. } => ExitCode::SUCCESS,
         Consulta::Conversas {

@@ -2,6 +2,8 @@
 //! table for people, CSV for spreadsheets or JSON for programs. Pure text from the figures
 //! [`crate::armazenamento::desempenho`] computed.
 
+use std::time::Duration;
+
 use chrono::{DateTime, NaiveDate};
 use serde::Serialize;
 
@@ -93,10 +95,10 @@ pub fn dia_utc(data: &str) -> Result<i64, String> {
 }
 
 /// The whole report in `formato`.
-pub fn imprimir(linhas: &[Desempenho], formato: Formato, meta_s: u64) -> String {
+pub fn imprimir(linhas: &[Desempenho], formato: Formato, meta: Duration) -> String {
     let linhas: Vec<Linha> = linhas.iter().map(Linha::de).collect();
     match formato {
-        Formato::Tabela => tabela(&linhas, meta_s),
+        Formato::Tabela => tabela(&linhas, meta),
         Formato::Csv => csv(&linhas),
         Formato::Json => serde_json::to_string_pretty(&linhas).unwrap_or_default() + "\n",
     }
@@ -149,7 +151,7 @@ fn tempo(segundos: Option<f64>) -> String {
     segundos.map_or_else(|| "—".into(), |s| cli::duracao((s * 1000.0).round() as u64))
 }
 
-fn tabela(linhas: &[Linha], meta_s: u64) -> String {
+fn tabela(linhas: &[Linha], meta: Duration) -> String {
     if linhas.is_empty() {
         return "Nenhum atendimento no período.\n".into();
     }
@@ -162,7 +164,7 @@ fn tabela(linhas: &[Linha], meta_s: u64) -> String {
         "Abandono",
         "Espera média",
         "Espera p90",
-        &format!("Nível ({meta_s}s)"),
+        &format!("Nível ({})", humantime::format_duration(meta)),
         "Atendimento médio",
         "Transf.",
         "Sem resposta",
@@ -248,12 +250,12 @@ mod tests {
 
     #[test]
     fn csv_e_tabela() {
-        let csv = imprimir(&[exemplo()], Formato::Csv, 20);
+        let csv = imprimir(&[exemplo()], Formato::Csv, Duration::from_secs(20));
         assert_eq!(
             csv.lines().nth(1),
             Some("2025-12-02,vendas,4,3,1,0.2500,15.000,30.000,2,0.5000,150.000,1,0,4.50")
         );
-        let tabela = imprimir(&[exemplo()], Formato::Tabela, 20);
+        let tabela = imprimir(&[exemplo()], Formato::Tabela, Duration::from_secs(20));
         assert!(tabela.starts_with("Dia"), "{tabela}");
         assert!(tabela.contains("Nível (20s)"), "{tabela}");
         assert!(
@@ -261,11 +263,15 @@ mod tests {
             "{tabela}"
         );
         assert_eq!(
-            imprimir(&[], Formato::Tabela, 20),
+            imprimir(&[], Formato::Tabela, Duration::from_secs(20)),
             "Nenhum atendimento no período.\n"
         );
-        let json: serde_json::Value =
-            serde_json::from_str(&imprimir(&[exemplo()], Formato::Json, 20)).expect("json");
+        let json: serde_json::Value = serde_json::from_str(&imprimir(
+            &[exemplo()],
+            Formato::Json,
+            Duration::from_secs(20),
+        ))
+        .expect("json");
         assert_eq!(json[0]["nivel_servico"], 0.5);
     }
 

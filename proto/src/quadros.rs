@@ -397,7 +397,8 @@ pub struct PainelDepartamento {
     /// How long the customer at the head of the line has waited, in milliseconds (0: nobody
     /// waits).
     pub maior_espera_ms: u64,
-    /// The wait a customer joining now would be told, in seconds (`None`: unknown).
+    /// The wait a customer joining now would be told, in seconds (`None`: unknown; 0: an agent
+    /// has a free place, so it would be answered at once).
     pub estimativa_s: Option<u32>,
     /// Its agents who are connected (paused or not).
     pub atendentes_online: u32,

@@ -165,6 +165,12 @@ pub fn descrever(url: &str) -> String {
     }
 }
 
+/// Whether the history at `url` may hold anything: a SQLite file that does not exist holds
+/// nothing (opening it would create it empty); any other database may.
+pub fn existe(url: &str) -> bool {
+    arquivo_do_sqlite(url).is_none_or(|arquivo| arquivo.exists())
+}
+
 /// The file of a `sqlite://PATH?...` (or `sqlite:PATH`) URL; `None` for any other database.
 fn arquivo_do_sqlite(url: &str) -> Option<PathBuf> {
     let resto = url

@@ -28,8 +28,12 @@ impl Matchmaker {
             {
                 linha.maior_espera_ms = em_ms(agora).saturating_sub(*entrou_em_ms);
             }
+            // With an agent free, a customer arriving now is answered at once.
             let posicao = linha.aguardando.saturating_add(1);
-            linha.estimativa_s = self.panorama(vista.nome).aviso(posicao).estimativa_s;
+            linha.estimativa_s = match vista.livres.is_empty() {
+                true => self.panorama(vista.nome).aviso(posicao).estimativa_s,
+                false => Some(0),
+            };
             for sessao in vista
                 .atendentes
                 .iter()
@@ -143,5 +147,47 @@ fn vazio(nome: &str) -> PainelDepartamento {
     PainelDepartamento {
         nome: nome.to_owned(),
         ..PainelDepartamento::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use proto::{Apresentacao, EstadoAtendente};
+
+    use crate::matchmaking::{Evento, Matchmaker};
+
+    fn entrar(maquina: &mut Matchmaker, sessao: u64, apresentacao: Apresentacao, agora: u64) {
+        let evento = Evento::Entrou {
+            sessao,
+            apresentacao,
+            ficha: [1; 16],
+        };
+        maquina.aplicar(evento, Duration::from_secs(agora));
+    }
+
+    #[test]
+    fn com_um_atendente_livre_quem_chega_e_atendido_ja() {
+        let mut maquina = Matchmaker::new();
+        let yuri = Apresentacao::atendente("Yuri", vec!["geral".into()], "t");
+        entrar(&mut maquina, 1, yuri, 1);
+        let painel = maquina.painel(Duration::from_secs(5));
+        assert_eq!(painel.departamentos[0].estimativa_s, Some(0));
+        assert_eq!(painel.atendentes[0].estado, EstadoAtendente::Livre);
+        assert_eq!(painel.atendentes[0].ha_ms, 4_000, "livre desde que entrou");
+        entrar(&mut maquina, 2, Apresentacao::cliente("Ana", "geral"), 7);
+        let painel = maquina.painel(Duration::from_secs(10));
+        let geral = &painel.departamentos[0];
+        assert_eq!(
+            geral.estimativa_s, None,
+            "ninguém livre, e nenhum atendimento medido"
+        );
+        assert_eq!(geral.conversas, 1);
+        assert_eq!(painel.atendentes[0].estado, EstadoAtendente::EmConversa);
+        assert_eq!(
+            painel.atendentes[0].ha_ms, 3_000,
+            "em conversa desde que Ana chegou"
+        );
     }
 }
