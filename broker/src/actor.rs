@@ -383,8 +383,10 @@ impl Ator {
     /// Hands the records among `efeitos` to the writer as one lot, and carries out the rest in
     /// order, at once or, with the journal on, once that lot (and every one before) is stored.
     fn despachar(&mut self, efeitos: Vec<Efeito>) {
-        self.indicadores
-            .anotar(self.maquina.tirar_medidas(), agora_ms());
+        let medidas = self.maquina.tirar_medidas();
+        if !medidas.is_empty() {
+            self.indicadores.anotar(medidas, agora_ms());
+        }
         for efeito in &efeitos {
             if let Efeito::Retomar { conexao, sessao } = efeito
                 && let Some((antiga, _)) = self.saidas.get(sessao)

@@ -284,9 +284,6 @@ impl Indicadores {
 
     /// Counts what the state machine measured, at `agora_ms` (milliseconds since the epoch).
     pub fn anotar(&mut self, medidas: Vec<Medida>, agora_ms: i64) {
-        if medidas.is_empty() {
-            return;
-        }
         self.virar_o_dia(agora_ms);
         for medida in medidas {
             self.anotar_uma(medida);

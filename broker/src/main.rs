@@ -630,6 +630,21 @@ fn token_de_supervisor_local(pasta: &std::path::Path) -> Result<String, String> 
         .ok_or_else(|| format!("{} não tem nenhum token", caminho.display()))
 }
 
+/// The times of `--desde` (its day's start) and `--ate` (the next day's start), each day's start
+/// as `inicio_do_dia` reads an AAAA-MM-DD date.
+fn periodo(
+    desde: &Option<String>,
+    ate: &Option<String>,
+    inicio_do_dia: fn(&str) -> Result<i64, String>,
+) -> Result<(Option<i64>, Option<i64>), String> {
+    let dia = |data: &Option<String>, dias_depois: i64| {
+        data.as_deref()
+            .map(|data| inicio_do_dia(data).map(|ms| ms + dias_depois * MS_POR_DIA))
+            .transpose()
+    };
+    Ok((dia(desde, 0)?, dia(ate, 1)?))
+}
+
 /// Answers `broker relatorio` from the history: the figures of the days asked, against `meta`.
 async fn relatar(
     historico: &Banco,
@@ -637,14 +652,9 @@ async fn relatar(
     formato: Formato,
     meta: Duration,
 ) -> ExitCode {
-    let dia = |data: &Option<String>, dias_depois: i64| {
-        data.as_deref()
-            .map(|data| servico::dia_utc(data).map(|ms| ms + dias_depois * MS_POR_DIA))
-            .transpose()
-    };
-    let (desde, ate) = match (dia(desde, 0), dia(ate, 1)) {
-        (Ok(desde), Ok(ate)) => (desde, ate),
-        (Err(erro), _) | (_, Err(erro)) => {
+    let (desde, ate) = match periodo(desde, ate, servico::dia_utc) {
+        Ok(periodo) => periodo,
+        Err(erro) => {
             eprintln!("Erro: {erro}");
             return ExitCode::from(2);
         }
@@ -709,16 +719,9 @@ async fn consultar(url: &str, consulta: &Consulta) -> ExitCode {
             nota,
             limite,
         } => {
-            let dia = |data: &Option<String>, dias_depois: i64| {
-                data.as_deref()
-                    .map(|data| {
-                        relatorio::inicio_do_dia(data).map(|ms| ms + dias_depois * 86_400_000)
-                    })
-                    .transpose()
-            };
-            let (desde, ate) = match (dia(desde, 0), dia(ate, 1)) {
-                (Ok(desde), Ok(ate)) => (desde, ate),
-                (Err(erro), _) | (_, Err(erro)) => {
+            let (desde, ate) = match periodo(desde, ate, relatorio::inicio_do_dia) {
+                Ok(periodo) => periodo,
+                Err(erro) => {
                     eprintln!("Erro: {erro}");
                     return ExitCode::from(2);
                 }
