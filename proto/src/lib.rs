@@ -3,7 +3,8 @@
 //! Everything that crosses the network is defined here and nowhere else: the two frame enums
 //! named by direction ([`ParaBroker`], [`DoBroker`]), the postcard codec over 4-byte
 //! length-delimited frames ([`codec`]), the validation rules both sides apply to names and chat
-//! text ([`validacao`]), the rate both sides keep to ([`ritmo`]), and a small async client handle ([`Conexao`]). `PROTOCOL.md` at the
+//! text ([`validacao`]), the rate both sides keep to ([`ritmo`]), the same frames over WebSocket ([`websocket`]), and a small
+//! async client handle ([`Conexao`]). `PROTOCOL.md` at the
 //! repository root describes the same contract byte by byte.
 
 pub mod cliente;
@@ -12,6 +13,7 @@ pub mod quadros;
 pub mod ritmo;
 pub mod tls;
 pub mod validacao;
+pub mod websocket;
 
 pub use cliente::{Conexao, Envio, ErroConexao, Eventos, Ligacao};
 pub use codec::{TAMANHO_MAXIMO_QUADRO, enquadrar};
