@@ -65,6 +65,12 @@ pub struct Config {
     pub meta_servico: Duration,
     /// How often a supervisor is sent the panel.
     pub intervalo_painel: Duration,
+    /// Where to serve the web page, the widget and the protocol over WebSocket (`None`: not
+    /// served).
+    pub web: Option<SocketAddr>,
+    /// Origins (`https://loja.example`, lowercase, no path) besides the broker's own whose
+    /// pages may connect over WebSocket and frame the chat page.
+    pub origens: Vec<String>,
     /// TLS, when the broker serves it (certificate and key loaded); plain TCP otherwise.
     pub tls: Option<Arc<ServerConfig>>,
     /// Failed agent logins from one address, within [`Config::janela_de_falhas`], after which
@@ -114,6 +120,8 @@ impl Default for Config {
             metricas: None,
             meta_servico: Duration::from_secs(20),
             intervalo_painel: Duration::from_secs(1),
+            web: None,
+            origens: Vec::new(),
             tls: None,
             falhas_de_autenticacao: 5,
             janela_de_falhas: Duration::from_secs(60),

@@ -8,7 +8,8 @@
 //! conversation in a database, and the live sessions too, so a broker killed without warning
 //! restarts with them; [`relatorio`] prints the history back and [`servico`] its service-level
 //! report. [`indicadores`] counts what happens for Prometheus and the supervisor's panel, which
-//! [`supervisao`] serves to supervisors; [`canal`] holds what every connection task shares.
+//! [`supervisao`] serves to supervisors; [`canal`] holds what every connection task shares;
+//! [`web`] serves the customer's chat page and the protocol over WebSocket.
 
 pub mod actor;
 pub mod armazenamento;
@@ -23,6 +24,7 @@ pub mod relatorio;
 pub mod server;
 pub mod servico;
 pub mod supervisao;
+pub mod web;
 
 pub use config::Config;
 pub use server::{Broker, Ouvinte};

@@ -32,6 +32,35 @@ fn lista_de_departamentos(texto: &str) -> Result<ListaDepartamentos, String> {
     Ok(ListaDepartamentos(nomes))
 }
 
+/// The origins of `--origens`, normalized (lowercase, no trailing slash).
+#[derive(Debug, Clone)]
+struct ListaOrigens(Vec<String>);
+
+/// Reads `--origens`: origins separated by commas, each `http(s)://host[:port]` with no path.
+fn lista_de_origens(texto: &str) -> Result<ListaOrigens, String> {
+    let mut origens = Vec::new();
+    for bruta in texto.split(',') {
+        let origem = bruta.trim().trim_end_matches('/').to_ascii_lowercase();
+        let valida = origem
+            .split_once("://")
+            .is_some_and(|(esquema, autoridade)| {
+                matches!(esquema, "http" | "https")
+                    && !autoridade.is_empty()
+                    && !autoridade.contains(['/', '?', '#', ' ', '*'])
+            });
+        if !valida {
+            return Err(format!(
+                "origem inválida \"{}\": escreva como https://loja.exemplo.com (sem caminho)",
+                bruta.trim()
+            ));
+        }
+        if !origens.contains(&origem) {
+            origens.push(origem);
+        }
+    }
+    Ok(ListaOrigens(origens))
+}
+
 /// Command-line options (all help text in Portuguese, for the people who run it).
 #[derive(Debug, Parser)]
 #[command(
@@ -224,6 +253,17 @@ struct Argumentos {
     )]
     departamentos: Option<ListaDepartamentos>,
 
+    /// Serve neste endereço (por exemplo 127.0.0.1:8080) a página de atendimento dos clientes
+    /// no navegador, o widget para sites (/widget.js) e o protocolo por WebSocket (/ws).
+    /// Desligado por padrão.
+    #[arg(long, value_name = "ENDEREÇO", env = "FILA_WEB")]
+    web: Option<SocketAddr>,
+
+    /// Sites (origens, como https://loja.exemplo.com), separados por vírgula, que podem pôr o
+    /// widget em suas páginas e falar com o broker por WebSocket, além do próprio broker.
+    #[arg(long, value_name = "LISTA", env = "FILA_ORIGENS", value_parser = lista_de_origens, requires = "web")]
+    origens: Option<ListaOrigens>,
+
     /// Certificado TLS (PEM, com a cadeia). Com --tls-chave, o broker só aceita TLS.
     #[arg(long, value_name = "ARQUIVO", requires = "tls_chave")]
     tls_cert: Option<PathBuf>,
@@ -414,6 +454,12 @@ impl Argumentos {
             tokens_atendente,
             tokens_supervisor,
             metricas: self.metricas,
+            web: self.web,
+            origens: self
+                .origens
+                .clone()
+                .map(|lista| lista.0)
+                .unwrap_or_default(),
             meta_servico: self.meta,
             tls,
             capacidade_saida: self.capacidade_saida,
@@ -561,6 +607,17 @@ async fn main() -> ExitCode {
     }
     if let Some(endereco) = argumentos.metricas {
         println!("Métricas para o Prometheus em http://{endereco}/metrics.");
+    }
+    if let Some(endereco) = broker.endereco_web() {
+        let esquema = if argumentos.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        println!(
+            "Página de atendimento em {esquema}://{endereco}/ (widget para sites: \
+             {esquema}://{endereco}/widget.js)."
+        );
     }
     match &argumentos.departamentos {
         Some(lista) => println!("Departamentos atendidos: {}.", lista.0.join(", ")),

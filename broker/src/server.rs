@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use proto::tls::TlsAcceptor;
 use proto::tls::rustls::ServerConfig;
+use proto::tls::server::TlsStream;
 use proto::{CodigoErro, DoBroker, SessaoId};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -33,11 +34,14 @@ use crate::config::Config;
 use crate::connection::{self, Origem};
 use crate::indicadores::{self, Indicadores, MS_POR_DIA};
 use crate::matchmaking::estimativas::AMOSTRAS;
+use crate::web;
 
 /// A running broker.
 pub struct Broker {
     /// The address it actually listens on (useful when configured with port 0).
     endereco: SocketAddr,
+    /// The address of its web listener, when it serves one.
+    endereco_web: Option<SocketAddr>,
     /// Cancelled to start the shutdown.
     desligar: CancellationToken,
     /// The accept loop, which also runs the shutdown.
@@ -66,27 +70,41 @@ impl Broker {
             )
         })?;
         let endereco = ouvinte.local_addr()?;
-        Ok(Broker::comecar(ouvinte, endereco, config, historico))
+        let web = match config.web {
+            None => None,
+            Some(escutar) => Some(TcpListener::bind(escutar).await.map_err(|erro| {
+                io::Error::new(
+                    erro.kind(),
+                    format!("não foi possível servir a web em {escutar}: {erro}"),
+                )
+            })?),
+        };
+        let endereco_web = web.as_ref().map(TcpListener::local_addr).transpose()?;
+        let mut broker = Broker::comecar(ouvinte, endereco, config, (historico, web));
+        broker.endereco_web = endereco_web;
+        Ok(broker)
     }
 
     /// Starts serving on a listener that is already bound (any [`Ouvinte`], such as a
     /// simulated network's), reachable at `endereco`.
     /// No history is kept.
     pub fn sobre<O: Ouvinte>(ouvinte: O, endereco: SocketAddr, config: Config) -> Broker {
-        Broker::comecar(ouvinte, endereco, config, None)
+        Broker::comecar(ouvinte, endereco, config, (None, None))
     }
 
     fn comecar<O: Ouvinte>(
         ouvinte: O,
         endereco: SocketAddr,
         config: Config,
-        historico: Option<Armazem>,
+        (historico, web): (Option<Armazem>, Option<TcpListener>),
     ) -> Broker {
         let desligar = CancellationToken::new();
-        let tarefa = tokio::spawn(servir(ouvinte, config, desligar.clone(), historico));
+        let ouvintes = (ouvinte, web);
+        let tarefa = tokio::spawn(servir(ouvintes, config, desligar.clone(), historico));
         info!(%endereco, "broker ouvindo");
         Broker {
             endereco,
+            endereco_web: None,
             desligar,
             tarefa,
         }
@@ -95,6 +113,11 @@ impl Broker {
     /// The address the broker listens on.
     pub fn endereco(&self) -> SocketAddr {
         self.endereco
+    }
+
+    /// The address of the web page and WebSocket, when the broker serves them (`--web`).
+    pub fn endereco_web(&self) -> Option<SocketAddr> {
+        self.endereco_web
     }
 
     /// Shuts the broker down gracefully and waits until it has.
@@ -260,19 +283,150 @@ impl Contagem {
     }
 }
 
-/// Completes the TLS handshake within the handshake deadline, then serves the connection.
-async fn atender_tls<S: Fluxo>(
+/// Completes the TLS handshake within `prazo`, then goes on with `seguir` over the TLS stream.
+async fn com_tls<S: Fluxo, F: Future<Output = ()>>(
     tls: Arc<ServerConfig>,
+    socket: S,
+    (sessao, prazo): (SessaoId, Duration),
+    seguir: impl FnOnce(TlsStream<S>) -> F,
+) {
+    match tokio::time::timeout(prazo, TlsAcceptor::from(tls).accept(socket)).await {
+        Ok(Ok(fluxo)) => seguir(fluxo).await,
+        Ok(Err(erro)) => info!(sessao, %erro, "falha no TLS"),
+        Err(_) => info!(sessao, "TLS não concluído a tempo"),
+    }
+}
+
+/// Which listener a connection came in on.
+#[derive(Debug, Clone, Copy)]
+enum Entrada {
+    /// The protocol's own listener (TCP, or TLS).
+    Protocolo,
+    /// The web listener (HTTP and WebSocket, or HTTPS and WSS).
+    Web,
+}
+
+/// A connection just accepted, by listener.
+enum Aceita<C> {
+    /// From the protocol's own listener.
+    Protocolo(C),
+    /// From the web listener.
+    Web(TcpStream),
+}
+
+/// Lets connections in: counts them against the limits, numbers them, and starts their tasks.
+struct Portaria {
+    contagem: Contagem,
+    /// The last session id given.
+    ultima_sessao: SessaoId,
+    contexto: Arc<Contexto>,
+    conexoes: TaskTracker,
+    /// Where connection tasks report that they closed.
+    fechadas: mpsc::Sender<IpAddr>,
+    /// The web listener's routes, when there is one.
+    rotas: Option<axum::Router>,
+}
+
+impl Portaria {
+    /// Takes in a connection accepted on `entrada`, or refuses it when over a limit.
+    fn receber<S: Fluxo>(&mut self, socket: S, par: SocketAddr, entrada: Entrada) {
+        let ip = par.ip();
+        let config = &self.contexto.config;
+        let no_total = self.contagem.total >= config.conexoes_maximas;
+        let lotado = no_total
+            || self.contagem.por_endereco.get(&ip).copied().unwrap_or(0)
+                >= config.conexoes_por_endereco;
+        if lotado {
+            info!(%par, "conexão recusada: limite de conexões");
+            indicadores::contar_recusa(if no_total { "total" } else { "endereco" });
+            indicadores::contar_erro(CodigoErro::LimiteDeConexoes);
+            // Over TLS a plain answer would only confuse the peer: just close.
+            if config.tls.is_none() {
+                match entrada {
+                    Entrada::Protocolo => self.conexoes.spawn(connection::recusar(
+                        socket,
+                        DoBroker::erro(CodigoErro::LimiteDeConexoes),
+                    )),
+                    Entrada::Web => self.conexoes.spawn(web::recusar(socket)),
+                };
+            }
+            return;
+        }
+        self.contagem.abrir(ip);
+        self.ultima_sessao += 1;
+        let origem = Origem {
+            par,
+            atendente_bloqueado: self.contagem.bloqueado(ip, config),
+        };
+        let sessao = self.ultima_sessao;
+        let contexto = Arc::clone(&self.contexto);
+        let fechadas = self.fechadas.clone();
+        match (entrada, self.rotas.clone()) {
+            (Entrada::Web, Some(rotas)) => {
+                let vinculo = Arc::new(web::Vinculo {
+                    origem,
+                    sessao,
+                    fechadas,
+                    rastreio: self.conexoes.token(),
+                });
+                self.conexoes
+                    .spawn(atender_web(socket, vinculo, rotas, contexto));
+            }
+            _ => {
+                self.conexoes.spawn(async move {
+                    atender_protocolo(socket, origem, sessao, contexto).await;
+                    let _ = fechadas.try_send(ip);
+                });
+            }
+        }
+    }
+}
+
+/// Serves a connection of the protocol's own listener, over TLS when configured.
+async fn atender_protocolo<S: Fluxo>(
     socket: S,
     origem: Origem,
     sessao: SessaoId,
     contexto: Arc<Contexto>,
 ) {
-    let prazo = contexto.config.prazo_apresentacao;
-    match tokio::time::timeout(prazo, TlsAcceptor::from(tls).accept(socket)).await {
-        Ok(Ok(fluxo)) => connection::atender(fluxo, origem, sessao, contexto).await,
-        Ok(Err(erro)) => info!(sessao, %erro, "falha no TLS"),
-        Err(_) => info!(sessao, "TLS não concluído a tempo"),
+    match contexto.config.tls.clone() {
+        None => connection::atender(socket, origem, sessao, contexto).await,
+        // Boxed: a TLS session's state is large, and unboxed it would sit in every plain
+        // connection's task too.
+        Some(tls) => {
+            let prazo = (sessao, contexto.config.prazo_apresentacao);
+            let seguir = |fluxo| connection::atender(fluxo, origem, sessao, contexto);
+            Box::pin(com_tls(tls, socket, prazo, seguir)).await;
+        }
+    }
+}
+
+/// Serves a connection of the web listener, over TLS when configured.
+async fn atender_web<S: Fluxo>(
+    socket: S,
+    vinculo: Arc<web::Vinculo>,
+    rotas: axum::Router,
+    contexto: Arc<Contexto>,
+) {
+    match contexto.config.tls.clone() {
+        None => web::atender(socket, vinculo, rotas, contexto).await,
+        Some(tls) => {
+            let prazo = (vinculo.sessao, contexto.config.prazo_apresentacao);
+            let seguir = |fluxo| web::atender(fluxo, vinculo, rotas, contexto);
+            Box::pin(com_tls(tls, socket, prazo, seguir)).await;
+        }
+    }
+}
+
+/// Waits for a connection on the web listener, if there is one (forever otherwise).
+async fn aceitar_web(web: &mut Option<TcpListener>) -> io::Result<(TcpStream, SocketAddr)> {
+    match web {
+        Some(ouvinte) => {
+            let (socket, par) = ouvinte.accept().await?;
+            TcpListener::preparar(&socket);
+            Ok((socket, par))
+        }
+        None => std::future::pending().await,
     }
 }
 
@@ -290,7 +444,7 @@ fn observacao(
 
 /// Accepts connections until told to stop, then shuts down.
 async fn servir<O: Ouvinte>(
-    mut ouvinte: O,
+    (mut ouvinte, mut web): (O, Option<TcpListener>),
     config: Config,
     desligar: CancellationToken,
     historico: Option<Armazem>,
@@ -337,69 +491,46 @@ async fn servir<O: Ouvinte>(
         forcar: CancellationToken::new(),
         falhas: falhas_tx,
     });
-    let conexoes = TaskTracker::new();
-    let mut contagem = Contagem::default();
+    let rotas = web.is_some().then(|| web::rotas(Arc::clone(&contexto)));
+    let mut portaria = Portaria {
+        contagem: Contagem::default(),
+        ultima_sessao,
+        contexto: Arc::clone(&contexto),
+        conexoes: TaskTracker::new(),
+        fechadas: fechadas_tx,
+        rotas,
+    };
     loop {
-        tokio::select! {
+        let aceito = tokio::select! {
             _ = desligar.cancelled() => break,
-            Some(ip) = fechadas_rx.recv() => contagem.fechar(ip),
-            Some(ip) = falhas_rx.recv() => contagem.falhou(ip, config.janela_de_falhas),
-            aceito = ouvinte.aceitar() => match aceito {
-                Ok((socket, par)) => {
-                    let ip = par.ip();
-                    let lotado = contagem.total >= config.conexoes_maximas
-                        || contagem.por_endereco.get(&ip).copied().unwrap_or(0)
-                            >= config.conexoes_por_endereco;
-                    if lotado {
-                        info!(%par, "conexão recusada: limite de conexões");
-                        indicadores::contar_recusa(if contagem.total >= config.conexoes_maximas {
-                            "total"
-                        } else {
-                            "endereco"
-                        });
-                        indicadores::contar_erro(CodigoErro::LimiteDeConexoes);
-                        // Over TLS a plain frame would only confuse the peer: just close.
-                        if config.tls.is_none() {
-                            conexoes.spawn(connection::recusar(
-                                socket,
-                                DoBroker::erro(CodigoErro::LimiteDeConexoes),
-                            ));
-                        }
-                        continue;
-                    }
-                    O::preparar(&socket);
-                    contagem.abrir(ip);
-                    ultima_sessao += 1;
-                    let origem = Origem {
-                        par,
-                        atendente_bloqueado: contagem.bloqueado(ip, &config),
-                    };
-                    let sessao = ultima_sessao;
-                    let contexto = Arc::clone(&contexto);
-                    let fechadas = fechadas_tx.clone();
-                    conexoes.spawn(
-                        async move {
-                            match contexto.config.tls.clone() {
-                                None => connection::atender(socket, origem, sessao, contexto).await,
-                                // Boxed: a TLS session's state is large, and unboxed it would
-                                // sit in every plain connection's task too.
-                                Some(tls) => {
-                                    Box::pin(atender_tls(tls, socket, origem, sessao, contexto))
-                                        .await
-                                }
-                            }
-                            let _ = fechadas.try_send(ip);
-                        },
-                    );
-                }
-                Err(erro) => {
-                    // Usually out of file descriptors: back off instead of spinning.
-                    warn!(%erro, "falha ao aceitar conexão");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-            },
+            Some(ip) = fechadas_rx.recv() => {
+                portaria.contagem.fechar(ip);
+                continue;
+            }
+            Some(ip) = falhas_rx.recv() => {
+                portaria.contagem.falhou(ip, config.janela_de_falhas);
+                continue;
+            }
+            aceito = ouvinte.aceitar() => aceito.map(|(socket, par)| {
+                O::preparar(&socket);
+                (Aceita::Protocolo(socket), par)
+            }),
+            aceito = aceitar_web(&mut web) => aceito.map(|(socket, par)| (Aceita::Web(socket), par)),
+        };
+        match aceito {
+            Ok((Aceita::Protocolo(socket), par)) => {
+                portaria.receber(socket, par, Entrada::Protocolo);
+            }
+            Ok((Aceita::Web(socket), par)) => portaria.receber(socket, par, Entrada::Web),
+            Err(erro) => {
+                // Usually out of file descriptors: back off instead of spinning.
+                warn!(%erro, "falha ao aceitar conexão");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
         }
     }
+    drop(web);
+    let conexoes = portaria.conexoes;
     drop(ouvinte);
     info!("encerrando: novas conexões recusadas");
     let _ = contexto.ator.send(Comando::Encerrar).await;

@@ -10,7 +10,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use thiserror::Error;
 use tokio_rustls::rustls::{ClientConfig, RootCertStore, ServerConfig};
 
-pub use tokio_rustls::{TlsAcceptor, TlsConnector, rustls};
+pub use tokio_rustls::{TlsAcceptor, TlsConnector, rustls, server};
 
 /// Why TLS could not be set up.
 #[derive(Debug, Error)]

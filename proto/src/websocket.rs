@@ -224,25 +224,33 @@ mod tests {
     }
     impl Sink<Msg> for Par {
         type Error = mpsc::SendError;
-        fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        fn poll_ready(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Result<(), Self::Error>> {
             Pin::new(&mut self.saida).poll_ready(cx)
         }
         fn start_send(mut self: Pin<&mut Self>, item: Msg) -> Result<(), Self::Error> {
             Pin::new(&mut self.saida).start_send(item)
         }
-        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        fn poll_flush(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Result<(), Self::Error>> {
             Pin::new(&mut self.saida).poll_flush(cx)
         }
-        fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        fn poll_close(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Result<(), Self::Error>> {
             Pin::new(&mut self.saida).poll_close(cx)
         }
     }
 
-    fn par() -> (
-        FluxoWs<Par, Teste>,
-        mpsc::UnboundedSender<Result<Msg, mpsc::SendError>>,
-        mpsc::UnboundedReceiver<Msg>,
-    ) {
+    /// What a test feeds in as received messages.
+    type Entrada = mpsc::UnboundedSender<Result<Msg, mpsc::SendError>>;
+
+    fn par() -> (FluxoWs<Par, Teste>, Entrada, mpsc::UnboundedReceiver<Msg>) {
         let (entra_tx, entra_rx) = mpsc::unbounded();
         let (sai_tx, sai_rx) = mpsc::unbounded();
         let ws = Par {
@@ -255,7 +263,9 @@ mod tests {
     #[tokio::test]
     async fn each_message_reads_as_a_prefixed_frame_and_controls_are_skipped() {
         let (mut fluxo, entrada, _saida) = par();
-        entrada.unbounded_send(Ok(Msg::Bin(Bytes::from_static(b"abc")))).unwrap();
+        entrada
+            .unbounded_send(Ok(Msg::Bin(Bytes::from_static(b"abc"))))
+            .unwrap();
         entrada.unbounded_send(Ok(Msg::Ping)).unwrap();
         entrada.unbounded_send(Ok(Msg::Bin(Bytes::new()))).unwrap();
         drop(entrada);

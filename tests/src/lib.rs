@@ -6,6 +6,7 @@ pub mod arbitrario;
 pub mod bancos;
 pub mod carga;
 pub mod modelo;
+pub mod ws;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -138,6 +139,20 @@ impl Participante {
         let conexao = Conexao::conectar(endereco, apresentacao)
             .await
             .unwrap_or_else(|erro| panic!("{nome} não conseguiu entrar: {erro}"));
+        Participante::de(nome, conexao)
+    }
+
+    /// A customer of `departamento` that connects over WebSocket to the broker's web listener
+    /// at `endereco`, as the web page does.
+    pub async fn cliente_web(endereco: SocketAddr, nome: &str, departamento: &str) -> Participante {
+        let conexao = ws::conectar(endereco, Apresentacao::cliente(nome, departamento))
+            .await
+            .unwrap_or_else(|erro| panic!("{nome} não conseguiu entrar pela web: {erro}"));
+        Participante::de(nome, conexao)
+    }
+
+    /// A participant driving an open client handle.
+    pub fn de(nome: &str, conexao: Conexao) -> Participante {
         Participante {
             nome: nome.into(),
             conexao,
