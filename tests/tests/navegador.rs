@@ -7,11 +7,13 @@
 //! `web/package-lock.json` (`npm ci`, run here when they are missing).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use broker::Config;
-use tests::{TOKEN_DE_TESTE, config_de_teste, construir_apps, iniciar_broker_com};
+use tests::{TOKEN_DE_TESTE, Tomada, config_de_teste, construir_apps, iniciar_broker_com};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::Child;
 
 /// The repository's `web/` folder.
 fn pasta_web() -> PathBuf {
@@ -48,6 +50,34 @@ fn chromium() -> PathBuf {
     caminho
 }
 
+/// Runs the browser script to its end, doing to the relay what it asks for; returns its exit
+/// status and everything it printed.
+async fn conduzir(mut processo: Child, tomada: &Tomada) -> (ExitStatus, String) {
+    let mut entrada = processo.stdin.take().expect("piped");
+    let mut linhas = BufReader::new(processo.stdout.take().expect("piped")).lines();
+    let mut erros = processo.stderr.take().expect("piped");
+    let mut saida = String::new();
+    while let Ok(Some(linha)) = linhas.next_line().await {
+        match linha.as_str() {
+            "pedido:derrubar" => tomada.derrubar(),
+            "pedido:religar" => tomada.religar(),
+            _ => {
+                saida.push_str(&linha);
+                saida.push('\n');
+                continue;
+            }
+        }
+        entrada
+            .write_all(b"feito\n")
+            .await
+            .expect("the script reads");
+    }
+    let mut texto = String::new();
+    let _ = erros.read_to_string(&mut texto).await;
+    saida.push_str(&texto);
+    (processo.wait().await.expect("node ends"), saida)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_in_the_browser_chats_reloads_and_rates_and_other_sites_are_refused() {
     let binarios = construir_apps();
@@ -66,31 +96,37 @@ async fn a_customer_in_the_browser_chats_reloads_and_rates_and_other_sites_are_r
     let capturas = Path::new(env!("CARGO_TARGET_TMPDIR")).join("capturas-web");
     std::fs::create_dir_all(&capturas).expect("a folder for the screenshots");
 
+    // The browser reaches the broker through a relay the script asks the test to cut.
+    let tomada = Tomada::abrir(broker.endereco_web().expect("web")).await;
     let mut script = tokio::process::Command::new("node");
     script
         .arg("e2e/conversa.mjs")
         .current_dir(&web)
-        .env(
-            "BROKER_WEB",
-            format!("http://{}", broker.endereco_web().expect("web")),
-        )
+        .env("BROKER_WEB", format!("http://{}", tomada.endereco()))
         .env("BROKER_TCP", broker.endereco().to_string())
         .env("ATENDENTE", binarios.join("atendente"))
         .env("TOKEN", TOKEN_DE_TESTE)
         .env("CHROMIUM", &navegador)
         .env("CAPTURAS", &capturas)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let saida = tokio::time::timeout(Duration::from_secs(180), script.output())
+    let processo = script.spawn().expect("node runs");
+    let conduzido = tokio::time::timeout(Duration::from_secs(180), conduzir(processo, &tomada));
+    let (status, saida) = conduzido
         .await
-        .expect("the browser script finishes in time")
-        .expect("node runs");
-    assert!(
-        saida.status.success(),
-        "o roteiro do navegador falhou:\n{}\n{}",
-        String::from_utf8_lossy(&saida.stdout),
-        String::from_utf8_lossy(&saida.stderr)
-    );
-    for captura in ["entrada", "fila", "conversa", "avaliacao", "fim", "widget"] {
+        .expect("the browser script finishes in time");
+    assert!(status.success(), "o roteiro do navegador falhou:\n{saida}");
+    for captura in [
+        "entrada",
+        "fila",
+        "conversa",
+        "reconectando",
+        "avaliacao",
+        "fim",
+        "widget",
+    ] {
         assert!(
             capturas.join(format!("{captura}.png")).is_file(),
             "{captura}.png"

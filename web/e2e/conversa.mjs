@@ -1,9 +1,11 @@
 // End-to-end test of the web page in a real browser (Debian's Chromium, driven by
 // playwright-core), against a running broker and a scripted `atendente --json`. Run by the
 // Rust test tests/tests/navegador.rs, which starts the broker and passes, in the environment:
-// BROKER_WEB (http://127.0.0.1:PORT of --web), BROKER_TCP (host:port), ATENDENTE (the agent
-// app's binary), TOKEN (an agent token), CHROMIUM (the browser) and CAPTURAS (a folder for the
-// screenshots). It exits 0 when every step held, and 1 with the reason otherwise.
+// BROKER_WEB (http://HOST:PORT of --web, through a relay the test can cut), BROKER_TCP
+// (host:port), ATENDENTE (the agent app's binary), TOKEN (an agent token), CHROMIUM (the
+// browser) and CAPTURAS (a folder for the screenshots). To cut the network it prints
+// `pedido:derrubar` (or `pedido:religar`) and waits for `feito` on stdin. It exits 0 when every
+// step held, and 1 with the reason otherwise.
 
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -20,6 +22,15 @@ const WEB = ambiente('BROKER_WEB');
 const TCP = ambiente('BROKER_TCP');
 const CAPTURAS = ambiente('CAPTURAS');
 const PACIENCIA_MS = 20000;
+
+const doTeste = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+
+/** Asks the Rust test to do something to the network between the browser and the broker. */
+async function pedir(acao) {
+  console.log(`pedido:${acao}`);
+  const { value } = await doTeste.next();
+  assert.equal(value, 'feito', `the test did ${acao}`);
+}
 
 /** A scripted `atendente --json`: its events as they come, and its stdin. */
 class Atendente {
@@ -149,6 +160,17 @@ async function conversaComRecarga(navegador) {
     assert.equal(vezes, 1, `"${linha}" is on the page once after the reload: ${JSON.stringify(falas)}`);
   }
 
+  // The network drops: the page says so, keeps what is typed meanwhile, and resumes by itself.
+  await pedir('derrubar');
+  await pagina.locator('#estado', { hasText: 'Reconectando' }).waitFor({ timeout: PACIENCIA_MS });
+  const semRede = 'Escrevi isto sem conexão 📵';
+  await digitar(pagina, semRede);
+  await capturar(pagina, 'reconectando');
+  await pedir('religar');
+  await yuri.esperar('mensagem', (e) => e.texto === semRede);
+  await pagina.locator('#estado', { hasText: 'Conectado' }).waitFor({ timeout: PACIENCIA_MS });
+  assert.deepEqual(yuri.recebidas(), [primeira, dela, antes, depois, semRede], 'nothing lost or doubled by the drop');
+
   // The agent ends the chat; the customer rates it.
   yuri.escrever('/fim');
   await yuri.esperar('fim', (e) => e.conversa === conectado.conversa && e.motivo === 'atendente_encerrou');
@@ -238,4 +260,5 @@ try {
   process.exitCode = 1;
 } finally {
   await navegador.close();
+  process.stdin.destroy();
 }
