@@ -163,3 +163,81 @@ async fn sem_tls_ou_sem_confianca_nao_entra() {
     assert!(outro_nome.is_err());
     broker.parar().await;
 }
+
+#[tokio::test]
+async fn a_web_customer_chats_over_wss_with_a_terminal_agent() {
+    use proto::websocket::FluxoWs;
+    use tests::ws::Tungstenite;
+
+    let certificados = Certificados::gerar("wss");
+    let broker = iniciar_broker_com(Config {
+        web: Some("127.0.0.1:0".parse().expect("valid address")),
+        ..certificados.config()
+    })
+    .await;
+    let web = broker.endereco_web().expect("serves the web");
+
+    // A browser's way: TLS to the web port, checking the certificate, then the WebSocket.
+    let socket = tokio::net::TcpStream::connect(web).await.expect("connects");
+    let config = proto::tls::configuracao_cliente(Some(&certificados.ca())).expect("client TLS");
+    let nome = proto::tls::nome_do_servidor(&format!("localhost:{}", web.port())).expect("name");
+    let tls = proto::tls::TlsConnector::from(config)
+        .connect(nome, socket)
+        .await
+        .expect("the TLS handshake");
+    let url = format!("wss://localhost:{}/ws", web.port());
+    let (ws, _) = tokio_tungstenite::client_async(url, tls)
+        .await
+        .expect("the WebSocket handshake over TLS");
+    let apresentacao = Apresentacao::cliente("Ana", "geral");
+    let fluxo = FluxoWs::<_, Tungstenite>::new(ws);
+    let mut ana = Conexao::sobre(fluxo, apresentacao, proto::TAMANHO_MAXIMO_QUADRO)
+        .await
+        .expect("Ana gets in over wss");
+
+    let atendente = Apresentacao::atendente("Yuri", vec!["geral".into()], TOKEN_DE_TESTE);
+    let endereco = format!("localhost:{}", broker.endereco().port());
+    let mut yuri = conectar_tls(&endereco, Some(&certificados.ca()), atendente)
+        .await
+        .expect("Yuri gets in over TLS");
+    assert!(matches!(
+        proximo(&mut ana.eventos).await,
+        Some(DoBroker::Conectado { .. })
+    ));
+    let Some(DoBroker::Conectado { conversa, .. }) = proximo(&mut yuri.eventos).await else {
+        panic!("Yuri is paired");
+    };
+    ana.envio
+        .mensagem(0, "olá por wss 🔒")
+        .await
+        .expect("sends");
+    loop {
+        match proximo(&mut yuri.eventos).await {
+            Some(DoBroker::Mensagem { texto, .. }) => {
+                assert_eq!(texto, "olá por wss 🔒");
+                break;
+            }
+            Some(_) => continue,
+            None => panic!("Yuri's connection closed"),
+        }
+    }
+    yuri.envio
+        .mensagem(conversa, "recebido")
+        .await
+        .expect("sends");
+
+    // Plain HTTP to a TLS broker's web port gets no page.
+    let mut plano = tokio::net::TcpStream::connect(web).await.expect("connects");
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    plano
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("writes");
+    let mut resposta = Vec::new();
+    let _ = plano.read_to_end(&mut resposta).await;
+    assert!(
+        !resposta.starts_with(b"HTTP/1.1 200"),
+        "a TLS broker served plain HTTP"
+    );
+    broker.parar().await;
+}
