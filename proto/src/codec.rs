@@ -591,6 +591,29 @@ mod tests {
         assert_eq!(versao_da_apresentacao(b""), None);
     }
 
+    /// PROTOCOL.md's rules for varints, `bool` and `option` bytes, as the broker applies them.
+    #[test]
+    fn varints_bools_and_options_as_protocol_md_says() {
+        // A longer form of a small number is accepted: `80 00` is 0.
+        assert!(matches!(
+            decodificar::<ParaBroker>(b"\x07\x80\x00"),
+            Ok(ParaBroker::Recebidos { total: 0 })
+        ));
+        // A u16 that does not fit (`ff ff 04`), or one of 4 bytes, is invalid.
+        let versao_grande = b"\x00\xff\xff\x04\x03Ana\x00\x05geral\x00\x00";
+        assert!(decodificar::<ParaBroker>(versao_grande).is_err());
+        assert!(
+            decodificar::<ParaBroker>(b"\x00\x8c\x80\x80\x00\x03Ana\x00\x05geral\x00\x00").is_err()
+        );
+        // A bool or option byte other than 00 and 01 is invalid.
+        assert!(decodificar::<DoBroker>(b"\x07\x02").is_err());
+        assert!(decodificar::<DoBroker>(b"\x01\x01\x01\x02\x05").is_err());
+        assert!(matches!(
+            decodificar::<DoBroker>(b"\x07\x01"),
+            Ok(DoBroker::Pausa { pausado: true })
+        ));
+    }
+
     #[test]
     fn variante_desconhecida_e_invalida() {
         let erro = decodificar::<ParaBroker>(b"\x09").unwrap_err();

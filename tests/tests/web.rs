@@ -161,11 +161,25 @@ async fn web_connections_count_toward_the_connection_limits() {
     };
     let broker = iniciar_broker_com(config).await;
     let web = broker.endereco_web().expect("serves the web");
-    let _ana = Participante::cliente_web(web, "Ana", "geral").await;
+    let mut ana = Participante::cliente_web(web, "Ana", "geral").await;
     let _bia = Participante::cliente(broker.endereco(), "Bia", "geral").await;
     assert_eq!(status_do_websocket(web, None).await, 503);
     let (cabecalho, _) = obter(web, "/").await;
     assert!(cabecalho.starts_with("http/1.1 503"), "{cabecalho}");
+
+    // Once Ana's WebSocket session is over, its place is free again.
+    ana.enviar(ParaBroker::Sair { seq: 0 }).await;
+    ana.esperar_fim(MotivoFim::ClienteSaiu).await;
+    ana.esperar_fechamento().await;
+    let mut status = 503;
+    for _ in 0..200 {
+        status = status_do_websocket(web, None).await;
+        if status == 101 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(status, 101, "a closed WebSocket session still counts");
     broker.parar().await;
 }
 
@@ -232,5 +246,151 @@ async fn bad_input_over_websocket_gets_the_same_answers_as_over_tcp() {
             Some(Ok(_)) => continue,
         }
     }
+    broker.parar().await;
+}
+
+/// Reads one unmasked WebSocket frame of under 64 KiB from the broker: its raw bytes.
+async fn quadro_ws_bruto(socket: &mut TcpStream) -> Vec<u8> {
+    let mut cabeca = [0u8; 2];
+    socket
+        .read_exact(&mut cabeca)
+        .await
+        .expect("a frame header");
+    assert_eq!(cabeca[1] & 0x80, 0, "the broker does not mask");
+    let mut bruto = cabeca.to_vec();
+    let tamanho = match cabeca[1] & 0x7f {
+        126 => {
+            let mut estendido = [0u8; 2];
+            socket.read_exact(&mut estendido).await.expect("a length");
+            bruto.extend_from_slice(&estendido);
+            usize::from(u16::from_be_bytes(estendido))
+        }
+        curto => usize::from(curto),
+    };
+    let mut corpo = vec![0u8; tamanho];
+    socket.read_exact(&mut corpo).await.expect("a payload");
+    bruto.extend_from_slice(&corpo);
+    bruto
+}
+
+/// PROTOCOL.md's WebSocket example, byte for byte: Ana's handshake in a message masked with a
+/// zero key, and the broker's `Ping` as `82 01 08`.
+#[tokio::test]
+async fn the_websocket_bytes_of_protocol_md() {
+    let broker = iniciar_broker_com(Config {
+        intervalo_batimento: Duration::from_millis(100),
+        ..config_web()
+    })
+    .await;
+    let web = broker.endereco_web().expect("serves the web");
+    let mut socket = TcpStream::connect(web).await.expect("connects");
+    let pedido = format!(
+        "GET /ws HTTP/1.1\r\nHost: {web}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    socket.write_all(pedido.as_bytes()).await.expect("writes");
+    let mut resposta = Vec::new();
+    while !resposta.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        socket
+            .read_exact(&mut byte)
+            .await
+            .expect("the upgrade's answer");
+        resposta.push(byte[0]);
+    }
+    assert!(
+        resposta.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&resposta)
+    );
+
+    let apresentacao = [
+        0x82, 0x8f, 0x00, 0x00, 0x00, 0x00, // binary, masked, 15 bytes, key 00 00 00 00
+        0x00, 0x0c, 0x03, 0x41, 0x6e, 0x61, 0x00, 0x05, 0x67, 0x65, 0x72, 0x61, 0x6c, 0x00, 0x00,
+    ];
+    socket.write_all(&apresentacao).await.expect("writes");
+    let bemvindo = quadro_ws_bruto(&mut socket).await;
+    assert_eq!(&bemvindo[..1], &[0x82], "a binary message");
+    assert_eq!(bemvindo[2], 0x00, "BemVindo comes first");
+    loop {
+        let quadro = quadro_ws_bruto(&mut socket).await;
+        if quadro[2..] == [0x08] {
+            assert_eq!(quadro, [0x82, 0x01, 0x08]);
+            break;
+        }
+    }
+    broker.parar().await;
+}
+
+#[tokio::test]
+async fn a_text_message_gets_quadro_invalido_and_the_close() {
+    use futures::{SinkExt, StreamExt};
+    let broker = iniciar_broker_com(config_web()).await;
+    let web = broker.endereco_web().expect("serves the web");
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{web}/ws"))
+        .await
+        .expect("connects");
+    ws.send(tungstenite::Message::text("{\"nome\":\"Ana\"}"))
+        .await
+        .expect("sends");
+    let resposta = loop {
+        match ws.next().await.expect("an answer").expect("readable") {
+            tungstenite::Message::Binary(corpo) => break corpo,
+            _ => continue,
+        }
+    };
+    let quadro: DoBroker = proto::codec::decodificar(&resposta).expect("a frame");
+    assert!(
+        matches!(
+            quadro,
+            DoBroker::Erro {
+                codigo: CodigoErro::QuadroInvalido,
+                ..
+            }
+        ),
+        "{quadro:?}"
+    );
+    broker.parar().await;
+}
+
+#[tokio::test]
+async fn a_session_started_over_websocket_resumes_over_tcp() {
+    use futures::{SinkExt, StreamExt};
+    let broker = iniciar_broker_com(Config {
+        tolerancia_retomada: Duration::from_secs(30),
+        ..config_web()
+    })
+    .await;
+    let web = broker.endereco_web().expect("serves the web");
+    let fluxo = ws::abrir(web, None).await.expect("opens");
+    let apresentacao = proto::Apresentacao::cliente("Ana", "geral");
+    let mut pela_web = proto::enquadrar::<_, DoBroker, ParaBroker>(fluxo, TAMANHO_MAXIMO_QUADRO);
+    pela_web
+        .send(ParaBroker::Apresentacao(apresentacao.clone()))
+        .await
+        .expect("sends");
+    let Some(Ok(DoBroker::BemVindo { sessao, ficha, .. })) = pela_web.next().await else {
+        panic!("a BemVindo");
+    };
+    drop(pela_web);
+    let retomada = proto::Apresentacao {
+        retomar: Some(proto::Retomada {
+            ficha,
+            recebidos: 0,
+        }),
+        ..apresentacao
+    };
+    let por_tcp = proto::Conexao::conectar(broker.endereco(), retomada)
+        .await
+        .expect("Ana resumes over TCP");
+    // (The handle's summary of its `BemVindo` keeps only the session's id: the same id is the
+    // same session, as a new one would get the next.)
+    let DoBroker::BemVindo {
+        sessao: de_novo, ..
+    } = por_tcp.bemvindo()
+    else {
+        panic!("a BemVindo");
+    };
+    assert_eq!(de_novo, sessao);
     broker.parar().await;
 }
