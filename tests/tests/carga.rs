@@ -35,6 +35,7 @@ async fn churn_atende_todos_os_clientes() {
     let broker = iniciar_broker_com(Config {
         mensagens_por_segundo: u32::MAX,
         rajada_de_mensagens: u32::MAX,
+        web: Some("127.0.0.1:0".parse().expect("valid address")),
         ..config_de_teste()
     })
     .await;
@@ -45,16 +46,25 @@ async fn churn_atende_todos_os_clientes() {
         mensagens: 3,
         simultaneos: 5,
     };
-    let resultado = churn::executar(broker.endereco(), TOKEN_DE_TESTE, forma)
-        .await
-        .expect("every customer is served, through the broker and the floor");
+    let resultado = churn::executar(
+        broker.endereco(),
+        broker.endereco_web(),
+        TOKEN_DE_TESTE,
+        forma,
+    )
+    .await
+    .expect("every customer is served, over TCP, over WebSocket and through the floor");
     assert!(resultado.broker.sessoes_por_segundo > 0.0, "{resultado:?}");
+    let websocket = resultado.websocket.expect("the WebSocket run");
+    assert!(websocket.sessoes_por_segundo > 0.0, "{resultado:?}");
+    assert!(websocket.ida_e_volta.p50_us > 0, "{resultado:?}");
     assert!(resultado.piso.sessoes_por_segundo > 0.0, "{resultado:?}");
+    let resumo = resultado.resumo();
     assert!(
-        resultado
-            .resumo()
-            .starts_with("churn: 3 atendentes (capacidade 2), 20 clientes x 3 mensagens")
+        resumo.starts_with("churn: 3 atendentes (capacidade 2), 20 clientes x 3 mensagens"),
+        "{resumo}"
     );
+    assert!(resumo.contains("razão websocket/tcp"), "{resumo}");
     broker.parar().await;
 }
 

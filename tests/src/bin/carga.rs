@@ -31,6 +31,10 @@ struct Argumentos {
     #[arg(long, value_name = "ENDEREÇO", global = true)]
     servidor: Option<SocketAddr>,
 
+    /// Endereço web (--web) do broker externo, para churn --websocket.
+    #[arg(long, value_name = "ENDEREÇO", global = true, requires = "servidor")]
+    servidor_web: Option<SocketAddr>,
+
     /// Token de atendente do broker externo (o próprio da carga usa o seu).
     #[arg(long, value_name = "TOKEN", env = "FILA_TOKEN", global = true)]
     token: Option<String>,
@@ -86,6 +90,10 @@ enum Cenario {
         /// Clientes chegando ao mesmo tempo.
         #[arg(long, default_value_t = 100)]
         simultaneos: usize,
+        /// Repete a rodada com os clientes por WebSocket (como a página web), no mesmo broker,
+        /// para comparar com TCP; os atendentes ficam no TCP.
+        #[arg(long)]
+        websocket: bool,
     },
     /// Clientes esperando na fila, parados: memória do broker por cliente.
     Idle {
@@ -187,6 +195,15 @@ impl Alvo {
             Alvo::Externo(endereco) => *endereco,
         }
     }
+
+    /// Where its web listener is, when it has one (`externo`: what `--servidor-web` says).
+    fn endereco_web(&self, externo: Option<SocketAddr>) -> Option<SocketAddr> {
+        match self {
+            Alvo::Embutido(broker) => broker.endereco_web(),
+            Alvo::Filho(_) => None,
+            Alvo::Externo(_) => externo,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -269,6 +286,7 @@ async fn carregar(
         None => {
             let config = Config {
                 metricas: argumentos.metricas,
+                web: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
                 ..config_de_carga(banco.map(str::to_owned))
             };
             let broker = Broker::iniciar(config)
@@ -288,7 +306,13 @@ async fn carregar(
             clientes,
             mensagens,
             simultaneos,
+            websocket,
         } => {
+            let web = match (websocket, alvo.endereco_web(argumentos.servidor_web)) {
+                (false, _) => Ok(None),
+                (true, Some(web)) => Ok(Some(web)),
+                (true, None) => Err("churn --websocket com --servidor precisa de --servidor-web"),
+            };
             let forma = churn::Forma {
                 atendentes,
                 capacidade,
@@ -296,9 +320,12 @@ async fn carregar(
                 mensagens,
                 simultaneos: simultaneos.max(1),
             };
-            churn::executar(endereco, &token, forma)
-                .await
-                .map(|r| resumir(r.resumo(), &r))
+            match web {
+                Ok(web) => churn::executar(endereco, web, &token, forma)
+                    .await
+                    .map(|r| resumir(r.resumo(), &r)),
+                Err(erro) => Err(erro.to_owned()),
+            }
         }
         Cenario::Idle {
             clientes,

@@ -1,7 +1,9 @@
 //! `churn`: a pool of agents; customers arrive (a fixed number in flight at once), wait, are
 //! paired, exchange K lines with their agent, and leave. Measures sessions per second, the wait
 //! from connecting to being paired, and chat round trips. The floor runs the same sessions
-//! through a splice that pairs each customer connection with the next agent connection.
+//! through a splice that pairs each customer connection with the next agent connection. With a
+//! web address, the same customers also run over WebSocket (agents stay on TCP, as in a help
+//! desk whose customers are in the browser), against the same broker in the same run.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
-use proto::{Apresentacao, Conexao, DoBroker, ParaBroker};
+use proto::{Apresentacao, Conexao, DoBroker, ErroConexao, ParaBroker};
 use serde::Serialize;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
@@ -51,17 +53,37 @@ pub struct Medida {
 pub struct Resultado {
     /// The workload.
     pub forma: Forma,
-    /// Through the broker.
+    /// Through the broker, customers over TCP.
     pub broker: Medida,
+    /// Through the broker, customers over WebSocket (when asked for).
+    pub websocket: Option<Medida>,
     /// Through the splice.
     pub piso: Medida,
+}
+
+/// How customers reach the broker.
+#[derive(Debug, Clone, Copy)]
+enum Via {
+    /// The protocol's TCP port.
+    Tcp(SocketAddr),
+    /// The web listener's WebSocket.
+    Web(SocketAddr),
+}
+
+impl Via {
+    async fn conectar(self, apresentacao: Apresentacao) -> Result<Conexao, ErroConexao> {
+        match self {
+            Via::Tcp(endereco) => Conexao::conectar(endereco, apresentacao).await,
+            Via::Web(endereco) => crate::ws::conectar(endereco, apresentacao).await,
+        }
+    }
 }
 
 impl Resultado {
     /// The one summary line.
     pub fn resumo(&self) -> String {
         let (b, p) = (&self.broker, &self.piso);
-        format!(
+        let linha = format!(
             "churn: {} atendentes (capacidade {}), {} clientes x {} mensagens | broker {:.0} sessões/s, espera p50 {} µs p99 {} µs, ida e volta p50 {} µs p99 {} µs \
              | piso {:.0} sessões/s, espera p50 {} µs p99 {} µs, ida e volta p50 {} µs p99 {} µs | razão sessões/s {:.2} \
              | Anteriores em {} de {} conversas",
@@ -82,7 +104,21 @@ impl Resultado {
             b.sessoes_por_segundo / p.sessoes_por_segundo,
             b.anteriores,
             self.forma.clientes,
-        )
+        );
+        match &self.websocket {
+            None => linha,
+            Some(w) => format!(
+                "{linha} | websocket {:.0} sessões/s, espera p50 {} µs p99 {} µs, ida e volta p50 {} µs p99 {} µs \
+                 | razão websocket/tcp {:.2}, websocket/piso {:.2}",
+                w.sessoes_por_segundo,
+                w.espera.p50_us,
+                w.espera.p99_us,
+                w.ida_e_volta.p50_us,
+                w.ida_e_volta.p99_us,
+                w.sessoes_por_segundo / b.sessoes_por_segundo,
+                w.sessoes_por_segundo / p.sessoes_por_segundo,
+            ),
+        }
     }
 }
 
@@ -114,26 +150,43 @@ fn micros(inicio: Instant) -> u64 {
     inicio.elapsed().as_micros().max(1) as u64
 }
 
-/// Runs the churn workload against the broker at `endereco`, then through the floor.
+/// Runs the churn workload against the broker at `endereco`, then (with `web`, its web
+/// listener) again with customers over WebSocket, then through the floor.
 pub async fn executar(
     endereco: SocketAddr,
+    web: Option<SocketAddr>,
     token: &str,
     forma: Forma,
 ) -> Result<Resultado, String> {
-    let broker = pelo_broker(endereco, token, forma).await?;
+    let broker = pelo_broker((endereco, Via::Tcp(endereco)), token, forma, "broker").await?;
+    let websocket = match web {
+        None => None,
+        Some(web) => {
+            let via = (endereco, Via::Web(web));
+            Some(pelo_broker(via, token, forma, "websocket").await?)
+        }
+    };
     let piso = pelo_piso(forma).await.map_err(|e| format!("piso: {e}"))?;
     Ok(Resultado {
         forma,
         broker,
+        websocket,
         piso,
     })
 }
 
-async fn pelo_broker(endereco: SocketAddr, token: &str, forma: Forma) -> Result<Medida, String> {
+/// One churn run through the broker: agents on TCP at `endereco`, customers by `via`. Each run
+/// has agents of its own (named after `rotulo`), so runs on one broker do not meet.
+async fn pelo_broker(
+    (endereco, via): (SocketAddr, Via),
+    token: &str,
+    forma: Forma,
+    rotulo: &str,
+) -> Result<Medida, String> {
     let anteriores = Arc::new(AtomicUsize::new(0));
     for i in 0..forma.atendentes {
         let apresentacao =
-            Apresentacao::atendente(format!("churn-a{i}"), vec!["churn".into()], token)
+            Apresentacao::atendente(format!("{rotulo}-a{i}"), vec![rotulo.into()], token)
                 .com_capacidade(forma.capacidade);
         let mut atendente = Conexao::conectar(endereco, apresentacao)
             .await
@@ -158,10 +211,11 @@ async fn pelo_broker(endereco: SocketAddr, token: &str, forma: Forma) -> Result<
         });
     }
     let inicio = Instant::now();
+    let departamento: Arc<str> = rotulo.into();
     let mut rx = em_paralelo(forma.clientes, forma.simultaneos, move |i| {
-        cliente(endereco, i, forma.mensagens)
+        cliente(via, Arc::clone(&departamento), i, forma.mensagens)
     });
-    let progresso = barra(forma.clientes as u64, "broker");
+    let progresso = barra(forma.clientes as u64, rotulo);
     let mut amostras = Vec::with_capacity(forma.clientes);
     while let Some(resultado) = rx.recv().await {
         amostras.push(resultado?);
@@ -179,18 +233,22 @@ async fn pelo_broker(endereco: SocketAddr, token: &str, forma: Forma) -> Result<
     ))
 }
 
-async fn cliente(endereco: SocketAddr, i: usize, mensagens: usize) -> Result<Amostra, String> {
+async fn cliente(
+    via: Via,
+    departamento: Arc<str>,
+    i: usize,
+    mensagens: usize,
+) -> Result<Amostra, String> {
     let mut amostra = Amostra {
         espera: 0,
         idas_e_voltas: Vec::with_capacity(mensagens),
     };
     let chegada = Instant::now();
-    let mut conexao = Conexao::conectar(
-        endereco,
-        Apresentacao::cliente(format!("churn-c{i}"), "churn"),
-    )
-    .await
-    .map_err(|e| format!("cliente {i}: {e}"))?;
+    let apresentacao = Apresentacao::cliente(format!("churn-c{i}"), &*departamento);
+    let mut conexao = via
+        .conectar(apresentacao)
+        .await
+        .map_err(|e| format!("cliente {i}: {e}"))?;
     let conversa = loop {
         match conexao.eventos.next().await {
             Some(Ok(DoBroker::Conectado { conversa, .. })) => break conversa,
