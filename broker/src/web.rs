@@ -35,6 +35,9 @@ use tracing::debug;
 use crate::canal::{Contexto, Fluxo};
 use crate::connection::{self, Origem};
 
+/// The WebSocket layer's read buffer, per connection (see [`websocket`]).
+const BUFFER_DE_LEITURA: usize = 1024;
+
 /// One accepted web connection, as long as it or the WebSocket session it became is open:
 /// when the last holder lets go, the accept loop is told the connection closed.
 pub struct Vinculo {
@@ -147,6 +150,10 @@ async fn websocket(
     upgrade
         .max_message_size(limite)
         .max_frame_size(limite)
+        // The WebSocket layer's read buffer is allocated whole for every connection: its
+        // default (128 KiB) made a waiting web customer cost 136 KiB, 1 KiB makes it 8 KiB
+        // (BENCHMARKS.md); it grows when a longer message needs it.
+        .read_buffer_size(BUFFER_DE_LEITURA)
         .on_upgrade(move |socket| async move {
             let fluxo = FluxoWs::<WebSocket, Axum>::new(socket);
             connection::atender(fluxo, vinculo.origem, vinculo.sessao, contexto).await;

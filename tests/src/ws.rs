@@ -57,6 +57,17 @@ pub async fn abrir(
     Ok(FluxoWs::new(ws))
 }
 
+/// Opens a WebSocket to `/ws` over `socket`, already connected to the web listener at
+/// `endereco`.
+pub async fn sobre(
+    socket: TcpStream,
+    endereco: SocketAddr,
+) -> Result<FluxoCliente, tungstenite::Error> {
+    let (ws, _resposta) =
+        tokio_tungstenite::client_async(format!("ws://{endereco}/ws"), socket).await?;
+    Ok(FluxoWs::new(ws))
+}
+
 /// A connector for the client handle that opens a WebSocket to `endereco` each time, so the
 /// handle resumes over WebSocket by itself.
 pub fn conector(endereco: SocketAddr) -> Conector {

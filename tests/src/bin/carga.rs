@@ -106,6 +106,9 @@ enum Cenario {
         /// Processo do broker externo (com --servidor), para ler a sua memória.
         #[arg(long, value_name = "PID")]
         pid: Option<u32>,
+        /// Os clientes entram por WebSocket (como a página web), e não por TCP.
+        #[arg(long)]
+        websocket: bool,
     },
     /// Uma fila cheia esvaziada por atendentes: tempo e quadros de posição enviados.
     Drain {
@@ -200,7 +203,7 @@ impl Alvo {
     fn endereco_web(&self, externo: Option<SocketAddr>) -> Option<SocketAddr> {
         match self {
             Alvo::Embutido(broker) => broker.endereco_web(),
-            Alvo::Filho(_) => None,
+            Alvo::Filho(filho) => Some(filho.endereco_web()),
             Alvo::Externo(_) => externo,
         }
     }
@@ -331,6 +334,7 @@ async fn carregar(
             clientes,
             simultaneos,
             pid,
+            websocket,
         } => {
             let pid = match (&alvo, pid) {
                 (Alvo::Filho(filho), _) => filho.pid(),
@@ -340,6 +344,14 @@ async fn carregar(
             let forma = idle::Forma {
                 clientes,
                 simultaneos,
+                websocket,
+            };
+            let endereco = match (websocket, alvo.endereco_web(argumentos.servidor_web)) {
+                (false, _) => endereco,
+                (true, Some(web)) => web,
+                (true, None) => {
+                    return Err("idle --websocket com --servidor precisa de --servidor-web".into());
+                }
             };
             idle::executar(endereco, pid, forma)
                 .await
@@ -439,7 +451,10 @@ async fn servir_como_filho(
     use tokio::io::AsyncReadExt;
 
     let _ = arquivos::elevar_limite();
-    let mut config = config_de_carga(banco);
+    let mut config = Config {
+        web: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        ..config_de_carga(banco)
+    };
     if let Some(escutar) = escutar {
         config.escutar = escutar;
     }
@@ -450,7 +465,10 @@ async fn servir_como_filho(
             return ExitCode::FAILURE;
         }
     };
-    println!("{}", broker.endereco());
+    let web = broker
+        .endereco_web()
+        .map_or_else(String::new, |web| web.to_string());
+    println!("{} {web}", broker.endereco());
     let mut descarte = Vec::new();
     let _ = tokio::io::stdin().read_to_end(&mut descarte).await;
     broker.parar().await;

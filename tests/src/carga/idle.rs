@@ -10,7 +10,7 @@ use proto::{Apresentacao, Conexao, DoBroker};
 use serde::Serialize;
 
 use super::processo::memoria_residente;
-use super::{barra, conectar_de, em_paralelo};
+use super::{barra, conectar_de, conectar_ws_de, em_paralelo};
 
 /// The shape of an idle run.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -19,6 +19,8 @@ pub struct Forma {
     pub clientes: usize,
     /// Connections being opened at once.
     pub simultaneos: usize,
+    /// Whether the customers connect over WebSocket (to the web listener) instead of TCP.
+    pub websocket: bool,
 }
 
 /// What an idle run found.
@@ -42,9 +44,14 @@ impl Resultado {
     /// The one summary line.
     pub fn resumo(&self) -> String {
         format!(
-            "idle: {} clientes esperando, {} informados da posição, conectados em {:.1} s \
+            "idle: {} clientes esperando{}, {} informados da posição, conectados em {:.1} s \
              | memória do broker {:.1} MiB -> {:.1} MiB | {:.0} bytes ({:.2} KiB) por cliente",
             self.forma.clientes,
+            if self.forma.websocket {
+                " (por WebSocket)"
+            } else {
+                ""
+            },
             self.com_posicao,
             self.segundos_para_conectar,
             self.memoria_antes as f64 / 1048576.0,
@@ -87,8 +94,9 @@ async fn conectar_todos(
     forma: Forma,
     progresso: &indicatif::ProgressBar,
 ) -> Result<Vec<Conexao>, String> {
+    let websocket = forma.websocket;
     let mut rx = em_paralelo(forma.clientes, forma.simultaneos, move |i| {
-        esperar_posicao(endereco, i)
+        esperar_posicao(endereco, i, websocket)
     });
     let mut esperando = Vec::with_capacity(forma.clientes);
     while let Some(resultado) = rx.recv().await {
@@ -99,9 +107,17 @@ async fn conectar_todos(
 }
 
 /// Connects customer `i` and waits for its position.
-async fn esperar_posicao(endereco: SocketAddr, i: usize) -> Result<Conexao, String> {
+async fn esperar_posicao(
+    endereco: SocketAddr,
+    i: usize,
+    websocket: bool,
+) -> Result<Conexao, String> {
     let apresentacao = Apresentacao::cliente(format!("idle-c{i}"), "idle");
-    let mut conexao = conectar_de(i, endereco, apresentacao).await?;
+    let mut conexao = if websocket {
+        conectar_ws_de(i, endereco, apresentacao).await?
+    } else {
+        conectar_de(i, endereco, apresentacao).await?
+    };
     match conexao.eventos.next().await {
         Some(Ok(DoBroker::Fila { .. })) => Ok(conexao),
         outro => Err(format!("cliente {i}: {outro:?} em vez da posição na fila")),

@@ -24,7 +24,7 @@ use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use proto::{Apresentacao, Conexao, TAMANHO_MAXIMO_QUADRO};
 use serde::Serialize;
-use tokio::net::TcpSocket;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::{Semaphore, mpsc};
 
 /// The agent token of a broker the load tool starts itself.
@@ -56,6 +56,30 @@ pub async fn conectar_de(
     endereco: SocketAddr,
     apresentacao: Apresentacao,
 ) -> Result<Conexao, String> {
+    let fluxo = socket_de(indice, endereco).await?;
+    Conexao::sobre(fluxo, apresentacao, TAMANHO_MAXIMO_QUADRO)
+        .await
+        .map_err(|e| format!("conexão {indice}: {e}"))
+}
+
+/// Like [`conectar_de`], over a WebSocket to the broker's web listener at `endereco`.
+pub async fn conectar_ws_de(
+    indice: usize,
+    endereco: SocketAddr,
+    apresentacao: Apresentacao,
+) -> Result<Conexao, String> {
+    let socket = socket_de(indice, endereco).await?;
+    let fluxo = crate::ws::sobre(socket, endereco)
+        .await
+        .map_err(|e| format!("websocket {indice}: {e}"))?;
+    Conexao::sobre(fluxo, apresentacao, TAMANHO_MAXIMO_QUADRO)
+        .await
+        .map_err(|e| format!("conexão {indice}: {e}"))
+}
+
+/// A TCP connection to `endereco` from the `indice`-th load connection's share of the
+/// [`ORIGENS`].
+async fn socket_de(indice: usize, endereco: SocketAddr) -> Result<TcpStream, String> {
     let origem = Ipv4Addr::new(127, 0, 0, 1 + (indice % usize::from(ORIGENS)) as u8);
     let socket = TcpSocket::new_v4().map_err(|e| e.to_string())?;
     socket
@@ -66,9 +90,7 @@ pub async fn conectar_de(
         .await
         .map_err(|e| format!("conexão {indice}: {e}"))?;
     fluxo.set_nodelay(true).map_err(|e| e.to_string())?;
-    Conexao::sobre(fluxo, apresentacao, TAMANHO_MAXIMO_QUADRO)
-        .await
-        .map_err(|e| format!("conexão {indice}: {e}"))
+    Ok(fluxo)
 }
 
 /// Runs `tarefa(i)` for every `i` in `0..total`, at most `simultaneos` at a time, and returns

@@ -1,6 +1,6 @@
 //! A broker in a child process of its own, so that its memory can be read apart from the load
 //! tool's: `carga` starts itself again with a hidden subcommand that serves the broker, prints
-//! its address on one line and runs until its standard input closes (which also happens when
+//! its address and its web listener's on one line and runs until its standard input closes (which also happens when
 //! the parent dies, so a child is never left behind).
 
 use std::io::{self, BufRead, BufReader};
@@ -16,6 +16,7 @@ pub struct BrokerFilho {
     /// Kept open: the child runs until it closes.
     _entrada: Option<ChildStdin>,
     endereco: SocketAddr,
+    endereco_web: SocketAddr,
 }
 
 impl BrokerFilho {
@@ -46,20 +47,30 @@ impl BrokerFilho {
             .ok_or_else(|| io::Error::other("sem saída"))?;
         let mut linha = String::new();
         BufReader::new(saida).read_line(&mut linha)?;
-        let endereco = linha.trim().parse().map_err(|_| {
+        let mut enderecos = linha.split_whitespace().map(str::parse::<SocketAddr>);
+        let (Some(Ok(endereco)), Some(Ok(endereco_web))) = (enderecos.next(), enderecos.next())
+        else {
             let _ = processo.kill();
-            io::Error::other(format!("o broker filho não disse o endereço: {linha:?}"))
-        })?;
+            return Err(io::Error::other(format!(
+                "o broker filho não disse os endereços: {linha:?}"
+            )));
+        };
         Ok(BrokerFilho {
             processo,
             _entrada: entrada,
             endereco,
+            endereco_web,
         })
     }
 
     /// Where the child broker accepts connections.
     pub fn endereco(&self) -> SocketAddr {
         self.endereco
+    }
+
+    /// Where the child broker serves the web page and WebSocket.
+    pub fn endereco_web(&self) -> SocketAddr {
+        self.endereco_web
     }
 
     /// Kills the child at once (SIGKILL): no goodbye, no flush, as a crash would.
