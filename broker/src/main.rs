@@ -36,24 +36,13 @@ fn lista_de_departamentos(texto: &str) -> Result<ListaDepartamentos, String> {
 #[derive(Debug, Clone)]
 struct ListaOrigens(Vec<String>);
 
-/// Reads `--origens`: origins separated by commas, each `http(s)://host[:port]` with no path.
+/// Reads `--origens`: origins separated by commas, each as
+/// [`broker::web::politica::normalizar_origem`]
+/// reads it.
 fn lista_de_origens(texto: &str) -> Result<ListaOrigens, String> {
     let mut origens = Vec::new();
     for bruta in texto.split(',') {
-        let origem = bruta.trim().trim_end_matches('/').to_ascii_lowercase();
-        let valida = origem
-            .split_once("://")
-            .is_some_and(|(esquema, autoridade)| {
-                matches!(esquema, "http" | "https")
-                    && !autoridade.is_empty()
-                    && !autoridade.contains(['/', '?', '#', ' ', '*'])
-            });
-        if !valida {
-            return Err(format!(
-                "origem inválida \"{}\": escreva como https://loja.exemplo.com (sem caminho)",
-                bruta.trim()
-            ));
-        }
+        let origem = broker::web::politica::normalizar_origem(bruta)?;
         if !origens.contains(&origem) {
             origens.push(origem);
         }

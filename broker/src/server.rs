@@ -79,32 +79,37 @@ impl Broker {
                 )
             })?),
         };
-        let endereco_web = web.as_ref().map(TcpListener::local_addr).transpose()?;
-        let mut broker = Broker::comecar(ouvinte, endereco, config, (historico, web));
-        broker.endereco_web = endereco_web;
-        Ok(broker)
+        let ouvintes = Ouvintes {
+            protocolo: ouvinte,
+            web,
+        };
+        Ok(Broker::comecar(ouvintes, endereco, config, historico))
     }
 
     /// Starts serving on a listener that is already bound (any [`Ouvinte`], such as a
     /// simulated network's), reachable at `endereco`.
-    /// No history is kept.
+    /// No history is kept, and no web listener is opened (`config.web` is not looked at).
     pub fn sobre<O: Ouvinte>(ouvinte: O, endereco: SocketAddr, config: Config) -> Broker {
-        Broker::comecar(ouvinte, endereco, config, (None, None))
+        let ouvintes = Ouvintes {
+            protocolo: ouvinte,
+            web: None,
+        };
+        Broker::comecar(ouvintes, endereco, config, None)
     }
 
     fn comecar<O: Ouvinte>(
-        ouvinte: O,
+        ouvintes: Ouvintes<O>,
         endereco: SocketAddr,
         config: Config,
-        (historico, web): (Option<Armazem>, Option<TcpListener>),
+        historico: Option<Armazem>,
     ) -> Broker {
         let desligar = CancellationToken::new();
-        let ouvintes = (ouvinte, web);
+        let endereco_web = ouvintes.web.as_ref().and_then(|web| web.local_addr().ok());
         let tarefa = tokio::spawn(servir(ouvintes, config, desligar.clone(), historico));
-        info!(%endereco, "broker ouvindo");
+        info!(%endereco, ?endereco_web, "broker ouvindo");
         Broker {
             endereco,
-            endereco_web: None,
+            endereco_web,
             desligar,
             tarefa,
         }
@@ -210,6 +215,14 @@ async fn dia_de_hoje(
     Ok((dia, hoje))
 }
 
+/// The listeners a broker accepts on.
+struct Ouvintes<O> {
+    /// The protocol's own (TCP, TLS, or a simulated network's).
+    protocolo: O,
+    /// The web page's and WebSocket's, when `--web` asks for one.
+    web: Option<TcpListener>,
+}
+
 /// Where connections come from: a TCP listener, or a simulated network's.
 pub trait Ouvinte: Send + 'static {
     /// The byte stream of one accepted connection.
@@ -283,11 +296,13 @@ impl Contagem {
     }
 }
 
-/// Completes the TLS handshake within `prazo`, then goes on with `seguir` over the TLS stream.
+/// Completes the TLS handshake of session `sessao`'s connection within `prazo`, then goes on
+/// with `seguir` over the TLS stream.
 async fn com_tls<S: Fluxo, F: Future<Output = ()>>(
     tls: Arc<ServerConfig>,
     socket: S,
-    (sessao, prazo): (SessaoId, Duration),
+    sessao: SessaoId,
+    prazo: Duration,
     seguir: impl FnOnce(TlsStream<S>) -> F,
 ) {
     match tokio::time::timeout(prazo, TlsAcceptor::from(tls).accept(socket)).await {
@@ -304,14 +319,6 @@ enum Entrada {
     Protocolo,
     /// The web listener (HTTP and WebSocket, or HTTPS and WSS).
     Web,
-}
-
-/// A connection just accepted, by listener.
-enum Aceita<C> {
-    /// From the protocol's own listener.
-    Protocolo(C),
-    /// From the web listener.
-    Web(TcpStream),
 }
 
 /// Lets connections in: counts them against the limits, numbers them, and starts their tasks.
@@ -394,9 +401,9 @@ async fn atender_protocolo<S: Fluxo>(
         // Boxed: a TLS session's state is large, and unboxed it would sit in every plain
         // connection's task too.
         Some(tls) => {
-            let prazo = (sessao, contexto.config.prazo_apresentacao);
+            let prazo = contexto.config.prazo_apresentacao;
             let seguir = |fluxo| connection::atender(fluxo, origem, sessao, contexto);
-            Box::pin(com_tls(tls, socket, prazo, seguir)).await;
+            Box::pin(com_tls(tls, socket, sessao, prazo, seguir)).await;
         }
     }
 }
@@ -411,11 +418,17 @@ async fn atender_web<S: Fluxo>(
     match contexto.config.tls.clone() {
         None => web::atender(socket, vinculo, rotas, contexto).await,
         Some(tls) => {
-            let prazo = (vinculo.sessao, contexto.config.prazo_apresentacao);
+            let (sessao, prazo) = (vinculo.sessao, contexto.config.prazo_apresentacao);
             let seguir = |fluxo| web::atender(fluxo, vinculo, rotas, contexto);
-            Box::pin(com_tls(tls, socket, prazo, seguir)).await;
+            Box::pin(com_tls(tls, socket, sessao, prazo, seguir)).await;
         }
     }
+}
+
+/// After a failed accept (usually out of file descriptors): backs off instead of spinning.
+async fn recuar(erro: io::Error) {
+    warn!(%erro, "falha ao aceitar conexão");
+    tokio::time::sleep(Duration::from_millis(50)).await;
 }
 
 /// Waits for a connection on the web listener, if there is one (forever otherwise).
@@ -444,7 +457,10 @@ fn observacao(
 
 /// Accepts connections until told to stop, then shuts down.
 async fn servir<O: Ouvinte>(
-    (mut ouvinte, mut web): (O, Option<TcpListener>),
+    Ouvintes {
+        protocolo: mut ouvinte,
+        mut web,
+    }: Ouvintes<O>,
     config: Config,
     desligar: CancellationToken,
     historico: Option<Armazem>,
@@ -501,32 +517,21 @@ async fn servir<O: Ouvinte>(
         rotas,
     };
     loop {
-        let aceito = tokio::select! {
+        tokio::select! {
             _ = desligar.cancelled() => break,
-            Some(ip) = fechadas_rx.recv() => {
-                portaria.contagem.fechar(ip);
-                continue;
-            }
-            Some(ip) = falhas_rx.recv() => {
-                portaria.contagem.falhou(ip, config.janela_de_falhas);
-                continue;
-            }
-            aceito = ouvinte.aceitar() => aceito.map(|(socket, par)| {
-                O::preparar(&socket);
-                (Aceita::Protocolo(socket), par)
-            }),
-            aceito = aceitar_web(&mut web) => aceito.map(|(socket, par)| (Aceita::Web(socket), par)),
-        };
-        match aceito {
-            Ok((Aceita::Protocolo(socket), par)) => {
-                portaria.receber(socket, par, Entrada::Protocolo);
-            }
-            Ok((Aceita::Web(socket), par)) => portaria.receber(socket, par, Entrada::Web),
-            Err(erro) => {
-                // Usually out of file descriptors: back off instead of spinning.
-                warn!(%erro, "falha ao aceitar conexão");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
+            Some(ip) = fechadas_rx.recv() => portaria.contagem.fechar(ip),
+            Some(ip) = falhas_rx.recv() => portaria.contagem.falhou(ip, config.janela_de_falhas),
+            aceito = ouvinte.aceitar() => match aceito {
+                Ok((socket, par)) => {
+                    O::preparar(&socket);
+                    portaria.receber(socket, par, Entrada::Protocolo);
+                }
+                Err(erro) => recuar(erro).await,
+            },
+            aceito = aceitar_web(&mut web) => match aceito {
+                Ok((socket, par)) => portaria.receber(socket, par, Entrada::Web),
+                Err(erro) => recuar(erro).await,
+            },
         }
     }
     drop(web);

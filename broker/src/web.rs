@@ -10,6 +10,7 @@
 //! that lets only the allowed origins frame it.
 
 pub mod ativos;
+pub mod politica;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,7 +33,7 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 use tower::ServiceExt;
 use tracing::debug;
 
-use crate::canal::{Contexto, Fluxo};
+use crate::canal::{Contexto, Fluxo, fechar};
 use crate::connection::{self, Origem};
 
 /// The WebSocket layer's read buffer, per connection (see [`websocket`]).
@@ -66,27 +67,22 @@ struct Web {
 
 /// The routes of the web listener, for the broker of `contexto`.
 pub fn rotas(contexto: Arc<Contexto>) -> Router {
-    let politica = politica(&contexto.config.origens);
+    let politica = politica::seguranca_do_conteudo(&contexto.config.origens);
     let web = Arc::new(Web { contexto, politica });
     Router::new()
         .route("/ws", get(websocket))
+        .route("/departamentos", get(departamentos))
         .fallback(get(ativo))
         .with_state(web)
 }
 
-/// The page's Content-Security-Policy: its own files only, WebSocket to its own origin, and
-/// framed only by itself and the allowed origins.
-fn politica(origens: &[String]) -> HeaderValue {
-    let mut molduras = String::from("'self'");
-    for origem in origens {
-        molduras.push(' ');
-        molduras.push_str(origem);
-    }
-    let texto = format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
-         img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors {molduras}"
-    );
-    HeaderValue::from_str(&texto).unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"))
+/// `/departamentos`: the departments the broker serves, as JSON (`{"departamentos": [...]}`,
+/// the first being the default; empty when any name is accepted), for the page's form.
+async fn departamentos(State(web): State<Arc<Web>>) -> Response {
+    let corpo = serde_json::json!({ "departamentos": web.contexto.config.departamentos });
+    let mut cabecalhos = HeaderMap::new();
+    cabecalhos.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    (cabecalhos, axum::Json(corpo)).into_response()
 }
 
 /// Serves one embedded file, or 404.
@@ -109,29 +105,6 @@ async fn ativo(State(web): State<Arc<Web>>, uri: Uri) -> Response {
     (cabecalhos, ativo.conteudo).into_response()
 }
 
-/// Whether a WebSocket request may connect: no `Origin` (not a browser), the page's own
-/// origin (the `Host` it asked for), or one of `--origens`.
-pub fn origem_permitida(cabecalhos: &HeaderMap, permitidas: &[String]) -> bool {
-    let Some(origem) = cabecalhos.get(header::ORIGIN) else {
-        return true;
-    };
-    let Ok(origem) = origem.to_str() else {
-        return false;
-    };
-    let origem = origem.to_ascii_lowercase();
-    if permitidas.contains(&origem) {
-        return true;
-    }
-    let host = cabecalhos
-        .get(header::HOST)
-        .and_then(|host| host.to_str().ok())
-        .map(str::to_ascii_lowercase);
-    match (origem.split_once("://"), host) {
-        (Some((_, autoridade)), Some(host)) => autoridade == host,
-        _ => false,
-    }
-}
-
 /// `/ws`: the protocol over WebSocket, from an allowed origin.
 async fn websocket(
     State(web): State<Arc<Web>>,
@@ -139,7 +112,7 @@ async fn websocket(
     cabecalhos: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    if !origem_permitida(&cabecalhos, &web.contexto.config.origens) {
+    if !politica::origem_permitida(&cabecalhos, &web.contexto.config.origens) {
         debug!(sessao = vinculo.sessao, origem = ?cabecalhos.get(header::ORIGIN), "origem recusada");
         return (StatusCode::FORBIDDEN, "origem não permitida").into_response();
     }
@@ -172,7 +145,7 @@ impl Dialeto for Axum {
         Message::Binary(corpo)
     }
 
-    fn abrir(mensagem: Message) -> Recebida {
+    fn interpretar(mensagem: Message) -> Recebida {
         match mensagem {
             Message::Binary(corpo) => Recebida::Corpo(corpo),
             Message::Text(_) => Recebida::Texto,
@@ -183,7 +156,7 @@ impl Dialeto for Axum {
 }
 
 /// Serves HTTP/1.1 on one accepted connection until it closes, is upgraded, or the broker
-/// stops (then it ends after the request in progress).
+/// stops (then it ends after the request in progress, or at the shutdown's deadline).
 pub async fn atender<S: Fluxo>(
     socket: S,
     vinculo: Arc<Vinculo>,
@@ -207,8 +180,12 @@ pub async fn atender<S: Fluxo>(
             debug!(%erro, "conexão HTTP encerrada");
         },
         () = desligar.cancelled() => {
+            // The request in progress may finish, within the shutdown's deadline.
             conexao.as_mut().graceful_shutdown();
-            let _ = conexao.await;
+            tokio::select! {
+                _ = conexao => {}
+                () = contexto.forcar.cancelled() => {}
+            }
         }
     }
 }
@@ -223,5 +200,5 @@ pub async fn recusar<S: Fluxo>(mut socket: S) {
     );
     let escrever = socket.write_all(resposta.as_bytes());
     let _ = tokio::time::timeout(Duration::from_secs(1), escrever).await;
-    let _ = socket.shutdown().await;
+    fechar(socket, Duration::from_millis(200)).await;
 }

@@ -44,7 +44,7 @@ pub trait Dialeto {
     fn binaria(corpo: Bytes) -> Self::Mensagem;
 
     /// What a received message is to the protocol.
-    fn abrir(mensagem: Self::Mensagem) -> Recebida;
+    fn interpretar(mensagem: Self::Mensagem) -> Recebida;
 }
 
 /// A WebSocket seen as a stream of length-prefixed frames (see the module's docs).
@@ -119,7 +119,7 @@ where
             match ready!(Pin::new(&mut este.ws).poll_next(cx)) {
                 None => este.fim = true,
                 Some(Err(erro)) => return Poll::Ready(Err(erro_io(erro))),
-                Some(Ok(mensagem)) => match D::abrir(mensagem) {
+                Some(Ok(mensagem)) => match D::interpretar(mensagem) {
                     Recebida::Corpo(corpo) => {
                         // A body too long for the prefix cannot be a frame: announce the
                         // largest length, which the frame decoder refuses as too large.
@@ -158,8 +158,8 @@ where
         dados: &[u8],
     ) -> Poll<io::Result<usize>> {
         let este = self.get_mut();
-        // Complete frames go out before more is taken, so the buffer holds at most one frame
-        // and a part of the next.
+        // Complete frames go out before more is taken, so what waits here is at most what one
+        // write handed in (a frame encoder hands in its whole buffer: many frames).
         ready!(este.enviar_completos(cx))?;
         este.escrito.extend_from_slice(dados);
         // Whatever is complete now goes out as soon as the WebSocket has room; a frame that
@@ -168,12 +168,15 @@ where
         Poll::Ready(Ok(dados.len()))
     }
 
+    /// Sends every complete frame; the start of a frame whose rest has not been written yet
+    /// stays here until it has (a frame encoder never flushes half a frame).
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let este = self.get_mut();
         ready!(este.enviar_completos(cx))?;
         Pin::new(&mut este.ws).poll_flush(cx).map_err(erro_io)
     }
 
+    /// Sends every complete frame, then the WebSocket's close (an unfinished frame is dropped).
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let este = self.get_mut();
         ready!(este.enviar_completos(cx))?;
@@ -202,7 +205,7 @@ mod tests {
         fn binaria(corpo: Bytes) -> Msg {
             Msg::Bin(corpo)
         }
-        fn abrir(mensagem: Msg) -> Recebida {
+        fn interpretar(mensagem: Msg) -> Recebida {
             match mensagem {
                 Msg::Bin(corpo) => Recebida::Corpo(corpo),
                 Msg::Txt => Recebida::Texto,

@@ -27,7 +27,7 @@ impl Dialeto for Tungstenite {
         Message::Binary(corpo)
     }
 
-    fn abrir(mensagem: Message) -> Recebida {
+    fn interpretar(mensagem: Message) -> Recebida {
         match mensagem {
             Message::Binary(corpo) => Recebida::Corpo(corpo),
             Message::Text(_) => Recebida::Texto,

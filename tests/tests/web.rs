@@ -124,7 +124,11 @@ async fn websocket_origins_are_checked() {
 
 #[tokio::test]
 async fn the_page_and_widget_are_served_with_a_policy_that_names_the_allowed_sites() {
-    let broker = iniciar_broker_com(config_web()).await;
+    let broker = iniciar_broker_com(Config {
+        departamentos: vec!["geral".into(), "vendas".into()],
+        ..config_web()
+    })
+    .await;
     let web = broker.endereco_web().expect("serves the web");
     let (cabecalho, corpo) = obter(web, "/").await;
     assert!(cabecalho.starts_with("http/1.1 200"), "{cabecalho}");
@@ -148,6 +152,10 @@ async fn the_page_and_widget_are_served_with_a_policy_that_names_the_allowed_sit
     assert!(corpo.contains("data") && corpo.contains("iframe"));
     let (cabecalho, _) = obter(web, "/protocolo.js").await;
     assert!(cabecalho.starts_with("http/1.1 200"), "{cabecalho}");
+    let (cabecalho, corpo) = obter(web, "/departamentos").await;
+    assert!(cabecalho.contains("content-type: application/json"), "{cabecalho}");
+    let lista: serde_json::Value = serde_json::from_str(&corpo).expect("JSON");
+    assert_eq!(lista, serde_json::json!({ "departamentos": ["geral", "vendas"] }));
     let (cabecalho, _) = obter(web, "/../Cargo.toml").await;
     assert!(cabecalho.starts_with("http/1.1 404"), "{cabecalho}");
     broker.parar().await;
