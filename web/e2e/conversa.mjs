@@ -160,6 +160,18 @@ async function conversaComRecarga(navegador) {
     assert.equal(vezes, 1, `"${linha}" is on the page once after the reload: ${JSON.stringify(falas)}`);
   }
 
+  // A duplicated tab carries the session in its copy of sessionStorage: it must not run it too.
+  const copia = await pagina.evaluate(() => JSON.stringify(Object.entries(sessionStorage)));
+  const duplicada = await contexto.newPage();
+  await duplicada.addInitScript(([origem, itens]) => {
+    if (location.origin !== origem) return;
+    for (const [chave, valor] of JSON.parse(itens)) sessionStorage.setItem(chave, valor);
+  }, [new URL(WEB).origin, copia]);
+  await duplicada.goto(`${WEB}/`);
+  await duplicada.locator('#estado', { hasText: 'aberta em outra aba' }).waitFor({ timeout: PACIENCIA_MS });
+  assert.equal(await duplicada.locator('#texto').isVisible(), false, 'the duplicate cannot type');
+  await duplicada.close();
+
   // The network drops: the page says so, keeps what is typed meanwhile, and resumes by itself.
   await pedir('derrubar');
   await pagina.locator('#estado', { hasText: 'Reconectando' }).waitFor({ timeout: PACIENCIA_MS });
@@ -230,6 +242,23 @@ async function origens(navegador) {
   await quadro.locator('#nome').press('Enter');
   await quadro.locator('#fila', { hasText: 'fila' }).waitFor({ timeout: PACIENCIA_MS });
   await capturar(pagina, 'widget');
+
+  // Nobody serves vendas now: ten lines may wait for the agent, an eleventh stays in the box.
+  for (let i = 1; i <= 10; i += 1) {
+    await quadro.locator('#texto').fill(`linha ${i} na espera`);
+    await quadro.locator('#texto').press('Enter');
+  }
+  await quadro.locator('#falas li.cliente', { hasText: 'linha 10 na espera' }).waitFor({ timeout: PACIENCIA_MS });
+  await quadro.locator('#texto').fill('a décima primeira');
+  await quadro.locator('#texto').press('Enter');
+  await quadro.locator('#aviso', { hasText: 'até 10 mensagens' }).waitFor({ timeout: PACIENCIA_MS });
+  assert.equal(await quadro.locator('#texto').inputValue(), 'a décima primeira', 'the refused line stays in the box');
+  assert.equal(await quadro.locator('#falas li.cliente').count(), 10);
+
+  // Esc inside the chat closes the bubble.
+  await quadro.locator('#texto').press('Escape');
+  await pagina.getByRole('button', { name: 'Fale conosco' }).waitFor({ timeout: PACIENCIA_MS });
+  assert.equal(await pagina.locator('iframe[title="Fale conosco"]').isVisible(), false, 'Esc closed the chat');
 
   // The same widget on a shop that is not allowed: the browser refuses to show the chat.
   await loja(contexto, 'http://outra.exemplo');

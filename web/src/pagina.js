@@ -1,44 +1,103 @@
 // The customer's chat page: the form, the place in line, the chat and the rating, on top of
-// the protocol session of sessao.js. What is on screen is kept in sessionStorage with the
+// the protocol session of sessao.js. What is on screen is kept in sessionStorage beside the
 // session itself, so a reload (or a dropped network) resumes the chat with nothing lost.
 
-import { Sessao, consultarDepartamentos } from './sessao.js';
+import { CHAVE_ARMAZENAMENTO, Sessao } from './sessao.js';
 
 const CHAVE_TELA = 'fila.tela';
-const NA_ESPERA_MAXIMO = 10;
-const TEXTO_MAXIMO = 16384;
-const NOME_MAXIMO = 64;
+
+/** The broker's default rules for what a customer sends (PROTOCOL.md, "Names, departments
+ * and texts", and the `NaEspera` limits), checked here so that the text stays in the box. */
+const REGRAS = {
+  textoMaximo: 16384,
+  nomeMaximo: 64,
+  naEsperaMaximo: 10,
+  // Control characters other than line break and tab (Unicode's Cc: C0, DEL and C1).
+  controle: /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/,
+};
+
+/** Errors that refuse one line while the session goes on. */
+const RECUSAS_DE_LINHA = new Set(['TextoInvalido', 'SemConversa', 'EsperaCheia']);
 
 const $ = (id) => document.getElementById(id);
 const parametros = new URLSearchParams(location.search);
+const noWidget = parametros.has('widget');
 const urlWs = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
 const codificador = new TextEncoder();
 
-/** What the screen shows, as kept across reloads. */
-let tela = lerTela() ?? { falas: [], confirmada: 0, fila: null, estado: 'entrada' };
-let sessao = null;
-/** Lines sent while waiting since the last `Conectado`: how many, and their bytes. */
-let naEspera = { linhas: 0, bytes: 0, esperando: true };
+/** sessionStorage, or a map in memory where the browser refuses storage (a private mode, a
+ * frame on a site whose cookies are blocked): then only a reload loses the chat. */
+const armazenamento = (() => {
+  try {
+    const teste = '__fila_teste__';
+    sessionStorage.setItem(teste, '1');
+    sessionStorage.removeItem(teste);
+    return sessionStorage;
+  } catch {
+    const memoria = new Map();
+    return {
+      getItem: (chave) => memoria.get(chave) ?? null,
+      setItem: (chave, valor) => memoria.set(chave, String(valor)),
+      removeItem: (chave) => memoria.delete(chave),
+    };
+  }
+})();
+
+function telaNova(estado = 'entrada') {
+  return { falas: [], confirmada: 0, fila: null, estado, naEspera: { linhas: 0, bytes: 0 } };
+}
 
 function lerTela() {
   try {
-    return JSON.parse(sessionStorage.getItem(CHAVE_TELA));
+    const tela = JSON.parse(armazenamento.getItem(CHAVE_TELA));
+    return tela && Array.isArray(tela.falas) ? tela : null;
   } catch {
     return null;
   }
 }
 
+/** What the screen shows, as kept across reloads. */
+let tela = lerTela() ?? telaNova();
+let sessao = null;
+/** The text of the last error the broker sent, for an ending it explains. */
+let ultimoErro = null;
+
 function guardarTela() {
-  sessionStorage.setItem(CHAVE_TELA, JSON.stringify(tela));
+  try {
+    armazenamento.setItem(CHAVE_TELA, JSON.stringify(tela));
+  } catch {
+    // Full or refused: the chat goes on; only a reload would lose what is on screen.
+  }
 }
 
 function hora(ms) {
   return new Date(ms).toLocaleTimeString('pt-BR', { hour: '2-digit', minute: '2-digit' });
 }
 
-/** Shows control characters of received text as visible symbols (line breaks and tabs stay). */
+/** Shows control characters of received text as a visible symbol (line breaks and tabs stay). */
 function neutralizar(texto) {
-  return String(texto).replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '\ufffd');
+  return String(texto).replace(new RegExp(REGRAS.controle.source, 'g'), '\ufffd');
+}
+
+/** Says `texto` to screen readers (the chat list itself is not a live region, so that a
+ * reload or a delivery mark is not read out again). */
+function anunciar(texto) {
+  const regiao = $('anuncio');
+  const item = document.createElement('p');
+  item.textContent = texto;
+  regiao.append(item);
+  while (regiao.childElementCount > 5) regiao.firstElementChild.remove();
+}
+
+function marcar(item, fala) {
+  const marca = item.querySelector('.marca');
+  if (!marca) return;
+  const [simbolo, texto] = fala.naoEntregue
+    ? ['⚠', 'não entregue']
+    : fala.seq <= tela.confirmada ? ['✓', 'entregue'] : ['…', 'enviando'];
+  marca.querySelector('[aria-hidden]').textContent = simbolo;
+  marca.querySelector('.oculto').textContent = texto;
+  marca.title = texto;
 }
 
 function desenharFala(fala) {
@@ -54,10 +113,13 @@ function desenharFala(fala) {
   if (fala.tipo === 'cliente') {
     const marca = document.createElement('span');
     marca.className = 'marca';
-    const entregue = fala.seq <= tela.confirmada;
-    marca.textContent = entregue ? '✓' : '…';
-    marca.title = entregue ? 'entregue ao broker' : 'enviando';
+    const simbolo = document.createElement('span');
+    simbolo.setAttribute('aria-hidden', 'true');
+    const texto = document.createElement('span');
+    texto.className = 'oculto';
+    marca.append(simbolo, texto);
     item.append(marca);
+    marcar(item, fala);
   }
   return item;
 }
@@ -67,12 +129,26 @@ function desenharFalas() {
   $('falas').lastElementChild?.scrollIntoView({ block: 'end' });
 }
 
+function desenharMarcas() {
+  const itens = $('falas').children;
+  tela.falas.forEach((fala, i) => {
+    if (fala.tipo === 'cliente' && itens[i]) marcar(itens[i], fala);
+  });
+}
+
+/** Adds a line to the screen (drawn first, then kept), following it only when the reader is
+ * already at the end of the chat. */
 function acrescentar(fala) {
-  tela.falas.push({ ms: Date.now(), ...fala });
+  const lista = $('falas');
+  const noFim = lista.scrollHeight - lista.scrollTop - lista.clientHeight < 80;
+  const completa = { ms: Date.now(), ...fala };
+  const item = desenharFala(completa);
+  lista.append(item);
+  tela.falas.push(completa);
   guardarTela();
-  const item = desenharFala(tela.falas.at(-1));
-  $('falas').append(item);
-  item.scrollIntoView({ block: 'end' });
+  if (noFim || fala.tipo === 'cliente') item.scrollIntoView({ block: 'end' });
+  if (fala.tipo === 'atendente') anunciar(`${neutralizar(fala.de)}: ${neutralizar(fala.texto)}`);
+  if (fala.tipo === 'sistema') anunciar(fala.texto);
 }
 
 function sistema(texto) {
@@ -99,10 +175,6 @@ function textoFila(fila) {
   return `${lugar} ${quantos}.${estimativa}`;
 }
 
-function mostrarFila() {
-  $('fila').textContent = tela.estado === 'fila' ? textoFila(tela.fila) : '';
-}
-
 const MOTIVOS = {
   ClienteSaiu: 'Você saiu da conversa.',
   ClienteDesconectou: 'A conexão caiu.',
@@ -114,27 +186,34 @@ const MOTIVOS = {
   Transferido: 'A conversa foi transferida.',
   SemRetomada: 'A conexão caiu e o atendimento não pôde continuar. Comece outra conversa.',
   RetomadaInvalida: 'Sua sessão expirou enquanto a conexão estava fora. Comece outra conversa.',
+  OutraAba: 'Esta conversa está aberta em outra aba. Continue por lá.',
 };
 
-/** The text of the last error the broker sent, for an ending it explains. */
-let ultimoErro = null;
-
-/** Shows the screen for `tela.estado`. */
+/** Shows the screen for `tela.estado`, and moves the focus where the customer acts next. */
 function mostrarTela() {
   const entrada = tela.estado === 'entrada';
-  $('entrada').hidden = !entrada;
-  $('conversa').hidden = entrada;
   const encerrada = tela.estado === 'encerrada';
   const avaliando = tela.estado === 'avaliacao';
+  const estava = document.activeElement;
+  $('entrada').hidden = !entrada;
+  $('conversa').hidden = entrada;
   $('avaliacao').hidden = !avaliando;
   $('encerrada').hidden = !encerrada;
   $('form-mensagem').hidden = encerrada || avaliando;
   $('sair').hidden = encerrada || avaliando;
   if (encerrada) $('motivo-fim').textContent = tela.motivo ?? 'Conversa encerrada.';
-  if (avaliando && tela.prazo_s) {
-    $('prazo-avaliacao').textContent = `Escolha uma nota de 1 (ruim) a 5 (ótimo). Você tem ${Math.round(tela.prazo_s / 60) || 1} min.`;
+  if (avaliando) {
+    const minutos = Math.max(1, Math.round((tela.prazo_s ?? 60) / 60));
+    $('prazo-avaliacao').textContent = `Escolha uma nota de 1 (ruim) a 5 (ótimo). Você tem ${minutos} min.`;
   }
-  mostrarFila();
+  $('fila').textContent = tela.estado === 'fila' ? textoFila(tela.fila) : '';
+  if (estava && estava !== document.body && estava.offsetParent === null) {
+    // The focused control was just hidden: give the focus to what replaced it.
+    if (encerrada) $('nova').focus();
+    else if (avaliando) $('avaliacao').querySelector('button')?.focus();
+    else if (entrada) $('nome').focus();
+    else $('texto').focus();
+  }
 }
 
 function encerrar(motivo) {
@@ -143,18 +222,39 @@ function encerrar(motivo) {
   guardarTela();
   mostrarTela();
   mostrarEstado('Conversa encerrada.');
+  anunciar(motivo);
   sessao = null;
 }
+
+/** Tells the widget around the page (if any) something, without any chat content. */
+function avisarWidget(tipo) {
+  if (noWidget && window.parent !== window) window.parent.postMessage({ fila: tipo }, '*');
+}
+
+/** A line the broker refused (`Erro` before its `Confirmada`): the latest line still being
+ * sent is marked as not delivered, and its text goes back to the box if the box is empty. */
+function recusarUltima(texto) {
+  const fala = [...tela.falas].reverse()
+    .find((f) => f.tipo === 'cliente' && !f.naoEntregue && f.seq > tela.confirmada);
+  if (!fala) return;
+  fala.naoEntregue = true;
+  guardarTela();
+  desenharMarcas();
+  if (!$('texto').value) $('texto').value = fala.texto;
+  $('aviso').textContent = `A mensagem não foi entregue: ${texto}`;
+}
+
+const AO_ESTADO = {
+  conectando: () => mostrarEstado('Conectando…'),
+  conectado: () => mostrarEstado('Conectado.'),
+  reconectando: () => mostrarEstado('Sem conexão. Reconectando… O que você escrever será enviado quando voltar.', true),
+};
 
 /** Wires a session's events to the screen. */
 function ouvir(s) {
   const em = (nome, fazer) => s.addEventListener(nome, (evento) => fazer(evento.detail));
   em('estado', ({ estado, motivo }) => {
-    if (estado === 'conectando') mostrarEstado('Conectando…');
-    if (estado === 'conectado') mostrarEstado('Conectado.');
-    if (estado === 'reconectando') {
-      mostrarEstado('Sem conexão. Reconectando… O que você escrever será enviado quando voltar.', true);
-    }
+    AO_ESTADO[estado]?.();
     if (estado !== 'encerrada') return;
     sessao = null;
     // An entry refused (a bad name or department) goes back to the form, already showing why.
@@ -162,21 +262,26 @@ function ouvir(s) {
       encerrar(MOTIVOS[motivo] ?? ultimoErro ?? 'A sessão terminou.');
     }
   });
+  em('bemvindo', ({ ficha }) => guardarSessaoNaAba(ficha));
   em('fila', (fila) => {
-    if (tela.estado === 'conversa') naEspera = { linhas: 0, bytes: 0, esperando: true };
+    if (tela.estado === 'conversa') tela.naEspera = { linhas: 0, bytes: 0 };
+    const mudou = tela.fila?.posicao !== fila.posicao || tela.estado !== 'fila';
     tela.estado = 'fila';
     tela.fila = fila;
     guardarTela();
     mostrarTela();
+    if (mudou) anunciar(textoFila(fila));
   });
   em('conectado', ({ com }) => {
     tela.estado = 'conversa';
     tela.com = com;
-    naEspera = { linhas: 0, bytes: 0, esperando: false };
     sistema(`Você está falando com ${neutralizar(com)}.`);
     mostrarTela();
   });
-  em('mensagem', ({ de, texto }) => acrescentar({ tipo: 'atendente', de, texto }));
+  em('mensagem', ({ de, texto }) => {
+    acrescentar({ tipo: 'atendente', de, texto });
+    avisarWidget('nova');
+  });
   em('transferido', ({ para }) => sistema(`Sua conversa foi transferida para ${neutralizar(para)}.`));
   em('parceiro', ({ conectado }) => {
     sistema(conectado ? 'O atendente voltou.' : 'O atendente perdeu a conexão; aguarde um pouco.');
@@ -186,10 +291,8 @@ function ouvir(s) {
       sistema(MOTIVOS[motivo] ?? 'A conversa terminou.');
       return;
     }
-    const texto = motivo === 'ClienteSaiu' && tela.avaliou
-      ? 'Obrigado pela sua avaliação!'
-      : (MOTIVOS[motivo] ?? 'Atendimento encerrado.');
-    encerrar(texto);
+    const agradecer = motivo === 'ClienteSaiu' && tela.avaliou;
+    encerrar(agradecer ? 'Obrigado pela sua avaliação!' : (MOTIVOS[motivo] ?? 'Atendimento encerrado.'));
   });
   em('avaliacao', ({ prazo_s }) => {
     tela.estado = 'avaliacao';
@@ -197,6 +300,7 @@ function ouvir(s) {
     guardarTela();
     mostrarTela();
     $('avaliacao').querySelector('button')?.focus();
+    avisarWidget('nova');
   });
   em('confirmada', ({ seq }) => {
     tela.confirmada = Math.max(tela.confirmada, seq);
@@ -206,42 +310,53 @@ function ouvir(s) {
   em('erro', ({ codigo, texto }) => {
     ultimoErro = neutralizar(texto);
     if (codigo === 'DepartamentoInvalido' || codigo === 'NomeInvalido') {
-      tela.estado = 'entrada';
+      tela = telaNova();
       guardarTela();
       mostrarTela();
-      $('erro-entrada').textContent = neutralizar(texto);
+      $('erro-entrada').textContent = ultimoErro;
+      $('nome').focus();
       return;
     }
-    $('aviso').textContent = neutralizar(texto);
+    if (RECUSAS_DE_LINHA.has(codigo)) recusarUltima(ultimoErro);
+    else $('aviso').textContent = ultimoErro;
   });
 }
 
-/** Marks each of the customer's lines as delivered or still being sent. */
-function desenharMarcas() {
-  const itens = $('falas').children;
-  tela.falas.forEach((fala, i) => {
-    if (fala.tipo !== 'cliente') return;
-    const marca = itens[i]?.querySelector('.marca');
-    if (!marca) return;
-    const entregue = fala.seq <= tela.confirmada;
-    marca.textContent = entregue ? '✓' : '…';
-    marca.title = entregue ? 'entregue ao broker' : 'enviando';
-  });
+/** Holds the session's lock for as long as the tab lives, so that a duplicated tab (which
+ * copies sessionStorage, and so the session) does not run it a second time. */
+function guardarSessaoNaAba(ficha) {
+  if (!navigator.locks || !ficha?.some((byte) => byte !== 0)) return;
+  const nome = `fila.sessao.${Array.from(ficha, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+  navigator.locks.request(nome, () => new Promise(() => {}));
+}
+
+/** Whether another tab holds the session stored in this one (a duplicated tab). */
+async function abertaEmOutraAba() {
+  let salvo = null;
+  try {
+    salvo = JSON.parse(armazenamento.getItem(CHAVE_ARMAZENAMENTO));
+  } catch {
+    return false;
+  }
+  if (!navigator.locks || !salvo?.ficha) return false;
+  const nome = `fila.sessao.${salvo.ficha}`;
+  // A reload's old page may not have let go of it yet: look again before deciding.
+  for (let vez = 0; vez < 3; vez += 1) {
+    const { held } = await navigator.locks.query();
+    if (!held.some((trava) => trava.name === nome)) return false;
+    await new Promise((pronto) => setTimeout(pronto, 300));
+  }
+  return true;
 }
 
 function comecar(nome, departamento) {
-  tela = { falas: [], confirmada: 0, fila: null, estado: 'fila', nome, departamento };
+  tela = { ...telaNova('fila'), nome, departamento };
   guardarTela();
   abrirSessao();
 }
 
 function abrirSessao() {
-  sessao = new Sessao({
-    url: urlWs,
-    nome: tela.nome,
-    departamento: tela.departamento,
-    armazenamento: sessionStorage,
-  });
+  sessao = new Sessao({ url: urlWs, nome: tela.nome, departamento: tela.departamento, armazenamento });
   ouvir(sessao);
   mostrarTela();
   sessao.iniciar();
@@ -251,10 +366,11 @@ function abrirSessao() {
 function recusaDoTexto(texto) {
   if (!texto.trim()) return 'Escreva alguma coisa antes de enviar.';
   const bytes = codificador.encode(texto).length;
-  if (bytes > TEXTO_MAXIMO) return 'Mensagem longa demais: divida em partes menores.';
-  if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(texto)) return 'A mensagem tem caracteres de controle.';
-  if (tela.estado === 'fila' && naEspera.esperando) {
-    if (naEspera.linhas >= NA_ESPERA_MAXIMO || naEspera.bytes + bytes + 3 * (naEspera.linhas + 1) > TEXTO_MAXIMO) {
+  if (bytes > REGRAS.textoMaximo) return 'Mensagem longa demais: divida em partes menores.';
+  if (REGRAS.controle.test(texto)) return 'A mensagem tem caracteres de controle.';
+  if (tela.estado === 'fila') {
+    const { linhas, bytes: antes } = tela.naEspera;
+    if (linhas >= REGRAS.naEsperaMaximo || antes + bytes + 3 * (linhas + 1) > REGRAS.textoMaximo) {
       return 'Enquanto espera, dá para deixar até 10 mensagens; aguarde o atendente para escrever mais.';
     }
   }
@@ -267,54 +383,87 @@ function enviarTexto() {
   const recusa = recusaDoTexto(texto);
   $('aviso').textContent = recusa ?? '';
   if (recusa || !sessao) return;
-  const seq = sessao.enviar(texto);
-  if (tela.estado === 'fila' && naEspera.esperando) {
-    naEspera.linhas += 1;
-    naEspera.bytes += codificador.encode(texto).length;
+  let seq;
+  try {
+    seq = sessao.enviar(texto);
+  } catch {
+    $('aviso').textContent = 'Não foi possível enviar esta mensagem; ela continua na caixa.';
+    return;
   }
-  acrescentar({ tipo: 'cliente', texto, seq });
+  if (tela.estado === 'fila') {
+    tela.naEspera.linhas += 1;
+    tela.naEspera.bytes += codificador.encode(texto).length;
+  }
   caixa.value = '';
+  acrescentar({ tipo: 'cliente', texto, seq });
   caixa.focus();
+}
+
+function avaliar(nota) {
+  for (const botao of $('avaliacao').querySelectorAll('button')) botao.disabled = true;
+  tela.avaliou = nota !== null;
+  guardarTela();
+  try {
+    if (nota === null) sessao?.sair();
+    else sessao?.avaliar(nota);
+  } catch {
+    encerrar('Atendimento encerrado.');
+  }
+}
+
+/** The departments the broker serves (`[]`: any name), from `/departamentos`. */
+async function buscarDepartamentos() {
+  const resposta = await fetch('/departamentos', { cache: 'no-store' });
+  if (!resposta.ok) throw new Error(`HTTP ${resposta.status}`);
+  const { departamentos } = await resposta.json();
+  return Array.isArray(departamentos) ? departamentos : [];
 }
 
 async function prepararEntrada() {
   mostrarTela();
   const nome = parametros.get('nome');
-  if (nome) $('nome').value = nome.slice(0, NOME_MAXIMO);
+  if (nome) $('nome').value = nome.slice(0, REGRAS.nomeMaximo);
   const pedido = (parametros.get('departamento') ?? '').trim().toLowerCase();
+  const entrar = $('entrar');
+  entrar.disabled = true;
   let nomes = [];
   try {
-    nomes = await consultarDepartamentos(urlWs);
+    nomes = await buscarDepartamentos();
   } catch {
     mostrarEstado('Não foi possível falar com o atendimento agora; tente de novo em instantes.', true);
   }
+  const lista = $('departamento');
+  const livre = $('departamento-livre');
   if (nomes.length > 0) {
-    const lista = $('departamento');
-    lista.replaceChildren(...nomes.map((nome) => new Option(nome, nome, false, nome === pedido)));
-    lista.hidden = false;
+    lista.replaceChildren(...nomes.map((n) => new Option(n, n, false, n === pedido)));
   } else {
-    const livre = $('departamento-livre');
     livre.value = pedido;
-    livre.hidden = false;
   }
-  $('nome').focus();
+  lista.hidden = nomes.length === 0;
+  livre.hidden = nomes.length > 0;
+  $('rotulo-departamento').htmlFor = nomes.length > 0 ? 'departamento' : 'departamento-livre';
+  entrar.disabled = false;
+  if (!$('nome').value) $('nome').focus();
 }
 
-function iniciarPagina() {
-  if (parametros.has('widget')) document.body.classList.add('widget');
-  $('form-entrada').addEventListener('submit', (evento) => {
-    evento.preventDefault();
-    const nome = $('nome').value.trim();
-    const departamento = ($('departamento').hidden ? $('departamento-livre').value : $('departamento').value).trim().toLowerCase() || 'geral';
-    if (!nome) {
-      $('erro-entrada').textContent = 'Diga seu nome.';
-      $('nome').focus();
-      return;
-    }
-    $('erro-entrada').textContent = '';
-    comecar(nome, departamento);
-    $('texto').focus();
-  });
+function entrarNaFila(evento) {
+  evento.preventDefault();
+  const nome = $('nome').value.trim();
+  const campo = $('departamento').hidden ? $('departamento-livre') : $('departamento');
+  const departamento = campo.value.trim().toLowerCase() || 'geral';
+  const recusa = !nome ? 'Diga seu nome.'
+    : REGRAS.controle.test(nome) ? 'O nome tem caracteres que não podem ser usados.' : '';
+  $('erro-entrada').textContent = recusa;
+  if (recusa) {
+    $('nome').focus();
+    return;
+  }
+  comecar(nome, departamento);
+  $('texto').focus();
+}
+
+function ligarControles() {
+  $('form-entrada').addEventListener('submit', entrarNaFila);
   $('form-mensagem').addEventListener('submit', (evento) => {
     evento.preventDefault();
     enviarTexto();
@@ -326,29 +475,43 @@ function iniciarPagina() {
     }
   });
   for (const botao of document.querySelectorAll('[data-nota]')) {
-    botao.addEventListener('click', () => {
-      tela.avaliou = true;
-      guardarTela();
-      sessao?.avaliar(Number(botao.dataset.nota));
-    });
+    botao.addEventListener('click', () => avaliar(Number(botao.dataset.nota)));
   }
-  $('sem-nota').addEventListener('click', () => sessao?.sair());
+  $('sem-nota').addEventListener('click', () => avaliar(null));
   $('sair').addEventListener('click', () => sessao?.sair());
   $('nova').addEventListener('click', () => {
-    sessionStorage.removeItem(CHAVE_TELA);
-    tela = { falas: [], confirmada: 0, fila: null, estado: 'entrada' };
+    armazenamento.removeItem(CHAVE_TELA);
+    tela = telaNova();
     mostrarEstado('');
     desenharFalas();
     prepararEntrada();
   });
+  // A phone whose network comes back need not wait out the reconnection's backoff.
+  window.addEventListener('online', () => sessao?.reconectarJa());
+  if (noWidget) {
+    document.addEventListener('keydown', (evento) => {
+      if (evento.key === 'Escape') avisarWidget('fechar');
+    });
+  }
+}
 
+async function iniciarPagina() {
+  if (noWidget) document.body.classList.add('widget');
+  ligarControles();
   desenharFalas();
   if (tela.estado === 'entrada') {
     prepararEntrada();
   } else if (tela.estado === 'encerrada') {
     mostrarTela();
+  } else if (armazenamento.getItem(CHAVE_ARMAZENAMENTO) === null) {
+    // The chat on screen has no session to resume (the broker keeps none after a drop).
+    encerrar(MOTIVOS.SemRetomada);
+  } else if (await abertaEmOutraAba()) {
+    mostrarTela();
+    $('form-mensagem').hidden = true;
+    $('sair').hidden = true;
+    mostrarEstado(MOTIVOS.OutraAba, true);
   } else {
-    // A reload in the middle of a session: resume it.
     abrirSessao();
   }
 }

@@ -280,6 +280,14 @@ export class Sessao extends EventTarget {
   }
 
   /** Closes the connection without ending the session (the storage stays, no reconnection). */
+  /** Tries to reconnect at once instead of waiting out the backoff (the device says its
+   * network is back). Does nothing unless the session is reconnecting. */
+  reconectarJa() {
+    if (this._estado !== 'reconectando' || !this._tReconectar) return;
+    this._limparTimer('_tReconectar');
+    this._conectar();
+  }
+
   fechar() {
     if (this._estado === 'encerrada' || this._estado === 'fechada') return;
     this._estado = 'fechada';

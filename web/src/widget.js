@@ -32,7 +32,6 @@
     moldura = document.createElement('iframe');
     moldura.src = endereco.href;
     moldura.title = titulo;
-    moldura.allow = 'clipboard-write';
     Object.assign(moldura.style, {
       position: 'fixed', right: '1rem', bottom: '5rem', zIndex: '2147483647',
       width: 'min(24rem, calc(100vw - 2rem))', height: 'min(36rem, calc(100vh - 6.5rem))',
@@ -42,12 +41,20 @@
     document.body.append(moldura);
   }
 
+  /** Shows the bubble's face: open (✕), closed (💬), or closed with news from the agent. */
+  function rotular(aberto, novidade) {
+    botao.setAttribute('aria-expanded', String(aberto));
+    botao.textContent = aberto ? '✕' : novidade ? '💬•' : '💬';
+    const rotulo = aberto ? 'Fechar o atendimento' : novidade ? `${titulo} (nova mensagem)` : titulo;
+    botao.setAttribute('aria-label', rotulo);
+    botao.title = rotulo;
+  }
+
   function abrir(aberto) {
     if (aberto && !moldura) criarMoldura();
     if (moldura) moldura.hidden = !aberto;
     if (moldura) moldura.style.display = aberto ? 'block' : 'none';
-    botao.setAttribute('aria-expanded', String(aberto));
-    botao.textContent = aberto ? '✕' : '💬';
+    rotular(aberto, false);
     try {
       sessionStorage.setItem(chaveAberto, aberto ? '1' : '');
     } catch {
@@ -57,6 +64,17 @@
   }
 
   botao.addEventListener('click', () => abrir(botao.getAttribute('aria-expanded') !== 'true'));
+  // The page in the frame says when the agent wrote (to flag the closed bubble) and when Esc
+  // was pressed inside it; nothing else, and only the broker's own page is listened to.
+  window.addEventListener('message', (evento) => {
+    if (evento.origin !== broker || !moldura || evento.source !== moldura.contentWindow) return;
+    const aberto = botao.getAttribute('aria-expanded') === 'true';
+    if (evento.data?.fila === 'fechar' && aberto) {
+      abrir(false);
+      botao.focus();
+    }
+    if (evento.data?.fila === 'nova' && !aberto) rotular(false, true);
+  });
   document.addEventListener('keydown', (evento) => {
     if (evento.key === 'Escape' && botao.getAttribute('aria-expanded') === 'true') {
       abrir(false);

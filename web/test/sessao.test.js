@@ -297,6 +297,18 @@ describe('resuming', () => {
     assert.equal(fab.instancias[1].enviados.length, 0); // never opened
   });
 
+  test('reconectarJa() skips the backoff while reconnecting, and does nothing otherwise', () => {
+    const { s, fab, ws } = conectada();
+    s.reconectarJa();
+    assert.equal(fab.instancias.length, 1, 'connected: nothing to do');
+    ws.derrubar();
+    assert.equal(fab.instancias.length, 1, 'the backoff is waiting');
+    s.reconectarJa();
+    assert.equal(fab.instancias.length, 2, 'a new connection at once');
+    fab.ultima().abrir();
+    assert.notEqual(fab.ultima().enviados[0].retomar, null, 'and it resumes');
+  });
+
   test('a reload (a new Sessao over the same storage) resumes and does not double lines', () => {
     const armazenamento = new ArmazenamentoFalso();
     const fab = fabricaDeWs();
