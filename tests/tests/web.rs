@@ -153,9 +153,15 @@ async fn the_page_and_widget_are_served_with_a_policy_that_names_the_allowed_sit
     let (cabecalho, _) = obter(web, "/protocolo.js").await;
     assert!(cabecalho.starts_with("http/1.1 200"), "{cabecalho}");
     let (cabecalho, corpo) = obter(web, "/departamentos").await;
-    assert!(cabecalho.contains("content-type: application/json"), "{cabecalho}");
+    assert!(
+        cabecalho.contains("content-type: application/json"),
+        "{cabecalho}"
+    );
     let lista: serde_json::Value = serde_json::from_str(&corpo).expect("JSON");
-    assert_eq!(lista, serde_json::json!({ "departamentos": ["geral", "vendas"] }));
+    assert_eq!(
+        lista,
+        serde_json::json!({ "departamentos": ["geral", "vendas"] })
+    );
     let (cabecalho, _) = obter(web, "/../Cargo.toml").await;
     assert!(cabecalho.starts_with("http/1.1 404"), "{cabecalho}");
     broker.parar().await;
