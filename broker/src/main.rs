@@ -1,6 +1,7 @@
 //! `broker`: runs the help-desk queue broker from the command line until Ctrl-C or SIGTERM.
 
 use std::io::IsTerminal;
+use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -607,6 +608,10 @@ async fn main() -> ExitCode {
             "Página de atendimento em {esquema}://{endereco}/ (widget para sites: \
              {esquema}://{endereco}/widget.js)."
         );
+        match &argumentos.origens {
+            Some(lista) => println!("Sites que podem usar o widget: {}.", lista.0.join(", ")),
+            None => println!("Widget só na própria página do broker (--origens lista os sites)."),
+        }
     }
     match &argumentos.departamentos {
         Some(lista) => println!("Departamentos atendidos: {}.", lista.0.join(", ")),
@@ -615,9 +620,14 @@ async fn main() -> ExitCode {
     if let Err(erro) = sinal_de_encerramento().await {
         eprintln!("Não foi possível esperar pelo sinal de encerramento: {erro}");
     }
-    println!("Encerrando: avisando todos os participantes...");
+    // Not `println!`: a Ctrl-C also ends a `| tee` reading our output, and a write to the
+    // broken pipe must not cut the graceful stop short.
+    let _ = writeln!(
+        io::stdout(),
+        "Encerrando: avisando todos os participantes..."
+    );
     broker.parar().await;
-    println!("Broker encerrado.");
+    let _ = writeln!(io::stdout(), "Broker encerrado.");
     ExitCode::SUCCESS
 }
 

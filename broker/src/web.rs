@@ -31,7 +31,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 use tower::ServiceExt;
-use tracing::debug;
+use tracing::{debug, info};
 
 use crate::canal::{Contexto, Fluxo, fechar};
 use crate::connection::{self, Origem};
@@ -82,6 +82,10 @@ async fn departamentos(State(web): State<Arc<Web>>) -> Response {
     let corpo = serde_json::json!({ "departamentos": web.contexto.config.departamentos });
     let mut cabecalhos = HeaderMap::new();
     cabecalhos.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    cabecalhos.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     (cabecalhos, axum::Json(corpo)).into_response()
 }
 
@@ -113,7 +117,7 @@ async fn websocket(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     if !politica::origem_permitida(&cabecalhos, &web.contexto.config.origens) {
-        debug!(sessao = vinculo.sessao, origem = ?cabecalhos.get(header::ORIGIN), "origem recusada");
+        info!(sessao = vinculo.sessao, origem = ?cabecalhos.get(header::ORIGIN), "WebSocket recusado: origem fora de --origens");
         return (StatusCode::FORBIDDEN, "origem não permitida").into_response();
     }
     // Room for a message over the frame limit, so that it is answered with `QuadroGrande`

@@ -187,6 +187,8 @@ async function conversaComRecarga(navegador) {
   yuri.escrever('/fim');
   await yuri.esperar('fim', (e) => e.conversa === conectado.conversa && e.motivo === 'atendente_encerrou');
   await pagina.locator('#avaliacao').waitFor({ timeout: PACIENCIA_MS });
+  assert.equal(await pagina.evaluate(() => document.activeElement?.id), 'titulo-avaliacao',
+    'the focus goes to the question, so a key pressed while typing gives no grade');
   await capturar(pagina, 'avaliacao');
   await pagina.locator('[data-nota="5"]').focus();
   await pagina.keyboard.press('Enter');

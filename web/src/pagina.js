@@ -86,7 +86,8 @@ function anunciar(texto) {
   const item = document.createElement('p');
   item.textContent = texto;
   regiao.append(item);
-  while (regiao.childElementCount > 5) regiao.firstElementChild.remove();
+  // Gone once read, so that the page does not hold every line twice for screen readers.
+  setTimeout(() => item.remove(), 5000);
 }
 
 function marcar(item, fala) {
@@ -94,7 +95,7 @@ function marcar(item, fala) {
   if (!marca) return;
   const [simbolo, texto] = fala.naoEntregue
     ? ['⚠', 'não entregue']
-    : fala.seq <= tela.confirmada ? ['✓', 'entregue'] : ['…', 'enviando'];
+    : fala.seq <= tela.confirmada ? ['✓', 'enviada'] : ['…', 'enviando'];
   marca.querySelector('[aria-hidden]').textContent = simbolo;
   marca.querySelector('.oculto').textContent = texto;
   marca.title = texto;
@@ -164,9 +165,9 @@ function textoFila(fila) {
   if (!fila) return '';
   const lugar = fila.posicao === 1 ? 'Você é o próximo da fila.' : `Você é o ${fila.posicao}º da fila.`;
   if (fila.atendentes === 0) {
-    return `${lugar} Nenhum atendente disponível agora; você continua na fila e pode ir escrevendo.`;
+    return `${lugar} Nenhum atendente online agora; você continua na fila e pode ir escrevendo.`;
   }
-  const quantos = fila.atendentes === 1 ? '1 atendente disponível' : `${fila.atendentes} atendentes disponíveis`;
+  const quantos = fila.atendentes === 1 ? '1 atendente online' : `${fila.atendentes} atendentes online`;
   let estimativa = '';
   if (fila.estimativa_s !== null && fila.estimativa_s !== undefined) {
     const minutos = Math.ceil(fila.estimativa_s / 60);
@@ -202,21 +203,29 @@ function mostrarTela() {
   $('form-mensagem').hidden = encerrada || avaliando;
   $('sair').hidden = encerrada || avaliando;
   if (encerrada) $('motivo-fim').textContent = tela.motivo ?? 'Conversa encerrada.';
-  if (avaliando) {
-    const minutos = Math.max(1, Math.round((tela.prazo_s ?? 60) / 60));
-    $('prazo-avaliacao').textContent = `Escolha uma nota de 1 (ruim) a 5 (ótimo). Você tem ${minutos} min.`;
-  }
+  if (avaliando) mostrarPrazo();
   $('fila').textContent = tela.estado === 'fila' ? textoFila(tela.fila) : '';
   if (estava && estava !== document.body && estava.offsetParent === null) {
     // The focused control was just hidden: give the focus to what replaced it.
     if (encerrada) $('nova').focus();
-    else if (avaliando) $('avaliacao').querySelector('button')?.focus();
+    else if (avaliando) $('titulo-avaliacao').focus();
     else if (entrada) $('nome').focus();
     else $('texto').focus();
   }
 }
 
 function encerrar(motivo) {
+  const perdidas = tela.falas.filter((f) => f.tipo === 'cliente' && !f.naoEntregue && f.seq > tela.confirmada);
+  for (const fala of perdidas) fala.naoEntregue = true;
+  const pendentes = perdidas.map((f) => f.texto);
+  if ($('texto').value.trim()) pendentes.push($('texto').value);
+  tela.paraDepois = pendentes;
+  if (pendentes.length > 0) {
+    motivo += ` ${pendentes.length === 1 ? 'Uma mensagem sua não foi entregue; ela' : `${pendentes.length} mensagens suas não foram entregues; elas`} volta${pendentes.length === 1 ? '' : 'm'} para a caixa se você começar outra conversa.`;
+    desenharMarcas();
+  }
+  clearInterval(relogioDaNota);
+  avisarWidget('encerrada');
   tela.estado = 'encerrada';
   tela.motivo = motivo;
   guardarTela();
@@ -224,6 +233,20 @@ function encerrar(motivo) {
   mostrarEstado('Conversa encerrada.');
   anunciar(motivo);
   sessao = null;
+}
+
+let relogioDaNota = null;
+
+/** Shows how long is left to rate, counting down each second. */
+function mostrarPrazo() {
+  const escrever = () => {
+    const resta = Math.max(0, Math.ceil(((tela.prazo_ate ?? Date.now()) - Date.now()) / 1000));
+    const tempo = resta >= 60 ? `${Math.floor(resta / 60)} min ${String(resta % 60).padStart(2, '0')} s` : `${resta} s`;
+    $('prazo-avaliacao').textContent = `Escolha uma nota de 1 (ruim) a 5 (ótimo). Tempo restante: ${tempo}.`;
+  };
+  clearInterval(relogioDaNota);
+  escrever();
+  relogioDaNota = setInterval(escrever, 1000);
 }
 
 /** Tells the widget around the page (if any) something, without any chat content. */
@@ -262,7 +285,10 @@ function ouvir(s) {
       encerrar(MOTIVOS[motivo] ?? ultimoErro ?? 'A sessão terminou.');
     }
   });
-  em('bemvindo', ({ ficha }) => guardarSessaoNaAba(ficha));
+  em('bemvindo', ({ ficha }) => {
+    guardarSessaoNaAba(ficha);
+    avisarWidget('ativa');
+  });
   em('fila', (fila) => {
     if (tela.estado === 'conversa') tela.naEspera = { linhas: 0, bytes: 0 };
     const mudou = tela.fila?.posicao !== fila.posicao || tela.estado !== 'fila';
@@ -275,6 +301,7 @@ function ouvir(s) {
   em('conectado', ({ com }) => {
     tela.estado = 'conversa';
     tela.com = com;
+    $('aviso').textContent = '';
     sistema(`Você está falando com ${neutralizar(com)}.`);
     mostrarTela();
   });
@@ -292,14 +319,23 @@ function ouvir(s) {
       return;
     }
     const agradecer = motivo === 'ClienteSaiu' && tela.avaliou;
-    encerrar(agradecer ? 'Obrigado pela sua avaliação!' : (MOTIVOS[motivo] ?? 'Atendimento encerrado.'));
+    const semNota = tela.estado === 'avaliacao' && motivo === 'AtendenteEncerrou';
+    encerrar(agradecer ? 'Obrigado pela sua avaliação!'
+      : semNota ? 'O tempo para avaliar acabou; nenhuma nota foi registrada.'
+        : (MOTIVOS[motivo] ?? 'Atendimento encerrado.'));
   });
   em('avaliacao', ({ prazo_s }) => {
     tela.estado = 'avaliacao';
     tela.prazo_s = prazo_s;
+    tela.prazo_ate = Date.now() + prazo_s * 1000;
+    tela.avaliou = false;
     guardarTela();
+    for (const botao of $('avaliacao').querySelectorAll('button')) botao.disabled = false;
     mostrarTela();
-    $('avaliacao').querySelector('button')?.focus();
+    // The heading, not a grade: a key pressed while typing must not rate the chat.
+    $('titulo-avaliacao').focus();
+    $('aviso-avaliacao').textContent = $('texto').value.trim()
+      ? 'O que estava na caixa não foi enviado: a conversa acabou antes.' : '';
     avisarWidget('nova');
   });
   em('confirmada', ({ seq }) => {
@@ -395,6 +431,7 @@ function enviarTexto() {
     tela.naEspera.bytes += codificador.encode(texto).length;
   }
   caixa.value = '';
+  tela.rascunho = '';
   acrescentar({ tipo: 'cliente', texto, seq });
   caixa.focus();
 }
@@ -468,6 +505,10 @@ function ligarControles() {
     evento.preventDefault();
     enviarTexto();
   });
+  $('texto').addEventListener('input', () => {
+    tela.rascunho = $('texto').value;
+    guardarTela();
+  });
   $('texto').addEventListener('keydown', (evento) => {
     if (evento.key === 'Enter' && !evento.shiftKey && !evento.isComposing) {
       evento.preventDefault();
@@ -481,7 +522,10 @@ function ligarControles() {
   $('sair').addEventListener('click', () => sessao?.sair());
   $('nova').addEventListener('click', () => {
     armazenamento.removeItem(CHAVE_TELA);
+    const paraDepois = tela.paraDepois ?? [];
     tela = telaNova();
+    $('texto').value = paraDepois.join('\n');
+    tela.rascunho = $('texto').value;
     mostrarEstado('');
     desenharFalas();
     prepararEntrada();
@@ -499,6 +543,7 @@ async function iniciarPagina() {
   if (noWidget) document.body.classList.add('widget');
   ligarControles();
   desenharFalas();
+  $('texto').value = tela.rascunho ?? '';
   if (tela.estado === 'entrada') {
     prepararEntrada();
   } else if (tela.estado === 'encerrada') {
@@ -513,6 +558,7 @@ async function iniciarPagina() {
     mostrarEstado(MOTIVOS.OutraAba, true);
   } else {
     abrirSessao();
+    $('texto').focus();
   }
 }
 

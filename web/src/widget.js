@@ -10,6 +10,24 @@
   const departamento = script.dataset.departamento ?? '';
   const titulo = script.dataset.titulo ?? 'Fale conosco';
   const chaveAberto = 'fila.widget.aberto';
+  // While a chat is open the frame is kept on every page of the site (hidden when the bubble
+  // is closed), so that its connection, and the customer's place, go on.
+  const chaveConversa = 'fila.widget.conversa';
+  const chaveNovidade = 'fila.widget.nova';
+  const guardar = (chave, valor) => {
+    try {
+      sessionStorage.setItem(chave, valor);
+    } catch {
+      // A site that forbids storage only loses the bubble's memory.
+    }
+  };
+  const ler = (chave) => {
+    try {
+      return sessionStorage.getItem(chave) === '1';
+    } catch {
+      return false;
+    }
+  };
 
   const botao = document.createElement('button');
   botao.type = 'button';
@@ -55,11 +73,8 @@
     if (moldura) moldura.hidden = !aberto;
     if (moldura) moldura.style.display = aberto ? 'block' : 'none';
     rotular(aberto, false);
-    try {
-      sessionStorage.setItem(chaveAberto, aberto ? '1' : '');
-    } catch {
-      // A site that forbids storage only loses the bubble's memory.
-    }
+    guardar(chaveAberto, aberto ? '1' : '');
+    if (aberto) guardar(chaveNovidade, '');
     if (aberto) moldura.focus();
   }
 
@@ -73,7 +88,12 @@
       abrir(false);
       botao.focus();
     }
-    if (evento.data?.fila === 'nova' && !aberto) rotular(false, true);
+    if (evento.data?.fila === 'nova' && !aberto) {
+      rotular(false, true);
+      guardar(chaveNovidade, '1');
+    }
+    if (evento.data?.fila === 'ativa') guardar(chaveConversa, '1');
+    if (evento.data?.fila === 'encerrada') guardar(chaveConversa, '');
   });
   document.addEventListener('keydown', (evento) => {
     if (evento.key === 'Escape' && botao.getAttribute('aria-expanded') === 'true') {
@@ -84,13 +104,14 @@
 
   function montar() {
     document.body.append(botao);
-    let lembrado = false;
-    try {
-      lembrado = sessionStorage.getItem(chaveAberto) === '1';
-    } catch {
-      lembrado = false;
+    if (ler(chaveAberto)) {
+      abrir(true);
+    } else if (ler(chaveConversa)) {
+      criarMoldura();
+      moldura.hidden = true;
+      moldura.style.display = 'none';
+      rotular(false, ler(chaveNovidade));
     }
-    if (lembrado) abrir(true);
   }
   if (document.body) montar();
   else document.addEventListener('DOMContentLoaded', montar);
