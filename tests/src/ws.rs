@@ -54,6 +54,14 @@ pub async fn abrir(
     }
     let socket = TcpStream::connect(endereco).await?;
     socket.set_nodelay(true)?;
+    apertar(pedido, socket).await
+}
+
+/// The WebSocket handshake of `pedido` over `socket`, with the client's settings.
+async fn apertar(
+    pedido: tungstenite::handshake::client::Request,
+    socket: TcpStream,
+) -> Result<FluxoCliente, tungstenite::Error> {
     let (ws, _resposta) =
         tokio_tungstenite::client_async_with_config(pedido, socket, Some(configuracao())).await?;
     Ok(FluxoWs::new(ws))
@@ -72,10 +80,7 @@ pub async fn sobre(
     socket: TcpStream,
     endereco: SocketAddr,
 ) -> Result<FluxoCliente, tungstenite::Error> {
-    let pedido = format!("ws://{endereco}/ws");
-    let (ws, _resposta) =
-        tokio_tungstenite::client_async_with_config(pedido, socket, Some(configuracao())).await?;
-    Ok(FluxoWs::new(ws))
+    apertar(format!("ws://{endereco}/ws").into_client_request()?, socket).await
 }
 
 /// A connector for the client handle that opens a WebSocket to `endereco` each time, so the

@@ -43,6 +43,33 @@ async fn status_do_websocket(endereco: SocketAddr, origem: Option<&str>) -> u16 
     }
 }
 
+/// A raw WebSocket to the broker's `/ws`, as tokio-tungstenite opens it.
+type WsBruto = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+/// Opens a raw WebSocket to `/ws`, sends `mensagem`, and returns the socket with the broker's
+/// first frame, which must be an `Erro`: its code.
+async fn erro_em_resposta(
+    web: SocketAddr,
+    mensagem: tungstenite::Message,
+) -> (WsBruto, CodigoErro) {
+    use futures::{SinkExt, StreamExt};
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{web}/ws"))
+        .await
+        .expect("connects");
+    ws.send(mensagem).await.expect("sends");
+    let resposta = loop {
+        match ws.next().await.expect("an answer").expect("readable") {
+            tungstenite::Message::Binary(corpo) => break corpo,
+            _ => continue,
+        }
+    };
+    let quadro: DoBroker = proto::codec::decodificar(&resposta).expect("a frame");
+    match quadro {
+        DoBroker::Erro { codigo, .. } => (ws, codigo),
+        outro => panic!("an Erro, not {outro:?}"),
+    }
+}
+
 #[tokio::test]
 async fn web_and_terminal_customers_wait_in_one_line_in_arrival_order() {
     let broker = iniciar_broker_com(config_web()).await;
@@ -199,60 +226,19 @@ async fn web_connections_count_toward_the_connection_limits() {
 
 #[tokio::test]
 async fn bad_input_over_websocket_gets_the_same_answers_as_over_tcp() {
-    use futures::{SinkExt, StreamExt};
+    use futures::StreamExt;
     let broker = iniciar_broker_com(config_web()).await;
     let web = broker.endereco_web().expect("serves the web");
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{web}/ws"))
-        .await
-        .expect("connects");
 
     // A message over the frame limit.
     let grande = vec![0u8; TAMANHO_MAXIMO_QUADRO + 1];
-    ws.send(tungstenite::Message::Binary(grande.into()))
-        .await
-        .expect("sends");
-    let resposta = loop {
-        match ws.next().await.expect("an answer").expect("readable") {
-            tungstenite::Message::Binary(corpo) => break corpo,
-            _ => continue,
-        }
-    };
-    let quadro: DoBroker = proto::codec::decodificar(&resposta).expect("a frame");
-    assert!(
-        matches!(
-            quadro,
-            DoBroker::Erro {
-                codigo: CodigoErro::QuadroGrande,
-                ..
-            }
-        ),
-        "{quadro:?}"
-    );
+    let (_, codigo) = erro_em_resposta(web, tungstenite::Message::Binary(grande.into())).await;
+    assert_eq!(codigo, CodigoErro::QuadroGrande);
 
     // Garbage as the first frame.
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{web}/ws"))
-        .await
-        .expect("connects");
-    ws.send(tungstenite::Message::Binary(vec![0xff, 0xff].into()))
-        .await
-        .expect("sends");
-    let resposta = loop {
-        match ws.next().await.expect("an answer").expect("readable") {
-            tungstenite::Message::Binary(corpo) => break corpo,
-            _ => continue,
-        }
-    };
-    let quadro: DoBroker = proto::codec::decodificar(&resposta).expect("a frame");
-    assert!(
-        matches!(
-            quadro,
-            DoBroker::Erro {
-                codigo: CodigoErro::QuadroInvalido,
-                ..
-            }
-        ),
-        "{quadro:?}"
-    );
+    let lixo = tungstenite::Message::Binary(vec![0xff, 0xff].into());
+    let (mut ws, codigo) = erro_em_resposta(web, lixo).await;
+    assert_eq!(codigo, CodigoErro::QuadroInvalido);
     // Then the broker closes.
     loop {
         match ws.next().await {
@@ -338,32 +324,11 @@ async fn the_websocket_bytes_of_protocol_md() {
 
 #[tokio::test]
 async fn a_text_message_gets_quadro_invalido_and_the_close() {
-    use futures::{SinkExt, StreamExt};
     let broker = iniciar_broker_com(config_web()).await;
     let web = broker.endereco_web().expect("serves the web");
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{web}/ws"))
-        .await
-        .expect("connects");
-    ws.send(tungstenite::Message::text("{\"nome\":\"Ana\"}"))
-        .await
-        .expect("sends");
-    let resposta = loop {
-        match ws.next().await.expect("an answer").expect("readable") {
-            tungstenite::Message::Binary(corpo) => break corpo,
-            _ => continue,
-        }
-    };
-    let quadro: DoBroker = proto::codec::decodificar(&resposta).expect("a frame");
-    assert!(
-        matches!(
-            quadro,
-            DoBroker::Erro {
-                codigo: CodigoErro::QuadroInvalido,
-                ..
-            }
-        ),
-        "{quadro:?}"
-    );
+    let texto = tungstenite::Message::text("{\"nome\":\"Ana\"}");
+    let (_, codigo) = erro_em_resposta(web, texto).await;
+    assert_eq!(codigo, CodigoErro::QuadroInvalido);
     broker.parar().await;
 }
 

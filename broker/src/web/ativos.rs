@@ -13,54 +13,22 @@ const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
-/// Every file, by the path it is served at.
-const ATIVOS: &[(&str, Ativo)] = &[
-    (
-        "/",
-        Ativo {
-            tipo: HTML,
-            conteudo: include_str!("../../../web/index.html"),
-        },
-    ),
-    (
-        "/estilo.css",
-        Ativo {
-            tipo: CSS,
-            conteudo: include_str!("../../../web/estilo.css"),
-        },
-    ),
-    (
-        "/pagina.js",
-        Ativo {
-            tipo: JS,
-            conteudo: include_str!("../../../web/src/pagina.js"),
-        },
-    ),
-    (
-        "/sessao.js",
-        Ativo {
-            tipo: JS,
-            conteudo: include_str!("../../../web/src/sessao.js"),
-        },
-    ),
+/// Every file, by the path it is served at: (path, `Content-Type`, bytes).
+const ATIVOS: &[(&str, &str, &str)] = &[
+    ("/", HTML, include_str!("../../../web/index.html")),
+    ("/estilo.css", CSS, include_str!("../../../web/estilo.css")),
+    ("/pagina.js", JS, include_str!("../../../web/src/pagina.js")),
+    ("/sessao.js", JS, include_str!("../../../web/src/sessao.js")),
     (
         "/protocolo.js",
-        Ativo {
-            tipo: JS,
-            conteudo: include_str!("../../../web/src/protocolo.js"),
-        },
+        JS,
+        include_str!("../../../web/src/protocolo.js"),
     ),
-    (
-        "/widget.js",
-        Ativo {
-            tipo: JS,
-            conteudo: include_str!("../../../web/src/widget.js"),
-        },
-    ),
+    ("/widget.js", JS, include_str!("../../../web/src/widget.js")),
 ];
 
 /// The file served at `caminho` (`/index.html` is `/`), if any.
-pub fn procurar(caminho: &str) -> Option<&'static Ativo> {
+pub fn procurar(caminho: &str) -> Option<Ativo> {
     let caminho = if caminho == "/index.html" {
         "/"
     } else {
@@ -68,8 +36,8 @@ pub fn procurar(caminho: &str) -> Option<&'static Ativo> {
     };
     ATIVOS
         .iter()
-        .find(|(nome, _)| *nome == caminho)
-        .map(|(_, ativo)| ativo)
+        .find(|(nome, _, _)| *nome == caminho)
+        .map(|&(_, tipo, conteudo)| Ativo { tipo, conteudo })
 }
 
 #[cfg(test)]
