@@ -19,11 +19,17 @@
 //! goes out in its place, right after the agent's `Conectado`: every chat gets its
 //! `Anteriores`.
 //!
+//! The active broker of a cluster serves under a [`Mandato`]: the actor checks it each time it
+//! wakes, before it lets anything out, and once it is lost it cuts every connection and stops
+//! at once, with no goodbye and nothing more written (the broker is stepping down; the next
+//! active restores the sessions from the journal, and the peers resume there).
+//!
 //! A session and the connection carrying it usually share an id. After a resume a new
 //! connection carries an older session: the actor maps the connection to it, sends the
 //! session's frames to the new connection, and ignores whatever the old one still reports.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use proto::{Anterior, Apresentacao, DoBroker, Ficha, MotivoFim, Painel, ParaBroker, SessaoId};
@@ -35,6 +41,7 @@ use tracing::{debug, info, warn};
 
 use crate::armazenamento::{Consulta, Gravado, Gravador, Lote, Vaga, agora_ms};
 use crate::indicadores::Indicadores;
+use crate::mandato::{self, Mandato};
 use crate::matchmaking::{Efeito, Evento, Instantaneo, LinhaSalva, Matchmaker, Parametros};
 
 /// What a connection task asks of the actor.
@@ -97,6 +104,8 @@ pub struct Escrita {
     /// Each department's latest handling times in the history, oldest first, for the wait
     /// estimates.
     pub duracoes: Vec<(String, Vec<Duration>)>,
+    /// The cluster's lease this broker serves under, when it is a cluster's active.
+    pub mandato: Option<Arc<Mandato>>,
 }
 
 /// How the actor counts for whoever watches the broker.
@@ -123,6 +132,7 @@ pub async fn executar(
     inicio: Instant,
     (escrita, observacao): (Option<Escrita>, Observacao),
 ) {
+    let mut mandato = None;
     let (maquina, gravacao, mut gravados) = match escrita {
         None => (Matchmaker::com_parametros(parametros), None, None),
         Some(Escrita {
@@ -131,7 +141,9 @@ pub async fn executar(
             salvas,
             linhas,
             duracoes,
+            mandato: do_cluster,
         }) => {
+            mandato = do_cluster;
             if !salvas.is_empty() {
                 info!(
                     sessoes = salvas.len(),
@@ -174,33 +186,54 @@ pub async fn executar(
             Some(gravacao) if !gravacao.atrasados.is_empty() => gravacao.gravador.fila(),
             _ => None,
         };
-        tokio::select! {
+        let vez = tokio::select! {
             biased;
-            Some(gravado) = gravado(&mut gravados) => ator.liberar(gravado),
-            Some(vaga) = vaga_para(com_atraso) => {
+            Some(gravado) = gravado(&mut gravados) => Vez::Gravado(gravado),
+            Some(vaga) = vaga_para(com_atraso) => Vez::Vaga(vaga),
+            _ = tick.tick() => Vez::Tick,
+            comando = comandos.recv() => Vez::Comando(comando),
+        };
+        // Whatever woke the actor, nothing goes out once the lease is gone.
+        if !mandato::vale(mandato.as_deref()) {
+            ator.largar();
+            return;
+        }
+        match vez {
+            Vez::Gravado(gravado) => ator.liberar(gravado),
+            Vez::Vaga(vaga) => {
                 if let Some(lote) = ator.gravacao.as_mut().and_then(|g| g.atrasados.pop_front()) {
                     vaga.entregar(lote);
                 }
             }
-            _ = tick.tick() => {
+            Vez::Tick => {
                 let efeitos = ator.maquina.tick(ator.inicio.elapsed());
                 ator.despachar(efeitos);
                 ator.atualizar_medidores();
             }
-            comando = comandos.recv() => match comando {
-                Some(Comando::Encerrar) | None => break,
-                Some(comando) => {
-                    ator.tratar(comando);
-                    // Whatever else is already waiting joins the same commit.
-                    if !ator.tratar_os_que_esperam(&mut comandos) {
-                        break;
-                    }
+            Vez::Comando(Some(Comando::Encerrar) | None) => break,
+            Vez::Comando(Some(comando)) => {
+                ator.tratar(comando);
+                // Whatever else is already waiting joins the same commit.
+                if !ator.tratar_os_que_esperam(&mut comandos) {
+                    break;
                 }
-            },
+            }
         }
         ator.descarregar();
     }
     ator.parar().await;
+}
+
+/// What woke the actor.
+enum Vez {
+    /// The writer stored lots.
+    Gravado(Gravado),
+    /// The writer's queue has room for a lot that waited.
+    Vaga(Vaga),
+    /// The tick of positions and deadlines.
+    Tick,
+    /// A connection's command (`None`: every connection task is gone).
+    Comando(Option<Comando>),
 }
 
 /// Commands handled one after another before the actor commits what they caused.
@@ -553,6 +586,20 @@ impl Ator {
                 self.maquina
                     .aplicar(Evento::Caiu { sessao: para }, self.inicio.elapsed()),
             );
+        }
+    }
+
+    /// Steps down: cuts every connection at once, says nothing to anyone, and drops whatever
+    /// was waiting for the writer.
+    fn largar(&mut self) {
+        warn!(
+            sessoes = self.saidas.len(),
+            "mandato perdido: conexões cortadas, nada mais é enviado"
+        );
+        self.gravacao = None;
+        self.sessao_da_conexao.clear();
+        for (_, (_, saida)) in self.saidas.drain() {
+            saida.abortar.cancel();
         }
     }
 

@@ -91,7 +91,23 @@ pub struct Config {
     /// How long a session whose connection dropped is kept for its peer to resume it (its place
     /// in line, its chat); zero turns resuming off, so a drop counts as leaving at once.
     pub tolerancia_retomada: Duration,
+    /// The cluster this broker is a member of (PostgreSQL only); `None`: it serves on its own.
+    pub cluster: Option<Cluster>,
 }
+
+/// Membership of a cluster: brokers on one PostgreSQL database with the same name elect one
+/// active among them (see [`crate::cluster`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cluster {
+    /// The cluster's name.
+    pub nome: String,
+    /// The lease's term: an active not heard from for this long is replaced, and one that could
+    /// not renew its lease for this long stops serving.
+    pub prazo: Duration,
+}
+
+/// The lease's term when none is given: a standby takes over within about this long.
+pub const PRAZO_DO_CLUSTER: Duration = Duration::from_secs(5);
 
 impl Default for Config {
     fn default() -> Self {
@@ -130,6 +146,7 @@ impl Default for Config {
             prazo_encerramento: Duration::from_secs(5),
             prazo_fechamento: Duration::from_secs(2),
             tolerancia_retomada: Duration::from_secs(60),
+            cluster: None,
         }
     }
 }
@@ -193,6 +210,74 @@ impl Config {
         {
             return Err("os intervalos precisam ser maiores que zero".into());
         }
+        match &self.cluster {
+            Some(cluster) => self.validar_cluster(cluster),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks that a cluster member can hand its sessions over.
+    fn validar_cluster(&self, cluster: &Cluster) -> Result<(), String> {
+        if cluster.prazo < Duration::from_millis(100) {
+            return Err("--prazo-lideranca precisa ser de pelo menos 100ms".into());
+        }
+        if !self
+            .banco
+            .as_deref()
+            .is_some_and(|url| url.starts_with("postgres:") || url.starts_with("postgresql:"))
+        {
+            return Err(
+                "um cluster precisa de um banco PostgreSQL que todos os brokers compartilhem \
+                 (--banco postgres://...); com SQLite, um broker serve sozinho"
+                    .into(),
+            );
+        }
+        if self.tolerancia_retomada < cluster.prazo * 2 {
+            return Err(format!(
+                "num cluster, --tolerancia-retomada ({}) precisa ser ao menos o dobro de \
+                 --prazo-lideranca ({}): é o tempo que os aplicativos têm para retomar no broker \
+                 que assume",
+                humantime::format_duration(self.tolerancia_retomada),
+                humantime::format_duration(cluster.prazo)
+            ));
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn membro(banco: &str) -> Config {
+        Config {
+            banco: Some(banco.into()),
+            cluster: Some(Cluster {
+                nome: "loja".into(),
+                prazo: PRAZO_DO_CLUSTER,
+            }),
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn um_cluster_precisa_de_postgres_e_de_retomadas() {
+        assert_eq!(membro("postgres://fila@db/fila").validar(), Ok(()));
+        let sqlite = membro("sqlite:///var/lib/fila/historico.db").validar();
+        assert!(sqlite.is_err_and(|erro| erro.contains("PostgreSQL")));
+        let sem_banco = Config {
+            banco: None,
+            ..membro("postgres://fila@db/fila")
+        };
+        assert!(sem_banco.validar().is_err());
+        let curta = Config {
+            tolerancia_retomada: Duration::from_secs(6),
+            ..membro("postgres://fila@db/fila")
+        };
+        assert!(
+            curta
+                .validar()
+                .is_err_and(|erro| erro.contains("--tolerancia-retomada"))
+        );
     }
 }

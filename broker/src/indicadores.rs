@@ -45,8 +45,16 @@ const BALDES_DE_COMMIT: &[f64] = &[
 ];
 
 /// Serves the metrics in Prometheus's text format at `http://ENDERECO/metrics` (any path does)
-/// and makes them the process's recorder. Must run on the broker's runtime, once per process.
+/// and makes them the process's recorder. Must run on the broker's runtime. Once per process:
+/// asked again for the same address (a cluster's member taking over again), it is already done.
 pub fn instalar(endereco: SocketAddr) -> Result<(), BuildError> {
+    static INSTALADO: std::sync::Mutex<Option<SocketAddr>> = std::sync::Mutex::new(None);
+    let mut instalado = INSTALADO
+        .lock()
+        .unwrap_or_else(|envenenado| envenenado.into_inner());
+    if *instalado == Some(endereco) {
+        return Ok(());
+    }
     let construtor = PrometheusBuilder::new()
         .with_http_listener(endereco)
         .set_buckets_for_metric(
@@ -62,6 +70,7 @@ pub fn instalar(endereco: SocketAddr) -> Result<(), BuildError> {
             BALDES_DE_COMMIT,
         )?;
     construtor.install()?;
+    *instalado = Some(endereco);
     descrever();
     Ok(())
 }

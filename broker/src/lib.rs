@@ -9,16 +9,19 @@
 //! restarts with them; [`relatorio`] prints the history back and [`servico`] its service-level
 //! report. [`indicadores`] counts what happens for Prometheus and the supervisor's panel, which
 //! [`supervisao`] serves to supervisors; [`canal`] holds what every connection task shares;
-//! [`web`] serves the customer's chat page and the protocol over WebSocket.
+//! [`web`] serves the customer's chat page and the protocol over WebSocket. [`cluster`] runs a
+//! broker as one member of a cluster on PostgreSQL: standing by, or active under a [`mandato`].
 
 pub mod actor;
 pub mod armazenamento;
 pub mod arquivos;
 pub mod canal;
+pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod credenciais;
 pub mod indicadores;
+pub mod mandato;
 pub mod matchmaking;
 pub mod relatorio;
 pub mod server;

@@ -9,12 +9,28 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use broker::armazenamento::{self, Banco};
+use broker::cluster::{Membro, Papel};
+use broker::config::Cluster;
 use broker::indicadores::MS_POR_DIA;
 use broker::servico::{self, Formato};
 use broker::{Broker, Config, arquivos, credenciais, relatorio};
 use clap::{ArgAction, Parser, Subcommand};
 use proto::tls::{self, rustls::ServerConfig};
 use tracing_subscriber::EnvFilter;
+
+/// A `--servidor` list, checked (kept as written).
+fn lista_de_servidores(texto: &str) -> Result<String, String> {
+    proto::cliente::separar_servidores(texto).map(|_| texto.to_owned())
+}
+
+/// A cluster's name: trimmed, not empty, at most 100 characters.
+fn nome_do_cluster(texto: &str) -> Result<String, String> {
+    let nome = texto.trim();
+    if nome.is_empty() || nome.chars().count() > 100 || nome.chars().any(char::is_control) {
+        return Err("o nome do cluster precisa ter de 1 a 100 caracteres visíveis".into());
+    }
+    Ok(nome.to_owned())
+}
 
 /// The departments of `--departamentos`, normalized, without repeats, in the order given.
 #[derive(Debug, Clone)]
@@ -277,6 +293,17 @@ struct Argumentos {
     #[arg(long, conflicts_with = "banco")]
     sem_banco: bool,
 
+    /// Nome do cluster: brokers com o mesmo --banco PostgreSQL e o mesmo nome elegem um ativo
+    /// entre eles; os outros ficam em espera, com as portas fechadas, e um deles assume se o
+    /// ativo cair. Aponte os aplicativos para todos: --servidor a:7878,b:7878.
+    #[arg(long, value_name = "NOME", env = "FILA_CLUSTER", value_parser = nome_do_cluster, conflicts_with = "sem_banco")]
+    cluster: Option<String>,
+
+    /// Num cluster, em quanto tempo um broker em espera percebe que o ativo caiu e assume (um
+    /// ativo que não consegue renovar a liderança deixa de servir antes disso). Padrão: 5s.
+    #[arg(long, value_name = "DURAÇÃO", env = "FILA_PRAZO_LIDERANCA", default_value = "5s", value_parser = humantime::parse_duration, hide_default_value = true)]
+    prazo_lideranca: Duration,
+
     #[command(subcommand)]
     consulta: Option<Consulta>,
 
@@ -362,8 +389,9 @@ enum Consulta {
         override_usage = "broker painel [OPÇÕES]"
     )]
     Painel {
-        /// Endereço do broker (host:porta). Padrão: 127.0.0.1:7878.
-        #[arg(long, value_name = "ENDEREÇO", default_value = proto::ENDERECO_PADRAO, hide_default_value = true)]
+        /// Endereço do broker (host:porta); num cluster, os de todos os membros, separados por
+        /// vírgula. Padrão: 127.0.0.1:7878.
+        #[arg(long, value_name = "ENDEREÇOS", env = "FILA_SERVIDOR", default_value = proto::ENDERECO_PADRAO, hide_default_value = true, value_parser = lista_de_servidores)]
         servidor: String,
         /// Token de supervisor. Sem ele, o primeiro de tokens-supervisores.txt na pasta de
         /// dados (no computador do broker).
@@ -415,6 +443,15 @@ impl Argumentos {
             .unwrap_or_else(credenciais::diretorio_padrao)
     }
 
+    /// How the protocol's port is served, as people read it.
+    fn modo(&self) -> &'static str {
+        if self.tls_cert.is_some() {
+            "TLS"
+        } else {
+            "TCP sem criptografia"
+        }
+    }
+
     /// The history database: `--banco`, or the SQLite file in the data directory.
     fn url_do_banco(&self) -> String {
         self.banco
@@ -463,6 +500,10 @@ impl Argumentos {
                 .map(|lista| lista.0)
                 .unwrap_or_default(),
             banco: (!self.sem_banco).then(|| self.url_do_banco()),
+            cluster: self.cluster.clone().map(|nome| Cluster {
+                nome,
+                prazo: self.prazo_lideranca,
+            }),
             ..Config::default()
         }
     }
@@ -568,6 +609,9 @@ async fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     avisar_limite_de_arquivos(config.conexoes_maximas);
+    if config.cluster.is_some() {
+        return servir_no_cluster(config, &argumentos).await;
+    }
     let broker = match Broker::iniciar(config).await {
         Ok(broker) => broker,
         Err(erro) => {
@@ -575,15 +619,76 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let modo = if argumentos.tls_cert.is_some() {
-        "TLS"
-    } else {
-        "TCP sem criptografia"
+    println!(
+        "Broker ouvindo em {} ({}). Ctrl-C encerra.",
+        broker.endereco(),
+        argumentos.modo()
+    );
+    anunciar(&argumentos, broker.endereco_web());
+    if let Err(erro) = sinal_de_encerramento().await {
+        eprintln!("Não foi possível esperar pelo sinal de encerramento: {erro}");
+    }
+    // Not `println!`: a Ctrl-C also ends a `| tee` reading our output, and a write to the
+    // broken pipe must not cut the graceful stop short.
+    let _ = writeln!(
+        io::stdout(),
+        "Encerrando: avisando todos os participantes..."
+    );
+    broker.parar().await;
+    let _ = writeln!(io::stdout(), "Broker encerrado.");
+    ExitCode::SUCCESS
+}
+
+/// Runs the broker as a member of a cluster: standing by, or active, until Ctrl-C or SIGTERM
+/// (which, when active, hands over to another member).
+async fn servir_no_cluster(config: Config, argumentos: &Argumentos) -> ExitCode {
+    let membro = match Membro::iniciar(config).await {
+        Ok(membro) => membro,
+        Err(erro) => {
+            eprintln!("Não foi possível entrar no cluster: {erro}");
+            return ExitCode::FAILURE;
+        }
     };
     println!(
-        "Broker ouvindo em {} ({modo}). Ctrl-C encerra.",
-        broker.endereco()
+        "Membro do cluster {:?}: em espera até ser o ativo, com a porta {} ({}) reservada e \
+         fechada. Ctrl-C encerra.",
+        argumentos.cluster.as_deref().unwrap_or_default(),
+        membro.endereco(),
+        argumentos.modo()
     );
+    anunciar(argumentos, membro.endereco_web());
+    println!(
+        "Os membros do cluster precisam dos mesmos tokens: use o mesmo --token-atendente (e \
+         --token-supervisor) em todos, ou copie os arquivos tokens-*.txt da pasta de dados."
+    );
+    let mut papel = membro.papel();
+    let endereco = membro.endereco();
+    let avisos = tokio::spawn(async move {
+        while papel.changed().await.is_ok() {
+            let texto = match *papel.borrow_and_update() {
+                Papel::Ativo(epoca) => {
+                    format!("Ativo do cluster (época {epoca}): ouvindo em {endereco}.")
+                }
+                Papel::Espera => "Em espera: outro broker do cluster atende.".to_owned(),
+            };
+            let _ = writeln!(io::stdout(), "{texto}");
+        }
+    });
+    if let Err(erro) = sinal_de_encerramento().await {
+        eprintln!("Não foi possível esperar pelo sinal de encerramento: {erro}");
+    }
+    avisos.abort();
+    let _ = writeln!(
+        io::stdout(),
+        "Saindo do cluster: as conversas ficam no banco, e outro membro as assume..."
+    );
+    membro.parar().await;
+    let _ = writeln!(io::stdout(), "Broker encerrado.");
+    ExitCode::SUCCESS
+}
+
+/// Tells where the history is kept and what else is served.
+fn anunciar(argumentos: &Argumentos, endereco_web: Option<SocketAddr>) {
     if argumentos.sem_banco {
         println!(
             "Sem banco de dados: nada é gravado, e uma queda do broker perde as filas e as \
@@ -598,7 +703,7 @@ async fn main() -> ExitCode {
     if let Some(endereco) = argumentos.metricas {
         println!("Métricas para o Prometheus em http://{endereco}/metrics.");
     }
-    if let Some(endereco) = broker.endereco_web() {
+    if let Some(endereco) = endereco_web {
         let esquema = if argumentos.tls_cert.is_some() {
             "https"
         } else {
@@ -617,18 +722,6 @@ async fn main() -> ExitCode {
         Some(lista) => println!("Departamentos atendidos: {}.", lista.0.join(", ")),
         None => println!("Departamentos: qualquer nome (--departamentos fixa uma lista)."),
     }
-    if let Err(erro) = sinal_de_encerramento().await {
-        eprintln!("Não foi possível esperar pelo sinal de encerramento: {erro}");
-    }
-    // Not `println!`: a Ctrl-C also ends a `| tee` reading our output, and a write to the
-    // broken pipe must not cut the graceful stop short.
-    let _ = writeln!(
-        io::stdout(),
-        "Encerrando: avisando todos os participantes..."
-    );
-    broker.parar().await;
-    let _ = writeln!(io::stdout(), "Broker encerrado.");
-    ExitCode::SUCCESS
 }
 
 /// Runs `broker painel`, with the supervisor token given or, on the broker's machine, the one

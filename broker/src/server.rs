@@ -9,6 +9,10 @@
 //! [`Broker::parar`] stops accepting, has the actor tell every session `Fim`
 //! (`BrokerEncerrando`) and empty the journal, gives connections [`Config::prazo_encerramento`]
 //! to flush, then cuts whatever is left.
+//!
+//! The active broker of a cluster serves under a [`Mandato`] ([`Broker::assumir`], from
+//! [`crate::cluster`]): when it is lost the broker steps down instead, stopping at once, cutting
+//! every connection without a goodbye, and leaving the journal for the next active.
 
 use std::collections::HashMap;
 use std::io;
@@ -33,6 +37,7 @@ use crate::canal::{Contexto, Fluxo};
 use crate::config::Config;
 use crate::connection::{self, Origem};
 use crate::indicadores::{self, Indicadores, MS_POR_DIA};
+use crate::mandato::Mandato;
 use crate::matchmaking::estimativas::AMOSTRAS;
 use crate::web;
 
@@ -52,17 +57,8 @@ impl Broker {
     /// Opens the history (when `config.banco` names one), binds `config.escutar` and starts
     /// serving.
     pub async fn iniciar(config: Config) -> io::Result<Broker> {
-        if let Some(endereco) = config.metricas {
-            indicadores::instalar(endereco)
-                .map_err(|erro| io::Error::other(format!("métricas em {endereco}: {erro}")))?;
-        }
-        let historico = match &config.banco {
-            None => None,
-            Some(url) => {
-                let falha = |erro| io::Error::other(format!("histórico ({url}): {erro}"));
-                Some(Armazem::abrir(url, &config).await.map_err(falha)?)
-            }
-        };
+        instalar_metricas(&config)?;
+        let historico = Armazem::do_config(&config, None).await?;
         let ouvinte = TcpListener::bind(config.escutar).await.map_err(|erro| {
             io::Error::new(
                 erro.kind(),
@@ -83,7 +79,36 @@ impl Broker {
             protocolo: ouvinte,
             web,
         };
-        Ok(Broker::comecar(ouvintes, endereco, config, historico))
+        Ok(Broker::comecar(
+            ouvintes,
+            endereco,
+            config,
+            (historico, None),
+        ))
+    }
+
+    /// Serves as the active broker of a cluster, under `mandato`, on listeners already open:
+    /// restores the journal the previous active left, then accepts. When the mandate is lost,
+    /// the broker steps down by itself ([`Broker::terminado`] resolves once it has).
+    pub(crate) async fn assumir(
+        ouvinte: TcpListener,
+        web: Option<TcpListener>,
+        config: Config,
+        mandato: Arc<Mandato>,
+    ) -> io::Result<Broker> {
+        instalar_metricas(&config)?;
+        let historico = Armazem::do_config(&config, Some(Arc::clone(&mandato))).await?;
+        let endereco = ouvinte.local_addr()?;
+        let ouvintes = Ouvintes {
+            protocolo: ouvinte,
+            web,
+        };
+        Ok(Broker::comecar(
+            ouvintes,
+            endereco,
+            config,
+            (historico, Some(mandato)),
+        ))
     }
 
     /// Starts serving on a listener that is already bound (any [`Ouvinte`], such as a
@@ -94,18 +119,24 @@ impl Broker {
             protocolo: ouvinte,
             web: None,
         };
-        Broker::comecar(ouvintes, endereco, config, None)
+        Broker::comecar(ouvintes, endereco, config, (None, None))
     }
 
     fn comecar<O: Ouvinte>(
         ouvintes: Ouvintes<O>,
         endereco: SocketAddr,
         config: Config,
-        historico: Option<Armazem>,
+        (historico, mandato): (Option<Armazem>, Option<Arc<Mandato>>),
     ) -> Broker {
         let desligar = CancellationToken::new();
         let endereco_web = ouvintes.web.as_ref().and_then(|web| web.local_addr().ok());
-        let tarefa = tokio::spawn(servir(ouvintes, config, desligar.clone(), historico));
+        let servico = Servico {
+            config,
+            desligar: desligar.clone(),
+            historico,
+            mandato,
+        };
+        let tarefa = tokio::spawn(servir(ouvintes, servico));
         info!(%endereco, ?endereco_web, "broker ouvindo");
         Broker {
             endereco,
@@ -130,6 +161,20 @@ impl Broker {
         self.desligar.cancel();
         let _ = self.tarefa.await;
     }
+
+    /// Waits until the broker has stopped (a cluster's active: once it has stepped down).
+    pub(crate) async fn terminado(self) {
+        let _ = self.tarefa.await;
+    }
+}
+
+/// Serves the Prometheus metrics when `config` asks for them (once per process).
+fn instalar_metricas(config: &Config) -> io::Result<()> {
+    match config.metricas {
+        Some(endereco) => indicadores::instalar(endereco)
+            .map_err(|erro| io::Error::other(format!("métricas em {endereco}: {erro}"))),
+        None => Ok(()),
+    }
 }
 
 /// The store, opened and its writer started, with what the broker needs from it to start.
@@ -148,10 +193,33 @@ struct Armazem {
 }
 
 impl Armazem {
+    /// The store of `config.banco`, when it names one, opened under `mandato` when the broker is
+    /// a cluster's active.
+    async fn do_config(
+        config: &Config,
+        mandato: Option<Arc<Mandato>>,
+    ) -> io::Result<Option<Armazem>> {
+        let Some(url) = &config.banco else {
+            return Ok(None);
+        };
+        let falha = |erro| io::Error::other(format!("histórico ({url}): {erro}"));
+        Armazem::abrir(url, config, mandato)
+            .await
+            .map(Some)
+            .map_err(falha)
+    }
+
     /// Opens the database at `url`, reads what a killed broker left in its journal (when resumes
     /// are on: otherwise nothing could be resumed), and starts the writer.
-    async fn abrir(url: &str, config: &Config) -> Result<Armazem, ErroBanco> {
-        let banco = Banco::abrir(url).await?;
+    async fn abrir(
+        url: &str,
+        config: &Config,
+        mandato: Option<Arc<Mandato>>,
+    ) -> Result<Armazem, ErroBanco> {
+        let banco = match &config.cluster {
+            Some(cluster) => Banco::abrir_no_cluster(url, cluster.prazo).await?,
+            None => Banco::abrir(url).await?,
+        };
         let ultima_conversa = banco.ultima_conversa().await?;
         let mut salvas = if config.tolerancia_retomada.is_zero() {
             Vec::new()
@@ -167,7 +235,7 @@ impl Armazem {
         let duracoes = banco.duracoes_recentes(AMOSTRAS).await?;
         let hoje = dia_de_hoje(&banco, config).await?;
         let inicio = diario::acertar_relogio(&mut salvas);
-        let escrita = banco.iniciar_gravador(inicio).await?;
+        let escrita = banco.iniciar_gravador(inicio, mandato.clone()).await?;
         let (gravados, gravacao) = escrita.tarefa.unzip();
         Ok(Armazem {
             ultima_conversa,
@@ -178,6 +246,7 @@ impl Armazem {
                 salvas,
                 linhas,
                 duracoes,
+                mandato,
             },
             gravacao,
             hoje,
@@ -459,15 +528,38 @@ fn observacao(
     }
 }
 
-/// Accepts connections until told to stop, then shuts down.
+/// What a broker serves with besides its listeners.
+struct Servico {
+    config: Config,
+    /// Cancelled to start the shutdown.
+    desligar: CancellationToken,
+    /// The store, when the history is kept.
+    historico: Option<Armazem>,
+    /// The cluster's lease, when the broker is a cluster's active.
+    mandato: Option<Arc<Mandato>>,
+}
+
+/// Resolves once `mandato` is lost; never without one.
+async fn perda(mandato: Option<&Mandato>) {
+    match mandato {
+        Some(mandato) => mandato.perdido().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Accepts connections until told to stop (or, in a cluster, until the mandate is lost), then
+/// shuts down (or steps down).
 async fn servir<O: Ouvinte>(
     Ouvintes {
         protocolo: mut ouvinte,
         mut web,
     }: Ouvintes<O>,
-    config: Config,
-    desligar: CancellationToken,
-    historico: Option<Armazem>,
+    Servico {
+        config,
+        desligar,
+        historico,
+        mandato,
+    }: Servico,
 ) {
     let (ator_tx, ator_rx) = mpsc::channel(config.capacidade_comandos);
     let mut inicio = tokio::time::Instant::now();
@@ -520,9 +612,10 @@ async fn servir<O: Ouvinte>(
         fechadas: fechadas_tx,
         rotas,
     };
-    loop {
+    let destituido = loop {
         tokio::select! {
-            _ = desligar.cancelled() => break,
+            _ = desligar.cancelled() => break false,
+            _ = perda(mandato.as_deref()) => break true,
             Some(ip) = fechadas_rx.recv() => portaria.contagem.fechar(ip),
             Some(ip) = falhas_rx.recv() => portaria.contagem.falhou(ip, config.janela_de_falhas),
             aceito = ouvinte.aceitar() => match aceito {
@@ -537,10 +630,24 @@ async fn servir<O: Ouvinte>(
                 Err(erro) => recuar(erro).await,
             },
         }
-    }
+    };
     drop(web);
     let conexoes = portaria.conexoes;
     drop(ouvinte);
+    if destituido {
+        // The actor stops by itself, cutting its sessions; these cut the rest.
+        warn!("mandato perdido: deixando de servir");
+        contexto.forcar.cancel();
+        conexoes.close();
+        conexoes.wait().await;
+        drop(contexto);
+        let _ = ator.await;
+        if let Some(gravacao) = gravacao {
+            let _ = gravacao.await;
+        }
+        info!("broker em espera");
+        return;
+    }
     info!("encerrando: novas conexões recusadas");
     let _ = contexto.ator.send(Comando::Encerrar).await;
     conexoes.close();

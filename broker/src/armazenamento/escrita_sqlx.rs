@@ -3,8 +3,15 @@
 //! of a few fixed sizes, so a transaction costs a few round trips to the server rather than one
 //! per record, and the statements stay prepared in sqlx's cache. The lots' lookups are answered
 //! right after the commit, all at once over the pool's connections.
+//!
+//! The active broker of a cluster writes under its [`Mandato`]: each transaction first checks
+//! the cluster's epoch ([`lideranca::conferir_epoca`]). A transaction that cannot be stored,
+//! for that or any other reason, is not reported: the mandate is lost, and nothing of it is
+//! confirmed or delivered; the broker steps down, and the active that takes over restores the
+//! journal as it was before it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use sqlx::{Any, Transaction};
 use tokio::sync::mpsc;
@@ -12,21 +19,28 @@ use tokio::task::JoinHandle;
 use tracing::error;
 
 use crate::indicadores;
+use crate::mandato::{self, Mandato};
 
 use super::gravador::{Gravado, Juntos, Lote, Resposta, juntar};
+use super::lideranca;
 use super::linhas::{Linhas, Passagem};
 use super::{Banco, ErroBanco};
 
-/// Starts the writer on `banco`: lots from `lotes`, reports to `avisos`.
+/// Starts the writer on `banco`: lots from `lotes`, reports to `avisos`; times from the epoch
+/// time of the uptime zero and the open conversations' last line numbers (`numeracao`).
 pub(super) fn iniciar(
     banco: Banco,
-    base_ms: i64,
-    mut seqs: HashMap<u64, i64>,
+    numeracao: (i64, HashMap<u64, i64>),
+    mandato: Option<Arc<Mandato>>,
     mut lotes: mpsc::Receiver<Lote>,
     avisos: mpsc::UnboundedSender<Gravado>,
 ) -> JoinHandle<()> {
+    let (base_ms, mut seqs) = numeracao;
     tokio::spawn(async move {
         while let Some(juntos) = juntar(lotes.recv().await, &mut lotes) {
+            if !mandato::vale(mandato.as_deref()) {
+                break;
+            }
             let Juntos {
                 ate,
                 registros,
@@ -36,8 +50,12 @@ pub(super) fn iniciar(
                 let quantos = registros.len();
                 let linhas = Linhas::de(registros, base_ms, &mut seqs);
                 let inicio = std::time::Instant::now();
-                if let Err(erro) = gravar(&banco, linhas, base_ms).await {
+                if let Err(erro) = gravar(&banco, linhas, base_ms, mandato.as_deref()).await {
                     error!(%erro, registros = quantos, "não foi possível gravar no histórico");
+                    if let Some(mandato) = &mandato {
+                        mandato.perder();
+                        break;
+                    }
                 }
                 indicadores::medir_commit(inicio.elapsed());
             }
@@ -58,9 +76,19 @@ pub(super) fn iniciar(
     })
 }
 
-/// Stores one transaction's rows.
-async fn gravar(banco: &Banco, linhas: Linhas, base_ms: i64) -> Result<(), ErroBanco> {
+/// Stores one transaction's rows (under `mandato`'s epoch, when given).
+async fn gravar(
+    banco: &Banco,
+    linhas: Linhas,
+    base_ms: i64,
+    mandato: Option<&Mandato>,
+) -> Result<(), ErroBanco> {
     let mut transacao = banco.pool.begin().await?;
+    if let Some(mandato) = mandato
+        && !lideranca::conferir_epoca(&mut transacao, &mandato.grupo, mandato.epoca).await?
+    {
+        return Err(ErroBanco::Destituido(mandato.epoca));
+    }
     for parte in em_partes(&linhas.inicios) {
         let sql = insert_de_varias_linhas(
             "INSERT INTO conversas \

@@ -9,6 +9,8 @@
 //! state machine's records ([`gravador`] is the actor's side of it): on SQLite a rusqlite
 //! connection on a blocking thread ([`escrita_sqlite`]), on PostgreSQL an sqlx task
 //! ([`escrita_sqlx`]). Both turn a batch of records into the same rows ([`linhas`]).
+//! On PostgreSQL, brokers of a cluster compete for the lease through [`lideranca`], and the
+//! active's writer checks its epoch in every transaction.
 
 pub mod consultas;
 pub mod desempenho;
@@ -16,18 +18,23 @@ pub mod diario;
 mod escrita_sqlite;
 mod escrita_sqlx;
 pub mod gravador;
+pub mod lideranca;
 mod linhas;
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use proto::MotivoFim;
 use sqlx::AnyPool;
+use sqlx::Executor;
 use sqlx::any::AnyPoolOptions;
 use thiserror::Error;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+
+use crate::mandato::Mandato;
 
 pub use consultas::{Conversa, Filtro, Mensagem, Transferencia};
 pub use desempenho::{Desempenho, FiltroDesempenho};
@@ -59,6 +66,15 @@ pub enum ErroBanco {
          sqlite:///caminho/historico.db"
     )]
     EmMemoria,
+    /// A cluster needs a database several machines share.
+    #[error(
+        "um cluster de brokers precisa de um banco PostgreSQL que todos compartilhem \
+         (--banco postgres://...); com SQLite, um broker serve sozinho"
+    )]
+    ClusterSemPostgres,
+    /// Another broker took over: this one's epoch is no longer the cluster's.
+    #[error("outro broker assumiu o cluster (esta época, {0}, já passou)")]
+    Destituido(i64),
 }
 
 /// The default database: a SQLite file in the data directory (created when missing).
@@ -78,6 +94,20 @@ pub struct Banco {
 impl Banco {
     /// Opens (creating, for SQLite) the database at `url` and brings its schema up to date.
     pub async fn abrir(url: &str) -> Result<Banco, ErroBanco> {
+        Banco::abrir_com(url, None).await
+    }
+
+    /// Opens the PostgreSQL database at `url` for a broker of a cluster whose lease lasts
+    /// `prazo`: a transaction left idle longer than that is ended by the server (see
+    /// [`lideranca`]).
+    pub async fn abrir_no_cluster(url: &str, prazo: Duration) -> Result<Banco, ErroBanco> {
+        if !url.starts_with("postgres:") && !url.starts_with("postgresql:") {
+            return Err(ErroBanco::ClusterSemPostgres);
+        }
+        Banco::abrir_com(url, Some(prazo)).await
+    }
+
+    async fn abrir_com(url: &str, prazo: Option<Duration>) -> Result<Banco, ErroBanco> {
         sqlx::any::install_default_drivers();
         let sqlite = url.starts_with("sqlite:");
         if sqlite && (url.contains(":memory:") || url.contains("mode=memory")) {
@@ -89,10 +119,15 @@ impl Banco {
         {
             std::fs::create_dir_all(pasta)?;
         }
-        let pool = AnyPoolOptions::new()
-            .max_connections(if sqlite { 2 } else { 8 })
-            .connect(url)
-            .await?;
+        let mut opcoes = AnyPoolOptions::new().max_connections(if sqlite { 2 } else { 8 });
+        if let Some(prazo) = prazo {
+            let limite: Arc<str> = lideranca::limite_em_transacao(prazo).into();
+            opcoes = opcoes.after_connect(move |conexao, _| {
+                let limite = Arc::clone(&limite);
+                Box::pin(async move { conexao.execute(&*limite).await.map(drop) })
+            });
+        }
+        let pool = opcoes.connect(url).await?;
         if sqlite {
             // Readers (`broker conversas`) never block the broker's writer. In WAL mode,
             // synchronous = NORMAL keeps every commit through a crash of the broker (the log is
@@ -112,8 +147,14 @@ impl Banco {
     /// Starts the writer, with `inicio` as the actor's uptime zero: the actor's [`Gravador`],
     /// and, on PostgreSQL, the writer task's reports ([`Gravado`]) and the task itself, which
     /// ends after storing everything queued once the `Gravador` is dropped. (On SQLite the actor
-    /// commits through the `Gravador` itself.)
-    pub async fn iniciar_gravador(self, inicio: Instant) -> Result<Escrita, ErroBanco> {
+    /// commits through the `Gravador` itself.) Under a cluster's `mandato`, every transaction
+    /// checks the epoch, and the first that cannot be stored loses the mandate and ends the
+    /// task, reporting nothing more.
+    pub async fn iniciar_gravador(
+        self,
+        inicio: Instant,
+        mandato: Option<Arc<Mandato>>,
+    ) -> Result<Escrita, ErroBanco> {
         // Conversations left open by a broker that was killed go on numbering their lines.
         let seqs = self.seqs_das_abertas().await?;
         let base_ms = base_ms(inicio);
@@ -126,7 +167,7 @@ impl Banco {
         }
         let (lotes_tx, lotes) = mpsc::channel(CAPACIDADE_GRAVADOR);
         let (avisos, avisos_rx) = mpsc::unbounded_channel();
-        let tarefa = escrita_sqlx::iniciar(self, base_ms, seqs, lotes, avisos);
+        let tarefa = escrita_sqlx::iniciar(self, (base_ms, seqs), mandato, lotes, avisos);
         Ok(Escrita {
             gravador: Gravador::tarefa(lotes_tx),
             tarefa: Some((avisos_rx, tarefa)),
