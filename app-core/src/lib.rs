@@ -29,8 +29,9 @@ pub use sessao::Opcoes;
 /// The command-line options both apps take.
 #[derive(Debug, Args)]
 pub struct ArgumentosComuns {
-    /// Endereço do broker (host:porta). Padrão: 127.0.0.1:7878.
-    #[arg(long, value_name = "ENDEREÇO", default_value = proto::ENDERECO_PADRAO, hide_default_value = true)]
+    /// Endereço do broker (host:porta); num cluster, os de todos os membros, separados por
+    /// vírgula (a:7878,b:7878): o aplicativo usa o que estiver ativo. Padrão: 127.0.0.1:7878.
+    #[arg(long, value_name = "ENDEREÇOS", env = "FILA_SERVIDOR", default_value = proto::ENDERECO_PADRAO, hide_default_value = true, value_parser = lista_de_servidores)]
     pub servidor: String,
 
     /// Seu nome, como o outro lado o verá. Se faltar, ele é perguntado.
@@ -67,6 +68,12 @@ async fn escolher_departamento(opcoes: &Opcoes, pessoa: bool) -> Option<String> 
         Some(_) if pessoa => terminal::escolher_departamento(&nomes),
         Some(primeiro) => Some(primeiro.clone()),
     }
+}
+
+/// A `--servidor` list, checked (kept as written: the handle resolves each name when it
+/// connects).
+fn lista_de_servidores(texto: &str) -> Result<String, String> {
+    proto::cliente::separar_servidores(texto).map(|_| texto.to_owned())
 }
 
 /// Runs an app: asks for the name if it is missing, then runs the session on a fresh runtime.

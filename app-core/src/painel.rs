@@ -74,7 +74,7 @@ async fn conectar(opcoes: &OpcoesPainel) -> Result<Conexao, ErroConexao> {
     if opcoes.tls || opcoes.ca.is_some() {
         Conexao::conectar_tls(&opcoes.servidor, opcoes.ca.as_deref(), apresentacao).await
     } else {
-        Conexao::conectar(opcoes.servidor.as_str(), apresentacao).await
+        Conexao::conectar_em(&opcoes.servidor, apresentacao).await
     }
 }
 

@@ -54,7 +54,7 @@ pub async fn abrir(opcoes: &Opcoes) -> Result<Conexao, ErroConexao> {
     if opcoes.tls {
         Conexao::conectar_tls(&opcoes.servidor, opcoes.ca.as_deref(), apresentacao).await
     } else {
-        Conexao::conectar(opcoes.servidor.as_str(), apresentacao).await
+        Conexao::conectar_em(&opcoes.servidor, apresentacao).await
     }
 }
 

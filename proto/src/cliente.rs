@@ -15,6 +15,11 @@
 //!
 //! The task also keeps to the rate the broker announces in `BemVindo`, waiting before a frame
 //! rather than having the broker slow it down.
+//!
+//! A handle may be given several brokers' addresses ([`Conexao::conectar_em`], `a:7878,b:7878`:
+//! the members of a cluster, of which one is active and the others keep their ports closed). It
+//! tries them in turn, starting from the one that answered last, and resumes on whichever is
+//! active: the session lives in the cluster's journal, not in one broker.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -22,6 +27,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -50,6 +56,10 @@ const ESPERA_MAXIMA: Duration = Duration::from_secs(2);
 
 /// How long a client waits for the broker to answer its handshake.
 pub const PRAZO_RESPOSTA: Duration = Duration::from_secs(10);
+
+/// How long a client waits for a TCP connection to one address before trying the next (a
+/// machine that is down does not refuse: it does not answer at all).
+pub const PRAZO_CONEXAO: Duration = Duration::from_secs(3);
 
 /// Frames that may wait in each direction between the program and the connection's task.
 const CAPACIDADE: usize = 1024;
@@ -176,24 +186,45 @@ impl Conexao {
         Conexao::com_conector(conector, apresentacao, TAMANHO_MAXIMO_QUADRO).await
     }
 
-    /// Connects over TCP to `endereco` (`host:porta`), then TLS, checking the broker's
-    /// certificate against `ca` (or the public roots), and performs the handshake. The handle
-    /// reconnects by itself when the broker offers resumes.
+    /// Connects over TCP to one of `servidores` (`host:porta`, or several separated by commas:
+    /// the members of a cluster) and performs the handshake. The handle reconnects by itself
+    /// when the broker offers resumes, to whichever of them answers.
+    pub async fn conectar_em(
+        servidores: &str,
+        apresentacao: Apresentacao,
+    ) -> Result<Conexao, ErroConexao> {
+        let alvos = Alvos::de(servidores)?;
+        let conector: Conector = Arc::new(move || {
+            let alvos = Arc::clone(&alvos);
+            Box::pin(async move {
+                let (_, socket) = alvos.conectar().await?;
+                Ok(Box::new(socket) as Box<dyn Transporte>)
+            })
+        });
+        Conexao::com_conector(conector, apresentacao, TAMANHO_MAXIMO_QUADRO).await
+    }
+
+    /// Connects over TCP to one of `servidores` (as [`Conexao::conectar_em`]), then TLS,
+    /// checking the broker's certificate against `ca` (or the public roots), and performs the
+    /// handshake. The handle reconnects by itself when the broker offers resumes.
     pub async fn conectar_tls(
-        endereco: &str,
+        servidores: &str,
         ca: Option<&std::path::Path>,
         apresentacao: Apresentacao,
     ) -> Result<Conexao, ErroConexao> {
         let config = crate::tls::configuracao_cliente(ca)?;
-        let nome = crate::tls::nome_do_servidor(endereco)?;
-        let endereco: Arc<str> = endereco.into();
+        let alvos = Alvos::de(servidores)?;
+        let nomes: Arc<[_]> = alvos
+            .enderecos
+            .iter()
+            .map(|endereco| crate::tls::nome_do_servidor(endereco))
+            .collect::<Result<_, _>>()?;
         let conector: Conector = Arc::new(move || {
-            let (config, nome, endereco) = (config.clone(), nome.clone(), endereco.clone());
+            let (config, alvos, nomes) = (config.clone(), alvos.clone(), nomes.clone());
             Box::pin(async move {
-                let socket = TcpStream::connect(&*endereco).await?;
-                socket.set_nodelay(true)?;
+                let (qual, socket) = alvos.conectar().await?;
                 let tls = crate::tls::TlsConnector::from(config)
-                    .connect(nome, socket)
+                    .connect(nomes[qual].clone(), socket)
                     .await?;
                 Ok(Box::new(tls) as Box<dyn Transporte>)
             })
@@ -266,6 +297,65 @@ impl Conexao {
         tokio::spawn(manutencao.executar(quadros, envio_rx));
         Ok(conexao)
     }
+}
+
+/// The brokers a handle may connect to, in order, and which answered last.
+struct Alvos {
+    enderecos: Vec<String>,
+    ultimo: AtomicUsize,
+}
+
+impl Alvos {
+    /// The addresses of `servidores` (`host:porta`, separated by commas).
+    fn de(servidores: &str) -> io::Result<Arc<Alvos>> {
+        let enderecos = separar_servidores(servidores).map_err(io::Error::other)?;
+        Ok(Arc::new(Alvos {
+            enderecos,
+            ultimo: AtomicUsize::new(0),
+        }))
+    }
+
+    /// Connects to the first that accepts, trying the one that answered last first; says
+    /// which. Each address gets [`PRAZO_CONEXAO`]; the error is the last one's.
+    async fn conectar(&self) -> io::Result<(usize, TcpStream)> {
+        let total = self.enderecos.len();
+        let primeiro = self.ultimo.load(Ordering::Relaxed);
+        let mut erro = io::Error::other("nenhum endereço");
+        for passo in 0..total {
+            let qual = (primeiro + passo) % total;
+            let endereco = self.enderecos[qual].as_str();
+            match tokio::time::timeout(PRAZO_CONEXAO, TcpStream::connect(endereco)).await {
+                Ok(Ok(socket)) => {
+                    socket.set_nodelay(true)?;
+                    self.ultimo.store(qual, Ordering::Relaxed);
+                    return Ok((qual, socket));
+                }
+                Ok(Err(falha)) => erro = falha,
+                Err(_) => {
+                    erro = io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("{endereco} não respondeu"),
+                    );
+                }
+            }
+        }
+        Err(erro)
+    }
+}
+
+/// The addresses of a `--servidor` list: `host:porta`, separated by commas (spaces around
+/// them are ignored). Says what is wrong when one is empty.
+pub fn separar_servidores(servidores: &str) -> Result<Vec<String>, String> {
+    let enderecos: Vec<String> = servidores
+        .split(',')
+        .map(|endereco| endereco.trim().to_owned())
+        .collect();
+    if enderecos.iter().any(String::is_empty) {
+        return Err(format!(
+            "lista de servidores inválida: {servidores:?} (use host:porta, separados por vírgula)"
+        ));
+    }
+    Ok(enderecos)
 }
 
 /// Sends the handshake over a fresh byte stream and reads the broker's answer.
@@ -671,5 +761,42 @@ mod tests {
             passado >= Duration::from_secs(2) && passado < Duration::from_millis(2_100),
             "{passado:?}"
         );
+    }
+
+    #[test]
+    fn listas_de_servidores() {
+        assert_eq!(
+            separar_servidores("a:7878, b:7878").expect("valid"),
+            ["a:7878", "b:7878"]
+        );
+        assert_eq!(
+            separar_servidores("127.0.0.1:7878").expect("valid"),
+            ["127.0.0.1:7878"]
+        );
+        assert!(separar_servidores("a:7878,,b:7878").is_err());
+        assert!(separar_servidores("").is_err());
+    }
+
+    /// The first address refuses (a standby's closed port): the second is used, and the next
+    /// attempt starts from it.
+    #[tokio::test]
+    async fn tenta_os_enderecos_em_ordem_e_lembra_o_que_respondeu() {
+        let fechado = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let recusa = fechado.local_addr().expect("bound");
+        drop(fechado);
+        let ouvinte = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let aberto = ouvinte.local_addr().expect("bound");
+        let alvos = Alvos::de(&format!("{recusa},{aberto}")).expect("valid");
+        let (qual, _) = alvos.conectar().await.expect("the second answers");
+        assert_eq!(qual, 1);
+        assert_eq!(alvos.ultimo.load(Ordering::Relaxed), 1);
+        let (qual, _) = alvos.conectar().await.expect("answers again");
+        assert_eq!(qual, 1, "starts from the one that answered");
+        drop(ouvinte);
+        assert!(alvos.conectar().await.is_err(), "nobody answers");
     }
 }
