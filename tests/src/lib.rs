@@ -123,8 +123,32 @@ impl Participante {
         Participante::conectar(endereco, nome, papel, Some(token.to_owned())).await
     }
 
+    /// Connects a customer to `departamento` on whichever of `servidores` (`a:7878,b:7878`, a
+    /// cluster's members) is active; its handle resumes on whichever is active later.
+    pub async fn cliente_em(servidores: &str, nome: &str, departamento: &str) -> Participante {
+        let papel = Papel::Cliente {
+            departamento: departamento.into(),
+        };
+        Participante::conectar(servidores, nome, papel, None).await
+    }
+
+    /// Connects an agent serving `departamentos`, with the credential `token`, as
+    /// [`Participante::cliente_em`] does a customer.
+    pub async fn atendente_em(
+        servidores: &str,
+        nome: &str,
+        departamentos: &[&str],
+        token: &str,
+    ) -> Participante {
+        let papel = Papel::Atendente {
+            departamentos: departamentos.iter().map(|d| d.to_string()).collect(),
+            capacidade: 1,
+        };
+        Participante::conectar(servidores, nome, papel, Some(token.to_owned())).await
+    }
+
     async fn conectar(
-        endereco: SocketAddr,
+        endereco: impl ToString,
         nome: &str,
         papel: Papel,
         token: Option<String>,
@@ -136,7 +160,7 @@ impl Participante {
             token,
             retomar: None,
         };
-        let conexao = Conexao::conectar(endereco, apresentacao)
+        let conexao = Conexao::conectar_em(&endereco.to_string(), apresentacao)
             .await
             .unwrap_or_else(|erro| panic!("{nome} não conseguiu entrar: {erro}"));
         Participante::de(nome, conexao)

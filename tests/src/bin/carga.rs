@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use broker::arquivos::{self, RESERVA};
+use broker::cluster::Membro;
+use broker::config::Cluster;
 use broker::{Broker, Config};
 use clap::{ArgAction, Parser, Subcommand};
 use serde::Serialize;
@@ -144,6 +146,12 @@ enum Cenario {
         /// Endereço onde ouvir (padrão: uma porta livre).
         #[arg(long)]
         escutar: Option<std::net::SocketAddr>,
+        /// Entra neste cluster (o banco precisa ser PostgreSQL).
+        #[arg(long)]
+        cluster: Option<String>,
+        /// O prazo da liderança no cluster.
+        #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+        prazo_lideranca: Duration,
     },
 }
 
@@ -221,8 +229,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Cenario::BrokerFilho { escutar } = argumentos.cenario {
-        return runtime.block_on(servir_como_filho(argumentos.banco.clone(), escutar));
+    if let Cenario::BrokerFilho {
+        escutar,
+        cluster,
+        prazo_lideranca,
+    } = &argumentos.cenario
+    {
+        let cluster = cluster.clone().map(|nome| Cluster {
+            nome,
+            prazo: *prazo_lideranca,
+        });
+        let filho = servir_como_filho(argumentos.banco.clone(), *escutar, cluster);
+        return runtime.block_on(filho);
     }
     let temporario = std::env::temp_dir().join(format!("carga-{}", std::process::id()));
     let banco = match (
@@ -442,35 +460,60 @@ fn verificar_limite_de_arquivos(conexoes: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// The child side of [`BrokerFilho`]: serves a broker, prints its address, and shuts it down
-/// when standard input closes.
+/// The child side of [`BrokerFilho`]: serves a broker (or joins `cluster`), prints its
+/// addresses, and shuts it down when standard input closes.
 async fn servir_como_filho(
     banco: Option<String>,
     escutar: Option<std::net::SocketAddr>,
+    cluster: Option<Cluster>,
 ) -> ExitCode {
     use tokio::io::AsyncReadExt;
 
     let _ = arquivos::elevar_limite();
     let mut config = Config {
         web: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        cluster,
         ..config_de_carga(banco)
     };
     if let Some(escutar) = escutar {
         config.escutar = escutar;
     }
-    let broker = match Broker::iniciar(config).await {
-        Ok(broker) => broker,
-        Err(erro) => {
-            eprintln!("Não foi possível subir o broker: {erro}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let web = broker
-        .endereco_web()
-        .map_or_else(String::new, |web| web.to_string());
-    println!("{} {web}", broker.endereco());
+    if let Err(erro) = config.validar() {
+        eprintln!("Configuração inválida: {erro}");
+        return ExitCode::FAILURE;
+    }
+    let parar: Box<dyn FnOnce() -> futures::future::BoxFuture<'static, ()>> =
+        if config.cluster.is_some() {
+            match Membro::iniciar(config).await {
+                Ok(membro) => {
+                    anunciar_filho(membro.endereco(), membro.endereco_web());
+                    Box::new(move || Box::pin(membro.parar()))
+                }
+                Err(erro) => {
+                    eprintln!("Não foi possível entrar no cluster: {erro}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        } else {
+            match Broker::iniciar(config).await {
+                Ok(broker) => {
+                    anunciar_filho(broker.endereco(), broker.endereco_web());
+                    Box::new(move || Box::pin(broker.parar()))
+                }
+                Err(erro) => {
+                    eprintln!("Não foi possível subir o broker: {erro}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        };
     let mut descarte = Vec::new();
     let _ = tokio::io::stdin().read_to_end(&mut descarte).await;
-    broker.parar().await;
+    parar().await;
     ExitCode::SUCCESS
+}
+
+/// The line [`BrokerFilho`] reads: the protocol's address and the web listener's.
+fn anunciar_filho(endereco: SocketAddr, web: Option<SocketAddr>) {
+    let web = web.map_or_else(String::new, |web| web.to_string());
+    println!("{endereco} {web}");
 }

@@ -1,11 +1,14 @@
 //! A broker in a child process of its own, so that its memory can be read apart from the load
 //! tool's: `carga` starts itself again with a hidden subcommand that serves the broker, prints
 //! its address and its web listener's on one line and runs until its standard input closes (which also happens when
-//! the parent dies, so a child is never left behind).
+//! the parent dies, so a child is never left behind). A child may be a member of a cluster
+//! ([`BrokerFilho::membro`]): it then prints the addresses it reserved at once, while it stands
+//! by, and can be frozen and thawed (SIGSTOP, SIGCONT) as well as killed.
 
 use std::io::{self, BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::Duration;
 
 /// The hidden subcommand that makes `carga` serve a broker instead of loading one.
 pub const SUBCOMANDO: &str = "broker-filho";
@@ -35,6 +38,31 @@ impl BrokerFilho {
         if let Some(escutar) = escutar {
             comando.arg("--escutar").arg(escutar.to_string());
         }
+        BrokerFilho::lancar(comando)
+    }
+
+    /// Starts `executavel` as a member of cluster `cluster` on the PostgreSQL database `banco`,
+    /// with the lease's term `prazo`; returns as soon as it has reserved its ports (it may
+    /// still be standing by).
+    pub fn membro(
+        executavel: &std::path::Path,
+        banco: &str,
+        cluster: &str,
+        prazo: Duration,
+    ) -> io::Result<BrokerFilho> {
+        let mut comando = Command::new(executavel);
+        comando
+            .arg("--banco")
+            .arg(banco)
+            .arg(SUBCOMANDO)
+            .arg("--cluster")
+            .arg(cluster)
+            .arg("--prazo-lideranca")
+            .arg(humantime::format_duration(prazo).to_string());
+        BrokerFilho::lancar(comando)
+    }
+
+    fn lancar(mut comando: Command) -> io::Result<BrokerFilho> {
         let mut processo = comando
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -82,6 +110,31 @@ impl BrokerFilho {
     /// The child's process id.
     pub fn pid(&self) -> u32 {
         self.processo.id()
+    }
+
+    /// Stops the child as Ctrl-C would (its standard input closes) and waits for it to end.
+    pub fn encerrar(mut self) {
+        self._entrada = None;
+        let _ = self.processo.wait();
+    }
+
+    /// Freezes the child (SIGSTOP): it runs nothing, but its sockets stay open.
+    pub fn congelar(&self) {
+        self.sinal("-STOP");
+    }
+
+    /// Thaws a frozen child (SIGCONT).
+    pub fn descongelar(&self) {
+        self.sinal("-CONT");
+    }
+
+    fn sinal(&self, sinal: &str) {
+        let feito = Command::new("kill")
+            .arg(sinal)
+            .arg(self.pid().to_string())
+            .status()
+            .is_ok_and(|status| status.success());
+        assert!(feito, "kill {sinal} {} failed", self.pid());
     }
 }
 
