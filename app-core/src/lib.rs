@@ -73,7 +73,7 @@ async fn escolher_departamento(opcoes: &Opcoes, pessoa: bool) -> Option<String> 
 /// A `--servidor` list, checked (kept as written: the handle resolves each name when it
 /// connects).
 fn lista_de_servidores(texto: &str) -> Result<String, String> {
-    proto::cliente::separar_servidores(texto).map(|_| texto.to_owned())
+    proto::enderecos::separar_servidores(texto).map(|_| texto.to_owned())
 }
 
 /// Runs an app: asks for the name if it is missing, then runs the session on a fresh runtime.

@@ -20,7 +20,7 @@ use tracing_subscriber::EnvFilter;
 
 /// A `--servidor` list, checked (kept as written).
 fn lista_de_servidores(texto: &str) -> Result<String, String> {
-    proto::cliente::separar_servidores(texto).map(|_| texto.to_owned())
+    proto::enderecos::separar_servidores(texto).map(|_| texto.to_owned())
 }
 
 /// A cluster's name: trimmed, not empty, at most 100 characters.

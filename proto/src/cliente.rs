@@ -18,8 +18,8 @@
 //!
 //! A handle may be given several brokers' addresses ([`Conexao::conectar_em`], `a:7878,b:7878`:
 //! the members of a cluster, of which one is active and the others keep their ports closed). It
-//! tries them in turn, starting from the one that answered last, and resumes on whichever is
-//! active: the session lives in the cluster's journal, not in one broker.
+//! tries them in turn ([`crate::enderecos`]) and resumes on whichever is active: the session
+//! lives in the cluster's journal, not in one broker.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -27,7 +27,6 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -39,6 +38,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::codec::{Quadros, enquadrar};
+use crate::enderecos::Alvos;
 use crate::ritmo::Balde;
 use crate::{
     Apresentacao, CodigoErro, DoBroker, Ficha, Papel, ParaBroker, Retomada, SessaoId,
@@ -56,10 +56,6 @@ const ESPERA_MAXIMA: Duration = Duration::from_secs(2);
 
 /// How long a client waits for the broker to answer its handshake.
 pub const PRAZO_RESPOSTA: Duration = Duration::from_secs(10);
-
-/// How long a client waits for a TCP connection to one address before trying the next (a
-/// machine that is down does not refuse: it does not answer at all).
-pub const PRAZO_CONEXAO: Duration = Duration::from_secs(3);
 
 /// Frames that may wait in each direction between the program and the connection's task.
 const CAPACIDADE: usize = 1024;
@@ -194,6 +190,7 @@ impl Conexao {
         apresentacao: Apresentacao,
     ) -> Result<Conexao, ErroConexao> {
         let alvos = Alvos::de(servidores)?;
+        let tentativas = alvos.quantos();
         let conector: Conector = Arc::new(move || {
             let alvos = Arc::clone(&alvos);
             Box::pin(async move {
@@ -201,7 +198,30 @@ impl Conexao {
                 Ok(Box::new(socket) as Box<dyn Transporte>)
             })
         });
-        Conexao::com_conector(conector, apresentacao, TAMANHO_MAXIMO_QUADRO).await
+        Conexao::com_alvos(conector, apresentacao, tentativas).await
+    }
+
+    /// The first connection to one of several addresses: a handshake that fails without a
+    /// refusal (a broker that accepted and never answered) is tried again, from the next
+    /// address, up to `tentativas` times in all.
+    async fn com_alvos(
+        conector: Conector,
+        apresentacao: Apresentacao,
+        tentativas: usize,
+    ) -> Result<Conexao, ErroConexao> {
+        let mut restantes = tentativas.max(1);
+        loop {
+            restantes -= 1;
+            let tentativa = Conexao::com_conector(
+                Arc::clone(&conector),
+                apresentacao.clone(),
+                TAMANHO_MAXIMO_QUADRO,
+            );
+            match tentativa.await {
+                Err(erro) if restantes > 0 && !matches!(erro, ErroConexao::Recusada { .. }) => {}
+                resultado => return resultado,
+            }
+        }
     }
 
     /// Connects over TCP to one of `servidores` (as [`Conexao::conectar_em`]), then TLS,
@@ -214,6 +234,7 @@ impl Conexao {
     ) -> Result<Conexao, ErroConexao> {
         let config = crate::tls::configuracao_cliente(ca)?;
         let alvos = Alvos::de(servidores)?;
+        let tentativas = alvos.quantos();
         let nomes: Arc<[_]> = alvos
             .enderecos
             .iter()
@@ -229,7 +250,7 @@ impl Conexao {
                 Ok(Box::new(tls) as Box<dyn Transporte>)
             })
         });
-        Conexao::com_conector(conector, apresentacao, TAMANHO_MAXIMO_QUADRO).await
+        Conexao::com_alvos(conector, apresentacao, tentativas).await
     }
 
     /// Performs the handshake over an already open byte stream, with the given frame size limit.
@@ -260,7 +281,8 @@ impl Conexao {
         apresentacao: Apresentacao,
         tamanho_maximo: usize,
     ) -> Result<Conexao, ErroConexao> {
-        let (quadros, boas_vindas) = apresentar(transporte, &apresentacao, tamanho_maximo).await?;
+        let (quadros, boas_vindas) =
+            apresentar(transporte, &apresentacao, (tamanho_maximo, PRAZO_RESPOSTA)).await?;
         let (envio_tx, envio_rx) = mpsc::channel(CAPACIDADE);
         let (eventos_tx, eventos_rx) = mpsc::channel(CAPACIDADE);
         let (ligacao_tx, ligacao_rx) = watch::channel(Ligacao::Conectada);
@@ -299,70 +321,12 @@ impl Conexao {
     }
 }
 
-/// The brokers a handle may connect to, in order, and which answered last.
-struct Alvos {
-    enderecos: Vec<String>,
-    ultimo: AtomicUsize,
-}
-
-impl Alvos {
-    /// The addresses of `servidores` (`host:porta`, separated by commas).
-    fn de(servidores: &str) -> io::Result<Arc<Alvos>> {
-        let enderecos = separar_servidores(servidores).map_err(io::Error::other)?;
-        Ok(Arc::new(Alvos {
-            enderecos,
-            ultimo: AtomicUsize::new(0),
-        }))
-    }
-
-    /// Connects to the first that accepts, trying the one that answered last first; says
-    /// which. Each address gets [`PRAZO_CONEXAO`]; the error is the last one's.
-    async fn conectar(&self) -> io::Result<(usize, TcpStream)> {
-        let total = self.enderecos.len();
-        let primeiro = self.ultimo.load(Ordering::Relaxed);
-        let mut erro = io::Error::other("nenhum endereço");
-        for passo in 0..total {
-            let qual = (primeiro + passo) % total;
-            let endereco = self.enderecos[qual].as_str();
-            match tokio::time::timeout(PRAZO_CONEXAO, TcpStream::connect(endereco)).await {
-                Ok(Ok(socket)) => {
-                    socket.set_nodelay(true)?;
-                    self.ultimo.store(qual, Ordering::Relaxed);
-                    return Ok((qual, socket));
-                }
-                Ok(Err(falha)) => erro = falha,
-                Err(_) => {
-                    erro = io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!("{endereco} não respondeu"),
-                    );
-                }
-            }
-        }
-        Err(erro)
-    }
-}
-
-/// The addresses of a `--servidor` list: `host:porta`, separated by commas (spaces around
-/// them are ignored). Says what is wrong when one is empty.
-pub fn separar_servidores(servidores: &str) -> Result<Vec<String>, String> {
-    let enderecos: Vec<String> = servidores
-        .split(',')
-        .map(|endereco| endereco.trim().to_owned())
-        .collect();
-    if enderecos.iter().any(String::is_empty) {
-        return Err(format!(
-            "lista de servidores inválida: {servidores:?} (use host:porta, separados por vírgula)"
-        ));
-    }
-    Ok(enderecos)
-}
-
-/// Sends the handshake over a fresh byte stream and reads the broker's answer.
+/// Sends the handshake over a fresh byte stream and reads the broker's answer, waiting at most
+/// `prazo` for it.
 async fn apresentar(
     transporte: Box<dyn Transporte>,
     apresentacao: &Apresentacao,
-    tamanho_maximo: usize,
+    (tamanho_maximo, prazo): (usize, Duration),
 ) -> Result<(QuadrosCliente, BoasVindas), ErroConexao> {
     let mut quadros: QuadrosCliente = enquadrar(transporte, tamanho_maximo);
     quadros
@@ -370,7 +334,7 @@ async fn apresentar(
         .await?;
     let mut departamentos = Vec::new();
     let resposta = loop {
-        let resposta = tokio::time::timeout(PRAZO_RESPOSTA, quadros.next())
+        let resposta = tokio::time::timeout(prazo, quadros.next())
             .await
             .map_err(|_| ErroConexao::SemResposta)?;
         match resposta {
@@ -494,6 +458,9 @@ impl Manutencao {
         envio: &mut mpsc::Receiver<ParaBroker>,
     ) -> Queda {
         let mut enviando = !envio.is_closed() || !envio.is_empty();
+        // Counted from the last frame read, whatever is sent meanwhile: a program that keeps
+        // writing into a dead route must still notice that nothing comes back.
+        let mut silencio = Instant::now() + self.silencio_maximo;
         loop {
             tokio::select! {
                 quadro = envio.recv(), if enviando => match quadro {
@@ -512,8 +479,9 @@ impl Manutencao {
                         let _ = quadros.close().await;
                     }
                 },
-                lido = tokio::time::timeout(self.silencio_maximo, quadros.next()) => match lido {
+                lido = tokio::time::timeout_at(silencio, quadros.next()) => match lido {
                     Ok(Some(Ok(DoBroker::Ping))) => {
+                        silencio = Instant::now() + self.silencio_maximo;
                         if !enviando {
                             continue;
                         }
@@ -529,6 +497,7 @@ impl Manutencao {
                         }
                     }
                     Ok(Some(Ok(quadro))) => {
+                        silencio = Instant::now() + self.silencio_maximo;
                         if let Err(erro) = self.receber(quadros, &quadro, enviando).await {
                             return Queda::Perdida(erro);
                         }
@@ -627,7 +596,10 @@ impl Manutencao {
             });
             let tentativa = async {
                 let transporte = conector().await?;
-                apresentar(transporte, &apresentacao, self.tamanho_maximo).await
+                // A broker that does not answer within a heartbeat is as good as silent: the
+                // next attempt tries the next address (a frozen broker still accepts).
+                let prazo = PRAZO_RESPOSTA.min(self.silencio_maximo / 2);
+                apresentar(transporte, &apresentacao, (self.tamanho_maximo, prazo)).await
             };
             match tentativa.await {
                 Ok((mut quadros, boas_vindas)) => {
@@ -763,40 +735,60 @@ mod tests {
         );
     }
 
-    #[test]
-    fn listas_de_servidores() {
-        assert_eq!(
-            separar_servidores("a:7878, b:7878").expect("valid"),
-            ["a:7878", "b:7878"]
+    /// On a paused clock: a broker that goes silent (a frozen process, a dead route) while the
+    /// program keeps writing is noticed after two heartbeat intervals, writes or not.
+    #[tokio::test(start_paused = true)]
+    async fn um_broker_calado_e_notado_mesmo_com_o_programa_escrevendo() {
+        let (cliente, broker) = tokio::io::duplex(1024 * 1024);
+        let mut broker = enquadrar::<_, ParaBroker, DoBroker>(broker, TAMANHO_MAXIMO_QUADRO);
+        let calado = tokio::spawn(async move {
+            let Some(Ok(ParaBroker::Apresentacao(_))) = broker.next().await else {
+                panic!("esperava a apresentação");
+            };
+            broker
+                .send(DoBroker::BemVindo {
+                    sessao: 1,
+                    batimento_ms: 1_000,
+                    ficha: [0; 16],
+                    tolerancia_ms: 0,
+                    retomada: false,
+                    ultima_aceita: 0,
+                    mensagens_por_segundo: 100,
+                    rajada: 100,
+                    capacidade: 1,
+                })
+                .await
+                .expect("sends");
+            // Reads everything, answers nothing.
+            while let Some(Ok(_)) = broker.next().await {}
+        });
+        let mut conexao = Conexao::sobre(
+            cliente,
+            Apresentacao::cliente("Ana", "geral"),
+            TAMANHO_MAXIMO_QUADRO,
+        )
+        .await
+        .expect("welcomed");
+        let inicio = Instant::now();
+        let escrevendo = tokio::spawn(async move {
+            for i in 0..100 {
+                if conexao.envio.mensagem(1, format!("m{i}")).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        });
+        let fim = conexao.eventos.next().await;
+        assert!(
+            matches!(&fim, Some(Err(erro)) if erro.kind() == io::ErrorKind::TimedOut),
+            "{fim:?}"
         );
-        assert_eq!(
-            separar_servidores("127.0.0.1:7878").expect("valid"),
-            ["127.0.0.1:7878"]
+        let passado = inicio.elapsed();
+        assert!(
+            passado >= Duration::from_secs(2) && passado < Duration::from_millis(2_500),
+            "{passado:?}"
         );
-        assert!(separar_servidores("a:7878,,b:7878").is_err());
-        assert!(separar_servidores("").is_err());
-    }
-
-    /// The first address refuses (a standby's closed port): the second is used, and the next
-    /// attempt starts from it.
-    #[tokio::test]
-    async fn tenta_os_enderecos_em_ordem_e_lembra_o_que_respondeu() {
-        let fechado = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binds");
-        let recusa = fechado.local_addr().expect("bound");
-        drop(fechado);
-        let ouvinte = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binds");
-        let aberto = ouvinte.local_addr().expect("bound");
-        let alvos = Alvos::de(&format!("{recusa},{aberto}")).expect("valid");
-        let (qual, _) = alvos.conectar().await.expect("the second answers");
-        assert_eq!(qual, 1);
-        assert_eq!(alvos.ultimo.load(Ordering::Relaxed), 1);
-        let (qual, _) = alvos.conectar().await.expect("answers again");
-        assert_eq!(qual, 1, "starts from the one that answered");
-        drop(ouvinte);
-        assert!(alvos.conectar().await.is_err(), "nobody answers");
+        escrevendo.abort();
+        calado.abort();
     }
 }

@@ -4,11 +4,13 @@
 //! named by direction ([`ParaBroker`], [`DoBroker`]), the postcard codec over 4-byte
 //! length-delimited frames ([`codec`]), the validation rules both sides apply to names and chat
 //! text ([`validacao`]), the rate both sides keep to ([`ritmo`]), the same frames over WebSocket ([`websocket`]), and a small
-//! async client handle ([`Conexao`]). `PROTOCOL.md` at the
+//! async client handle ([`Conexao`]), which reaches whichever of a cluster's brokers is active
+//! ([`enderecos`]). `PROTOCOL.md` at the
 //! repository root describes the same contract byte by byte.
 
 pub mod cliente;
 pub mod codec;
+pub mod enderecos;
 pub mod quadros;
 pub mod ritmo;
 pub mod tls;
