@@ -149,3 +149,35 @@ fn estimativa_compara_a_espera_estimada_com_a_real() {
     let erro = |campo: &str| figuras[campo].as_f64().expect("a number");
     assert!(erro("erro_p50_s") <= erro("erro_p90_s"), "{figuras}");
 }
+
+/// `failover` with a frozen active (the harder case: nothing closes, the apps must notice the
+/// silence and skip a broker that accepts and never answers): every session resumes on the
+/// standby, nothing is lost or doubled, and the thawed active steps down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_retoma_todas_as_sessoes_sem_perder_nada() {
+    use tests::bancos::{banco_postgres, largar_esquema};
+    use tests::carga::failover;
+
+    let banco = banco_postgres("carga_failover").await;
+    let forma = failover::Forma {
+        sessoes: 20,
+        intervalo: Duration::from_millis(100),
+        conversa: Duration::from_millis(500),
+        prazo: Duration::from_secs(1),
+        batimento: Some(Duration::from_secs(1)),
+        congelar: true,
+    };
+    let executavel = std::path::Path::new(env!("CARGO_BIN_EXE_carga"));
+    let resultado = failover::executar(executavel, &banco, forma)
+        .await
+        .expect("the failover scenario runs");
+    assert_eq!(resultado.retomadas, 20, "{resultado:?}");
+    assert!(resultado.linhas > 20, "{resultado:?}");
+    assert_eq!(
+        (resultado.perdidas, resultado.duplicadas),
+        (0, 0),
+        "{resultado:?}"
+    );
+    assert_eq!(resultado.antigo_saiu, Some(true), "{resultado:?}");
+    largar_esquema("carga_failover").await;
+}

@@ -14,7 +14,9 @@ use broker::{Broker, Config};
 use clap::{ArgAction, Parser, Subcommand};
 use serde::Serialize;
 use tests::carga::processo::{self, BrokerFilho};
-use tests::carga::{TOKEN_EMBUTIDO, churn, config_de_carga, drain, estimativa, idle, relay};
+use tests::carga::{
+    TOKEN_EMBUTIDO, churn, config_de_carga, drain, estimativa, failover, idle, relay,
+};
 
 /// Command-line options (help in Portuguese, like the other binaries).
 #[derive(Debug, Parser)]
@@ -29,9 +31,10 @@ struct Argumentos {
     #[command(subcommand)]
     cenario: Cenario,
 
-    /// Broker já em execução (host:porta). Sem ele, a carga sobe o seu próprio.
-    #[arg(long, value_name = "ENDEREÇO", global = true)]
-    servidor: Option<SocketAddr>,
+    /// Broker já em execução (host:porta); num cluster, os membros separados por vírgula (a
+    /// carga usa o que estiver ativo). Sem ele, a carga sobe o seu próprio.
+    #[arg(long, value_name = "ENDEREÇOS", env = "FILA_SERVIDOR", global = true, value_parser = lista_de_servidores)]
+    servidor: Option<Vec<String>>,
 
     /// Endereço web (--web) do broker externo, para churn --websocket.
     #[arg(long, value_name = "ENDEREÇO", global = true, requires = "servidor")]
@@ -140,6 +143,31 @@ enum Cenario {
         #[arg(long, default_value_t = 0.95)]
         ocupacao: f64,
     },
+    /// Um cluster de dois brokers num banco PostgreSQL: sessões conversando aos pares, o ativo
+    /// morto (SIGKILL); mede o tempo até todas retomarem no outro e conta as linhas perdidas e
+    /// as duplicadas. Sem --banco, usa um esquema novo no PostgreSQL local.
+    Failover {
+        /// Sessões ao todo (metade clientes, metade atendentes).
+        #[arg(long, default_value_t = 1000)]
+        sessoes: usize,
+        /// Intervalo entre duas linhas de um cliente (cada uma respondida).
+        #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration)]
+        intervalo: Duration,
+        /// Tempo de conversa antes da queda, e de novo depois que todos retomaram.
+        #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+        conversa: Duration,
+        /// Prazo da liderança do cluster (como broker --prazo-lideranca).
+        #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+        prazo_lideranca: Duration,
+        /// Intervalo dos batimentos dos brokers (como broker --batimento; padrão: o do broker):
+        /// com --congelar, os aplicativos percebem o ativo calado depois de dois deles.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        batimento: Option<Duration>,
+        /// Congela o ativo (SIGSTOP, como uma máquina que parou sem fechar as conexões) em vez
+        /// de matá-lo; ele é descongelado no fim e precisa deixar de servir.
+        #[arg(long)]
+        congelar: bool,
+    },
     /// (interno) Serve um broker para a própria carga, num processo à parte.
     #[command(name = processo::SUBCOMANDO, hide = true)]
     BrokerFilho {
@@ -152,6 +180,9 @@ enum Cenario {
         /// O prazo da liderança no cluster.
         #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
         prazo_lideranca: Duration,
+        /// O intervalo dos batimentos (padrão: o do broker).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        batimento: Option<Duration>,
     },
 }
 
@@ -159,7 +190,10 @@ impl Cenario {
     /// Idle and drain hold many connections at once: the broker they start gets a process of
     /// its own, with its own open-file limit and a memory reading of its own.
     fn processo_proprio(&self) -> bool {
-        matches!(self, Cenario::Idle { .. } | Cenario::Drain { .. })
+        matches!(
+            self,
+            Cenario::Idle { .. } | Cenario::Drain { .. } | Cenario::Failover { .. }
+        )
     }
 
     /// Connections the load tool holds open at once, to check against the open-file limit.
@@ -183,6 +217,7 @@ impl Cenario {
                 clientes,
                 ..
             } => atendentes + clientes,
+            Cenario::Failover { sessoes, .. } => *sessoes,
             Cenario::BrokerFilho { .. } => 0,
         }
     }
@@ -233,13 +268,14 @@ fn main() -> ExitCode {
         escutar,
         cluster,
         prazo_lideranca,
+        batimento,
     } = &argumentos.cenario
     {
         let cluster = cluster.clone().map(|nome| Cluster {
             nome,
             prazo: *prazo_lideranca,
         });
-        let filho = servir_como_filho(argumentos.banco.clone(), *escutar, cluster);
+        let filho = servir_como_filho(argumentos.banco.clone(), *escutar, (cluster, *batimento));
         return runtime.block_on(filho);
     }
     let temporario = std::env::temp_dir().join(format!("carga-{}", std::process::id()));
@@ -266,7 +302,10 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     runtime.block_on(async {
-        let resultado = carregar(&argumentos, banco.as_deref()).await;
+        let resultado = match &argumentos.cenario {
+            Cenario::Failover { .. } => falhar_o_ativo(&argumentos).await,
+            _ => carregar(&argumentos, banco.as_deref()).await,
+        };
         let _ = std::fs::remove_dir_all(&temporario);
         match resultado {
             Ok((resumo, json)) => {
@@ -293,9 +332,9 @@ async fn carregar(
     argumentos: &Argumentos,
     banco: Option<&str>,
 ) -> Result<(String, serde_json::Value), String> {
-    let (alvo, token) = match argumentos.servidor {
-        Some(endereco) => (
-            Alvo::Externo(endereco),
+    let (alvo, token) = match &argumentos.servidor {
+        Some(servidores) => (
+            Alvo::Externo(escolher_ativo(servidores).await?),
             argumentos.token.clone().unwrap_or_default(),
         ),
         None if argumentos.cenario.processo_proprio() => {
@@ -406,7 +445,9 @@ async fn carregar(
                 .await
                 .map(|r| resumir(r.resumo(), &r))
         }
-        Cenario::BrokerFilho { .. } => Err("subcomando interno".into()),
+        Cenario::BrokerFilho { .. } | Cenario::Failover { .. } => {
+            Err("cenário fora deste caminho".into())
+        }
     };
     match alvo {
         Alvo::Embutido(broker) => broker.parar().await,
@@ -424,6 +465,67 @@ async fn carregar(
         }
         _ => Ok((format!("{resumo} | sem banco"), json)),
     }
+}
+
+/// The first of `servidores` (`host:porta`, a cluster's members) that accepts connections.
+async fn escolher_ativo(servidores: &[String]) -> Result<SocketAddr, String> {
+    for servidor in servidores {
+        let Ok(enderecos) = tokio::net::lookup_host(servidor.as_str()).await else {
+            continue;
+        };
+        for endereco in enderecos {
+            if tokio::net::TcpStream::connect(endereco).await.is_ok() {
+                return Ok(endereco);
+            }
+        }
+    }
+    Err(format!(
+        "nenhum destes brokers aceita conexões: {}",
+        servidores.join(", ")
+    ))
+}
+
+/// A `--servidor` list, split.
+fn lista_de_servidores(texto: &str) -> Result<Vec<String>, String> {
+    proto::enderecos::separar_servidores(texto)
+}
+
+/// Runs `failover`: a cluster of two members of its own, on `--banco` (PostgreSQL) or on a
+/// fresh schema of the local server, dropped at the end.
+async fn falhar_o_ativo(argumentos: &Argumentos) -> Result<(String, serde_json::Value), String> {
+    let Cenario::Failover {
+        sessoes,
+        intervalo,
+        conversa,
+        prazo_lideranca,
+        batimento,
+        congelar,
+    } = argumentos.cenario
+    else {
+        return Err("cenário errado".into());
+    };
+    if argumentos.servidor.is_some() {
+        return Err("failover sobe e derruba os próprios brokers: tire o --servidor".into());
+    }
+    let executavel = std::env::current_exe().map_err(|erro| erro.to_string())?;
+    let esquema = "carga_failover";
+    let banco = match &argumentos.banco {
+        Some(banco) => banco.clone(),
+        None => tests::bancos::banco_postgres(esquema).await,
+    };
+    let forma = failover::Forma {
+        sessoes: sessoes.max(2),
+        intervalo,
+        conversa,
+        prazo: prazo_lideranca,
+        batimento,
+        congelar,
+    };
+    let resultado = failover::executar(&executavel, &banco, forma).await;
+    if argumentos.banco.is_none() {
+        tests::bancos::largar_esquema(esquema).await;
+    }
+    resultado.map(|r| resumir(r.resumo(), &r))
 }
 
 /// What the broker's database holds once the run is over.
@@ -465,7 +567,7 @@ fn verificar_limite_de_arquivos(conexoes: usize) -> Result<(), String> {
 async fn servir_como_filho(
     banco: Option<String>,
     escutar: Option<std::net::SocketAddr>,
-    cluster: Option<Cluster>,
+    (cluster, batimento): (Option<Cluster>, Option<Duration>),
 ) -> ExitCode {
     use tokio::io::AsyncReadExt;
 
@@ -477,6 +579,9 @@ async fn servir_como_filho(
     };
     if let Some(escutar) = escutar {
         config.escutar = escutar;
+    }
+    if let Some(batimento) = batimento {
+        config.intervalo_batimento = batimento;
     }
     if let Err(erro) = config.validar() {
         eprintln!("Configuração inválida: {erro}");

@@ -3,13 +3,14 @@
 //! run prints.
 //!
 //! `carga` (in `src/bin`) parses the command line and calls a scenario ([`relay`], [`churn`],
-//! [`idle`], [`drain`], [`estimativa`]). For relay and churn the floor runs the same workload in the same run, so
+//! [`idle`], [`drain`], [`estimativa`], [`failover`]). For relay and churn the floor runs the same workload in the same run, so
 //! every broker figure comes with its ratio to the floor; idle and drain load a broker in a
 //! [`processo`] of its own, whose memory can be read.
 
 pub mod churn;
 pub mod drain;
 pub mod estimativa;
+pub mod failover;
 pub mod idle;
 pub mod piso;
 pub mod processo;

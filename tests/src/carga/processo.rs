@@ -50,6 +50,17 @@ impl BrokerFilho {
         cluster: &str,
         prazo: Duration,
     ) -> io::Result<BrokerFilho> {
+        BrokerFilho::membro_com_batimento(executavel, banco, cluster, (prazo, None))
+    }
+
+    /// Like [`BrokerFilho::membro`], with the heartbeat interval `batimento` when given (the
+    /// apps notice a silent broker after two of them).
+    pub fn membro_com_batimento(
+        executavel: &std::path::Path,
+        banco: &str,
+        cluster: &str,
+        (prazo, batimento): (Duration, Option<Duration>),
+    ) -> io::Result<BrokerFilho> {
         let mut comando = Command::new(executavel);
         comando
             .arg("--banco")
@@ -59,6 +70,11 @@ impl BrokerFilho {
             .arg(cluster)
             .arg("--prazo-lideranca")
             .arg(humantime::format_duration(prazo).to_string());
+        if let Some(batimento) = batimento {
+            comando
+                .arg("--batimento")
+                .arg(humantime::format_duration(batimento).to_string());
+        }
         BrokerFilho::lancar(comando)
     }
 
