@@ -27,6 +27,7 @@ use tracing::{error, info, warn};
 use crate::armazenamento::lideranca::{Ativo, Candidatura};
 use crate::armazenamento::{self, Banco, agora_ms};
 use crate::config::{Cluster, Config};
+use crate::indicadores;
 use crate::mandato::Mandato;
 use crate::server::Broker;
 
@@ -69,6 +70,12 @@ impl Membro {
                 armazenamento::sem_senha(&url)
             ))
         };
+        // A standby serves its metrics too: `fila_cluster_ativo` says which member is active.
+        if let Some(endereco) = config.metricas {
+            indicadores::instalar(endereco)
+                .map_err(|erro| io::Error::other(format!("métricas em {endereco}: {erro}")))?;
+            indicadores::papel_no_cluster(None);
+        }
         // Migrates the schema, and says at once when the database is wrong.
         Banco::abrir_no_cluster(&url, cluster.prazo)
             .await
@@ -218,6 +225,7 @@ impl Executor {
                 continue;
             };
             let _ = self.papel.send(Papel::Espera);
+            indicadores::papel_no_cluster(None);
             mandato.perder();
             self.reservas.0.renovar();
             if let Some(web) = &mut self.reservas.1 {
@@ -335,6 +343,7 @@ impl Executor {
             "assumiu o atendimento: sessões restauradas do diário, portas abertas"
         );
         let _ = self.papel.send(Papel::Ativo(posse.epoca));
+        indicadores::papel_no_cluster(Some(posse.epoca));
         tokio::select! {
             _ = mandato.perdido() => {}
             _ = self.desligar.cancelled() => {

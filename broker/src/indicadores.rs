@@ -79,6 +79,16 @@ pub fn instalar(endereco: SocketAddr) -> Result<(), BuildError> {
 fn descrever() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
     describe_gauge!(
+        "fila_cluster_ativo",
+        Unit::Count,
+        "Num cluster: 1 se este broker é o ativo, 0 se está em espera."
+    );
+    describe_gauge!(
+        "fila_cluster_epoca",
+        Unit::Count,
+        "Num cluster: a época em que este broker assumiu por último."
+    );
+    describe_gauge!(
         "fila_clientes_aguardando",
         Unit::Count,
         "Clientes na fila agora."
@@ -185,6 +195,14 @@ pub fn contar_erro(codigo: CodigoErro) {
 /// that failed too many agent logins).
 pub fn contar_recusa(limite: &'static str) {
     metrics::counter!("fila_conexoes_recusadas_total", "limite" => limite).increment(1);
+}
+
+/// Says whether this broker is its cluster's active (and in which epoch) or stands by.
+pub fn papel_no_cluster(epoca: Option<i64>) {
+    metrics::gauge!("fila_cluster_ativo").set(if epoca.is_some() { 1.0 } else { 0.0 });
+    if let Some(epoca) = epoca {
+        metrics::gauge!("fila_cluster_epoca").set(epoca as f64);
+    }
 }
 
 /// Times one commit of the store.
