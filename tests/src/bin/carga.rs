@@ -34,7 +34,7 @@ struct Argumentos {
     /// Broker já em execução (host:porta); num cluster, os membros separados por vírgula (a
     /// carga usa o que estiver ativo). Sem ele, a carga sobe o seu próprio.
     #[arg(long, value_name = "ENDEREÇOS", env = "FILA_SERVIDOR", global = true, value_parser = lista_de_servidores)]
-    servidor: Option<Vec<String>>,
+    servidor: Option<Servidores>,
 
     /// Endereço web (--web) do broker externo, para churn --websocket.
     #[arg(long, value_name = "ENDEREÇO", global = true, requires = "servidor")]
@@ -334,7 +334,7 @@ async fn carregar(
 ) -> Result<(String, serde_json::Value), String> {
     let (alvo, token) = match &argumentos.servidor {
         Some(servidores) => (
-            Alvo::Externo(escolher_ativo(servidores).await?),
+            Alvo::Externo(escolher_ativo(&servidores.0).await?),
             argumentos.token.clone().unwrap_or_default(),
         ),
         None if argumentos.cenario.processo_proprio() => {
@@ -485,9 +485,13 @@ async fn escolher_ativo(servidores: &[String]) -> Result<SocketAddr, String> {
     ))
 }
 
+/// The addresses of `--servidor`.
+#[derive(Debug, Clone)]
+struct Servidores(Vec<String>);
+
 /// A `--servidor` list, split.
-fn lista_de_servidores(texto: &str) -> Result<Vec<String>, String> {
-    proto::enderecos::separar_servidores(texto)
+fn lista_de_servidores(texto: &str) -> Result<Servidores, String> {
+    proto::enderecos::separar_servidores(texto).map(Servidores)
 }
 
 /// Runs `failover`: a cluster of two members of its own, on `--banco` (PostgreSQL) or on a
