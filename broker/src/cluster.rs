@@ -210,10 +210,10 @@ impl Executor {
     /// Stands by and serves, in turn, until told to stop.
     async fn executar(mut self, mut candidatura: Candidatura) {
         loop {
-            let Some((vencedora, desde)) = self.esperar_a_vez(candidatura).await else {
+            let Some(vencedora) = self.esperar_a_vez(candidatura).await else {
                 return;
             };
-            let Some(mandato) = self.tomar_posse(vencedora, desde).await else {
+            let Some(mandato) = self.tomar_posse(vencedora).await else {
                 if self.desligar.is_cancelled() {
                     return;
                 }
@@ -247,14 +247,12 @@ impl Executor {
         self.cluster.prazo / 5
     }
 
-    /// Stands by until `candidatura` wins the lock; returns it with when it tried (the lease is
-    /// counted from then). `None` when told to stop.
-    async fn esperar_a_vez(&self, mut candidatura: Candidatura) -> Option<(Candidatura, Instant)> {
+    /// Stands by until `candidatura` wins the lock; returns it. `None` when told to stop.
+    async fn esperar_a_vez(&self, mut candidatura: Candidatura) -> Option<Candidatura> {
         let mut visto: Option<Ativo> = None;
         loop {
-            let tentativa = Instant::now();
             match candidatura.tentar().await {
-                Ok(true) => return Some((candidatura, tentativa)),
+                Ok(true) => return Some(candidatura),
                 Ok(false) => {
                     if let Ok(ativo) = candidatura.ativo().await {
                         anunciar_ativo(&mut visto, ativo);
@@ -295,15 +293,11 @@ impl Executor {
         }
     }
 
-    /// With the lock won (tried at `desde`): raises the epoch, restores the journal and serves,
-    /// renewing the lease, until the mandate is lost or the member is told to stop. Returns the
-    /// mandate, lost by then, once the broker has stepped down; `None` when it could not start
-    /// (the lock is let go).
-    async fn tomar_posse(
-        &mut self,
-        mut candidatura: Candidatura,
-        desde: Instant,
-    ) -> Option<Arc<Mandato>> {
+    /// With the lock won: raises the epoch, restores the journal and serves, renewing the lease,
+    /// until the mandate is lost or the member is told to stop. Returns the mandate, lost by
+    /// then, once the broker has stepped down; `None` when it could not start (the lock is let
+    /// go).
+    async fn tomar_posse(&mut self, mut candidatura: Candidatura) -> Option<Arc<Mandato>> {
         let posse = match candidatura.assumir(&self.descricao).await {
             Ok(posse) => posse,
             Err(erro) => {
@@ -315,7 +309,7 @@ impl Executor {
         let mandato = Arc::new(Mandato::novo(
             self.cluster.nome.clone(),
             posse.epoca,
-            (desde + validade).into_std(),
+            posse.desde + validade,
         ));
         let renovacao = tokio::spawn(renovar(
             candidatura,

@@ -59,6 +59,8 @@ pub async fn atender<S: Fluxo>(
     let apresentacao = tokio::select! {
         resultado = receber_apresentacao(&mut bytes, contexto.config.prazo_apresentacao) => resultado,
         _ = contexto.desligar.cancelled() => Err(Some(DoBroker::Fim { conversa: 0, motivo: MotivoFim::BrokerEncerrando })),
+        // Cut (a cluster's active stepping down): no answer, so a resume goes on elsewhere.
+        _ = contexto.forcar.cancelled() => Err(None),
     };
     let apresentacao = apresentacao
         .and_then(|apresentacao| autorizar(apresentacao, &origem, &contexto).map_err(Some));

@@ -191,6 +191,8 @@ pub async fn atender<S: Fluxo>(
                 () = contexto.forcar.cancelled() => {}
             }
         }
+        // Cut at once (a cluster's active stepping down).
+        () = contexto.forcar.cancelled() => {}
     }
 }
 

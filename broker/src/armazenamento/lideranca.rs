@@ -12,7 +12,7 @@
 //! The lock's key is the schema's name and the cluster's, so clusters in different schemas of
 //! one database never meet.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::{AnyConnection, Connection, Row};
 
@@ -33,6 +33,9 @@ pub struct Posse {
     /// The previous active's last heartbeat, in milliseconds since the epoch (`None`: the
     /// cluster's first active).
     pub ultimo_batimento: Option<i64>,
+    /// When the takeover's last statement (its commit) was sent: the server cannot free the
+    /// lock sooner than a whole term after it.
+    pub desde: Instant,
 }
 
 /// The active broker of a cluster, as the database says.
@@ -110,10 +113,12 @@ impl Candidatura {
         .bind(agora)
         .execute(&mut *transacao)
         .await?;
+        let desde = Instant::now();
         transacao.commit().await?;
         Ok(Posse {
             epoca,
             ultimo_batimento,
+            desde,
         })
     }
 
