@@ -301,7 +301,7 @@ struct Argumentos {
 
     /// Num cluster, em quanto tempo um broker em espera percebe que o ativo caiu e assume (um
     /// ativo que não consegue renovar a liderança deixa de servir antes disso). Padrão: 5s.
-    #[arg(long, value_name = "DURAÇÃO", env = "FILA_PRAZO_LIDERANCA", default_value = "5s", value_parser = humantime::parse_duration, hide_default_value = true)]
+    #[arg(long, value_name = "DURAÇÃO", env = "FILA_PRAZO_LIDERANCA", default_value = "5s", value_parser = humantime::parse_duration, hide_default_value = true, global = true)]
     prazo_lideranca: Duration,
 
     #[command(subcommand)]
@@ -382,6 +382,13 @@ enum Consulta {
         )]
         formato: Formato,
     },
+    /// Os clusters deste banco (--banco): o broker ativo de cada um, desde quando, e há quanto
+    /// tempo ele deu sinal.
+    #[command(
+        help_template = cli::MODELO_AJUDA,
+        override_usage = "broker cluster [--banco URL]"
+    )]
+    Cluster,
     /// Painel ao vivo de um broker em funcionamento: filas, esperas, nível de serviço do dia e o
     /// que cada atendente está fazendo.
     #[command(
@@ -585,7 +592,8 @@ async fn main() -> ExitCode {
             eprintln!("Erro: --sem-banco não tem histórico para consultar.");
             return ExitCode::from(2);
         }
-        return consultar(&argumentos.url_do_banco(), consulta).await;
+        let prazo = argumentos.prazo_lideranca;
+        return consultar(&argumentos.url_do_banco(), consulta, prazo).await;
     }
     let tls = match (&argumentos.tls_cert, &argumentos.tls_chave) {
         (Some(certificado), Some(chave)) => match tls::configuracao_servidor(certificado, chave) {
@@ -724,6 +732,28 @@ fn anunciar(argumentos: &Argumentos, endereco_web: Option<SocketAddr>) {
     }
 }
 
+/// Prints `broker cluster`: each cluster of the database and its active.
+async fn mostrar_clusters(historico: &Banco, prazo: Duration) -> ExitCode {
+    match historico.clusters().await {
+        Ok(grupos) if grupos.is_empty() => {
+            println!("Nenhum cluster neste banco (broker --cluster NOME cria um).");
+            ExitCode::SUCCESS
+        }
+        Ok(grupos) => {
+            let prazo_ms = i64::try_from(prazo.as_millis()).unwrap_or(i64::MAX);
+            for grupo in &grupos {
+                let agora = armazenamento::agora_ms();
+                println!("{}", relatorio::linha_do_cluster(grupo, agora, prazo_ms));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(erro) => {
+            eprintln!("Não foi possível ler os clusters: {erro}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs `broker painel`, with the supervisor token given or, on the broker's machine, the one
 /// in the data directory `pasta`.
 async fn abrir_painel(painel: &Consulta, pasta: &std::path::Path) -> ExitCode {
@@ -834,7 +864,7 @@ async fn relatar(
 
 /// Answers `broker conversas`, `broker conversa ID` and `broker relatorio` from the history at
 /// `url`.
-async fn consultar(url: &str, consulta: &Consulta) -> ExitCode {
+async fn consultar(url: &str, consulta: &Consulta, prazo_lideranca: Duration) -> ExitCode {
     if !armazenamento::existe(url) {
         eprintln!(
             "Não há histórico em {} (confira --dados ou --banco).",
@@ -859,6 +889,7 @@ async fn consultar(url: &str, consulta: &Consulta) -> ExitCode {
         } => relatar(&historico, (desde, ate, departamento), *formato, *meta).await,
         // The panel reads no history: main runs it before opening one.
         Consulta::Painel { .. } => ExitCode::SUCCESS,
+        Consulta::Cluster => mostrar_clusters(&historico, prazo_lideranca).await,
         Consulta::Conversas {
             desde,
             ate,

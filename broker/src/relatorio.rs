@@ -1,8 +1,10 @@
-//! How `broker conversas` and `broker conversa ID` print the history, in Portuguese, with times
-//! in the machine's local time zone. Pure text from what [`crate::armazenamento`] read.
+//! How `broker conversas` and `broker conversa ID` print the history (and `broker cluster` the
+//! clusters on the same database), in Portuguese, with times in the machine's local time zone.
+//! Pure text from what [`crate::armazenamento`] read.
 
 use chrono::{DateTime, Local, NaiveDate, TimeZone};
 
+use crate::armazenamento::lideranca::Grupo;
 use crate::armazenamento::{Conversa, Mensagem, Transferencia};
 
 /// A stored end reason, as a person reads it.
@@ -36,6 +38,24 @@ fn hora(ms: i64) -> String {
 /// from a clock set back, as zero).
 pub fn duracao(ms: i64) -> String {
     cli::duracao(u64::try_from(ms).unwrap_or(0))
+}
+
+/// One line of `broker cluster`: a cluster, its active (or last active) and how long ago it
+/// was last heard from, at `agora_ms`; one silent for longer than `prazo_ms` is said to be so.
+pub fn linha_do_cluster(grupo: &Grupo, agora_ms: i64, prazo_ms: i64) -> String {
+    let silencio = agora_ms - grupo.batimento;
+    let estado = if silencio > prazo_ms {
+        format!("sem sinal há {}: nenhum ativo agora", duracao(silencio))
+    } else {
+        format!("último sinal há {}", duracao(silencio))
+    };
+    format!(
+        "{}: época {}, ativo {} desde {}; {estado}",
+        grupo.grupo,
+        grupo.epoca,
+        grupo.ativo,
+        data_e_hora(grupo.desde)
+    )
 }
 
 /// One line of `broker conversas`.
@@ -231,5 +251,21 @@ mod tests {
     fn datas_invalidas_sao_recusadas() {
         assert!(inicio_do_dia("22/11/2026").is_err());
         assert!(inicio_do_dia("2026-13-01").is_err());
+    }
+
+    #[test]
+    fn um_cluster_com_e_sem_sinal() {
+        let grupo = Grupo {
+            grupo: "loja".into(),
+            epoca: 3,
+            ativo: "a (pid 7), protocolo 10.0.0.1:7878".into(),
+            desde: 1_000_000,
+            batimento: 2_000_000,
+        };
+        let vivo = linha_do_cluster(&grupo, 2_000_400, 5_000);
+        assert!(vivo.starts_with("loja: época 3, ativo a (pid 7)"), "{vivo}");
+        assert!(vivo.contains("último sinal há"), "{vivo}");
+        let calado = linha_do_cluster(&grupo, 2_060_000, 5_000);
+        assert!(calado.contains("nenhum ativo agora"), "{calado}");
     }
 }

@@ -63,6 +63,14 @@ async fn dois_membros(banco: &str) -> (BrokerFilho, BrokerFilho) {
     (a, b)
 }
 
+/// The cluster's epoch and its active's description, as `broker cluster` reads them.
+async fn ativo_no_banco(banco: &str) -> (i64, String) {
+    let historico = Banco::abrir(banco).await.expect("the history opens");
+    let grupos = historico.clusters().await.expect("reads");
+    assert_eq!(grupos.len(), 1, "{grupos:?}");
+    (grupos[0].epoca, grupos[0].ativo.clone())
+}
+
 /// Every line of conversation `conversa` in the history, in order, as (author, text).
 async fn transcricao(banco: &str, conversa: u64) -> Vec<(String, String)> {
     let historico = Banco::abrir(banco).await.expect("the history opens");
@@ -82,6 +90,9 @@ async fn transcricao(banco: &str, conversa: u64) -> Vec<(String, String)> {
 async fn o_ativo_morto_no_meio_da_conversa_e_substituido_sem_perder_nada() {
     let banco = banco_postgres("cluster_morte").await;
     let (mut a, b) = dois_membros(&banco).await;
+    let (epoca, ativo) = ativo_no_banco(&banco).await;
+    assert_eq!(epoca, 1);
+    assert!(ativo.contains(&a.endereco().to_string()), "{ativo}");
     let servidores = format!("{},{}", a.endereco(), b.endereco());
     let mut yuri =
         Participante::atendente_em(&servidores, "Yuri", &["geral"], TOKEN_EMBUTIDO).await;
@@ -108,6 +119,9 @@ async fn o_ativo_morto_no_meio_da_conversa_e_substituido_sem_perder_nada() {
         ana.esperar_mensagem("Yuri", &format!("no ar y{i}")).await;
     }
     assert!(!fechado(b.endereco()).await, "B took over");
+    let (epoca, ativo) = ativo_no_banco(&banco).await;
+    assert_eq!(epoca, 2, "a takeover raises the epoch");
+    assert!(ativo.contains(&b.endereco().to_string()), "{ativo}");
     ana.dizer("depois").await;
     yuri.esperar_mensagem("Ana", "depois").await;
     yuri.dizer("até logo").await;

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::{AnyConnection, Connection, Row};
 
-use super::{ErroBanco, agora_ms};
+use super::{Banco, ErroBanco, agora_ms};
 
 /// A connection that competes for (and, once it has won, holds) cluster `grupo`'s lock.
 #[derive(Debug)]
@@ -47,6 +47,46 @@ pub struct Ativo {
     pub epoca: i64,
     /// Its last heartbeat, in milliseconds since the epoch.
     pub batimento: i64,
+}
+
+/// A cluster on this database, as its table says (`broker cluster`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grupo {
+    /// The cluster's name.
+    pub grupo: String,
+    /// Its current epoch.
+    pub epoca: i64,
+    /// How the broker that took over in that epoch described itself.
+    pub ativo: String,
+    /// When it took over, in milliseconds since the epoch.
+    pub desde: i64,
+    /// Its last heartbeat, in milliseconds since the epoch.
+    pub batimento: i64,
+}
+
+impl Banco {
+    /// Every cluster that ever had an active on this database (in this schema), by name: who
+    /// holds each now, or held it last. The answer to "which broker serves group G".
+    pub async fn clusters(&self) -> Result<Vec<Grupo>, ErroBanco> {
+        let linhas = sqlx::query(
+            "SELECT l.grupo, l.epoca, l.ativo, l.desde, COALESCE(b.em, l.desde) FROM lideranca l \
+             LEFT JOIN batimentos b ON b.grupo = l.grupo ORDER BY l.grupo",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        linhas
+            .into_iter()
+            .map(|linha| {
+                Ok(Grupo {
+                    grupo: linha.try_get(0)?,
+                    epoca: linha.try_get(1)?,
+                    ativo: linha.try_get(2)?,
+                    desde: linha.try_get(3)?,
+                    batimento: linha.try_get(4)?,
+                })
+            })
+            .collect()
+    }
 }
 
 /// `duracao` as the milliseconds PostgreSQL's time settings take (at least 1: 0 turns them off).

@@ -227,7 +227,7 @@ pub(crate) fn id_do_banco(id: u64) -> i64 {
 }
 
 /// Now, in milliseconds since the Unix epoch (how the database keeps times).
-pub(crate) fn agora_ms() -> i64 {
+pub fn agora_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|desde| i64::try_from(desde.as_millis()).unwrap_or(i64::MAX))
