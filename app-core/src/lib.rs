@@ -72,7 +72,7 @@ async fn escolher_departamento(opcoes: &Opcoes, pessoa: bool) -> Option<String> 
 
 /// A `--servidor` list, checked (kept as written: the handle resolves each name when it
 /// connects).
-fn lista_de_servidores(texto: &str) -> Result<String, String> {
+pub fn lista_de_servidores(texto: &str) -> Result<String, String> {
     proto::enderecos::separar_servidores(texto).map(|_| texto.to_owned())
 }
 

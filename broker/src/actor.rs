@@ -195,7 +195,7 @@ pub async fn executar(
         };
         // Whatever woke the actor, nothing goes out once the lease is gone.
         if !mandato::vale(mandato.as_deref()) {
-            ator.largar();
+            ator.largar(mandato.as_deref().is_some_and(Mandato::renunciado));
             return;
         }
         match vez {
@@ -591,11 +591,19 @@ impl Ator {
 
     /// Steps down: cuts every connection at once, says nothing to anyone, and drops whatever
     /// was waiting for the writer.
-    fn largar(&mut self) {
-        warn!(
-            sessoes = self.saidas.len(),
-            "mandato perdido: conexões cortadas, nada mais é enviado"
-        );
+    fn largar(&mut self, renunciado: bool) {
+        let sessoes = self.saidas.len();
+        if renunciado {
+            info!(
+                sessoes,
+                "passando o atendimento: conexões cortadas, sessões no diário"
+            );
+        } else {
+            warn!(
+                sessoes,
+                "mandato perdido: conexões cortadas, nada mais é enviado"
+            );
+        }
         self.gravacao = None;
         self.sessao_da_conexao.clear();
         for (_, (_, saida)) in self.saidas.drain() {

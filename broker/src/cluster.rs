@@ -3,14 +3,17 @@
 //! the active is gone, and then one of them takes over.
 //!
 //! The election is the database's (see [`crate::armazenamento::lideranca`]): a standby tries the
-//! cluster's advisory lock every fifth of the lease's term ([`Cluster::prazo`]); the one that
-//! gets it raises the epoch, restores the journal the old active left and serves
-//! ([`Broker::assumir`]) under a [`Mandato`], while a task of this module renews the lease every
-//! fifth of the term. A renewal that fails, or finds another epoch, loses the mandate; so does a
-//! lease not renewed for four fifths of the term (the server ends the lock's connection after a
-//! whole term of silence, so the old active always stops before a standby can start). The broker
-//! then steps down and becomes a standby again. Stopping a member that is active hands over the
-//! same way: the sessions stay in the journal and the apps resume on the next active.
+//! schema's advisory lock every fifth of the lease's term ([`Cluster::prazo`]); the one that
+//! gets it raises the epoch, restores the journal the old active left, opens its ports and
+//! serves ([`Broker::assumir`]) under a [`Mandato`], while a task of this module renews the
+//! lease every fifth of the term. A renewal that fails, or finds another epoch, loses the
+//! mandate; so does a lease not renewed for four fifths of the term. The server ends a silent
+//! lock connection only after a whole term, so an active that went silent has stopped before a
+//! standby can start; and a standby that finds the lock freed early (the old active's connection
+//! cut, the server restarted) waits until the old active's next renewal has failed before it
+//! serves. The broker that lost its mandate steps down and stands by again, after letting the
+//! others try first. Stopping a member that is active hands over the same way: the sessions
+//! stay in the journal and the apps resume on the next active.
 
 use std::io;
 use std::net::SocketAddr;
@@ -24,30 +27,36 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::armazenamento::lideranca::{Ativo, Candidatura};
-use crate::armazenamento::{self, Banco, agora_ms};
+use crate::armazenamento::lideranca::{Grupo, Trava};
+use crate::armazenamento::{self, Banco, ErroBanco};
 use crate::config::{Cluster, Config};
 use crate::indicadores;
 use crate::mandato::Mandato;
-use crate::server::Broker;
+use crate::server::{self, Broker};
 
 /// Backlog of a listener opened at a takeover (as `TcpListener::bind` gives).
 const FILA_DE_ACEITE: u32 = 1024;
 
 /// What a member is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Papel {
+pub enum Situacao {
     /// Standing by, its ports closed.
     Espera,
-    /// Serving, in this epoch.
-    Ativo(i64),
+    /// Serving.
+    Ativo {
+        /// The epoch it took over in.
+        epoca: i64,
+        /// How long the cluster went without an active: from the previous active's last
+        /// renewal until this one served (`None`: the cluster's first).
+        lacuna: Option<Duration>,
+    },
 }
 
 /// A running member of a cluster.
 pub struct Membro {
     endereco: SocketAddr,
     endereco_web: Option<SocketAddr>,
-    papel: watch::Receiver<Papel>,
+    situacao: watch::Receiver<Situacao>,
     desligar: CancellationToken,
     tarefa: JoinHandle<()>,
 }
@@ -56,52 +65,56 @@ impl Membro {
     /// Joins the cluster `config.cluster` on `config.banco` (PostgreSQL): reserves the ports
     /// (they stay closed while the member stands by) and starts competing for the lease.
     pub async fn iniciar(config: Config) -> io::Result<Membro> {
-        let (cluster, url) = match (&config.cluster, &config.banco) {
-            (Some(cluster), Some(url)) => (cluster.clone(), url.clone()),
-            _ => {
-                return Err(io::Error::other(
-                    "um membro de cluster precisa de cluster e banco",
-                ));
-            }
+        let (Some(cluster), Some(url)) = (config.cluster.clone(), config.banco.clone()) else {
+            return Err(io::Error::other(
+                "um membro de cluster precisa de cluster e banco",
+            ));
         };
-        let falha = |erro: armazenamento::ErroBanco| {
+        let falha = |erro: ErroBanco| {
             io::Error::other(format!(
                 "banco ({}): {erro}",
                 armazenamento::sem_senha(&url)
             ))
         };
         // A standby serves its metrics too: `fila_cluster_ativo` says which member is active.
-        if let Some(endereco) = config.metricas {
-            indicadores::instalar(endereco)
-                .map_err(|erro| io::Error::other(format!("métricas em {endereco}: {erro}")))?;
-            indicadores::papel_no_cluster(None);
-        }
+        server::instalar_metricas(&config)?;
+        indicadores::papel_no_cluster(None);
         // Migrates the schema, and says at once when the database is wrong.
-        Banco::abrir_no_cluster(&url, cluster.prazo)
+        let banco = Banco::abrir_no_cluster(&url, cluster.prazo)
             .await
             .map_err(falha)?;
-        let candidatura = Candidatura::abrir(&url, &cluster.nome, cluster.prazo)
+        if let Some(outro) = banco
+            .clusters()
+            .await
+            .map_err(falha)?
+            .into_iter()
+            .find(|grupo| grupo.grupo != cluster.nome)
+        {
+            return Err(falha(ErroBanco::OutroCluster(outro.grupo)));
+        }
+        banco.fechar().await;
+        let trava = Trava::abrir(&url, &cluster.nome, Some(cluster.prazo))
             .await
             .map_err(falha)?;
         let protocolo = Reserva::nova(config.escutar)?;
         let web = config.web.map(Reserva::nova).transpose()?;
         let (endereco, endereco_web) = (protocolo.endereco, web.as_ref().map(|w| w.endereco));
-        let (papel_tx, papel) = watch::channel(Papel::Espera);
+        let (situacao_tx, situacao) = watch::channel(Situacao::Espera);
         let desligar = CancellationToken::new();
-        let membro = Executor {
+        let executor = Executor {
             descricao: descrever(endereco, endereco_web),
             cluster,
             url,
             config,
             reservas: (protocolo, web),
-            papel: papel_tx,
+            situacao: situacao_tx,
             desligar: desligar.clone(),
         };
-        let tarefa = tokio::spawn(membro.executar(candidatura));
+        let tarefa = tokio::spawn(executor.executar(trava));
         Ok(Membro {
             endereco,
             endereco_web,
-            papel,
+            situacao,
             desligar,
             tarefa,
         })
@@ -118,8 +131,8 @@ impl Membro {
     }
 
     /// What it is doing, and its changes.
-    pub fn papel(&self) -> watch::Receiver<Papel> {
-        self.papel.clone()
+    pub fn situacao(&self) -> watch::Receiver<Situacao> {
+        self.situacao.clone()
     }
 
     /// Leaves the cluster: a standby just goes; an active hands over (it stops serving without a
@@ -131,8 +144,9 @@ impl Membro {
     }
 }
 
-/// A port kept for the member while it stands by: bound, so nobody else takes it, but not
-/// listening, so a connection to it is refused at once and a client tries its next address.
+/// A port kept for the member while it stands by: bound, so that no program binding it plainly
+/// takes it (one that sets `SO_REUSEADDR` may still), but not listening, so a connection to it
+/// is refused at once and a client tries its next address.
 struct Reserva {
     endereco: SocketAddr,
     socket: Option<TcpSocket>,
@@ -158,11 +172,16 @@ impl Reserva {
             Some(socket) => socket,
             None => vincular(self.endereco)?,
         };
-        socket.listen(FILA_DE_ACEITE)
+        socket.listen(FILA_DE_ACEITE).map_err(|erro| {
+            io::Error::new(
+                erro.kind(),
+                format!("não foi possível ouvir em {}: {erro}", self.endereco),
+            )
+        })
     }
 
-    /// Binds the port again after a step-down closed it.
-    fn renovar(&mut self) {
+    /// Binds the port again once the listener is gone (after a step-down).
+    fn refazer(&mut self) {
         if self.socket.is_none() {
             match vincular(self.endereco) {
                 Ok(socket) => self.socket = Some(socket),
@@ -178,6 +197,7 @@ fn vincular(endereco: SocketAddr) -> io::Result<TcpSocket> {
     } else {
         TcpSocket::new_v6()?
     };
+    // The port is bound again after each step-down, while the old connections' TIME_WAIT last.
     socket.set_reuseaddr(true)?;
     socket.bind(endereco)?;
     Ok(socket)
@@ -202,41 +222,32 @@ struct Executor {
     url: String,
     config: Config,
     reservas: (Reserva, Option<Reserva>),
-    papel: watch::Sender<Papel>,
+    situacao: watch::Sender<Situacao>,
     desligar: CancellationToken,
 }
 
 impl Executor {
     /// Stands by and serves, in turn, until told to stop.
-    async fn executar(mut self, mut candidatura: Candidatura) {
+    async fn executar(mut self, mut trava: Trava) {
         loop {
-            let Some(vencedora) = self.esperar_a_vez(candidatura).await else {
+            let Some(vencedora) = self.esperar_a_vez(trava).await else {
                 return;
             };
-            let Some(mandato) = self.tomar_posse(vencedora).await else {
-                if self.desligar.is_cancelled() {
-                    return;
-                }
-                tokio::time::sleep(self.cluster.prazo).await;
-                match self.reconectar().await {
-                    Some(nova) => candidatura = nova,
-                    None => return,
-                }
-                continue;
-            };
-            let _ = self.papel.send(Papel::Espera);
+            self.tomar_posse(vencedora).await;
+            let _ = self.situacao.send(Situacao::Espera);
             indicadores::papel_no_cluster(None);
-            mandato.perder();
-            self.reservas.0.renovar();
+            self.reservas.0.refazer();
             if let Some(web) = &mut self.reservas.1 {
-                web.renovar();
+                web.refazer();
             }
-            if self.desligar.is_cancelled() {
+            // The others try first: a member that just lost its lease (or could not start)
+            // is more likely the one in trouble.
+            if !self.pausar(self.cluster.prazo).await {
                 info!("membro do cluster encerrado");
                 return;
             }
             match self.reconectar().await {
-                Some(nova) => candidatura = nova,
+                Some(nova) => trava = nova,
                 None => return,
             }
         }
@@ -247,152 +258,174 @@ impl Executor {
         self.cluster.prazo / 5
     }
 
-    /// Stands by until `candidatura` wins the lock; returns it. `None` when told to stop.
-    async fn esperar_a_vez(&self, mut candidatura: Candidatura) -> Option<Candidatura> {
-        let mut visto: Option<Ativo> = None;
+    /// Waits `duracao`; `false` when told to stop meanwhile (or before).
+    async fn pausar(&self, duracao: Duration) -> bool {
+        tokio::select! {
+            _ = self.desligar.cancelled() => false,
+            _ = tokio::time::sleep(duracao) => !self.desligar.is_cancelled(),
+        }
+    }
+
+    /// Stands by until `trava` wins the lock; returns it. `None` when told to stop.
+    async fn esperar_a_vez(&self, mut trava: Trava) -> Option<Trava> {
+        let mut visto: Option<i64> = None;
         loop {
-            match candidatura.tentar().await {
-                Ok(true) => return Some(candidatura),
+            match trava.tentar().await {
+                Ok(true) => return Some(trava),
                 Ok(false) => {
-                    if let Ok(ativo) = candidatura.ativo().await {
-                        anunciar_ativo(&mut visto, ativo);
+                    if let Ok(grupos) = trava.clusters().await {
+                        anunciar_ativo(&mut visto, grupos.first());
                     }
                 }
                 Err(erro) => {
                     warn!(%erro, "sem contato com o banco do cluster; tentando de novo");
-                    tokio::select! {
-                        _ = self.desligar.cancelled() => return None,
-                        _ = tokio::time::sleep(self.cluster.prazo) => {}
+                    if !self.pausar(self.cluster.prazo).await {
+                        return None;
                     }
-                    candidatura = self.reconectar().await?;
+                    trava = self.reconectar().await?;
                     continue;
                 }
             }
-            tokio::select! {
-                _ = self.desligar.cancelled() => {
-                    candidatura.largar().await;
-                    return None;
-                }
-                _ = tokio::time::sleep(self.intervalo()) => {}
+            if !self.pausar(self.intervalo()).await {
+                trava.largar().await;
+                return None;
             }
         }
     }
 
     /// A fresh connection to compete for the lock with, retrying until the database answers;
     /// `None` when told to stop.
-    async fn reconectar(&self) -> Option<Candidatura> {
+    async fn reconectar(&self) -> Option<Trava> {
         loop {
-            match Candidatura::abrir(&self.url, &self.cluster.nome, self.cluster.prazo).await {
-                Ok(candidatura) => return Some(candidatura),
+            match Trava::abrir(&self.url, &self.cluster.nome, Some(self.cluster.prazo)).await {
+                Ok(trava) => return Some(trava),
                 Err(erro) => warn!(%erro, "sem contato com o banco do cluster; tentando de novo"),
             }
-            tokio::select! {
-                _ = self.desligar.cancelled() => return None,
-                _ = tokio::time::sleep(self.cluster.prazo) => {}
+            if !self.pausar(self.cluster.prazo).await {
+                return None;
             }
         }
     }
 
-    /// With the lock won: raises the epoch, restores the journal and serves, renewing the lease,
-    /// until the mandate is lost or the member is told to stop. Returns the mandate, lost by
-    /// then, once the broker has stepped down; `None` when it could not start (the lock is let
-    /// go).
-    async fn tomar_posse(&mut self, mut candidatura: Candidatura) -> Option<Arc<Mandato>> {
-        let posse = match candidatura.assumir(&self.descricao).await {
+    /// With the lock won: raises the epoch, restores the journal, opens the ports and serves,
+    /// renewing the lease, until the mandate is lost or the member is told to stop; returns
+    /// once the broker has stepped down and the lock is let go.
+    async fn tomar_posse(&mut self, mut trava: Trava) {
+        if self.desligar.is_cancelled() {
+            trava.largar().await;
+            return;
+        }
+        let posse = match trava.assumir(&self.descricao).await {
             Ok(posse) => posse,
             Err(erro) => {
                 error!(%erro, "não foi possível assumir o cluster");
-                return None;
+                trava.largar().await;
+                return;
             }
         };
         let validade = self.cluster.prazo * 4 / 5;
         let mandato = Arc::new(Mandato::novo(
             self.cluster.nome.clone(),
             posse.epoca,
-            posse.desde + validade,
+            posse.enviada_em + validade,
         ));
         let renovacao = tokio::spawn(renovar(
-            candidatura,
+            trava,
             Arc::clone(&mandato),
             (self.intervalo(), validade),
         ));
-        let broker = match self.abrir_broker(&mandato).await {
+        // A lock freed early (the old active's connection cut) finds the old active still
+        // serving until its next renewal fails: a fifth of a term after its last, and a margin.
+        let resto = posse.silencio.map_or(Duration::ZERO, |silencio| {
+            (self.cluster.prazo * 3 / 10).saturating_sub(silencio)
+        });
+        tokio::select! {
+            _ = tokio::time::sleep(resto) => {}
+            _ = mandato.perdido() => {}
+            _ = self.desligar.cancelled() => mandato.renunciar(),
+        }
+        if mandato.vale() {
+            self.servir(&mandato, &posse).await;
+        }
+        mandato.perder();
+        // The lock goes once the broker has stopped writing.
+        if let Ok(trava) = renovacao.await {
+            trava.largar().await;
+        }
+    }
+
+    /// Restores the journal, opens the ports and serves under `mandato` until it is lost or
+    /// the member is told to stop (which hands over).
+    async fn servir(&mut self, mandato: &Arc<Mandato>, posse: &armazenamento::lideranca::Posse) {
+        let (protocolo, web) = (&mut self.reservas.0, &mut self.reservas.1);
+        let ouvir = || {
+            let web = web.as_mut().map(Reserva::abrir).transpose()?;
+            Ok((protocolo.abrir()?, web))
+        };
+        let broker = match Broker::assumir(self.config.clone(), Arc::clone(mandato), ouvir).await {
             Ok(broker) => broker,
             Err(erro) => {
                 error!(%erro, "não foi possível servir depois de assumir o cluster");
-                mandato.perder();
-                if let Ok(candidatura) = renovacao.await {
-                    candidatura.largar().await;
-                }
-                return None;
+                return;
             }
         };
-        let lacuna = posse
-            .ultimo_batimento
-            .map(|em| agora_ms().saturating_sub(em));
-        info!(
-            cluster = %self.cluster.nome,
-            epoca = posse.epoca,
-            lacuna_ms = ?lacuna,
-            "assumiu o atendimento: sessões restauradas do diário, portas abertas"
-        );
-        let _ = self.papel.send(Papel::Ativo(posse.epoca));
-        indicadores::papel_no_cluster(Some(posse.epoca));
+        if mandato.vale() {
+            let lacuna = posse.silencio.map(|s| s + posse.enviada_em.elapsed());
+            info!(
+                cluster = %self.cluster.nome,
+                epoca = posse.epoca,
+                lacuna_ms = lacuna.map_or_else(|| "-".into(), |l| l.as_millis().to_string()),
+                "assumiu o atendimento: sessões restauradas do diário, portas abertas"
+            );
+            let epoca = posse.epoca;
+            let _ = self.situacao.send(Situacao::Ativo { epoca, lacuna });
+            indicadores::papel_no_cluster(Some(posse.epoca));
+        }
         tokio::select! {
             _ = mandato.perdido() => {}
             _ = self.desligar.cancelled() => {
                 info!("passando o atendimento a outro membro do cluster");
-                mandato.perder();
+                mandato.renunciar();
             }
         }
         broker.terminado().await;
-        // The lock goes once the broker has stopped writing.
-        if let Ok(candidatura) = renovacao.await {
-            candidatura.largar().await;
+        if !mandato.renunciado() {
+            warn!(epoca = posse.epoca, "deixou de ser o ativo: em espera");
         }
-        warn!(epoca = posse.epoca, "deixou de ser o ativo: em espera");
-        Some(mandato)
-    }
-
-    /// Opens the reserved ports and starts serving under `mandato`.
-    async fn abrir_broker(&mut self, mandato: &Arc<Mandato>) -> io::Result<Broker> {
-        let ouvinte = self.reservas.0.abrir()?;
-        let web = self.reservas.1.as_mut().map(Reserva::abrir).transpose()?;
-        Broker::assumir(ouvinte, web, self.config.clone(), Arc::clone(mandato)).await
     }
 }
 
-/// Logs the cluster's active when it is a different one from the last seen.
-fn anunciar_ativo(visto: &mut Option<Ativo>, ativo: Option<Ativo>) {
-    let Some(ativo) = ativo else { return };
-    if visto.as_ref().map(|v| v.epoca) != Some(ativo.epoca) {
+/// Logs the cluster's active when it is a different one from the last seen (by epoch).
+fn anunciar_ativo(visto: &mut Option<i64>, grupo: Option<&Grupo>) {
+    let Some(grupo) = grupo else { return };
+    if *visto != Some(grupo.epoca) {
         info!(
-            ativo = %ativo.ativo,
-            epoca = ativo.epoca,
-            ultimo_sinal_ms = agora_ms().saturating_sub(ativo.batimento),
+            ativo = %grupo.ativo,
+            epoca = grupo.epoca,
+            ultimo_sinal_ms = grupo.silencio_ms,
             "em espera: outro broker é o ativo"
         );
     }
-    *visto = Some(ativo);
+    *visto = Some(grupo.epoca);
 }
 
 /// Renews the lease every `intervalo`, extending `mandato` to `validade` after each renewal's
 /// start, until the mandate is lost (by a failed renewal, another epoch, the term running out,
 /// or the member handing over). Gives the lock's connection back.
 async fn renovar(
-    mut candidatura: Candidatura,
+    mut trava: Trava,
     mandato: Arc<Mandato>,
     (intervalo, validade): (Duration, Duration),
-) -> Candidatura {
+) -> Trava {
     loop {
         tokio::select! {
-            _ = mandato.perdido() => return candidatura,
+            _ = mandato.perdido() => return trava,
             _ = tokio::time::sleep(intervalo) => {}
         }
-        let inicio = Instant::now();
+        let inicio = std::time::Instant::now();
         let prazo = Instant::from_std(mandato.valido_ate());
-        match tokio::time::timeout_at(prazo, candidatura.renovar(mandato.epoca)).await {
-            Ok(Ok(true)) => mandato.prorrogar((inicio + validade).into_std()),
+        match tokio::time::timeout_at(prazo, trava.renovar(mandato.epoca)).await {
+            Ok(Ok(true)) => mandato.prorrogar(inicio + validade),
             Ok(Ok(false)) => {
                 warn!(epoca = mandato.epoca, "outro broker assumiu o cluster");
                 mandato.perder();

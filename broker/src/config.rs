@@ -11,6 +11,7 @@ use proto::tls::rustls::ServerConfig;
 use proto::validacao::{NOME_MAXIMO, TEXTO_MAXIMO};
 use proto::{ENDERECO_PADRAO, TAMANHO_MAXIMO_QUADRO};
 
+use crate::armazenamento;
 use crate::matchmaking::Parametros;
 
 /// The broker's settings.
@@ -218,27 +219,23 @@ impl Config {
 
     /// Checks that a cluster member can hand its sessions over.
     fn validar_cluster(&self, cluster: &Cluster) -> Result<(), String> {
-        if cluster.prazo < Duration::from_millis(100) {
-            return Err("--prazo-lideranca precisa ser de pelo menos 100ms".into());
+        // Below that, a moment's stall of the machine would end the active's transactions.
+        if cluster.prazo < Duration::from_secs(1) {
+            return Err("--prazo-lideranca precisa ser de pelo menos 1s".into());
         }
-        if !self
-            .banco
-            .as_deref()
-            .is_some_and(|url| url.starts_with("postgres:") || url.starts_with("postgresql:"))
-        {
-            return Err(
-                "um cluster precisa de um banco PostgreSQL que todos os brokers compartilhem \
-                 (--banco postgres://...); com SQLite, um broker serve sozinho"
-                    .into(),
-            );
+        if !self.banco.as_deref().is_some_and(armazenamento::e_postgres) {
+            return Err(armazenamento::SEM_POSTGRES.into());
         }
-        if self.tolerancia_retomada < cluster.prazo * 2 {
+        // The apps notice a silent active after two heartbeats, and a standby takes over
+        // within about a term: the sessions must still be there when they come back.
+        let necessaria = self.intervalo_batimento * 2 + cluster.prazo * 2;
+        if self.tolerancia_retomada < necessaria {
             return Err(format!(
-                "num cluster, --tolerancia-retomada ({}) precisa ser ao menos o dobro de \
-                 --prazo-lideranca ({}): é o tempo que os aplicativos têm para retomar no broker \
-                 que assume",
+                "num cluster, --tolerancia-retomada ({}) precisa ser ao menos {} (dois \
+                 --batimento e dois --prazo-lideranca): é o tempo que os aplicativos têm para \
+                 perceber a queda e retomar no broker que assume",
                 humantime::format_duration(self.tolerancia_retomada),
-                humantime::format_duration(cluster.prazo)
+                humantime::format_duration(necessaria)
             ));
         }
         Ok(())
@@ -271,7 +268,7 @@ mod tests {
         };
         assert!(sem_banco.validar().is_err());
         let curta = Config {
-            tolerancia_retomada: Duration::from_secs(6),
+            tolerancia_retomada: Duration::from_secs(39),
             ..membro("postgres://fila@db/fila")
         };
         assert!(

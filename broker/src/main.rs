@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use broker::armazenamento::{self, Banco};
-use broker::cluster::{Membro, Papel};
+use broker::cluster::{Membro, Situacao};
 use broker::config::Cluster;
 use broker::indicadores::MS_POR_DIA;
 use broker::servico::{self, Formato};
@@ -17,11 +17,6 @@ use broker::{Broker, Config, arquivos, credenciais, relatorio};
 use clap::{ArgAction, Parser, Subcommand};
 use proto::tls::{self, rustls::ServerConfig};
 use tracing_subscriber::EnvFilter;
-
-/// A `--servidor` list, checked (kept as written).
-fn lista_de_servidores(texto: &str) -> Result<String, String> {
-    proto::enderecos::separar_servidores(texto).map(|_| texto.to_owned())
-}
 
 /// A cluster's name: trimmed, not empty, at most 100 characters.
 fn nome_do_cluster(texto: &str) -> Result<String, String> {
@@ -398,7 +393,7 @@ enum Consulta {
     Painel {
         /// Endereço do broker (host:porta); num cluster, os de todos os membros, separados por
         /// vírgula. Padrão: 127.0.0.1:7878.
-        #[arg(long, value_name = "ENDEREÇOS", env = "FILA_SERVIDOR", default_value = proto::ENDERECO_PADRAO, hide_default_value = true, value_parser = lista_de_servidores)]
+        #[arg(long, value_name = "ENDEREÇOS", env = "FILA_SERVIDOR", default_value = proto::ENDERECO_PADRAO, hide_default_value = true, value_parser = app_core::lista_de_servidores)]
         servidor: String,
         /// Token de supervisor. Sem ele, o primeiro de tokens-supervisores.txt na pasta de
         /// dados (no computador do broker).
@@ -669,15 +664,26 @@ async fn servir_no_cluster(config: Config, argumentos: &Argumentos) -> ExitCode 
         "Os membros do cluster precisam dos mesmos tokens: use o mesmo --token-atendente (e \
          --token-supervisor) em todos, ou copie os arquivos tokens-*.txt da pasta de dados."
     );
-    let mut papel = membro.papel();
+    let mut situacao = membro.situacao();
     let endereco = membro.endereco();
     let avisos = tokio::spawn(async move {
-        while papel.changed().await.is_ok() {
-            let texto = match *papel.borrow_and_update() {
-                Papel::Ativo(epoca) => {
+        while situacao.changed().await.is_ok() {
+            let texto = match *situacao.borrow_and_update() {
+                Situacao::Ativo {
+                    epoca,
+                    lacuna: Some(lacuna),
+                } => format!(
+                    "Ativo do cluster (época {epoca}): ouvindo em {endereco}; o cluster ficou \
+                     {} sem ativo.",
+                    cli::duracao(u64::try_from(lacuna.as_millis()).unwrap_or(u64::MAX))
+                ),
+                Situacao::Ativo {
+                    epoca,
+                    lacuna: None,
+                } => {
                     format!("Ativo do cluster (época {epoca}): ouvindo em {endereco}.")
                 }
-                Papel::Espera => "Em espera: outro broker do cluster atende.".to_owned(),
+                Situacao::Espera => "Em espera: outro broker do cluster atende.".to_owned(),
             };
             let _ = writeln!(io::stdout(), "{texto}");
         }
@@ -686,10 +692,12 @@ async fn servir_no_cluster(config: Config, argumentos: &Argumentos) -> ExitCode 
         eprintln!("Não foi possível esperar pelo sinal de encerramento: {erro}");
     }
     avisos.abort();
-    let _ = writeln!(
-        io::stdout(),
+    let despedida = if matches!(*membro.situacao().borrow(), Situacao::Ativo { .. }) {
         "Saindo do cluster: as conversas ficam no banco, e outro membro as assume..."
-    );
+    } else {
+        "Saindo do cluster..."
+    };
+    let _ = writeln!(io::stdout(), "{despedida}");
     membro.parar().await;
     let _ = writeln!(io::stdout(), "Broker encerrado.");
     ExitCode::SUCCESS
@@ -742,8 +750,7 @@ async fn mostrar_clusters(historico: &Banco, prazo: Duration) -> ExitCode {
         Ok(grupos) => {
             let prazo_ms = i64::try_from(prazo.as_millis()).unwrap_or(i64::MAX);
             for grupo in &grupos {
-                let agora = armazenamento::agora_ms();
-                println!("{}", relatorio::linha_do_cluster(grupo, agora, prazo_ms));
+                println!("{}", relatorio::linha_do_cluster(grupo, prazo_ms));
             }
             ExitCode::SUCCESS
         }

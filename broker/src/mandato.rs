@@ -9,7 +9,7 @@
 //! handles anything.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
@@ -26,6 +26,8 @@ pub struct Mandato {
     valido_ate: AtomicU64,
     /// Cancelled when the mandate is lost (or given up).
     perdido: CancellationToken,
+    /// Whether it was given up on purpose (the member handing over).
+    renunciado: AtomicBool,
 }
 
 /// The process's reference point for [`Mandato`]'s times.
@@ -48,6 +50,7 @@ impl Mandato {
             epoca,
             valido_ate: AtomicU64::new(nanos(ate)),
             perdido: CancellationToken::new(),
+            renunciado: AtomicBool::new(false),
         }
     }
 
@@ -82,6 +85,17 @@ impl Mandato {
         self.perdido.cancel();
     }
 
+    /// Gives the mandate up on purpose: the member is handing over.
+    pub fn renunciar(&self) {
+        self.renunciado.store(true, Ordering::Release);
+        self.perdido.cancel();
+    }
+
+    /// Whether the mandate was given up on purpose rather than lost.
+    pub fn renunciado(&self) -> bool {
+        self.renunciado.load(Ordering::Acquire)
+    }
+
     /// Resolves once the mandate is lost (by [`Mandato::perder`], or found expired by
     /// [`Mandato::vale`]).
     pub async fn perdido(&self) {
@@ -93,6 +107,14 @@ impl Mandato {
 /// always may serve).
 pub fn vale(mandato: Option<&Mandato>) -> bool {
     mandato.is_none_or(Mandato::vale)
+}
+
+/// Resolves once `mandato`, when there is one, is lost; never without one.
+pub async fn perdido(mandato: Option<&Mandato>) {
+    match mandato {
+        Some(mandato) => mandato.perdido().await,
+        None => std::future::pending().await,
+    }
 }
 
 #[cfg(test)]

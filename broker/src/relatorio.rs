@@ -41,9 +41,9 @@ pub fn duracao(ms: i64) -> String {
 }
 
 /// One line of `broker cluster`: a cluster, its active (or last active) and how long ago it
-/// was last heard from, at `agora_ms`; one silent for longer than `prazo_ms` is said to be so.
-pub fn linha_do_cluster(grupo: &Grupo, agora_ms: i64, prazo_ms: i64) -> String {
-    let silencio = agora_ms - grupo.batimento;
+/// was last heard from; one silent for longer than `prazo_ms` is said to be so.
+pub fn linha_do_cluster(grupo: &Grupo, prazo_ms: i64) -> String {
+    let silencio = grupo.silencio_ms;
     let estado = if silencio > prazo_ms {
         format!("sem sinal há {}: nenhum ativo agora", duracao(silencio))
     } else {
@@ -260,12 +260,18 @@ mod tests {
             epoca: 3,
             ativo: "a (pid 7), protocolo 10.0.0.1:7878".into(),
             desde: 1_000_000,
-            batimento: 2_000_000,
+            silencio_ms: 400,
         };
-        let vivo = linha_do_cluster(&grupo, 2_000_400, 5_000);
+        let vivo = linha_do_cluster(&grupo, 5_000);
         assert!(vivo.starts_with("loja: época 3, ativo a (pid 7)"), "{vivo}");
         assert!(vivo.contains("último sinal há"), "{vivo}");
-        let calado = linha_do_cluster(&grupo, 2_060_000, 5_000);
+        let calado = linha_do_cluster(
+            &Grupo {
+                silencio_ms: 60_000,
+                ..grupo
+            },
+            5_000,
+        );
         assert!(calado.contains("nenhum ativo agora"), "{calado}");
     }
 }

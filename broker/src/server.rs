@@ -32,12 +32,13 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::actor::{self, Comando};
-use crate::armazenamento::{Banco, ErroBanco, FiltroDesempenho, agora_ms, diario};
+use crate::armazenamento::lideranca::Trava;
+use crate::armazenamento::{Banco, ErroBanco, FiltroDesempenho, agora_ms, diario, e_postgres};
 use crate::canal::{Contexto, Fluxo};
 use crate::config::Config;
 use crate::connection::{self, Origem};
 use crate::indicadores::{self, Indicadores, MS_POR_DIA};
-use crate::mandato::Mandato;
+use crate::mandato::{self, Mandato};
 use crate::matchmaking::estimativas::AMOSTRAS;
 use crate::web;
 
@@ -87,17 +88,18 @@ impl Broker {
         ))
     }
 
-    /// Serves as the active broker of a cluster, under `mandato`, on listeners already open:
-    /// restores the journal the previous active left, then accepts. When the mandate is lost,
-    /// the broker steps down by itself ([`Broker::terminado`] resolves once it has).
+    /// Serves as the active broker of a cluster, under `mandato`: restores the journal the
+    /// previous active left, then opens its listeners (`ouvir`: the protocol's and the web's)
+    /// and accepts. When the mandate is lost, the broker steps down by itself
+    /// ([`Broker::terminado`] resolves once it has).
     pub(crate) async fn assumir(
-        ouvinte: TcpListener,
-        web: Option<TcpListener>,
         config: Config,
         mandato: Arc<Mandato>,
+        ouvir: impl FnOnce() -> io::Result<(TcpListener, Option<TcpListener>)>,
     ) -> io::Result<Broker> {
         instalar_metricas(&config)?;
         let historico = Armazem::do_config(&config, Some(Arc::clone(&mandato))).await?;
+        let (ouvinte, web) = ouvir()?;
         let endereco = ouvinte.local_addr()?;
         let ouvintes = Ouvintes {
             protocolo: ouvinte,
@@ -169,7 +171,7 @@ impl Broker {
 }
 
 /// Serves the Prometheus metrics when `config` asks for them (once per process).
-fn instalar_metricas(config: &Config) -> io::Result<()> {
+pub(crate) fn instalar_metricas(config: &Config) -> io::Result<()> {
     match config.metricas {
         Some(endereco) => indicadores::instalar(endereco)
             .map_err(|erro| io::Error::other(format!("métricas em {endereco}: {erro}"))),
@@ -190,6 +192,9 @@ struct Armazem {
     gravacao: Option<JoinHandle<()>>,
     /// Today's figures so far, per department, for the supervisor's panel.
     hoje: (i64, HashMap<String, indicadores::Dia>),
+    /// A broker on its own on PostgreSQL: the schema's lock, held while it serves, so that no
+    /// other broker serves (and writes) the same journal.
+    trava: Option<Trava>,
 }
 
 impl Armazem {
@@ -216,9 +221,13 @@ impl Armazem {
         config: &Config,
         mandato: Option<Arc<Mandato>>,
     ) -> Result<Armazem, ErroBanco> {
-        let banco = match &config.cluster {
-            Some(cluster) => Banco::abrir_no_cluster(url, cluster.prazo).await?,
-            None => Banco::abrir(url).await?,
+        let (banco, trava) = match &config.cluster {
+            Some(cluster) => (Banco::abrir_no_cluster(url, cluster.prazo).await?, None),
+            None if e_postgres(url) => {
+                let banco = Banco::abrir(url).await?;
+                (banco, Some(Trava::de_um_broker_so(url).await?))
+            }
+            None => (Banco::abrir(url).await?, None),
         };
         let ultima_conversa = banco.ultima_conversa().await?;
         let mut salvas = if config.tolerancia_retomada.is_zero() {
@@ -250,6 +259,7 @@ impl Armazem {
             },
             gravacao,
             hoje,
+            trava,
         })
     }
 }
@@ -370,11 +380,16 @@ impl Contagem {
 async fn com_tls<S: Fluxo, F: Future<Output = ()>>(
     tls: Arc<ServerConfig>,
     socket: S,
-    sessao: SessaoId,
-    prazo: Duration,
+    (sessao, prazo, forcar): (SessaoId, Duration, CancellationToken),
     seguir: impl FnOnce(TlsStream<S>) -> F,
 ) {
-    match tokio::time::timeout(prazo, TlsAcceptor::from(tls).accept(socket)).await {
+    let aperto = tokio::time::timeout(prazo, TlsAcceptor::from(tls).accept(socket));
+    let resultado = tokio::select! {
+        resultado = aperto => resultado,
+        // Cut (a cluster's active stepping down).
+        () = forcar.cancelled() => return,
+    };
+    match resultado {
         Ok(Ok(fluxo)) => seguir(fluxo).await,
         Ok(Err(erro)) => info!(sessao, %erro, "falha no TLS"),
         Err(_) => info!(sessao, "TLS não concluído a tempo"),
@@ -476,9 +491,13 @@ async fn atender_tls<S: Fluxo>(
     sessao: SessaoId,
     contexto: Arc<Contexto>,
 ) {
-    let prazo = contexto.config.prazo_apresentacao;
+    let aperto = (
+        sessao,
+        contexto.config.prazo_apresentacao,
+        contexto.forcar.clone(),
+    );
     let seguir = |fluxo| connection::atender(fluxo, origem, sessao, contexto);
-    com_tls(tls, socket, sessao, prazo, seguir).await;
+    com_tls(tls, socket, aperto, seguir).await;
 }
 
 /// Serves a connection of the web listener, over TLS when configured.
@@ -491,9 +510,13 @@ async fn atender_web<S: Fluxo>(
     match contexto.config.tls.clone() {
         None => web::atender(socket, vinculo, rotas, contexto).await,
         Some(tls) => {
-            let (sessao, prazo) = (vinculo.sessao, contexto.config.prazo_apresentacao);
+            let aperto = (
+                vinculo.sessao,
+                contexto.config.prazo_apresentacao,
+                contexto.forcar.clone(),
+            );
             let seguir = |fluxo| web::atender(fluxo, vinculo, rotas, contexto);
-            Box::pin(com_tls(tls, socket, sessao, prazo, seguir)).await;
+            Box::pin(com_tls(tls, socket, aperto, seguir)).await;
         }
     }
 }
@@ -539,11 +562,105 @@ struct Servico {
     mandato: Option<Arc<Mandato>>,
 }
 
-/// Resolves once `mandato` is lost; never without one.
-async fn perda(mandato: Option<&Mandato>) {
-    match mandato {
-        Some(mandato) => mandato.perdido().await,
-        None => std::future::pending().await,
+/// How the actor starts: from the store's contents when the history is kept, from nothing
+/// otherwise.
+struct Partida {
+    parametros: crate::matchmaking::Parametros,
+    /// The broker's uptime zero.
+    inicio: tokio::time::Instant,
+    /// The highest session id restored: new connections are numbered after it.
+    ultima_sessao: SessaoId,
+    /// Today's figures so far.
+    hoje: (i64, HashMap<String, indicadores::Dia>),
+    escrita: Option<actor::Escrita>,
+    /// The writer task (PostgreSQL).
+    gravacao: Option<JoinHandle<()>>,
+    /// The schema's lock of a broker on its own on PostgreSQL, held until it stops.
+    trava: Option<Trava>,
+}
+
+impl Partida {
+    fn de(config: &Config, historico: Option<Armazem>) -> Partida {
+        let mut partida = Partida {
+            parametros: config.parametros(),
+            inicio: tokio::time::Instant::now(),
+            ultima_sessao: 0,
+            hoje: (agora_ms().div_euclid(MS_POR_DIA), HashMap::new()),
+            escrita: None,
+            gravacao: None,
+            trava: None,
+        };
+        if let Some(armazem) = historico {
+            partida.parametros.historico = true;
+            partida.parametros.diario = !partida.parametros.tolerancia.is_zero();
+            partida.parametros.ultima_conversa = armazem.ultima_conversa;
+            partida.inicio = armazem.inicio;
+            partida.ultima_sessao = armazem
+                .escrita
+                .salvas
+                .iter()
+                .map(|salva| salva.sessao)
+                .max()
+                .unwrap_or(0);
+            partida.hoje = armazem.hoje;
+            partida.escrita = Some(armazem.escrita);
+            partida.gravacao = armazem.gravacao;
+            partida.trava = armazem.trava;
+        }
+        partida
+    }
+}
+
+/// What is left to wait for once the broker stops accepting.
+struct Fim {
+    contexto: Arc<Contexto>,
+    conexoes: TaskTracker,
+    ator: JoinHandle<()>,
+    gravacao: Option<JoinHandle<()>>,
+}
+
+impl Fim {
+    /// Shuts down gracefully: every session told, the connections given the shutdown's
+    /// deadline to flush, the writer left to store what is queued.
+    async fn encerrar(self) {
+        info!("encerrando: novas conexões recusadas");
+        let _ = self.contexto.ator.send(Comando::Encerrar).await;
+        self.conexoes.close();
+        let prazo = self.contexto.config.prazo_encerramento;
+        if tokio::time::timeout(prazo, self.conexoes.wait())
+            .await
+            .is_err()
+        {
+            warn!("prazo de encerramento esgotado: cortando as conexões restantes");
+            self.contexto.forcar.cancel();
+        }
+        self.esperar().await;
+        info!("broker encerrado");
+    }
+
+    /// Steps down: the actor stops by itself, cutting its sessions; every other connection is
+    /// cut here, without a word.
+    async fn destituir(self, renunciado: bool) {
+        if renunciado {
+            info!("passando o atendimento a outro membro: deixando de servir");
+        } else {
+            warn!("mandato perdido: deixando de servir");
+        }
+        self.contexto.forcar.cancel();
+        self.conexoes.close();
+        self.esperar().await;
+        info!("broker em espera");
+    }
+
+    /// Waits for the connections, the actor, then the writer (which ends once the actor, which
+    /// held the only recorder, is gone).
+    async fn esperar(self) {
+        self.conexoes.wait().await;
+        drop(self.contexto);
+        let _ = self.ator.await;
+        if let Some(gravacao) = self.gravacao {
+            let _ = gravacao.await;
+        }
     }
 }
 
@@ -561,36 +678,14 @@ async fn servir<O: Ouvinte>(
         mandato,
     }: Servico,
 ) {
+    let partida = Partida::de(&config, historico);
     let (ator_tx, ator_rx) = mpsc::channel(config.capacidade_comandos);
-    let mut inicio = tokio::time::Instant::now();
-    let mut parametros = config.parametros();
-    // New connections are numbered after every session restored from the journal.
-    let mut ultima_sessao: SessaoId = 0;
-    let mut hoje = (agora_ms().div_euclid(MS_POR_DIA), HashMap::new());
-    let (escrita, gravacao) = match historico {
-        None => (None, None),
-        Some(armazem) => {
-            hoje = armazem.hoje;
-            parametros.historico = true;
-            parametros.diario = !parametros.tolerancia.is_zero();
-            parametros.ultima_conversa = armazem.ultima_conversa;
-            inicio = armazem.inicio;
-            ultima_sessao = armazem
-                .escrita
-                .salvas
-                .iter()
-                .map(|salva| salva.sessao)
-                .max()
-                .unwrap_or(0);
-            (Some(armazem.escrita), armazem.gravacao)
-        }
-    };
     let ator = tokio::spawn(actor::executar(
-        parametros,
+        partida.parametros,
         config.intervalo_fila,
         ator_rx,
-        inicio,
-        (escrita, observacao(&config, hoje)),
+        partida.inicio,
+        (partida.escrita, observacao(&config, partida.hoje)),
     ));
     // Each connection reports at most one failed login and one close, and at most
     // `conexoes_maximas` are open: with that capacity neither channel can ever be full.
@@ -606,7 +701,7 @@ async fn servir<O: Ouvinte>(
     let rotas = web.is_some().then(|| web::rotas(Arc::clone(&contexto)));
     let mut portaria = Portaria {
         contagem: Contagem::default(),
-        ultima_sessao,
+        ultima_sessao: partida.ultima_sessao,
         contexto: Arc::clone(&contexto),
         conexoes: TaskTracker::new(),
         fechadas: fechadas_tx,
@@ -615,7 +710,7 @@ async fn servir<O: Ouvinte>(
     let destituido = loop {
         tokio::select! {
             _ = desligar.cancelled() => break false,
-            _ = perda(mandato.as_deref()) => break true,
+            _ = mandato::perdido(mandato.as_deref()) => break true,
             Some(ip) = fechadas_rx.recv() => portaria.contagem.fechar(ip),
             Some(ip) = falhas_rx.recv() => portaria.contagem.falhou(ip, config.janela_de_falhas),
             aceito = ouvinte.aceitar() => match aceito {
@@ -631,39 +726,19 @@ async fn servir<O: Ouvinte>(
             },
         }
     };
-    drop(web);
-    let conexoes = portaria.conexoes;
-    drop(ouvinte);
+    drop((web, ouvinte));
+    let fim = Fim {
+        contexto,
+        conexoes: portaria.conexoes,
+        ator,
+        gravacao: partida.gravacao,
+    };
     if destituido {
-        // The actor stops by itself, cutting its sessions; these cut the rest.
-        warn!("mandato perdido: deixando de servir");
-        contexto.forcar.cancel();
-        conexoes.close();
-        conexoes.wait().await;
-        drop(contexto);
-        let _ = ator.await;
-        if let Some(gravacao) = gravacao {
-            let _ = gravacao.await;
-        }
-        info!("broker em espera");
-        return;
+        fim.destituir(mandato.as_deref().is_some_and(Mandato::renunciado))
+            .await;
+    } else {
+        fim.encerrar().await;
     }
-    info!("encerrando: novas conexões recusadas");
-    let _ = contexto.ator.send(Comando::Encerrar).await;
-    conexoes.close();
-    if tokio::time::timeout(config.prazo_encerramento, conexoes.wait())
-        .await
-        .is_err()
-    {
-        warn!("prazo de encerramento esgotado: cortando as conexões restantes");
-        contexto.forcar.cancel();
-        conexoes.wait().await;
-    }
-    drop(contexto);
-    let _ = ator.await;
-    // The actor held the only recorder: the writer stores what is queued, then ends.
-    if let Some(gravacao) = gravacao {
-        let _ = gravacao.await;
-    }
-    info!("broker encerrado");
+    // Only now may another broker serve this schema.
+    drop(partida.trava);
 }

@@ -201,9 +201,10 @@ impl Conexao {
         Conexao::com_alvos(conector, apresentacao, tentativas).await
     }
 
-    /// The first connection to one of several addresses: a handshake that fails without a
-    /// refusal (a broker that accepted and never answered) is tried again, from the next
-    /// address, up to `tentativas` times in all.
+    /// The first connection to one of several (`tentativas`) addresses: a broker that
+    /// accepted and then did not answer, or closed, is tried again, from the next address, up
+    /// to `tentativas` times in all. With several, a resume's handshake waits a heartbeat at
+    /// most before the handle tries the next.
     async fn com_alvos(
         conector: Conector,
         apresentacao: Apresentacao,
@@ -212,13 +213,13 @@ impl Conexao {
         let mut restantes = tentativas.max(1);
         loop {
             restantes -= 1;
-            let tentativa = Conexao::com_conector(
+            let tentativa = Conexao::conectar_por(
                 Arc::clone(&conector),
                 apresentacao.clone(),
-                TAMANHO_MAXIMO_QUADRO,
+                (TAMANHO_MAXIMO_QUADRO, tentativas > 1),
             );
             match tentativa.await {
-                Err(erro) if restantes > 0 && !matches!(erro, ErroConexao::Recusada { .. }) => {}
+                Err(ErroConexao::SemResposta | ErroConexao::Fechada) if restantes > 0 => {}
                 resultado => return resultado,
             }
         }
@@ -244,9 +245,11 @@ impl Conexao {
             let (config, alvos, nomes) = (config.clone(), alvos.clone(), nomes.clone());
             Box::pin(async move {
                 let (qual, socket) = alvos.conectar().await?;
-                let tls = crate::tls::TlsConnector::from(config)
-                    .connect(nomes[qual].clone(), socket)
-                    .await?;
+                let aperto =
+                    crate::tls::TlsConnector::from(config).connect(nomes[qual].clone(), socket);
+                let tls = tokio::time::timeout(alvos.prazo_tls(), aperto)
+                    .await
+                    .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS sem resposta"))??;
                 Ok(Box::new(tls) as Box<dyn Transporte>)
             })
         });
@@ -271,13 +274,26 @@ impl Conexao {
         apresentacao: Apresentacao,
         tamanho_maximo: usize,
     ) -> Result<Conexao, ErroConexao> {
+        Conexao::conectar_por(conector, apresentacao, (tamanho_maximo, false)).await
+    }
+
+    /// [`Conexao::com_conector`], saying whether `conector` has other brokers to try.
+    async fn conectar_por(
+        conector: Conector,
+        apresentacao: Apresentacao,
+        (tamanho_maximo, alternativas): (usize, bool),
+    ) -> Result<Conexao, ErroConexao> {
         let transporte = conector().await?;
-        Conexao::iniciar(transporte, Some(conector), apresentacao, tamanho_maximo).await
+        let religacao = Religacao {
+            conector,
+            alternativas,
+        };
+        Conexao::iniciar(transporte, Some(religacao), apresentacao, tamanho_maximo).await
     }
 
     async fn iniciar(
         transporte: Box<dyn Transporte>,
-        conector: Option<Conector>,
+        religacao: Option<Religacao>,
         apresentacao: Apresentacao,
         tamanho_maximo: usize,
     ) -> Result<Conexao, ErroConexao> {
@@ -298,10 +314,15 @@ impl Conexao {
             ligacao: ligacao_rx,
         };
         let retomavel = boas_vindas.tolerancia_ms > 0;
+        let (conector, alternativas) = match religacao {
+            Some(religacao) => (Some(religacao.conector), religacao.alternativas),
+            None => (None, false),
+        };
         let manutencao = Manutencao {
             cliente: matches!(apresentacao.papel, Papel::Cliente { .. }),
             apresentacao,
             conector: conector.filter(|_| retomavel),
+            alternativas,
             tamanho_maximo,
             ficha: boas_vindas.ficha,
             tolerancia: Duration::from_millis(boas_vindas.tolerancia_ms),
@@ -378,6 +399,28 @@ async fn apresentar(
     }
 }
 
+/// Sends `quadro`, giving up at `silencio` (the broker silent for too long): a dead route
+/// takes writes until the socket's buffer is full, and then none.
+async fn enviar_ate(
+    quadros: &mut QuadrosCliente,
+    quadro: ParaBroker,
+    silencio: Instant,
+) -> io::Result<()> {
+    match tokio::time::timeout_at(silencio, quadros.send(quadro)).await {
+        Ok(enviado) => enviado,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "o broker parou de responder",
+        )),
+    }
+}
+
+/// How a handle connects again: its connector, and whether it has other brokers to try.
+struct Religacao {
+    conector: Conector,
+    alternativas: bool,
+}
+
 /// The connection's task and what it knows about the session.
 struct Manutencao {
     /// Whether the peer is a customer (to tell which `Fim` ends the session).
@@ -386,6 +429,8 @@ struct Manutencao {
     apresentacao: Apresentacao,
     /// How to connect again; `None` when the session cannot be resumed.
     conector: Option<Conector>,
+    /// Whether `conector` has other brokers to try (a cluster's members).
+    alternativas: bool,
     /// The frame size limit.
     tamanho_maximo: usize,
     /// The session's secret.
@@ -468,7 +513,7 @@ impl Manutencao {
                         // Within the broker's rate, so that it never has to hold us back.
                         self.ritmo.esperar().await;
                         let quadro = self.numerar(quadro);
-                        if let Err(erro) = quadros.send(quadro).await {
+                        if let Err(erro) = enviar_ate(quadros, quadro, silencio).await {
                             return Queda::Perdida(erro);
                         }
                     }
@@ -491,14 +536,14 @@ impl Manutencao {
                             resposta.push(ParaBroker::Recebidos { total: self.recebidos });
                         }
                         for quadro in resposta {
-                            if let Err(erro) = quadros.send(quadro).await {
+                            if let Err(erro) = enviar_ate(quadros, quadro, silencio).await {
                                 return Queda::Perdida(erro);
                             }
                         }
                     }
                     Ok(Some(Ok(quadro))) => {
                         silencio = Instant::now() + self.silencio_maximo;
-                        if let Err(erro) = self.receber(quadros, &quadro, enviando).await {
+                        if let Err(erro) = self.receber(quadros, &quadro, (enviando, silencio)).await {
                             return Queda::Perdida(erro);
                         }
                         if self.eventos.send(Ok(quadro)).await.is_err() {
@@ -556,7 +601,7 @@ impl Manutencao {
         &mut self,
         quadros: &mut QuadrosCliente,
         quadro: &DoBroker,
-        enviando: bool,
+        (enviando, silencio): (bool, Instant),
     ) -> io::Result<()> {
         if let DoBroker::Confirmada { seq } = quadro {
             self.pendentes.retain(|(pendente, _)| pendente > seq);
@@ -573,11 +618,10 @@ impl Manutencao {
                 && self.recebidos - self.recebidos_confirmados >= CONFIRMAR_A_CADA
             {
                 self.recebidos_confirmados = self.recebidos;
-                quadros
-                    .send(ParaBroker::Recebidos {
-                        total: self.recebidos,
-                    })
-                    .await?;
+                let recebidos = ParaBroker::Recebidos {
+                    total: self.recebidos,
+                };
+                enviar_ate(quadros, recebidos, silencio).await?;
             }
         }
         Ok(())
@@ -596,14 +640,24 @@ impl Manutencao {
             });
             let tentativa = async {
                 let transporte = conector().await?;
-                // A broker that does not answer within a heartbeat is as good as silent: the
-                // next attempt tries the next address (a frozen broker still accepts).
-                let prazo = PRAZO_RESPOSTA.min(self.silencio_maximo / 2);
+                // With other brokers to try, one that does not answer within a heartbeat is as
+                // good as silent: the next attempt tries the next address (a frozen broker still
+                // accepts). Alone, it gets the time any handshake gets.
+                let prazo = if self.alternativas {
+                    PRAZO_RESPOSTA.min(self.silencio_maximo / 2)
+                } else {
+                    PRAZO_RESPOSTA
+                };
                 apresentar(transporte, &apresentacao, (self.tamanho_maximo, prazo)).await
             };
             match tentativa.await {
                 Ok((mut quadros, boas_vindas)) => {
                     self.recebidos_confirmados = self.recebidos;
+                    // Another broker (a cluster's) may have other settings: its own count.
+                    self.silencio_maximo =
+                        Duration::from_millis(boas_vindas.batimento_ms.max(1)).saturating_mul(2);
+                    self.tolerancia = Duration::from_millis(boas_vindas.tolerancia_ms);
+                    self.ritmo = Balde::new(boas_vindas.mensagens_por_segundo, boas_vindas.rajada);
                     let aceita = boas_vindas.ultima_aceita;
                     self.pendentes.retain(|(seq, _)| *seq > aceita);
                     for (_, quadro) in &self.pendentes {
@@ -611,7 +665,10 @@ impl Manutencao {
                     }
                     return Ok(quadros);
                 }
-                Err(ErroConexao::Recusada { texto, .. }) => {
+                // A broker full for now is worth another try within the grace period.
+                Err(ErroConexao::Recusada { codigo, texto, .. })
+                    if codigo != CodigoErro::LimiteDeConexoes =>
+                {
                     return Err(io::Error::new(io::ErrorKind::ConnectionRefused, texto));
                 }
                 Err(_) if Instant::now() + espera < prazo => {

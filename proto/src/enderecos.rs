@@ -64,24 +64,48 @@ impl Alvos {
         let mut erro = io::Error::other("nenhum endereço");
         for passo in 0..total {
             let qual = (primeiro + passo) % total;
-            let endereco = self.enderecos[qual].as_str();
-            match tokio::time::timeout(PRAZO_CONEXAO, TcpStream::connect(endereco)).await {
-                Ok(Ok(socket)) => {
-                    socket.set_nodelay(true)?;
+            match conectar_a(&self.enderecos[qual]).await {
+                Ok(socket) => {
                     self.proximo.store((qual + 1) % total, Ordering::Relaxed);
                     return Ok((qual, socket));
                 }
-                Ok(Err(falha)) => erro = falha,
-                Err(_) => {
-                    erro = io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!("{endereco} não respondeu"),
-                    );
-                }
+                Err(falha) => erro = falha,
             }
         }
         Err(erro)
     }
+
+    /// How long a TLS handshake may take: with other brokers to try, no longer than a TCP
+    /// connection (a frozen broker accepts and never answers); alone, as long as the protocol's.
+    pub fn prazo_tls(&self) -> Duration {
+        if self.enderecos.len() > 1 {
+            PRAZO_CONEXAO
+        } else {
+            crate::cliente::PRAZO_RESPOSTA
+        }
+    }
+}
+
+/// Connects to `endereco` (`host:porta`): each of its socket addresses in turn, each for at
+/// most [`PRAZO_CONEXAO`] (so an unreachable IPv6 address does not use up the IPv4 one's time).
+async fn conectar_a(endereco: &str) -> io::Result<TcpStream> {
+    let resolvidos = tokio::time::timeout(PRAZO_CONEXAO, tokio::net::lookup_host(endereco))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("{endereco}: sem DNS")))??;
+    let mut erro = io::Error::other(format!("{endereco}: nenhum endereço"));
+    for par in resolvidos {
+        match tokio::time::timeout(PRAZO_CONEXAO, TcpStream::connect(par)).await {
+            Ok(Ok(socket)) => {
+                socket.set_nodelay(true)?;
+                return Ok(socket);
+            }
+            Ok(Err(falha)) => erro = falha,
+            Err(_) => {
+                erro = io::Error::new(io::ErrorKind::TimedOut, format!("{par} não respondeu"));
+            }
+        }
+    }
+    Err(erro)
 }
 
 #[cfg(test)]

@@ -307,3 +307,62 @@ async fn o_ativo_encerrado_passa_o_atendimento_ao_outro() {
     drop(b);
     largar_esquema("cluster_passagem").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trava_cortada_no_banco_faz_o_ativo_sair_e_o_outro_assumir() {
+    let banco = banco_postgres("cluster_cortada").await;
+    let (a, b) = dois_membros(&banco).await;
+    let servidores = format!("{},{}", a.endereco(), b.endereco());
+    let mut yuri =
+        Participante::atendente_em(&servidores, "Yuri", &["geral"], TOKEN_EMBUTIDO).await;
+    let mut ana = Participante::cliente_em(&servidores, "Ana", "geral").await;
+    esperar_par(&mut ana, &mut yuri).await;
+    ana.dizer("antes").await;
+    yuri.esperar_mensagem("Ana", "antes").await;
+    // The server restarted, a proxy reset it, an operator ended it: A's lock connection is cut
+    // while A itself runs on. B wins the lock at once; A must stop at its next renewal.
+    sqlx::any::install_default_drivers();
+    let servidor = sqlx::AnyPool::connect(&banco).await.expect("connects");
+    let cortadas = sqlx::query(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = 'fila-broker trava pid {}'",
+        a.pid()
+    ))
+    .fetch_all(&servidor)
+    .await
+    .expect("terminates A's lock connection");
+    assert_eq!(cortadas.len(), 1, "A holds one lock connection");
+    esperar_ativo(b.endereco()).await;
+    let limite = Instant::now() + Duration::from_secs(10);
+    while !fechado(a.endereco()).await {
+        assert!(
+            Instant::now() < limite,
+            "A stepped down and closed its port"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    ana.dizer("depois").await;
+    yuri.esperar_mensagem("Ana", "depois").await;
+    assert_eq!(ativo_no_banco(&banco).await.0, 2);
+    drop((a, b));
+    largar_esquema("cluster_cortada").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn um_esquema_serve_um_cluster_e_um_broker_so() {
+    let banco = banco_postgres("cluster_unico").await;
+    let a = membro(&banco);
+    esperar_ativo(a.endereco()).await;
+    let executavel = Path::new(env!("CARGO_BIN_EXE_carga"));
+    // Another cluster's name on the same schema would restore (and end) this one's sessions.
+    let outro = BrokerFilho::membro(executavel, &banco, "outro", PRAZO);
+    assert!(outro.is_err(), "a second cluster on one schema is refused");
+    // And so is a broker on its own, which would serve the same journal beside the active.
+    let sozinho = BrokerFilho::iniciar(executavel, Some(&banco), None);
+    assert!(
+        sozinho.is_err(),
+        "a broker on its own is refused while the cluster serves"
+    );
+    drop(a);
+    largar_esquema("cluster_unico").await;
+}

@@ -50,7 +50,15 @@ pub(super) fn iniciar(
                 let quantos = registros.len();
                 let linhas = Linhas::de(registros, base_ms, &mut seqs);
                 let inicio = std::time::Instant::now();
-                if let Err(erro) = gravar(&banco, linhas, base_ms, mandato.as_deref()).await {
+                let gravacao = gravar(&banco, linhas, base_ms, mandato.as_deref());
+                // A transaction in flight when the mandate is lost is dropped: nothing of it
+                // would be confirmed anyway, and a route to the server that died must not hold
+                // up the step-down.
+                let resultado = tokio::select! {
+                    resultado = gravacao => resultado,
+                    () = mandato::perdido(mandato.as_deref()) => break,
+                };
+                if let Err(erro) = resultado {
                     error!(%erro, registros = quantos, "não foi possível gravar no histórico");
                     if let Some(mandato) = &mandato {
                         mandato.perder();

@@ -80,8 +80,9 @@ impl Resposta {
 /// What the writer reports after each transaction.
 #[derive(Debug, Default)]
 pub struct Gravado {
-    /// Every lot up to this one is stored (or was given up on after a database error, which
-    /// the writer logs).
+    /// Every lot up to this one is stored (or, for a broker on its own, was given up on after
+    /// a database error, which the writer logs; a cluster's active reports nothing after one,
+    /// and steps down).
     pub ate: u64,
     /// The answers to those lots' lookups (a lookup that failed has none).
     pub respostas: Vec<Resposta>,

@@ -67,14 +67,33 @@ pub enum ErroBanco {
     )]
     EmMemoria,
     /// A cluster needs a database several machines share.
-    #[error(
-        "um cluster de brokers precisa de um banco PostgreSQL que todos compartilhem \
-         (--banco postgres://...); com SQLite, um broker serve sozinho"
-    )]
+    #[error("{}", SEM_POSTGRES)]
     ClusterSemPostgres,
+    /// The schema already serves a cluster of another name.
+    #[error(
+        "este banco já serve o cluster {0:?}: um banco (esquema) serve um cluster só; use \
+         --cluster {0:?} ou outro esquema"
+    )]
+    OutroCluster(String),
+    /// Another broker serves this schema.
+    #[error(
+        "outro broker já serve este banco (o diário de um banco é de um broker só): pare-o, \
+         use outro esquema, ou ponha os dois num cluster (--cluster)"
+    )]
+    EmUso,
     /// Another broker took over: this one's epoch is no longer the cluster's.
     #[error("outro broker assumiu o cluster (esta época, {0}, já passou)")]
     Destituido(i64),
+}
+
+/// Why a cluster cannot be on anything but PostgreSQL.
+pub const SEM_POSTGRES: &str = "um cluster de brokers precisa de um banco PostgreSQL que todos \
+     compartilhem (--banco postgres://... ou postgresql://...); o SQLite, o banco padrão, \
+     serve um broker sozinho";
+
+/// Whether `url` names a PostgreSQL database.
+pub fn e_postgres(url: &str) -> bool {
+    url.starts_with("postgres:") || url.starts_with("postgresql:")
 }
 
 /// The default database: a SQLite file in the data directory (created when missing).
@@ -101,7 +120,7 @@ impl Banco {
     /// `prazo`: a transaction left idle longer than that is ended by the server (see
     /// [`lideranca`]).
     pub async fn abrir_no_cluster(url: &str, prazo: Duration) -> Result<Banco, ErroBanco> {
-        if !url.starts_with("postgres:") && !url.starts_with("postgresql:") {
+        if !e_postgres(url) {
             return Err(ErroBanco::ClusterSemPostgres);
         }
         Banco::abrir_com(url, Some(prazo)).await
@@ -142,6 +161,11 @@ impl Banco {
         }
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(Banco { pool, arquivo })
+    }
+
+    /// Closes the pool's connections.
+    pub async fn fechar(self) {
+        self.pool.close().await;
     }
 
     /// Starts the writer, with `inicio` as the actor's uptime zero: the actor's [`Gravador`],

@@ -2,10 +2,11 @@
 //! sessions chatting through the active, in pairs (a customer and an agent in a department of
 //! their own, the customer writing at a steady pace and the agent answering every line); the
 //! active killed (SIGKILL) while lines are in flight, or frozen (SIGSTOP: a machine that stopped
-//! without closing anything; the apps notice after two heartbeats of silence).
-//! With a frozen active, it is thawed at the end and must have stepped down (its port closed). Measures how long the standby took to open
-//! its port, how long until every session had resumed there, and counts, once everyone has
-//! stopped writing and every answer had time to arrive, the lines lost and the lines doubled.
+//! without closing anything; the apps notice after two heartbeats of silence). Measures how
+//! long the standby took to open its port, how long until every session had resumed there, and
+//! counts, once everyone has stopped writing and every answer had time to arrive, the lines lost
+//! and the lines doubled. A frozen active is thawed at the end and must have stepped down (its
+//! port closed).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
