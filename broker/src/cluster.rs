@@ -31,7 +31,7 @@ use crate::armazenamento::lideranca::{Grupo, Trava};
 use crate::armazenamento::{self, Banco, ErroBanco};
 use crate::config::{Cluster, Config};
 use crate::indicadores;
-use crate::mandato::Mandato;
+use crate::mandato::{Mandato, Marca};
 use crate::server::{self, Broker};
 
 /// Backlog of a listener opened at a takeover (as `TcpListener::bind` gives).
@@ -327,7 +327,7 @@ impl Executor {
         let mandato = Arc::new(Mandato::novo(
             self.cluster.nome.clone(),
             posse.epoca,
-            posse.enviada_em + validade,
+            posse.enviada_em.mais(validade),
         ));
         let renovacao = tokio::spawn(renovar(
             trava,
@@ -370,7 +370,7 @@ impl Executor {
             }
         };
         if mandato.vale() {
-            let lacuna = posse.silencio.map(|s| s + posse.enviada_em.elapsed());
+            let lacuna = posse.silencio.map(|s| s + posse.enviada_em.passado());
             info!(
                 cluster = %self.cluster.nome,
                 epoca = posse.epoca,
@@ -422,10 +422,10 @@ async fn renovar(
             _ = mandato.perdido() => return trava,
             _ = tokio::time::sleep(intervalo) => {}
         }
-        let inicio = std::time::Instant::now();
-        let prazo = Instant::from_std(mandato.valido_ate());
+        let inicio = Marca::agora();
+        let prazo = Instant::now() + mandato.restante();
         match tokio::time::timeout_at(prazo, trava.renovar(mandato.epoca)).await {
-            Ok(Ok(true)) => mandato.prorrogar(inicio + validade),
+            Ok(Ok(true)) => mandato.prorrogar(inicio.mais(validade)),
             Ok(Ok(false)) => {
                 warn!(epoca = mandato.epoca, "outro broker assumiu o cluster");
                 mandato.perder();

@@ -17,6 +17,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::mandato::Marca;
+
 use sqlx::{AnyConnection, Connection, Row};
 
 use super::{Banco, ErroBanco};
@@ -42,7 +44,7 @@ pub struct Posse {
     pub silencio: Option<Duration>,
     /// When the takeover's commit was sent: the server cannot free the lock sooner than a whole
     /// term after it.
-    pub enviada_em: Instant,
+    pub enviada_em: Marca,
 }
 
 /// A cluster on this database, as its tables say (`broker cluster`).
@@ -160,7 +162,7 @@ impl Trava {
         .bind(epoca)
         .execute(&mut *transacao)
         .await?;
-        let enviada_em = Instant::now();
+        let enviada_em = Marca::agora();
         transacao.commit().await?;
         Ok(Posse {
             epoca,
