@@ -58,34 +58,8 @@ impl Broker {
     /// Opens the history (when `config.banco` names one), binds `config.escutar` and starts
     /// serving.
     pub async fn iniciar(config: Config) -> io::Result<Broker> {
-        instalar_metricas(&config)?;
-        let historico = Armazem::do_config(&config, None).await?;
-        let ouvinte = TcpListener::bind(config.escutar).await.map_err(|erro| {
-            io::Error::new(
-                erro.kind(),
-                format!("não foi possível ouvir em {}: {erro}", config.escutar),
-            )
-        })?;
-        let endereco = ouvinte.local_addr()?;
-        let web = match config.web {
-            None => None,
-            Some(escutar) => Some(TcpListener::bind(escutar).await.map_err(|erro| {
-                io::Error::new(
-                    erro.kind(),
-                    format!("não foi possível servir a web em {escutar}: {erro}"),
-                )
-            })?),
-        };
-        let ouvintes = Ouvintes {
-            protocolo: ouvinte,
-            web,
-        };
-        Ok(Broker::comecar(
-            ouvintes,
-            endereco,
-            config,
-            (historico, None),
-        ))
+        let ouvir = vincular(config.escutar, config.web);
+        Broker::abrir(config, None, ouvir).await
     }
 
     /// Serves as the active broker of a cluster, under `mandato`: restores the journal the
@@ -97,9 +71,19 @@ impl Broker {
         mandato: Arc<Mandato>,
         ouvir: impl FnOnce() -> io::Result<(TcpListener, Option<TcpListener>)>,
     ) -> io::Result<Broker> {
+        Broker::abrir(config, Some(mandato), async { ouvir() }).await
+    }
+
+    /// Opens the history (under `mandato`, for a cluster's active), then the listeners
+    /// (`ouvir`), and starts serving.
+    async fn abrir(
+        config: Config,
+        mandato: Option<Arc<Mandato>>,
+        ouvir: impl Future<Output = io::Result<(TcpListener, Option<TcpListener>)>>,
+    ) -> io::Result<Broker> {
         instalar_metricas(&config)?;
-        let historico = Armazem::do_config(&config, Some(Arc::clone(&mandato))).await?;
-        let (ouvinte, web) = ouvir()?;
+        let historico = Armazem::do_config(&config, mandato.clone()).await?;
+        let (ouvinte, web) = ouvir.await?;
         let endereco = ouvinte.local_addr()?;
         let ouvintes = Ouvintes {
             protocolo: ouvinte,
@@ -109,7 +93,7 @@ impl Broker {
             ouvintes,
             endereco,
             config,
-            (historico, Some(mandato)),
+            (historico, mandato),
         ))
     }
 
@@ -168,6 +152,29 @@ impl Broker {
     pub(crate) async fn terminado(self) {
         let _ = self.tarefa.await;
     }
+}
+
+/// Binds the protocol's listener at `escutar` and the web's at `web`, when asked for.
+async fn vincular(
+    escutar: SocketAddr,
+    web: Option<SocketAddr>,
+) -> io::Result<(TcpListener, Option<TcpListener>)> {
+    let ouvinte = TcpListener::bind(escutar).await.map_err(|erro| {
+        io::Error::new(
+            erro.kind(),
+            format!("não foi possível ouvir em {escutar}: {erro}"),
+        )
+    })?;
+    let web = match web {
+        None => None,
+        Some(escutar) => Some(TcpListener::bind(escutar).await.map_err(|erro| {
+            io::Error::new(
+                erro.kind(),
+                format!("não foi possível servir a web em {escutar}: {erro}"),
+            )
+        })?),
+    };
+    Ok((ouvinte, web))
 }
 
 /// Serves the Prometheus metrics when `config` asks for them (once per process).

@@ -732,6 +732,32 @@ mod tests {
     use super::*;
     use crate::codec::enquadrar;
 
+    /// A fake broker's side of the handshake: reads it, and welcomes the session with heartbeats
+    /// every `batimento_ms`, no resumes, and the rate `(mensagens_por_segundo, rajada)`.
+    async fn acolher(
+        broker: &mut Quadros<tokio::io::DuplexStream, ParaBroker, DoBroker>,
+        batimento_ms: u64,
+        (mensagens_por_segundo, rajada): (u32, u32),
+    ) {
+        let Some(Ok(ParaBroker::Apresentacao(_))) = broker.next().await else {
+            panic!("esperava a apresentação");
+        };
+        broker
+            .send(DoBroker::BemVindo {
+                sessao: 1,
+                batimento_ms,
+                ficha: [0; 16],
+                tolerancia_ms: 0,
+                retomada: false,
+                ultima_aceita: 0,
+                mensagens_por_segundo,
+                rajada,
+                capacidade: 1,
+            })
+            .await
+            .expect("sends");
+    }
+
     /// On a paused clock (virtual time, nothing measured on the wall): a handle told 5 frames a
     /// second in bursts of 2 sends 12 frames over 2 seconds, and every one arrives in order.
     #[tokio::test(start_paused = true)]
@@ -739,23 +765,7 @@ mod tests {
         let (cliente, broker) = tokio::io::duplex(64 * 1024);
         let mut broker = enquadrar::<_, ParaBroker, DoBroker>(broker, TAMANHO_MAXIMO_QUADRO);
         let atendimento = tokio::spawn(async move {
-            let Some(Ok(ParaBroker::Apresentacao(_))) = broker.next().await else {
-                panic!("esperava a apresentação");
-            };
-            broker
-                .send(DoBroker::BemVindo {
-                    sessao: 1,
-                    batimento_ms: 60_000,
-                    ficha: [0; 16],
-                    tolerancia_ms: 0,
-                    retomada: false,
-                    ultima_aceita: 0,
-                    mensagens_por_segundo: 5,
-                    rajada: 2,
-                    capacidade: 1,
-                })
-                .await
-                .expect("sends");
+            acolher(&mut broker, 60_000, (5, 2)).await;
             let inicio = Instant::now();
             let mut textos = Vec::new();
             while textos.len() < 12 {
@@ -799,23 +809,7 @@ mod tests {
         let (cliente, broker) = tokio::io::duplex(1024 * 1024);
         let mut broker = enquadrar::<_, ParaBroker, DoBroker>(broker, TAMANHO_MAXIMO_QUADRO);
         let calado = tokio::spawn(async move {
-            let Some(Ok(ParaBroker::Apresentacao(_))) = broker.next().await else {
-                panic!("esperava a apresentação");
-            };
-            broker
-                .send(DoBroker::BemVindo {
-                    sessao: 1,
-                    batimento_ms: 1_000,
-                    ficha: [0; 16],
-                    tolerancia_ms: 0,
-                    retomada: false,
-                    ultima_aceita: 0,
-                    mensagens_por_segundo: 100,
-                    rajada: 100,
-                    capacidade: 1,
-                })
-                .await
-                .expect("sends");
+            acolher(&mut broker, 1_000, (100, 100)).await;
             // Reads everything, answers nothing.
             while let Some(Ok(_)) = broker.next().await {}
         });

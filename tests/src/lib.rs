@@ -79,10 +79,7 @@ pub struct Participante {
 impl Participante {
     /// Connects a customer to `departamento`.
     pub async fn cliente(endereco: SocketAddr, nome: &str, departamento: &str) -> Participante {
-        let papel = Papel::Cliente {
-            departamento: departamento.into(),
-        };
-        Participante::conectar(endereco, nome, papel, None).await
+        Participante::cliente_em(&endereco.to_string(), nome, departamento).await
     }
 
     /// Connects an agent serving `departamentos`.
@@ -106,7 +103,7 @@ impl Participante {
             capacidade,
         };
         let token = Some(TOKEN_DE_TESTE.to_owned());
-        Participante::conectar(endereco, nome, papel, token).await
+        Participante::conectar(&endereco.to_string(), nome, papel, token).await
     }
 
     /// Connects an agent serving `departamentos` with the credential `token`.
@@ -116,11 +113,7 @@ impl Participante {
         departamentos: &[&str],
         token: &str,
     ) -> Participante {
-        let papel = Papel::Atendente {
-            departamentos: departamentos.iter().map(|d| d.to_string()).collect(),
-            capacidade: 1,
-        };
-        Participante::conectar(endereco, nome, papel, Some(token.to_owned())).await
+        Participante::atendente_em(&endereco.to_string(), nome, departamentos, token).await
     }
 
     /// Connects a customer to `departamento` on whichever of `servidores` (`a:7878,b:7878`, a
@@ -148,7 +141,7 @@ impl Participante {
     }
 
     async fn conectar(
-        endereco: impl ToString,
+        servidores: &str,
         nome: &str,
         papel: Papel,
         token: Option<String>,
@@ -160,7 +153,7 @@ impl Participante {
             token,
             retomar: None,
         };
-        let conexao = Conexao::conectar_em(&endereco.to_string(), apresentacao)
+        let conexao = Conexao::conectar_em(servidores, apresentacao)
             .await
             .unwrap_or_else(|erro| panic!("{nome} não conseguiu entrar: {erro}"));
         Participante::de(nome, conexao)

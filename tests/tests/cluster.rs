@@ -14,7 +14,7 @@ use broker::armazenamento::Banco;
 use proto::DoBroker;
 use tests::bancos::{banco_postgres, largar_esquema};
 use tests::carga::TOKEN_EMBUTIDO;
-use tests::carga::processo::BrokerFilho;
+use tests::carga::processo::{BrokerFilho, esperar_que_aceite, esperar_que_recuse};
 use tests::{Participante, esperar_par};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -33,15 +33,29 @@ fn membro(banco: &str) -> BrokerFilho {
 }
 
 /// Waits until `endereco` accepts connections: its member is the active.
-async fn esperar_ativo(endereco: SocketAddr) -> Instant {
-    let limite = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < limite {
-        if TcpStream::connect(endereco).await.is_ok() {
-            return Instant::now();
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("{endereco} never became the active");
+async fn esperar_ativo(endereco: SocketAddr) {
+    assert!(
+        esperar_que_aceite(endereco, Duration::from_secs(30)).await,
+        "{endereco} never became the active"
+    );
+}
+
+/// Waits until the member at `endereco` has stepped down and closed its port.
+async fn esperar_que_saia(endereco: SocketAddr) {
+    assert!(
+        esperar_que_recuse(endereco, Duration::from_secs(10)).await,
+        "{endereco} stepped down and closed its port"
+    );
+}
+
+/// Yuri and Ana, given `servidores`, paired and past a first line; and their conversation.
+async fn par_em(servidores: &str) -> (Participante, Participante, u64) {
+    let mut yuri = Participante::atendente_em(servidores, "Yuri", &["geral"], TOKEN_EMBUTIDO).await;
+    let mut ana = Participante::cliente_em(servidores, "Ana", "geral").await;
+    let conversa = esperar_par(&mut ana, &mut yuri).await;
+    ana.dizer("antes").await;
+    yuri.esperar_mensagem("Ana", "antes").await;
+    (yuri, ana, conversa)
 }
 
 /// Whether `endereco` refuses connections (a member standing by, or stepped down).
@@ -94,16 +108,11 @@ async fn o_ativo_morto_no_meio_da_conversa_e_substituido_sem_perder_nada() {
     assert_eq!(epoca, 1);
     assert!(ativo.contains(&a.endereco().to_string()), "{ativo}");
     let servidores = format!("{},{}", a.endereco(), b.endereco());
-    let mut yuri =
-        Participante::atendente_em(&servidores, "Yuri", &["geral"], TOKEN_EMBUTIDO).await;
-    let mut ana = Participante::cliente_em(&servidores, "Ana", "geral").await;
-    let conversa = esperar_par(&mut ana, &mut yuri).await;
+    let (mut yuri, mut ana, conversa) = par_em(&servidores).await;
     let mut bia = Participante::cliente_em(&servidores, "Bia", "geral").await;
     bia.esperar_posicao(1).await;
     let mut caio = Participante::cliente_em(&servidores, "Caio", "geral").await;
     caio.esperar_posicao(2).await;
-    ana.dizer("antes").await;
-    yuri.esperar_mensagem("Ana", "antes").await;
 
     // Lines in flight both ways when the active dies: stored or not, relayed or not, each
     // arrives once, in order, from the broker that takes over.
@@ -233,14 +242,9 @@ async fn o_ativo_congelado_e_substituido_e_ao_voltar_nao_entrega_nada() {
     let (a, b) = dois_membros(&banco).await;
     let escuta = Escuta::abrir(a.endereco()).await;
     let servidores = format!("{},{}", escuta.endereco, b.endereco());
-    let mut yuri =
-        Participante::atendente_em(&servidores, "Yuri", &["geral"], TOKEN_EMBUTIDO).await;
-    let mut ana = Participante::cliente_em(&servidores, "Ana", "geral").await;
-    let conversa = esperar_par(&mut ana, &mut yuri).await;
+    let (mut yuri, mut ana, conversa) = par_em(&servidores).await;
     let mut bia = Participante::cliente_em(&servidores, "Bia", "geral").await;
     bia.esperar_posicao(1).await;
-    ana.dizer("antes").await;
-    yuri.esperar_mensagem("Ana", "antes").await;
     // Both sides have heard everything: nothing is still on its way from A.
     yuri.dizer("oi").await;
     ana.esperar_mensagem("Yuri", "oi").await;
@@ -261,14 +265,7 @@ async fn o_ativo_congelado_e_substituido_e_ao_voltar_nao_entrega_nada() {
     yuri.dizer("certo").await;
     ana.esperar_mensagem("Yuri", "certo").await;
     bia.esperar_posicao(1).await;
-    let limite = Instant::now() + Duration::from_secs(10);
-    while !fechado(a.endereco()).await {
-        assert!(
-            Instant::now() < limite,
-            "A stepped down and closed its port"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    esperar_que_saia(a.endereco()).await;
     let vazados = escuta.depois_de(congelado);
     assert!(
         vazados.is_empty(),
@@ -290,12 +287,7 @@ async fn o_ativo_encerrado_passa_o_atendimento_ao_outro() {
     let banco = banco_postgres("cluster_passagem").await;
     let (a, b) = dois_membros(&banco).await;
     let servidores = format!("{},{}", a.endereco(), b.endereco());
-    let mut yuri =
-        Participante::atendente_em(&servidores, "Yuri", &["geral"], TOKEN_EMBUTIDO).await;
-    let mut ana = Participante::cliente_em(&servidores, "Ana", "geral").await;
-    esperar_par(&mut ana, &mut yuri).await;
-    ana.dizer("antes").await;
-    yuri.esperar_mensagem("Ana", "antes").await;
+    let (mut yuri, mut ana, _) = par_em(&servidores).await;
     // Stopped on purpose (Ctrl-C, SIGTERM): no goodbye to the apps (which would end their
     // sessions), the sessions left in the journal, the lease let go.
     a.encerrar();
@@ -313,12 +305,7 @@ async fn a_trava_cortada_no_banco_faz_o_ativo_sair_e_o_outro_assumir() {
     let banco = banco_postgres("cluster_cortada").await;
     let (a, b) = dois_membros(&banco).await;
     let servidores = format!("{},{}", a.endereco(), b.endereco());
-    let mut yuri =
-        Participante::atendente_em(&servidores, "Yuri", &["geral"], TOKEN_EMBUTIDO).await;
-    let mut ana = Participante::cliente_em(&servidores, "Ana", "geral").await;
-    esperar_par(&mut ana, &mut yuri).await;
-    ana.dizer("antes").await;
-    yuri.esperar_mensagem("Ana", "antes").await;
+    let (mut yuri, mut ana, _) = par_em(&servidores).await;
     // The server restarted, a proxy reset it, an operator ended it: A's lock connection is cut
     // while A itself runs on. B wins the lock at once; A must stop at its next renewal.
     sqlx::any::install_default_drivers();
@@ -333,14 +320,7 @@ async fn a_trava_cortada_no_banco_faz_o_ativo_sair_e_o_outro_assumir() {
     .expect("terminates A's lock connection");
     assert_eq!(cortadas.len(), 1, "A holds one lock connection");
     esperar_ativo(b.endereco()).await;
-    let limite = Instant::now() + Duration::from_secs(10);
-    while !fechado(a.endereco()).await {
-        assert!(
-            Instant::now() < limite,
-            "A stepped down and closed its port"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    esperar_que_saia(a.endereco()).await;
     ana.dizer("depois").await;
     yuri.esperar_mensagem("Ana", "depois").await;
     assert_eq!(ativo_no_banco(&banco).await.0, 2);

@@ -591,38 +591,50 @@ async fn servir_como_filho(
         eprintln!("Configuração inválida: {erro}");
         return ExitCode::FAILURE;
     }
-    let parar: Box<dyn FnOnce() -> futures::future::BoxFuture<'static, ()>> =
-        if config.cluster.is_some() {
-            match Membro::iniciar(config).await {
-                Ok(membro) => {
-                    anunciar_filho(membro.endereco(), membro.endereco_web());
-                    Box::new(move || Box::pin(membro.parar()))
-                }
-                Err(erro) => {
-                    eprintln!("Não foi possível entrar no cluster: {erro}");
-                    return ExitCode::FAILURE;
-                }
-            }
-        } else {
-            match Broker::iniciar(config).await {
-                Ok(broker) => {
-                    anunciar_filho(broker.endereco(), broker.endereco_web());
-                    Box::new(move || Box::pin(broker.parar()))
-                }
-                Err(erro) => {
-                    eprintln!("Não foi possível subir o broker: {erro}");
-                    return ExitCode::FAILURE;
-                }
-            }
-        };
+    let servido = if config.cluster.is_some() {
+        Membro::iniciar(config).await.map(Servido::Membro)
+    } else {
+        Broker::iniciar(config).await.map(Servido::Broker)
+    };
+    let servido = match servido {
+        Ok(servido) => servido,
+        Err(erro) => {
+            eprintln!("Não foi possível subir o broker: {erro}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // The line [`BrokerFilho`] reads: the protocol's address and the web listener's.
+    let (endereco, web) = servido.enderecos();
+    println!(
+        "{endereco} {}",
+        web.map_or_else(String::new, |web| web.to_string())
+    );
     let mut descarte = Vec::new();
     let _ = tokio::io::stdin().read_to_end(&mut descarte).await;
-    parar().await;
+    servido.parar().await;
     ExitCode::SUCCESS
 }
 
-/// The line [`BrokerFilho`] reads: the protocol's address and the web listener's.
-fn anunciar_filho(endereco: SocketAddr, web: Option<SocketAddr>) {
-    let web = web.map_or_else(String::new, |web| web.to_string());
-    println!("{endereco} {web}");
+/// What a child serves: a broker on its own, or a cluster's member.
+enum Servido {
+    Broker(Broker),
+    Membro(Membro),
+}
+
+impl Servido {
+    /// The protocol's address and the web listener's.
+    fn enderecos(&self) -> (SocketAddr, Option<SocketAddr>) {
+        match self {
+            Servido::Broker(broker) => (broker.endereco(), broker.endereco_web()),
+            Servido::Membro(membro) => (membro.endereco(), membro.endereco_web()),
+        }
+    }
+
+    /// Stops it (a member that is active hands over).
+    async fn parar(self) {
+        match self {
+            Servido::Broker(broker) => broker.parar().await,
+            Servido::Membro(membro) => membro.parar().await,
+        }
+    }
 }

@@ -20,7 +20,7 @@ use proto::{Apresentacao, Conexao, DoBroker, Ligacao, Papel};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use super::processo::BrokerFilho;
+use super::processo::{BrokerFilho, esperar_que_aceite, esperar_que_recuse};
 use super::{Latencias, TOKEN_EMBUTIDO, barra, em_paralelo, novo_histograma};
 
 /// The shape of a failover run.
@@ -148,21 +148,19 @@ pub async fn executar(executavel: &Path, banco: &str, forma: Forma) -> Result<Re
     let mut resultado = somar(forma, &contas, morte, assumiu);
     if forma.congelar {
         ativo.descongelar();
-        resultado.antigo_saiu = Some(deixou_de_servir(ativo.endereco()).await);
+        let saiu = esperar_que_recuse(ativo.endereco(), Duration::from_secs(10)).await;
+        resultado.antigo_saiu = Some(saiu);
     }
     Ok(resultado)
 }
 
-/// Whether the broker at `endereco` closes its port within a few seconds.
-async fn deixou_de_servir(endereco: SocketAddr) -> bool {
-    let limite = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < limite {
-        if tokio::net::TcpStream::connect(endereco).await.is_err() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+/// Waits until `endereco` accepts connections (its member is the active).
+async fn esperar_porta(endereco: SocketAddr) -> Result<(), String> {
+    if esperar_que_aceite(endereco, Duration::from_secs(60)).await {
+        Ok(())
+    } else {
+        Err(format!("{endereco} não passou a aceitar conexões"))
     }
-    false
 }
 
 /// Folds the pairs' counts into the run's result.
@@ -187,18 +185,6 @@ fn somar(forma: Forma, contas: &[Contas], morte: Instant, assumiu: Duration) -> 
         duplicadas: contas.iter().map(|c| c.duplicadas).sum(),
         antigo_saiu: None,
     }
-}
-
-/// Waits until `endereco` accepts connections (its member is the active).
-async fn esperar_porta(endereco: SocketAddr) -> Result<(), String> {
-    let limite = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < limite {
-        if tokio::net::TcpStream::connect(endereco).await.is_ok() {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    Err(format!("{endereco} não passou a aceitar conexões"))
 }
 
 /// A customer and an agent chatting in a department of their own.

@@ -161,6 +161,31 @@ impl Drop for BrokerFilho {
     }
 }
 
+/// Waits until `endereco` accepts connections (its broker serves, a cluster's member became the
+/// active), for at most `limite`; whether it did.
+pub async fn esperar_que_aceite(endereco: SocketAddr, limite: Duration) -> bool {
+    esperar_a_porta(endereco, limite, true).await
+}
+
+/// Waits until `endereco` refuses connections (its broker stopped, or stepped down and stands
+/// by), for at most `limite`; whether it did.
+pub async fn esperar_que_recuse(endereco: SocketAddr, limite: Duration) -> bool {
+    esperar_a_porta(endereco, limite, false).await
+}
+
+async fn esperar_a_porta(endereco: SocketAddr, limite: Duration, aberta: bool) -> bool {
+    let limite = std::time::Instant::now() + limite;
+    loop {
+        if tokio::net::TcpStream::connect(endereco).await.is_ok() == aberta {
+            return true;
+        }
+        if std::time::Instant::now() >= limite {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// The resident memory of process `pid`, in bytes (Linux: `VmRSS` in `/proc/PID/status`).
 pub fn memoria_residente(pid: u32) -> io::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
